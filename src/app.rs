@@ -1,0 +1,429 @@
+//! Ties the command line to the loader, the engine and the outputs, and
+//! turns everything into an exit code (see `exit.rs`).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use tokio::sync::watch;
+
+use crate::cli::{Cli, ColorChoice, Command, DirArg, RunArgs};
+use crate::engine::{self, Interrupt, RunResult, RunSettings, Selection};
+use crate::exit;
+use crate::output::{self, Format, RenderOpts};
+use crate::runbook::{self, Runbook};
+
+/// Parses the arguments, runs the command, returns the process exit code.
+pub fn main_entry() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                _ => exit::UNKNOWN,
+            };
+            let _ = e.print();
+            return if code == exit::OK
+                && e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            {
+                exit::UNKNOWN
+            } else {
+                code
+            };
+        }
+    };
+    init_tracing();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::UNKNOWN
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSRUN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Daily(a) => run_named(&["daily"], a),
+        Command::Weekly(a) => run_named(&["weekly"], a),
+        Command::Monthly(a) => run_named(&["monthly"], a),
+        Command::Run { targets, args } => {
+            let names: Vec<&str> = targets.iter().map(String::as_str).collect();
+            run_named(&names, args)
+        }
+        Command::Validate { paths, dir, vars } => {
+            Ok(validate(&paths, &dir, &vars.into_iter().collect()))
+        }
+        Command::List { dir } => list(&dir),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "opsrun", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            write_stdout(&String::from_utf8_lossy(&out));
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// The runbook directory: `-C`/`OPSRUN_RUNBOOKS`, else `./runbooks` if it
+/// exists, else `/etc/opsrun/runbooks`.
+pub fn runbook_dir(d: &DirArg) -> PathBuf {
+    if let Some(p) = &d.runbooks {
+        return p.clone();
+    }
+    let local = PathBuf::from("runbooks");
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from("/etc/opsrun/runbooks")
+    }
+}
+
+/// Finds a runbook given as a path or as a NAME in the runbook directory.
+fn resolve(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let as_path = PathBuf::from(name);
+    if name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml") {
+        return Ok(as_path);
+    }
+    for ext in ["yaml", "yml"] {
+        let p = dir.join(format!("{name}.{ext}"));
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    if as_path.is_file() {
+        return Ok(as_path);
+    }
+    let known = runbook_files(dir);
+    let stems: Vec<String> = known
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    let refs: Vec<&str> = stems.iter().map(String::as_str).collect();
+    let hint = match crate::suggest::closest(name, &refs) {
+        Some(s) => format!(", did you mean `{s}`?"),
+        None if refs.is_empty() => format!(
+            " (no runbooks in {}; set -C DIR or OPSRUN_RUNBOOKS)",
+            dir.display()
+        ),
+        None => format!(" (available: {})", refs.join(", ")),
+    };
+    Err(format!("no runbook `{name}` in {}{hint}", dir.display()))
+}
+
+/// `*.yaml`/`*.yml` files directly inside `dir`, sorted.
+fn runbook_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
+    let dir = runbook_dir(&args.dir);
+    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let mut out = Vec::new();
+    for n in names {
+        let path = resolve(&dir, n)?;
+        out.push(runbook::load(&path, &vars).map_err(|e| e.to_string())?);
+    }
+    // Selection ids must exist somewhere: a typo in --only must not
+    // silently run nothing.
+    let ids: Vec<&str> = out
+        .iter()
+        .flat_map(|r| r.checks.iter().map(|c| c.id.as_str()))
+        .collect();
+    for (flag, list) in [("--only", &args.only), ("--skip", &args.skip)] {
+        for id in list {
+            if !ids.contains(&id.as_str()) {
+                let hint = crate::suggest::closest(id, &ids)
+                    .map(|s| format!(", did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(format!("{flag}: no check with id `{id}`{hint}"));
+            }
+        }
+    }
+    if !args.tag.is_empty() {
+        let tags: Vec<&str> = out
+            .iter()
+            .flat_map(|r| {
+                r.checks
+                    .iter()
+                    .flat_map(|c| c.tags.iter().map(String::as_str))
+            })
+            .collect();
+        for t in &args.tag {
+            if !tags.contains(&t.as_str()) {
+                let hint = crate::suggest::closest(t, &tags)
+                    .map(|s| format!(", did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(format!("--tag: no check has tag `{t}`{hint}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn use_color(c: ColorChoice) -> bool {
+    match c {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
+    let runbooks = match load_all(names, &args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let results = rt.block_on(run_runbooks(&runbooks, &args));
+    // Blocking probes stuck past their timeout (a hung NFS statvfs) must not
+    // hold the process: leave them behind.
+    rt.shutdown_timeout(Duration::from_millis(100));
+
+    let opts = RenderOpts {
+        color: use_color(args.color),
+        verbose: args.verbose > 0,
+    };
+    let mut code = exit::OK;
+    let worst = crate::outcome::worst(results.iter().map(RunResult::status));
+    let all_pass = worst <= crate::outcome::Status::Skip;
+    let interrupted = results.iter().find_map(|r| r.interrupted);
+    if !(args.quiet && all_pass && interrupted.is_none()) {
+        let text: String = match args.format {
+            // Several runbooks in JSON: one object per line would break
+            // `jq .`; print an array instead.
+            Format::Json if results.len() > 1 => {
+                let arr: Vec<serde_json::Value> = results.iter().map(output::json_value).collect();
+                format!("{}\n", serde_json::to_string_pretty(&arr)?)
+            }
+            f => results
+                .iter()
+                .map(|r| output::render(f, r, &opts))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        write_stdout(&text);
+    }
+    code = code.max(exit::for_status(worst));
+    Ok(match interrupted {
+        Some(Interrupt::Sigint) => exit::SIGINT,
+        Some(Interrupt::Sigterm) => exit::SIGTERM,
+        None => code,
+    })
+}
+
+async fn run_runbooks(runbooks: &[Runbook], args: &RunArgs) -> Vec<RunResult> {
+    let (tx, rx) = watch::channel(None);
+    let tx = Arc::new(tx);
+    spawn_signal_watch(tx.clone());
+    let now = args
+        .now
+        .unwrap_or_else(|| chrono::Local::now().fixed_offset());
+    let settings = RunSettings {
+        concurrency: args.concurrency as usize,
+        now,
+        selection: Selection {
+            only: args.only.clone(),
+            skip: args.skip.clone(),
+            tags: args.tag.clone(),
+        },
+    };
+    let progress = Progress::start(!args.quiet);
+    let mut out = Vec::new();
+    for rb in runbooks {
+        let r = engine::run(rb, &settings, rx.clone()).await;
+        let stop = r.interrupted.is_some();
+        out.push(r);
+        if stop {
+            break;
+        }
+    }
+    progress.finish();
+    out
+}
+
+fn spawn_signal_watch(tx: Arc<watch::Sender<Option<Interrupt>>>) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+        let which = tokio::select! {
+            _ = tokio::signal::ctrl_c() => Interrupt::Sigint,
+            _ = term.recv() => Interrupt::Sigterm,
+        };
+        let _ = tx.send(Some(which));
+    });
+}
+
+/// A one-line "running…" note on stderr, only on a TTY and only when the
+/// run takes longer than a second; erased when the run ends.
+struct Progress {
+    shown: Arc<AtomicBool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(enabled: bool) -> Progress {
+        let shown = Arc::new(AtomicBool::new(false));
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Progress { shown, task: None };
+        }
+        let s = shown.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let started = std::time::Instant::now();
+            loop {
+                s.store(true, Ordering::SeqCst);
+                eprint!(
+                    "\r\x1b[2K… running checks ({:.0}s)",
+                    started.elapsed().as_secs_f64() + 1.0
+                );
+                let _ = std::io::stderr().flush();
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        Progress {
+            shown,
+            task: Some(task),
+        }
+    }
+
+    fn finish(self) {
+        if let Some(t) = self.task {
+            t.abort();
+        }
+        if self.shown.load(Ordering::SeqCst) {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub fn write_stdout(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}
+
+fn validate(paths: &[PathBuf], dir: &DirArg, vars: &BTreeMap<String, String>) -> i32 {
+    let mut files = Vec::new();
+    let targets = if paths.is_empty() {
+        vec![runbook_dir(dir)]
+    } else {
+        paths.to_vec()
+    };
+    for p in &targets {
+        if p.is_dir() {
+            let found = runbook_files(p);
+            if found.is_empty() {
+                eprintln!(
+                    "error: {}: no runbook files (*.yaml) in this directory",
+                    p.display()
+                );
+                return exit::UNKNOWN;
+            }
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut bad = 0;
+    for f in &files {
+        match runbook::load(f, vars) {
+            Ok(rb) => println!("ok: {} ({} checks)", f.display(), rb.checks.len()),
+            Err(e) => {
+                bad += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("{bad} of {} runbooks invalid", files.len());
+        exit::UNKNOWN
+    } else {
+        exit::OK
+    }
+}
+
+fn list(dir: &DirArg) -> anyhow::Result<i32> {
+    let d = runbook_dir(dir);
+    let files = runbook_files(&d);
+    if files.is_empty() {
+        eprintln!(
+            "error: no runbooks in {} (set -C DIR or OPSRUN_RUNBOOKS)",
+            d.display()
+        );
+        return Ok(exit::UNKNOWN);
+    }
+    let mut out = String::new();
+    let mut code = exit::OK;
+    for f in files {
+        match runbook::load(&f, &BTreeMap::new()) {
+            Ok(rb) => {
+                out.push_str(&format!(
+                    "{} — {} ({} checks)\n",
+                    rb.name,
+                    rb.title,
+                    rb.checks.len()
+                ));
+                for c in &rb.checks {
+                    out.push_str(&format!(
+                        "  {:<24} {:<10} {}  [{}]\n",
+                        c.id,
+                        c.kind_name,
+                        c.title,
+                        c.kind.target()
+                    ));
+                }
+            }
+            Err(e) => {
+                code = exit::UNKNOWN;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    write_stdout(&out);
+    Ok(code)
+}

@@ -1,0 +1,139 @@
+//! `cpu`: utilisation over a short sample (two reads of /proc/stat
+//! `sample` apart, like `top`'s first refresh) and per-core load average.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::threshold::{Direction, Threshold};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::Outcome;
+use crate::runbook::Dur;
+use crate::units::{Unit, trim_float};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cpu {
+    #[serde(default, deserialize_with = "super::threshold::percent")]
+    used: Option<Threshold>,
+    #[serde(default = "one_second")]
+    sample: Dur,
+    #[serde(default, deserialize_with = "super::threshold::number")]
+    load: Option<Threshold>,
+}
+
+fn one_second() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+
+/// (busy, total) jiffies from the aggregate `cpu` line of /proc/stat.
+pub(crate) fn parse_stat(text: &str) -> Option<(u64, u64)> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if v.len() < 4 {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal (guest is inside user)
+    let idle = v[3] + v.get(4).copied().unwrap_or(0);
+    let total: u64 = v.iter().take(8).sum();
+    Some((total - idle, total))
+}
+
+fn cores(stat: &str) -> usize {
+    stat.lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count()
+        .max(1)
+}
+
+async fn read(path: &str) -> Result<String, String> {
+    tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| format!("cannot read {path}: {}", crate::runbook::io_reason(&e)))
+}
+
+impl Kind for Cpu {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+    fn section(&self) -> &'static str {
+        sections::RESOURCES
+    }
+    fn target(&self) -> String {
+        "cpu".into()
+    }
+}
+
+impl Cpu {
+    async fn check(&self, ctx: &Ctx) -> Outcome {
+        let first = match read("/proc/stat").await {
+            Ok(t) => t,
+            Err(e) => return Outcome::unknown(e),
+        };
+        let sample = self.sample.0.min(ctx.timeout.mul_f64(0.8));
+        tokio::time::sleep(sample).await;
+        let second = match read("/proc/stat").await {
+            Ok(t) => t,
+            Err(e) => return Outcome::unknown(e),
+        };
+        let (Some((b1, t1)), Some((b2, t2))) = (parse_stat(&first), parse_stat(&second)) else {
+            return Outcome::unknown("/proc/stat has no aggregate cpu line");
+        };
+        let dt = t2.saturating_sub(t1);
+        let pct = if dt == 0 {
+            0.0
+        } else {
+            b2.saturating_sub(b1) as f64 / dt as f64 * 100.0
+        };
+        let th = self
+            .used
+            .clone()
+            .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(80.0), Some(90.0)));
+        let shown = trim_float(pct, 1);
+        let mut out = Outcome::pass(format!("{shown}%")).with_metric("used", pct, Unit::Percent);
+        let v = th.eval(pct, Direction::HigherIsWorse);
+        out.worsen(v.status, format!("cpu {shown}% used {}", v.breach));
+        out.threshold = Some(th);
+        let n = cores(&second);
+        if let Ok(la) = read("/proc/loadavg").await
+            && let Some(l1) = la
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        {
+            let per_core = l1 / n as f64;
+            out = out
+                .with_extra_metric("load", per_core, Unit::Number)
+                .with_detail(format!(
+                    "load1 {l1} on {n} cores = {} per core; sampled {}ms",
+                    trim_float(per_core, 2),
+                    sample.as_millis()
+                ));
+            if let Some(lt) = &self.load {
+                let v = lt.eval(per_core, Direction::HigherIsWorse);
+                out.worsen(
+                    v.status,
+                    format!("load {} per core {}", trim_float(per_core, 2), v.breach),
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat() {
+        let s = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\ncpu1 1 2 3 4\n";
+        assert_eq!(parse_stat(s), Some((150, 1000)));
+        assert_eq!(cores(s), 2);
+        assert_eq!(parse_stat("nothing"), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! `disk`: usage of the filesystem holding `path` (statvfs), as `df` shows
+//! it — used % counts only space available to unprivileged users, like df.
+
+use serde::Deserialize;
+
+use super::threshold::{Direction, Threshold};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::Outcome;
+use crate::units::{Unit, format_bytes, trim_float};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disk {
+    #[serde(default = "root")]
+    path: String,
+    #[serde(default, deserialize_with = "super::threshold::percent")]
+    used: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::threshold::percent")]
+    inodes: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::threshold::bytes")]
+    free: Option<Threshold>,
+}
+
+fn root() -> String {
+    "/".into()
+}
+
+/// What statvfs says, in bytes and inode counts.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    used_pct: f64,
+    free_bytes: f64,
+    total_bytes: f64,
+    inode_pct: Option<f64>,
+}
+
+fn statvfs(path: &std::path::Path) -> Result<Usage, std::io::Error> {
+    let s = rustix::fs::statvfs(path)?;
+    let frsize = if s.f_frsize > 0 {
+        s.f_frsize
+    } else {
+        s.f_bsize
+    } as f64;
+    let used = (s.f_blocks.saturating_sub(s.f_bfree)) as f64;
+    let avail = s.f_bavail as f64;
+    // df: used / (used + available), rounded up.
+    let denom = used + avail;
+    let used_pct = if denom > 0.0 {
+        used / denom * 100.0
+    } else {
+        0.0
+    };
+    let inode_pct = (s.f_files > 0)
+        .then(|| (s.f_files.saturating_sub(s.f_ffree)) as f64 / s.f_files as f64 * 100.0);
+    Ok(Usage {
+        used_pct,
+        free_bytes: avail * frsize,
+        total_bytes: s.f_blocks as f64 * frsize,
+        inode_pct,
+    })
+}
+
+impl Kind for Disk {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+    fn section(&self) -> &'static str {
+        sections::RESOURCES
+    }
+    fn target(&self) -> String {
+        format!("filesystem of {}", self.path)
+    }
+}
+
+impl Disk {
+    async fn check(&self, ctx: &Ctx) -> Outcome {
+        let path = ctx.path(&self.path);
+        // statvfs can hang on a dead network filesystem: off the runtime,
+        // and the engine's timeout bounds the wait.
+        let p = path.clone();
+        let usage = match tokio::task::spawn_blocking(move || statvfs(&p)).await {
+            Ok(Ok(u)) => u,
+            Ok(Err(e)) => {
+                return Outcome::unknown(format!(
+                    "statvfs {}: {}",
+                    path.display(),
+                    crate::runbook::io_reason(&e)
+                ));
+            }
+            Err(e) => return Outcome::unknown(format!("statvfs {}: {e}", path.display())),
+        };
+        let used_th = self
+            .used
+            .clone()
+            .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(80.0), Some(90.0)));
+        let shown = trim_float(usage.used_pct, 1);
+        let mut out = Outcome::pass(format!("{shown}%"))
+            .with_metric("used", usage.used_pct, Unit::Percent)
+            .with_extra_metric("free", usage.free_bytes, Unit::Bytes)
+            .with_detail(format!(
+                "{}: {} free of {}",
+                self.path,
+                format_bytes(usage.free_bytes),
+                format_bytes(usage.total_bytes)
+            ));
+        if let Some(ip) = usage.inode_pct {
+            out = out.with_extra_metric("inodes", ip, Unit::Percent);
+        }
+        let v = used_th.eval(usage.used_pct, Direction::HigherIsWorse);
+        out.worsen(
+            v.status,
+            format!("disk {} {shown}% used {}", self.path, v.breach),
+        );
+        out.threshold = Some(used_th);
+        if let (Some(th), Some(ip)) = (&self.inodes, usage.inode_pct) {
+            let v = th.eval(ip, Direction::HigherIsWorse);
+            out.worsen(
+                v.status,
+                format!(
+                    "inodes {} {}% used {}",
+                    self.path,
+                    trim_float(ip, 1),
+                    v.breach
+                ),
+            );
+        }
+        if let Some(th) = &self.free {
+            let v = th.eval(usage.free_bytes, Direction::LowerIsWorse);
+            out.worsen(
+                v.status,
+                format!(
+                    "disk {} {} free {}",
+                    self.path,
+                    format_bytes(usage.free_bytes),
+                    v.breach
+                ),
+            );
+        }
+        out
+    }
+}

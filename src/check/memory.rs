@@ -1,0 +1,147 @@
+//! `memory`: used = total − available (what `free -h` calls available), or
+//! the container's cgroup v2 limit when one is set, since that is the
+//! ceiling the OOM killer enforces.
+
+use serde::Deserialize;
+
+use super::threshold::{Direction, Threshold};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::Outcome;
+use crate::units::{Unit, format_bytes, trim_float};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Memory {
+    #[serde(default, deserialize_with = "super::threshold::percent")]
+    used: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::threshold::percent")]
+    swap: Option<Threshold>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct MemInfo {
+    total: f64,
+    available: f64,
+    swap_total: f64,
+    swap_free: f64,
+}
+
+/// Parses `/proc/meminfo` (values in kB).
+pub(crate) fn parse_meminfo(text: &str) -> Option<MemInfo> {
+    let mut m = MemInfo::default();
+    let mut seen_avail = false;
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let key = it.next()?;
+        let kb: f64 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let b = kb * 1024.0;
+        match key {
+            "MemTotal:" => m.total = b,
+            "MemAvailable:" => {
+                m.available = b;
+                seen_avail = true;
+            }
+            "SwapTotal:" => m.swap_total = b,
+            "SwapFree:" => m.swap_free = b,
+            _ => {}
+        }
+    }
+    (m.total > 0.0 && seen_avail).then_some(m)
+}
+
+/// The cgroup v2 memory limit and usage of this process, if limited.
+fn cgroup_limit() -> Option<(f64, f64)> {
+    let max = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok()?;
+    let max: f64 = max.trim().parse().ok()?; // "max" → None
+    let current: f64 = std::fs::read_to_string("/sys/fs/cgroup/memory.current")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    // Page cache counts in memory.current but is reclaimable.
+    let inactive_file = std::fs::read_to_string("/sys/fs/cgroup/memory.stat")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("inactive_file ")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+        })
+        .unwrap_or(0.0);
+    Some((max, (current - inactive_file).max(0.0)))
+}
+
+impl Kind for Memory {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+    fn section(&self) -> &'static str {
+        sections::RESOURCES
+    }
+    fn target(&self) -> String {
+        "memory".into()
+    }
+}
+
+impl Memory {
+    async fn check(&self, _ctx: &Ctx) -> Outcome {
+        let text = match tokio::fs::read_to_string("/proc/meminfo").await {
+            Ok(t) => t,
+            Err(e) => {
+                return Outcome::unknown(format!(
+                    "cannot read /proc/meminfo: {}",
+                    crate::runbook::io_reason(&e)
+                ));
+            }
+        };
+        let Some(mi) = parse_meminfo(&text) else {
+            return Outcome::unknown("/proc/meminfo has no MemTotal/MemAvailable");
+        };
+        let (total, used, scope) = match cgroup_limit() {
+            Some((max, used)) if max < mi.total => (max, used, "cgroup limit"),
+            _ => (mi.total, mi.total - mi.available, "host"),
+        };
+        let pct = used / total * 100.0;
+        let th = self
+            .used
+            .clone()
+            .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(80.0), Some(90.0)));
+        let shown = trim_float(pct, 1);
+        let mut out = Outcome::pass(format!("{shown}%"))
+            .with_metric("used", pct, Unit::Percent)
+            .with_extra_metric("used_bytes", used, Unit::Bytes)
+            .with_detail(format!(
+                "{} used of {} ({scope})",
+                format_bytes(used),
+                format_bytes(total)
+            ));
+        let v = th.eval(pct, Direction::HigherIsWorse);
+        out.worsen(v.status, format!("memory {shown}% used {}", v.breach));
+        out.threshold = Some(th);
+        if mi.swap_total > 0.0 {
+            let swap_pct = (mi.swap_total - mi.swap_free) / mi.swap_total * 100.0;
+            out = out.with_extra_metric("swap", swap_pct, Unit::Percent);
+            if let Some(sth) = &self.swap {
+                let v = sth.eval(swap_pct, Direction::HigherIsWorse);
+                out.worsen(
+                    v.status,
+                    format!("swap {}% used {}", trim_float(swap_pct, 1), v.breach),
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo() {
+        let m = parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 300 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n").unwrap();
+        assert_eq!(m.total, 1000.0 * 1024.0);
+        assert_eq!(m.available, 300.0 * 1024.0);
+        assert!(parse_meminfo("garbage").is_none());
+    }
+}

@@ -1,0 +1,112 @@
+//! Check kinds. Each kind lives in its own file and implements [`Kind`];
+//! the [`kinds!`] registry at the bottom is the one line a new kind adds.
+
+pub(crate) mod threshold;
+
+mod command;
+mod cpu;
+mod disk;
+pub(crate) mod expect;
+mod file;
+mod http;
+mod memory;
+mod tcp;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+use serde::de::MapAccess;
+
+use crate::outcome::Outcome;
+
+/// A boxed future returned by [`Kind::run`]; kinds write `Box::pin(async move { … })`.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// Everything a running check may need from the run.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The run's clock (fixed by `--now`).
+    pub now: DateTime<FixedOffset>,
+    /// This check's timeout; kinds bound inner waits by it so they can say
+    /// which step was slow before the engine's hard timeout fires.
+    pub timeout: Duration,
+    /// Directory of the runbook file the check came from (relative paths).
+    pub base_dir: PathBuf,
+}
+
+impl Ctx {
+    /// Resolves a path written in a runbook relative to the runbook's directory.
+    pub fn path(&self, p: &str) -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() {
+            p
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// One kind of check (`http`, `disk`, …): its YAML fields are the struct's
+/// fields, deserialized with `deny_unknown_fields`.
+pub trait Kind: Send + Sync + fmt::Debug {
+    /// Runs one attempt. Must not block the async runtime: blocking work goes
+    /// through `tokio::task::spawn_blocking`.
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a>;
+
+    /// The report section (■ …) used when the check does not name one.
+    fn section(&self) -> &'static str;
+
+    /// A short description of the target for `opsrun list` and `-v`.
+    fn target(&self) -> String;
+
+    /// Rules across fields that serde cannot express (one of two keys,
+    /// ranges); an error here is a load error.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Builds the registry: the list of kind names and the function that
+/// deserializes a kind's value from a runbook mapping.
+macro_rules! kinds {
+    ($($name:literal => $ty:ty),* $(,)?) => {
+        /// Every kind name, in the order of the registry.
+        pub const KIND_NAMES: &[&str] = &[$($name),*];
+
+        /// Deserializes the value of kind key `name`, or `None` if no kind has that name.
+        pub(crate) fn parse_kind<'de, A: MapAccess<'de>>(
+            name: &str,
+            map: &mut A,
+        ) -> Result<Option<Box<dyn Kind>>, A::Error> {
+            Ok(Some(match name {
+                $($name => Box::new(map.next_value::<$ty>()?) as Box<dyn Kind>,)*
+                _ => return Ok(None),
+            }))
+        }
+    };
+}
+
+kinds! {
+    "http" => http::Http,
+    "tcp" => tcp::Tcp,
+    "disk" => disk::Disk,
+    "memory" => memory::Memory,
+    "cpu" => cpu::Cpu,
+    "file" => file::File,
+    "command" => command::Command,
+}
+
+/// Section names used by several kinds (the seeds' ■ headings).
+pub mod sections {
+    pub const SERVICES: &str = "サービス稼働状況";
+    pub const RESOURCES: &str = "リソース使用状況";
+    pub const LOGS: &str = "ログ確認";
+    pub const DATA: &str = "データ・バックアップ";
+    pub const SECURITY: &str = "セキュリティ";
+    pub const RESULTS: &str = "本日の実績";
+    pub const OTHER: &str = "その他";
+}

@@ -1,0 +1,245 @@
+//! The engine: runs a runbook's checks concurrently (bounded by
+//! `--concurrency`), each attempt under a hard timeout, with retries, and
+//! stops cleanly on Ctrl-C/SIGTERM. Results come back in runbook order.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::check::Ctx;
+use crate::outcome::{Outcome, Status, worst};
+use crate::runbook::{Check, Runbook, Severity};
+use crate::secret;
+use crate::units::format_millis;
+
+/// Extra time the engine allows past a check's own timeout before it drops
+/// the check: kinds bound their inner waits by the timeout and explain
+/// which step was slow; this margin lets them say so.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// Which checks of a runbook to run.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+impl Selection {
+    /// Why a check is not selected, or `None` if it runs.
+    pub fn excludes(&self, c: &Check) -> Option<String> {
+        if !self.only.is_empty() && !self.only.contains(&c.id) {
+            return Some("not selected by --only".into());
+        }
+        if self.skip.contains(&c.id) {
+            return Some("skipped by --skip".into());
+        }
+        if !self.tags.is_empty() && !c.tags.iter().any(|t| self.tags.contains(t)) {
+            return Some("not selected by --tag".into());
+        }
+        None
+    }
+}
+
+/// The result of one check in a run.
+#[derive(Clone, Debug)]
+pub struct CheckResult {
+    pub check: Arc<Check>,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    pub attempts: u32,
+}
+
+/// Why a run stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    Sigint,
+    Sigterm,
+}
+
+/// A finished (or interrupted) run of one runbook.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub runbook: String,
+    pub title: String,
+    pub system: Option<String>,
+    pub host: String,
+    pub started_at: DateTime<FixedOffset>,
+    pub duration: Duration,
+    pub results: Vec<CheckResult>,
+    pub interrupted: Option<Interrupt>,
+}
+
+impl RunResult {
+    pub fn status(&self) -> Status {
+        worst(self.results.iter().map(|r| r.outcome.status))
+    }
+
+    pub fn count(&self, s: Status) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.outcome.status == s)
+            .count()
+    }
+}
+
+/// Settings for one run.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    pub concurrency: usize,
+    pub now: DateTime<FixedOffset>,
+    pub selection: Selection,
+}
+
+/// The host name, for reports and metrics.
+pub fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs every selected check of `rb`. `stop` turning `Some` interrupts the run.
+pub async fn run(
+    rb: &Runbook,
+    settings: &RunSettings,
+    mut stop: watch::Receiver<Option<Interrupt>>,
+) -> RunResult {
+    let started = Instant::now();
+    let sem = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let mut slots: Vec<Option<CheckResult>> = vec![None; rb.checks.len()];
+    let mut set = JoinSet::new();
+    for (i, check) in rb.checks.iter().enumerate() {
+        if let Some(why) = settings.selection.excludes(check) {
+            slots[i] = Some(CheckResult {
+                check: check.clone(),
+                outcome: Outcome::new(Status::Skip, "").with_message(why),
+                duration: Duration::ZERO,
+                attempts: 0,
+            });
+            continue;
+        }
+        let check = check.clone();
+        let sem = sem.clone();
+        let now = settings.now;
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let r = run_check(check, now).await;
+            (i, r)
+        });
+    }
+
+    let mut interrupted = None;
+    loop {
+        tokio::select! {
+            joined = set.join_next() => match joined {
+                Some(Ok((i, r))) => slots[i] = Some(r),
+                Some(Err(e)) => tracing::error!("check task failed: {e}"),
+                None => break,
+            },
+            changed = stop.changed() => {
+                if changed.is_ok() && let Some(sig) = *stop.borrow() {
+                    interrupted = Some(sig);
+                    // Dropping the tasks drops their futures: command checks
+                    // kill their process groups in Drop.
+                    set.abort_all();
+                    while let Some(j) = set.join_next().await {
+                        if let Ok((i, r)) = j { slots[i] = Some(r); }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    let results = slots
+        .into_iter()
+        .zip(rb.checks.iter())
+        .map(|(slot, check)| {
+            slot.unwrap_or_else(|| CheckResult {
+                check: check.clone(),
+                outcome: Outcome::unknown(if interrupted.is_some() {
+                    "interrupted"
+                } else {
+                    "check did not finish"
+                }),
+                duration: Duration::ZERO,
+                attempts: 0,
+            })
+        })
+        .collect();
+    RunResult {
+        runbook: rb.name.clone(),
+        title: rb.title.clone(),
+        system: rb.system.clone(),
+        host: hostname(),
+        started_at: settings.now,
+        duration: started.elapsed(),
+        results,
+        interrupted,
+    }
+}
+
+/// Runs one check with its retries; every attempt is bounded.
+pub async fn run_check(check: Arc<Check>, now: DateTime<FixedOffset>) -> CheckResult {
+    let started = Instant::now();
+    let ctx = Ctx {
+        now,
+        timeout: check.timeout,
+        base_dir: check.base_dir(),
+    };
+    let max = check.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
+    let mut attempts = 0;
+    let mut outcome;
+    loop {
+        attempts += 1;
+        outcome = match tokio::time::timeout(check.timeout + GRACE, check.kind.run(&ctx)).await {
+            Ok(o) => o,
+            Err(_) => Outcome::fail(format!(
+                "timed out after {}",
+                format_millis(check.timeout.as_secs_f64() * 1000.0)
+            ))
+            .with_value("timeout"),
+        };
+        if outcome.status == Status::Pass || attempts >= max {
+            break;
+        }
+        if let Some(r) = check.retry {
+            tokio::time::sleep(r.interval.0).await;
+        }
+    }
+    if attempts > 1 && outcome.status == Status::Pass {
+        outcome
+            .detail
+            .push(format!("passed after {attempts} attempts"));
+    } else if attempts > 1 {
+        outcome.detail.push(format!(
+            "still {} after {attempts} attempts",
+            outcome.status.as_str()
+        ));
+    }
+    if check.severity == Some(Severity::Warn) && outcome.status == Status::Fail {
+        outcome.status = Status::Warn;
+        outcome
+            .detail
+            .push("failure counted as warn (severity: warn)".into());
+    }
+    redact_outcome(&mut outcome);
+    CheckResult {
+        check,
+        outcome,
+        duration: started.elapsed(),
+        attempts,
+    }
+}
+
+fn redact_outcome(o: &mut Outcome) {
+    o.value = secret::redact(&o.value);
+    o.message = secret::redact(&o.message);
+    for d in &mut o.detail {
+        *d = secret::redact(d);
+    }
+}

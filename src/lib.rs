@@ -1,0 +1,20 @@
+//! opsrun: executes operations runbooks written in YAML as typed checks,
+//! concurrently and with timeouts, and prints a pass/warn/fail table, JSON,
+//! or Japanese operations reports.
+//!
+//! The binary's `main` only calls [`main_entry`]; everything is here so
+//! tests and benchmarks can reach the pieces.
+
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod engine;
+pub mod exit;
+pub mod outcome;
+pub mod output;
+pub mod runbook;
+pub mod secret;
+pub mod suggest;
+pub mod units;
+
+pub use app::main_entry;

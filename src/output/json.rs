@@ -1,0 +1,73 @@
+//! `json`: the machine-readable run (SPEC §5). Schema 1; fields are only
+//! ever added, never renamed or removed.
+
+use serde_json::{Map, Value, json};
+
+use crate::engine::RunResult;
+use crate::outcome::Status;
+
+pub fn value(run: &RunResult) -> Value {
+    let checks: Vec<Value> = run
+        .results
+        .iter()
+        .map(|r| {
+            let o = &r.outcome;
+            let mut metrics = Map::new();
+            for (name, m) in &o.metrics {
+                metrics.insert(
+                    name.clone(),
+                    json!({"value": finite(m.value), "unit": m.unit}),
+                );
+            }
+            json!({
+                "id": r.check.id,
+                "title": r.check.title,
+                "kind": r.check.kind_name,
+                "section": r.check.section,
+                "status": o.status,
+                "value": o.value,
+                "metric": o.metric.as_ref().map(|m| finite(m.value)),
+                "unit": o.metric.as_ref().map(|m| m.unit),
+                "metrics": metrics,
+                "message": o.message,
+                "hint": r.check.hint,
+                "duration_ms": r.duration.as_millis() as u64,
+                "attempts": r.attempts,
+                "detail": o.detail,
+            })
+        })
+        .collect();
+    json!({
+        "opsrun": env!("CARGO_PKG_VERSION"),
+        "schema": 1,
+        "runbook": run.runbook,
+        "title": run.title,
+        "system": run.system,
+        "host": run.host,
+        "started_at": run.started_at.to_rfc3339(),
+        "duration_ms": run.duration.as_millis() as u64,
+        "status": run.status(),
+        "interrupted": run.interrupted.is_some(),
+        "summary": {
+            "pass": run.count(Status::Pass),
+            "warn": run.count(Status::Warn),
+            "fail": run.count(Status::Fail),
+            "unknown": run.count(Status::Unknown),
+            "skip": run.count(Status::Skip),
+        },
+        "checks": checks,
+    })
+}
+
+/// JSON has no NaN/inf: such a value is null.
+fn finite(v: f64) -> Value {
+    serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+pub fn render(run: &RunResult) -> String {
+    let mut s = serde_json::to_string_pretty(&value(run)).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}

@@ -1,0 +1,98 @@
+//! `table`: one row per check — status, id, title, value, why — and a
+//! summary line. Japanese text aligns (comfy-table measures display width).
+
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+
+use super::RenderOpts;
+use crate::engine::RunResult;
+use crate::outcome::Status;
+
+fn color(s: Status) -> Color {
+    match s {
+        Status::Pass => Color::Green,
+        Status::Warn => Color::Yellow,
+        Status::Fail => Color::Red,
+        Status::Unknown => Color::Magenta,
+        Status::Skip => Color::DarkGrey,
+    }
+}
+
+pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    if opts.color {
+        t.enforce_styling();
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        t.force_no_tty();
+    }
+    t.set_header(vec!["STATUS", "ID", "TITLE", "VALUE", "DETAIL"]);
+    for r in &run.results {
+        let o = &r.outcome;
+        let mut status = Cell::new(o.status.label()).set_alignment(CellAlignment::Left);
+        if opts.color {
+            status = status.fg(color(o.status));
+        }
+        let mut detail: Vec<String> = Vec::new();
+        if !o.message.is_empty() {
+            detail.push(o.message.clone());
+        }
+        if o.status != Status::Pass
+            && o.status != Status::Skip
+            && let Some(h) = &r.check.hint
+        {
+            detail.push(format!("→ {h}"));
+        }
+        if opts.verbose {
+            detail.extend(o.detail.iter().cloned());
+            detail.push(format!(
+                "{} · {:.0}ms · {} attempt{}",
+                r.check.kind.target(),
+                r.duration.as_secs_f64() * 1000.0,
+                r.attempts,
+                if r.attempts == 1 { "" } else { "s" }
+            ));
+        }
+        t.add_row(vec![
+            status,
+            Cell::new(&r.check.id),
+            Cell::new(&r.check.title),
+            Cell::new(&o.value),
+            Cell::new(detail.join("\n")),
+        ]);
+    }
+    let mut out = format!(
+        "{} — {} @ {} · {}\n",
+        run.title,
+        run.runbook,
+        run.host,
+        run.started_at.format("%Y-%m-%d %H:%M:%S %:z")
+    );
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out.push_str(&summary(run));
+    out.push('\n');
+    if let Some(i) = run.interrupted {
+        out.push_str(&format!(
+            "interrupted by {}: unfinished checks are unknown\n",
+            match i {
+                crate::engine::Interrupt::Sigint => "SIGINT",
+                crate::engine::Interrupt::Sigterm => "SIGTERM",
+            }
+        ));
+    }
+    out
+}
+
+/// `12 pass · 1 warn · 0 fail · 0 unknown · 0 skip  (1.24s)`.
+pub fn summary(run: &RunResult) -> String {
+    format!(
+        "{} pass · {} warn · {} fail · {} unknown · {} skip  ({:.2}s)",
+        run.count(Status::Pass),
+        run.count(Status::Warn),
+        run.count(Status::Fail),
+        run.count(Status::Unknown),
+        run.count(Status::Skip),
+        run.duration.as_secs_f64()
+    )
+}

@@ -1,0 +1,653 @@
+//! Runbooks: loading YAML files (vars, include, defaults) into checks the
+//! engine can run. See SPEC §3.
+
+mod error;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+pub use error::LoadError;
+pub use schema::{Dur, Retry, Severity, Size, Text};
+
+use crate::check::Kind;
+use schema::{CheckDef, Defaults, Prelude, RawFile};
+
+/// The timeout of a check when neither it nor `defaults:` sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Nested includes deeper than this are refused (a cycle is caught earlier;
+/// this bounds pathological but acyclic chains).
+const MAX_INCLUDE_DEPTH: usize = 16;
+/// Runbook files larger than this are refused rather than parsed.
+const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A loaded runbook: the root file plus everything it includes.
+#[derive(Debug)]
+pub struct Runbook {
+    pub path: PathBuf,
+    /// File stem (`daily`), used as the runbook's name in history and metrics.
+    pub name: String,
+    pub title: String,
+    pub system: Option<String>,
+    pub checks: Vec<Arc<Check>>,
+}
+
+/// One check, ready to run.
+#[derive(Debug)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub section: String,
+    pub label: String,
+    pub tags: Vec<String>,
+    pub timeout: Duration,
+    pub retry: Option<Retry>,
+    pub severity: Option<Severity>,
+    pub hint: Option<String>,
+    pub kind_name: &'static str,
+    pub kind: Box<dyn Kind>,
+    /// Where it was written, for messages.
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl Check {
+    /// The directory relative paths in this check are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+/// Loads a runbook file; `overrides` are `--var KEY=VALUE` settings.
+pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook, LoadError> {
+    let mut stack = Vec::new();
+    let root = load_file(path, overrides, &Defaults::default(), &mut stack, None)?;
+    let version = root.version;
+    if version.is_none() {
+        return Err(LoadError::new(
+            path,
+            1,
+            1,
+            "missing `version: 1` at the top of the runbook",
+            &root.text,
+        ));
+    }
+    let mut checks: Vec<Arc<Check>> = Vec::new();
+    let mut ids: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
+    for (check, id_line, id_col, text) in root.checks {
+        if let Some((f, l)) = ids.get(&check.id) {
+            return Err(LoadError::new(
+                &check.file,
+                id_line,
+                id_col,
+                format!(
+                    "duplicate check id `{}` (first defined at {}:{})",
+                    check.id,
+                    f.display(),
+                    l
+                ),
+                &text,
+            ));
+        }
+        ids.insert(check.id.clone(), (check.file.clone(), id_line));
+        checks.push(Arc::new(check));
+    }
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "runbook".into());
+    Ok(Runbook {
+        path: path.to_owned(),
+        title: root.title.unwrap_or_else(|| name.clone()),
+        name,
+        system: root.system,
+        checks,
+    })
+}
+
+struct LoadedFile {
+    text: String,
+    version: Option<u64>,
+    title: Option<String>,
+    system: Option<String>,
+    /// Each check with its id's line/column and its file's text (for errors).
+    checks: Vec<(Check, usize, usize, Arc<str>)>,
+}
+
+fn read_text(path: &Path) -> Result<String, LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::file(path, format!("cannot read runbook: {}", io_reason(&e))))?;
+    if meta.is_dir() {
+        return Err(LoadError::file(
+            path,
+            "is a directory, expected a runbook file (.yaml)",
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(LoadError::file(
+            path,
+            format!(
+                "runbook is {} bytes; files over {MAX_FILE_BYTES} bytes are refused",
+                meta.len()
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| LoadError::file(path, format!("cannot read runbook: {}", io_reason(&e))))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let text = String::from_utf8_lossy(good);
+        let line = text.matches('\n').count() + 1;
+        let col = text
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
+        LoadError::new(
+            path,
+            line,
+            col,
+            "invalid UTF-8: runbooks must be UTF-8 text",
+            &String::from_utf8_lossy(e.as_bytes()),
+        )
+    })
+}
+
+/// `No such file or directory` without the `(os error 2)` noise.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+fn load_file(
+    path: &Path,
+    inherited: &BTreeMap<String, String>,
+    parent_defaults: &Defaults,
+    stack: &mut Vec<PathBuf>,
+    included_at: Option<(&Path, usize, usize, &str)>,
+) -> Result<LoadedFile, LoadError> {
+    let at_include = |msg: String| match included_at {
+        Some((f, l, c, t)) => LoadError::new(f, l, c, msg, t),
+        None => LoadError::file(path, msg),
+    };
+    let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    if stack.contains(&canon) {
+        let chain: Vec<String> = stack
+            .iter()
+            .chain(std::iter::once(&canon))
+            .map(|p| {
+                p.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        return Err(at_include(format!("include cycle: {}", chain.join(" → "))));
+    }
+    if stack.len() >= MAX_INCLUDE_DEPTH {
+        return Err(at_include(format!(
+            "includes nested deeper than {MAX_INCLUDE_DEPTH} files"
+        )));
+    }
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(e) if included_at.is_some() && e.line == 0 => {
+            return Err(at_include(format!(
+                "cannot include {}: {}",
+                path.display(),
+                e.message
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(LoadError::new(
+            path,
+            1,
+            1,
+            "empty runbook: expected `version: 1` and a `checks:` list",
+            &text,
+        ));
+    }
+
+    // Pass 1: the vars block. References are masked first so that a
+    // `${x}` inside a flow mapping does not break the YAML syntax.
+    let (masked, refs) = mask_refs(&text);
+    let prelude: Prelude =
+        serde_saphyr::from_str(&masked).map_err(|e| LoadError::from_yaml(path, &text, &e))?;
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &prelude.vars {
+        if !valid_var_name(k) {
+            let (l, c) = find_pos(&text, &format!("{k}:")).unwrap_or((1, 1));
+            return Err(LoadError::new(
+                path,
+                l,
+                c,
+                format!(
+                    "invalid variable name `{k}`: use letters, digits and `_`, starting with a letter"
+                ),
+                &text,
+            ));
+        }
+        vars.insert(k.clone(), unmask(&v.0, &refs));
+    }
+    for (k, v) in inherited {
+        vars.insert(k.clone(), v.clone());
+    }
+    let vars = resolve_vars(vars).map_err(|(name, msg)| {
+        let (l, c) = find_pos(&text, &format!("{name}:")).unwrap_or((1, 1));
+        LoadError::new(path, l, c, msg, &text)
+    })?;
+
+    // Pass 2: the whole file with `${name}`/`${env:NAME}` replaced.
+    let expanded =
+        interpolate(&text, &vars).map_err(|(l, c, msg)| LoadError::new(path, l, c, msg, &text))?;
+    let raw: RawFile =
+        serde_saphyr::from_str(&expanded).map_err(|e| LoadError::from_yaml(path, &text, &e))?;
+
+    let text_arc: Arc<str> = Arc::from(text.as_str());
+    if let Some(v) = &raw.version
+        && v.value != 1
+    {
+        return Err(LoadError::new(
+            path,
+            v.referenced.line() as usize,
+            v.referenced.column() as usize,
+            format!(
+                "unsupported version {}: this opsrun reads `version: 1`",
+                v.value
+            ),
+            &text,
+        ));
+    }
+
+    // This file's defaults, falling back to the including file's.
+    let defaults = Defaults {
+        timeout: raw.defaults.timeout.or(parent_defaults.timeout),
+        retry: raw.defaults.retry.or(parent_defaults.retry),
+        severity: raw.defaults.severity.or(parent_defaults.severity),
+    };
+
+    let mut checks = Vec::new();
+    stack.push(canon);
+    for inc in &raw.include {
+        let (l, c) = (
+            inc.referenced.line() as usize,
+            inc.referenced.column() as usize,
+        );
+        let inc_path = path.parent().unwrap_or(Path::new(".")).join(&inc.value);
+        let sub = load_file(
+            &inc_path,
+            &vars,
+            &defaults,
+            stack,
+            Some((path, l, c, &text)),
+        )?;
+        checks.extend(sub.checks);
+    }
+    stack.pop();
+
+    for def in raw.checks {
+        checks.push(build_check(path, &text, &text_arc, def, &defaults)?);
+    }
+    Ok(LoadedFile {
+        version: raw.version.map(|v| v.value),
+        title: raw.title,
+        system: raw.system,
+        checks,
+        text,
+    })
+}
+
+fn build_check(
+    path: &Path,
+    text: &str,
+    text_arc: &Arc<str>,
+    def: Spanned<CheckDef>,
+    defaults: &Defaults,
+) -> Result<(Check, usize, usize, Arc<str>), LoadError> {
+    let (cl, cc) = (
+        def.referenced.line() as usize,
+        def.referenced.column() as usize,
+    );
+    let d = def.value;
+    let Some(id) = d.id else {
+        return Err(LoadError::new(
+            path,
+            cl,
+            cc,
+            "check has no `id`: every check needs a unique `id: name`",
+            text,
+        ));
+    };
+    let (il, ic) = (
+        id.referenced.line() as usize,
+        id.referenced.column() as usize,
+    );
+    if !valid_id(&id.value) {
+        return Err(LoadError::new(
+            path,
+            il,
+            ic,
+            format!(
+                "invalid check id `{}`: expected lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+                id.value
+            ),
+            text,
+        ));
+    }
+    let Some((kind_name, kind)) = d.kind else {
+        return Err(LoadError::new(
+            path,
+            il,
+            ic,
+            format!(
+                "check `{}` has no kind: add one of {}",
+                id.value,
+                crate::check::KIND_NAMES.join(", ")
+            ),
+            text,
+        ));
+    };
+    let title = d.title.unwrap_or_else(|| id.value.clone());
+    let section = d.section.unwrap_or_else(|| kind.section().to_owned());
+    let check = Check {
+        label: d.label.unwrap_or_else(|| title.clone()),
+        title,
+        section,
+        tags: d.tags,
+        timeout: d
+            .timeout
+            .or(defaults.timeout)
+            .map(|d| d.0)
+            .unwrap_or(DEFAULT_TIMEOUT),
+        retry: d.retry.or(defaults.retry),
+        severity: d.severity.or(defaults.severity),
+        hint: d.hint,
+        kind_name,
+        kind,
+        file: path.to_owned(),
+        line: cl,
+        id: id.value,
+    };
+    Ok((check, il, ic, text_arc.clone()))
+}
+
+fn valid_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && s.len() <= 128
+}
+
+fn valid_var_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The part of a YAML line before a comment (a `#` at line start or after a space).
+fn strip_comment(line: &str) -> &str {
+    let b = line.as_bytes();
+    for i in 0..b.len() {
+        if b[i] == b'#' && (i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t') {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+/// Line and column (1-based) of the first occurrence of `needle` outside comments.
+fn find_pos(text: &str, needle: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, l)| {
+        strip_comment(l)
+            .find(needle)
+            .map(|p| (i + 1, l[..p].chars().count() + 1))
+    })
+}
+
+/// Replaces each `${...}` by a placeholder token of plain letters, so the
+/// first pass can parse the file whatever the references are; returns the
+/// masked text and the references in order.
+fn mask_refs(text: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len());
+    let mut refs = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        let Some(end) = rest[i..]
+            .find('}')
+            .filter(|e| !rest[i..i + e].contains('\n'))
+        else {
+            break;
+        };
+        out.push_str(&rest[..i]);
+        out.push_str(&format!("OPSRUNREF{}X", refs.len()));
+        refs.push(rest[i..i + end + 1].to_owned());
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    (out, refs)
+}
+
+fn unmask(s: &str, refs: &[String]) -> String {
+    let mut out = s.to_owned();
+    for (i, r) in refs.iter().enumerate().rev() {
+        out = out.replace(&format!("OPSRUNREF{i}X"), r);
+    }
+    out
+}
+
+/// Replaces `${name}` (a runbook var or `--var`) and `${env:NAME}` in the
+/// file's text, outside comments. `$${` stays a literal `${`. An unknown
+/// name is an error at its line and column.
+fn interpolate(
+    text: &str,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, (usize, usize, String)> {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let code_len = strip_comment(line).len();
+        let (code, comment) = line.split_at(code_len);
+        let mut rest = code;
+        while let Some(i) = rest.find("${") {
+            if i > 0 && rest.as_bytes()[i - 1] == b'$' {
+                out.push_str(&rest[..i - 1]);
+                out.push_str("${");
+                rest = &rest[i + 2..];
+                continue;
+            }
+            let col = code[..code.len() - rest.len() + i].chars().count() + 1;
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let Some(end) = after.find('}') else {
+                return Err((
+                    n + 1,
+                    col,
+                    "unterminated `${`: expected `${name}` or `${env:NAME}`".into(),
+                ));
+            };
+            let name = &after[..end];
+            let value = if let Some(env) = name.strip_prefix("env:") {
+                if !valid_var_name(env) {
+                    return Err((
+                        n + 1,
+                        col,
+                        format!(
+                            "invalid environment reference `${{{name}}}`: expected `${{env:NAME}}`"
+                        ),
+                    ));
+                }
+                std::env::var(env).map_err(|_| {
+                    (n + 1, col, format!("environment variable `{env}` is not set (referenced as `${{env:{env}}}`)"))
+                })?
+            } else if let Some(v) = vars.get(name) {
+                v.clone()
+            } else {
+                let names: Vec<&str> = vars.keys().map(String::as_str).collect();
+                let hint = match crate::suggest::closest(name, &names) {
+                    Some(s) => format!(", did you mean `{s}`?"),
+                    None if names.is_empty() => {
+                        ": define it under `vars:` or pass --var".to_owned()
+                    }
+                    None => format!(" (defined: {})", names.join(", ")),
+                };
+                return Err((n + 1, col, format!("undefined variable `{name}`{hint}")));
+            };
+            if value.contains('\n') {
+                return Err((
+                    n + 1,
+                    col,
+                    format!(
+                        "variable `{name}` contains a newline; values are inserted into one line"
+                    ),
+                ));
+            }
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out.push_str(comment);
+    }
+    Ok(out)
+}
+
+/// Expands `${name}` and `${env:NAME}` inside var values (vars may refer to
+/// each other); a reference chain longer than 8 is reported as a cycle.
+fn resolve_vars(
+    mut vars: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, (String, String)> {
+    for _ in 0..8 {
+        let mut changed = false;
+        let snapshot = vars.clone();
+        for (name, value) in vars.iter_mut() {
+            if !value.contains("${") {
+                continue;
+            }
+            let mut out = String::new();
+            let mut rest = value.as_str();
+            while let Some(i) = rest.find("${") {
+                out.push_str(&rest[..i]);
+                let after = &rest[i + 2..];
+                let Some(end) = after.find('}') else {
+                    return Err((
+                        name.clone(),
+                        format!("unterminated `${{` in variable `{name}`"),
+                    ));
+                };
+                let reference = &after[..end];
+                if let Some(env) = reference.strip_prefix("env:") {
+                    match std::env::var(env) {
+                        Ok(v) => out.push_str(&v),
+                        Err(_) => {
+                            return Err((
+                                name.clone(),
+                                format!(
+                                    "environment variable `{env}` is not set (used by variable `{name}`)"
+                                ),
+                            ));
+                        }
+                    }
+                } else if let Some(v) = snapshot.get(reference) {
+                    out.push_str(v);
+                } else {
+                    let names: Vec<&str> = snapshot.keys().map(String::as_str).collect();
+                    let hint = crate::suggest::closest(reference, &names)
+                        .map(|s| format!(", did you mean `{s}`?"))
+                        .unwrap_or_default();
+                    return Err((
+                        name.clone(),
+                        format!(
+                            "variable `{name}` refers to undefined variable `{reference}`{hint}"
+                        ),
+                    ));
+                }
+                rest = &after[end + 1..];
+            }
+            out.push_str(rest);
+            if *value != out {
+                *value = out;
+                changed = true;
+            }
+        }
+        if !changed {
+            // Stable but still holding a reference: a self-reference.
+            if let Some((k, _)) = vars.iter().find(|(_, v)| v.contains("${")) {
+                return Err((k.clone(), format!("variable `{k}` refers to itself through other variables")));
+            }
+            return Ok(vars);
+        }
+    }
+    let name = vars
+        .iter()
+        .find(|(_, v)| v.contains("${"))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_default();
+    Err((
+        name.clone(),
+        format!("variable `{name}` refers to itself through other variables"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("disk-root"));
+        assert!(valid_id("0day"));
+        assert!(!valid_id("Disk"));
+        assert!(!valid_id("-x"));
+        assert!(!valid_id(""));
+    }
+
+    #[test]
+    fn vars_resolve_each_other() {
+        let mut v = BTreeMap::new();
+        v.insert("host".to_string(), "127.0.0.1".to_string());
+        v.insert("base".to_string(), "http://${host}:8100".to_string());
+        let r = resolve_vars(v).unwrap();
+        assert_eq!(r["base"], "http://127.0.0.1:8100");
+        let mut v = BTreeMap::new();
+        v.insert("a".to_string(), "${b}".to_string());
+        v.insert("b".to_string(), "${a}".to_string());
+        assert!(resolve_vars(v).is_err());
+    }
+
+    #[test]
+    fn interpolation() {
+        let mut v = BTreeMap::new();
+        v.insert("base".to_string(), "http://h:1".to_string());
+        assert_eq!(
+            interpolate("url: \"${base}/x\" # ${nope}\n", &v).unwrap(),
+            "url: \"http://h:1/x\" # ${nope}\n"
+        );
+        assert_eq!(interpolate("a: $${base}\n", &v).unwrap(), "a: ${base}\n");
+        let e = interpolate("x: 1\nurl: ${bse}/x\n", &v).unwrap_err();
+        assert_eq!((e.0, e.1), (2, 6));
+        assert!(e.2.contains("did you mean `base`"), "{}", e.2);
+        let (m, refs) = mask_refs("a: {u: ${x}/y}");
+        assert_eq!(m, "a: {u: OPSRUNREF0X/y}");
+        assert_eq!(unmask("OPSRUNREF0X/y", &refs), "${x}/y");
+    }
+
+    #[test]
+    fn comments_are_stripped() {
+        assert_eq!(strip_comment("url: x # ${env:NOPE}"), "url: x ");
+        assert_eq!(strip_comment("url: http://x/#frag"), "url: http://x/#frag");
+    }
+}

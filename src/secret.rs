@@ -1,0 +1,150 @@
+//! Secrets: values read from `*_env`/`*_file` at run time are registered
+//! here, and every text that leaves a check (value, message, detail) passes
+//! through [`redact`] so none of them is ever printed, logged or stored.
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+fn registry() -> &'static Mutex<Vec<String>> {
+    static R: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Remembers `value` so that it is redacted everywhere from now on.
+pub fn register(value: &str) {
+    // Very short values would redact ordinary words; such secrets are
+    // still never printed by opsrun itself, only not scrubbed from output.
+    if value.len() >= 3 {
+        let mut r = registry().lock().unwrap_or_else(|e| e.into_inner());
+        if !r.iter().any(|v| v == value) {
+            r.push(value.to_owned());
+            // Longest first, so a secret containing another is fully masked.
+            r.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        }
+    }
+}
+
+/// Replaces every registered secret and every URL's userinfo by `***`.
+pub fn redact(text: &str) -> String {
+    let mut out = redact_urls(text);
+    let r = registry().lock().unwrap_or_else(|e| e.into_inner());
+    for s in r.iter() {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// Names of query parameters whose values are masked in URLs.
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+    "secret",
+    "password",
+    "pass",
+    "sig",
+    "signature",
+    "auth",
+];
+
+/// `https://user:pw@host/x?token=abc` → `https://***@host/x?token=***`.
+fn redact_urls(text: &str) -> String {
+    if !text.contains("://") {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '>' || c == ')')
+            .unwrap_or(tail.len());
+        let (url, after) = tail.split_at(end);
+        out.push_str(&redact_one(url));
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_one(url: &str) -> String {
+    let auth_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+    let (authority, path) = url.split_at(auth_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => format!("***@{}", &authority[at + 1..]),
+        None => authority.to_owned(),
+    };
+    let path = match path.find('?') {
+        None => path.to_owned(),
+        Some(q) => {
+            let (p, query) = path.split_at(q + 1);
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) => {
+                        format!("{k}=***")
+                    }
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{p}{}", masked.join("&"))
+        }
+    };
+    format!("{authority}{path}")
+}
+
+/// Reads a secret from the environment variable `name`.
+pub fn from_env(name: &str) -> Result<String, String> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => {
+            register(&v);
+            Ok(v)
+        }
+        Ok(_) => Err(format!("environment variable {name} is empty")),
+        Err(_) => Err(format!("environment variable {name} is not set")),
+    }
+}
+
+/// Reads a secret from a file (trailing newline removed).
+pub fn from_file(path: &Path) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(v) => {
+            let v = v.trim_end_matches(['\n', '\r']).to_owned();
+            register(&v);
+            Ok(v)
+        }
+        Err(e) => Err(format!(
+            "cannot read secret file {}: {}",
+            path.display(),
+            crate::runbook::io_reason(&e)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            redact("GET https://bob:hunter2@example.com/x?token=abc&page=2 failed"),
+            "GET https://***@example.com/x?token=***&page=2 failed"
+        );
+        assert_eq!(
+            redact("http://127.0.0.1:8100/health"),
+            "http://127.0.0.1:8100/health"
+        );
+    }
+
+    #[test]
+    fn registered_values() {
+        register("s3cr3t-value");
+        assert_eq!(redact("auth s3cr3t-value!"), "auth ***!");
+    }
+}

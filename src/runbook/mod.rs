@@ -586,7 +586,10 @@ fn resolve_vars(
         if !changed {
             // Stable but still holding a reference: a self-reference.
             if let Some((k, _)) = vars.iter().find(|(_, v)| v.contains("${")) {
-                return Err((k.clone(), format!("variable `{k}` refers to itself through other variables")));
+                return Err((
+                    k.clone(),
+                    format!("variable `{k}` refers to itself through other variables"),
+                ));
             }
             return Ok(vars);
         }

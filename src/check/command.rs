@@ -300,7 +300,16 @@ impl Command {
         };
         let unit_label = spec.unit.clone().unwrap_or_default();
         out.value = format!("{}{unit_label}", trim_float(n, 2));
-        let m = crate::outcome::Metric::new(n, Unit::Number);
+        // The label decides the metric's unit for history, JSON and reports.
+        let unit = match unit_label.as_str() {
+            "%" => Unit::Percent,
+            "ms" => Unit::Millis,
+            "B" => Unit::Bytes,
+            "件" | "count" | "回" | "個" | "人" | "名" => Unit::Count,
+            "days" | "日" => Unit::Days,
+            _ => Unit::Number,
+        };
+        let m = crate::outcome::Metric::new(n, unit);
         out.metric = Some(m.clone());
         out.metrics.push(("value".into(), m));
         let th = Threshold {

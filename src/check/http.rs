@@ -107,7 +107,8 @@ pub(crate) mod opt_regex {
     }
 
     fn first_line(s: &str) -> String {
-        s.lines().last().unwrap_or(s).trim().to_owned()
+        let l = s.lines().last().unwrap_or(s).trim();
+        l.strip_prefix("error: ").unwrap_or(l).to_owned()
     }
 }
 

@@ -159,7 +159,7 @@ pub fn parse_limit(s: &str, unit: Unit) -> Result<Limit, String> {
     } else {
         (None, t)
     };
-    let value = unit.parse(rest).map_err(|e| {
+    let value = unit.parse(rest.trim()).map_err(|e| {
         if op.is_some() {
             format!("{e} after the operator")
         } else {
@@ -218,15 +218,14 @@ impl<'de> Visitor<'de> for ThresholdVisitor {
             fail: None,
             unit: self.0,
         };
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
+        while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+            match key.value.as_str() {
                 "warn" => t.warn = Some(map.next_value_seed(LimitSeed(self.0))?),
                 "fail" => t.fail = Some(map.next_value_seed(LimitSeed(self.0))?),
                 other => {
-                    return Err(de::Error::custom(crate::suggest::unknown_key(
-                        other,
-                        &["warn", "fail"],
-                    )));
+                    let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
+                    let (l, c) = (key.referenced.line(), key.referenced.column());
+                    return Err(de::Error::custom(crate::runbook::at(l, c, &msg)));
                 }
             }
         }

@@ -43,11 +43,11 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
         {
             detail.push(format!("→ {h}"));
         }
-        if opts.verbose {
+        if opts.verbose && o.status != Status::Skip {
             detail.extend(o.detail.iter().cloned());
             detail.push(format!(
                 "{} · {:.0}ms · {} attempt{}",
-                r.check.kind.target(),
+                r.check.kind_name,
                 r.duration.as_secs_f64() * 1000.0,
                 r.attempts,
                 if r.attempts == 1 { "" } else { "s" }

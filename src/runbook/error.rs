@@ -91,7 +91,28 @@ fn clean_message(m: &str) -> String {
     {
         s.truncate(i);
     }
-    suggest_for_unknown_field(&s).unwrap_or(s)
+    if let Some(t) = suggest_for_unknown_field(&s) {
+        return t;
+    }
+    // serde-saphyr's terse type errors, said the way a runbook author thinks.
+    for (from, to) in [
+        (
+            "expected sequence start",
+            "expected a list (`- item` lines or `[a, b]`)",
+        ),
+        (
+            "expected mapping start",
+            "expected a mapping (`key: value` lines or `{key: value}`)",
+        ),
+        ("invalid u32", "expected a whole number"),
+        ("invalid u64", "expected a whole number"),
+        ("invalid i64", "expected a whole number"),
+    ] {
+        if s == from {
+            return to.to_owned();
+        }
+    }
+    s
 }
 
 /// serde says "unknown field `tiemout`, expected one of `a`, `b`"; add the

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-pub use error::LoadError;
+pub use error::{LoadError, at};
 pub use schema::{Dur, Retry, Severity, Size, Text};
 
 use crate::check::Kind;
@@ -83,15 +83,18 @@ pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook
     let mut ids: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
     for (check, id_line, id_col, text) in root.checks {
         if let Some((f, l)) = ids.get(&check.id) {
+            let first = if *f == check.file {
+                format!("line {l}")
+            } else {
+                format!("{}:{l}", f.display())
+            };
             return Err(LoadError::new(
                 &check.file,
                 id_line,
                 id_col,
                 format!(
-                    "duplicate check id `{}` (first defined at {}:{})",
-                    check.id,
-                    f.display(),
-                    l
+                    "duplicate check id `{}` (first defined on {first})",
+                    check.id
                 ),
                 &text,
             ));
@@ -175,10 +178,10 @@ fn load_file(
     inherited: &BTreeMap<String, String>,
     parent_defaults: &Defaults,
     stack: &mut Vec<PathBuf>,
-    included_at: Option<(&Path, usize, usize, &str)>,
+    included_at: Option<(&Path, usize, usize, &str, &str)>,
 ) -> Result<LoadedFile, LoadError> {
     let at_include = |msg: String| match included_at {
-        Some((f, l, c, t)) => LoadError::new(f, l, c, msg, t),
+        Some((f, l, c, t, _)) => LoadError::new(f, l, c, msg, t),
         None => LoadError::file(path, msg),
     };
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
@@ -202,11 +205,12 @@ fn load_file(
     let text = match read_text(path) {
         Ok(t) => t,
         Err(e) if included_at.is_some() && e.line == 0 => {
-            return Err(at_include(format!(
-                "cannot include {}: {}",
-                path.display(),
-                e.message
-            )));
+            let written = included_at.map(|i| i.4).unwrap_or_default();
+            let reason = e
+                .message
+                .strip_prefix("cannot read runbook: ")
+                .unwrap_or(&e.message);
+            return Err(at_include(format!("cannot include `{written}`: {reason}")));
         }
         Err(e) => return Err(e),
     };
@@ -295,7 +299,7 @@ fn load_file(
             &vars,
             &defaults,
             stack,
-            Some((path, l, c, &text)),
+            Some((path, l, c, &text, &inc.value)),
         )?;
         checks.extend(sub.checks);
     }

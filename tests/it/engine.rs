@@ -1,1 +1,224 @@
-//! (tests to come)
+//! The engine: order, selection, severity, exit code for every status mix,
+//! `-q`, and Ctrl-C/SIGTERM during slow checks.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Env, check};
+
+/// A command check that ends in the given status.
+fn status_check(id: &str, status: &str) -> String {
+    match status {
+        "pass" => format!("  - id: {id}\n    command: {{run: [\"true\"]}}\n"),
+        "warn" => format!("  - id: {id}\n    command: {{shell: 'echo 5', value: {{warn: 1}}}}\n"),
+        "fail" => format!("  - id: {id}\n    command: {{run: [\"false\"]}}\n"),
+        "unknown" => format!("  - id: {id}\n    command: {{run: [/nonexistent/x]}}\n"),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn exit_code_for_every_status_mix() {
+    let cases: &[(&[&str], i32)] = &[
+        (&[], 0),
+        (&["pass"], 0),
+        (&["pass", "pass"], 0),
+        (&["warn"], 1),
+        (&["pass", "warn"], 1),
+        (&["fail"], 2),
+        (&["warn", "fail"], 2),
+        (&["unknown"], 3),
+        (&["pass", "unknown"], 3),
+        (&["unknown", "warn"], 1),
+        (&["unknown", "fail"], 2),
+        (&["pass", "warn", "fail", "unknown"], 2),
+    ];
+    let env = Env::new();
+    for (mix, want) in cases {
+        let body: String = mix
+            .iter()
+            .enumerate()
+            .map(|(i, s)| status_check(&format!("c{i}"), s))
+            .collect();
+        env.runbook(
+            "t.yaml",
+            &format!(
+                "version: 1\nchecks:\n{}",
+                if body.is_empty() {
+                    "  []\n".to_string()
+                } else {
+                    body
+                }
+            )
+            .replace("checks:\n  []", "checks: []"),
+        );
+        let r = env.run(&["run", "t"]);
+        assert_eq!(r.code, *want, "{mix:?}: {}{}", r.stdout, r.stderr);
+    }
+}
+
+#[test]
+fn skipped_checks_do_not_change_the_exit_code() {
+    let env = Env::new();
+    env.runbook(
+        "t.yaml",
+        &format!(
+            "version: 1\nchecks:\n{}{}",
+            status_check("good", "pass"),
+            status_check("bad", "fail")
+        ),
+    );
+    let r = env.run(&["run", "t", "--skip", "bad", "-f", "json"]);
+    assert_eq!(r.code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(check(&doc, "bad")["status"], "skip");
+    assert_eq!(check(&doc, "bad")["message"], "skipped by --skip");
+    let r = env.run(&["run", "t", "--only", "bad"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn tags_select_checks() {
+    let env = Env::new();
+    env.runbook(
+        "t.yaml",
+        "version: 1\nchecks:\n  - id: a\n    tags: [web]\n    command: {run: [\"true\"]}\n  - id: b\n    tags: [db]\n    command: {run: [\"false\"]}\n",
+    );
+    assert_eq!(env.run(&["run", "t", "--tag", "web"]).code, 0);
+    assert_eq!(env.run(&["run", "t", "--tag", "db,web"]).code, 2);
+    let r = env.run(&["run", "t", "--tag", "wbe"]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("did you mean `web`"), "{}", r.stderr);
+}
+
+#[test]
+fn severity_warn_caps_a_failure() {
+    let env = Env::new();
+    let (doc, r) =
+        env.run_checks("  - id: soft\n    severity: warn\n    command: {run: [\"false\"]}\n");
+    assert_eq!(r.code, 1);
+    assert_eq!(check(&doc, "soft")["status"], "warn");
+}
+
+#[test]
+fn results_keep_runbook_order_whatever_finishes_first() {
+    let env = Env::new();
+    let body: String = (0..8)
+        .map(|i| {
+            format!(
+                "  - id: c{i}\n    command: {{shell: 'sleep 0.{}'}}\n",
+                8 - i
+            )
+        })
+        .collect();
+    let (doc, _) = env.run_checks(&body);
+    let ids: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"]);
+}
+
+#[test]
+fn concurrency_one_still_finishes_every_check() {
+    let env = Env::new();
+    let body: String = (0..5)
+        .map(|i| format!("  - id: c{i}\n    command: {{run: [\"true\"]}}\n"))
+        .collect();
+    env.runbook("t.yaml", &format!("version: 1\nchecks:\n{body}"));
+    let r = env.run(&["run", "t", "--concurrency", "1", "-f", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["summary"]["pass"], 5);
+}
+
+#[test]
+fn quiet_prints_nothing_when_all_pass_and_everything_otherwise() {
+    let env = Env::new();
+    env.runbook(
+        "ok.yaml",
+        &format!("version: 1\nchecks:\n{}", status_check("a", "pass")),
+    );
+    env.runbook(
+        "bad.yaml",
+        &format!("version: 1\nchecks:\n{}", status_check("a", "warn")),
+    );
+    let r = env.run(&["run", "ok", "-q"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    let r = env.run(&["run", "bad", "-q"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("WARN"));
+}
+
+#[test]
+fn several_runbooks_in_one_run() {
+    let env = Env::new();
+    env.runbook(
+        "a.yaml",
+        &format!("version: 1\nchecks:\n{}", status_check("x", "pass")),
+    );
+    env.runbook(
+        "b.yaml",
+        &format!("version: 1\nchecks:\n{}", status_check("y", "warn")),
+    );
+    let r = env.run(&["run", "a", "b", "-f", "json"]);
+    assert_eq!(r.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 2);
+}
+
+fn interrupt(signal: i32, want_code: i32) {
+    let env = Env::new();
+    // A sleep length unique to this test, so parallel tests don't see each other's.
+    let sleep = format!("sleep {}", 40 + signal);
+    env.runbook(
+        "t.yaml",
+        &format!("version: 1\nchecks:\n  - id: quick\n    command: {{run: [\"true\"]}}\n  - id: slow\n    timeout: 60s\n    command: {{shell: '{sleep}'}}\n"),
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_opsrun"))
+        .args(["run", "t", "-f", "json"])
+        .current_dir(env.path())
+        .env("OPSRUN_HISTORY", env.path().join("h.db"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let started = Instant::now();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::from_named_raw(signal).unwrap(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "did not stop promptly"
+    );
+    assert_eq!(out.status.code(), Some(want_code));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check(&doc, "quick")["status"], "pass");
+    assert_eq!(check(&doc, "slow")["status"], "unknown");
+    assert_eq!(check(&doc, "slow")["message"], "interrupted");
+    assert_eq!(doc["interrupted"], true);
+    // The sleeping command went with the run.
+    std::thread::sleep(Duration::from_millis(200));
+    let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+            String::from_utf8_lossy(&c)
+                .replace('\0', " ")
+                .contains(&sleep)
+        })
+    });
+    assert!(!alive, "{sleep} survived the interrupt");
+}
+
+#[test]
+fn sigint_prints_partial_results_and_exits_130() {
+    interrupt(2, 130);
+}
+
+#[test]
+fn sigterm_prints_partial_results_and_exits_143() {
+    interrupt(15, 143);
+}

@@ -44,7 +44,7 @@ pub fn value(run: &RunResult) -> Value {
         "title": run.title,
         "system": run.system,
         "host": run.host,
-        "started_at": run.started_at.to_rfc3339(),
+        "started_at": run.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         "duration_ms": run.duration.as_millis() as u64,
         "status": run.status(),
         "interrupted": run.interrupted.is_some(),

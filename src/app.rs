@@ -220,29 +220,37 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     // hold the process: leave them behind.
     rt.shutdown_timeout(Duration::from_millis(100));
 
-    let opts = RenderOpts {
+    let refs: Vec<&RunResult> = results.iter().collect();
+    let mut opts = RenderOpts {
         color: use_color(args.color),
         verbose: args.verbose > 0,
+        junit_warn: args.junit_warn,
+        prom: Default::default(),
     };
     let mut code = exit::OK;
     let worst = crate::outcome::worst(results.iter().map(RunResult::status));
     let all_pass = worst <= crate::outcome::Status::Skip;
     let interrupted = results.iter().find_map(|r| r.interrupted);
+    for (format, path) in &args.outputs {
+        if *format == Format::Prometheus {
+            opts.prom.previous_success = std::fs::read_to_string(path)
+                .map(|t| output::prometheus::previous_success(&t))
+                .unwrap_or_default();
+        }
+        let text = output::render(
+            *format,
+            &refs,
+            &RenderOpts {
+                color: false,
+                ..opts.clone()
+            },
+        );
+        if let Err(e) = write_atomically(path, &text) {
+            eprintln!("error: --output {}: {e}", path.display());
+        }
+    }
     if !(args.quiet && all_pass && interrupted.is_none()) {
-        let text: String = match args.format {
-            // Several runbooks in JSON: one object per line would break
-            // `jq .`; print an array instead.
-            Format::Json if results.len() > 1 => {
-                let arr: Vec<serde_json::Value> = results.iter().map(output::json_value).collect();
-                format!("{}\n", serde_json::to_string_pretty(&arr)?)
-            }
-            f => results
-                .iter()
-                .map(|r| output::render(f, r, &opts))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        };
-        write_stdout(&text);
+        write_stdout(&output::render(args.format, &refs, &opts));
     }
     code = code.max(exit::for_status(worst));
     Ok(match interrupted {
@@ -338,6 +346,30 @@ impl Progress {
             eprint!("\r\x1b[2K");
         }
     }
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory
+/// and a rename, so a reader (node_exporter) never sees half a file.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| std::io::Error::new(e.kind(), runbook::io_reason(&e)))
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::output::Format;
+use crate::output::{Format, WarnAs};
 
 /// Execute operations runbooks: typed checks, a pass/warn/fail table and
 /// Japanese ops reports.
@@ -86,6 +86,14 @@ pub struct RunArgs {
     #[arg(short = 'f', long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
+    /// Also write format F to PATH (repeatable), e.g. prometheus=/var/lib/node_exporter/opsrun.prom
+    #[arg(long = "output", value_name = "F=PATH", value_parser = parse_output)]
+    pub outputs: Vec<(Format, PathBuf)>,
+
+    /// JUnit: how a warn appears (pass with a note, or a failure)
+    #[arg(long, value_enum, default_value_t = WarnAs::Pass, value_name = "AS")]
+    pub junit_warn: WarnAs,
+
     /// Run only these checks (comma-separated ids)
     #[arg(long, value_delimiter = ',', value_name = "ID,..")]
     pub only: Vec<String>,
@@ -135,6 +143,23 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got `{s}`")),
     }
+}
+
+fn parse_output(s: &str) -> Result<(Format, PathBuf), String> {
+    let (f, p) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected F=PATH like prometheus=/path/opsrun.prom, got `{s}`"))?;
+    let format = Format::from_str(f, true).map_err(|_| {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        format!("unknown format `{f}` (one of: {})", names.join(", "))
+    })?;
+    if p.is_empty() {
+        return Err("empty PATH in --output F=PATH".into());
+    }
+    Ok((format, PathBuf::from(p)))
 }
 
 fn parse_now(s: &str) -> Result<DateTime<FixedOffset>, String> {

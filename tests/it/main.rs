@@ -10,4 +10,5 @@ mod engine;
 mod http;
 mod malformed;
 mod outputs;
+mod prometheus;
 mod runbooks;

@@ -1,0 +1,88 @@
+//! `nagios`: the plugin output convention — one status line with perfdata,
+//! then one line per problem — so opsrun can be a check command in
+//! Nagios/Icinga/Zabbix. The process exit code (0/1/2/3) already matches
+//! the plugin convention.
+
+use crate::engine::RunResult;
+use crate::outcome::Status;
+
+fn word(s: Status) -> &'static str {
+    match s {
+        Status::Pass | Status::Skip => "OK",
+        Status::Warn => "WARNING",
+        Status::Fail => "CRITICAL",
+        Status::Unknown => "UNKNOWN",
+    }
+}
+
+/// Nagios units: `%`, `s`, `ms`, `B`, `c`; other units go without one.
+fn uom(unit: &str) -> &'static str {
+    match unit {
+        "%" => "%",
+        "ms" => "ms",
+        "s" => "s",
+        "B" => "B",
+        _ => "",
+    }
+}
+
+fn n(v: f64) -> String {
+    crate::units::trim_float(v, 3)
+}
+
+pub fn render(runs: &[&RunResult]) -> String {
+    let worst = crate::outcome::worst(runs.iter().map(|r| r.status()));
+    let all: Vec<_> = runs.iter().flat_map(|r| r.results.iter()).collect();
+    let count = |s: Status| all.iter().filter(|r| r.outcome.status == s).count();
+    let total = all
+        .iter()
+        .filter(|r| r.outcome.status != Status::Skip)
+        .count();
+    let mut summary = format!(
+        "OPSRUN {} - {} warn, {} fail of {total}",
+        word(worst),
+        count(Status::Warn),
+        count(Status::Fail)
+    );
+    if count(Status::Unknown) > 0 {
+        summary.push_str(&format!(", {} unknown", count(Status::Unknown)));
+    }
+    let perf: Vec<String> = all
+        .iter()
+        .filter_map(|r| {
+            let m = r.outcome.metric.as_ref()?;
+            let (w, c) = r
+                .outcome
+                .threshold
+                .as_ref()
+                .map(|t| t.nagios_pair())
+                .unwrap_or((None, None));
+            let label = r.check.id.replace('\'', "");
+            Some(format!(
+                "'{label}'={}{};{};{};;",
+                n(m.value),
+                uom(m.unit),
+                w.map(n).unwrap_or_default(),
+                c.map(n).unwrap_or_default()
+            ))
+        })
+        .collect();
+    let mut out = summary;
+    if !perf.is_empty() {
+        out.push_str(" | ");
+        out.push_str(&perf.join(" "));
+    }
+    out.push('\n');
+    for r in &all {
+        if matches!(r.outcome.status, Status::Pass | Status::Skip) {
+            continue;
+        }
+        out.push_str(&format!(
+            "{} {}: {}\n",
+            r.outcome.status.label(),
+            r.check.id,
+            r.outcome.message.replace('|', "/")
+        ));
+    }
+    out
+}

@@ -60,10 +60,10 @@ fn table_verbose_golden() {
         "-v",
     ]);
     // Timings change column widths: compare with runs of spaces collapsed.
-    let collapsed = regex::Regex::new(" +")
-        .unwrap()
-        .replace_all(&redact(&r.stdout, &hostname()), " ")
-        .into_owned();
+    let mut collapsed = redact(&r.stdout, &hostname());
+    for (re, with) in [(" +", " "), ("─+", "─"), ("═+", "═")] {
+        collapsed = regex::Regex::new(re).unwrap().replace_all(&collapsed, with).into_owned();
+    }
     insta::assert_snapshot!("table_verbose", collapsed);
 }
 

@@ -63,6 +63,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Daily(a) => run_named(&["daily"], a),
         Command::Weekly(a) => run_named(&["weekly"], a),
         Command::Monthly(a) => run_named(&["monthly"], a),
+        Command::Incident {
+            level,
+            execute,
+            yes,
+            since,
+            reporter,
+            args,
+        } => run_incident(level, execute, yes, since, reporter, args),
         Command::Run { targets, args } => {
             let names: Vec<&str> = targets.iter().map(String::as_str).collect();
             run_named(&names, args)
@@ -258,6 +266,106 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
         Some(Interrupt::Sigterm) => exit::SIGTERM,
         None => code,
     })
+}
+
+fn reporter_name(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "運用担当者".to_owned())
+}
+
+fn run_incident(
+    level: crate::cli::LevelArg,
+    execute: bool,
+    yes: bool,
+    since: Option<String>,
+    reporter: Option<String>,
+    args: RunArgs,
+) -> anyhow::Result<i32> {
+    use crate::incident;
+    let name = match level {
+        crate::cli::LevelArg::P1 => "incident-p1",
+        crate::cli::LevelArg::P2 => "incident-p2",
+        crate::cli::LevelArg::P3 => "incident-p3",
+        crate::cli::LevelArg::P4 => "incident-p4",
+    };
+    let runbooks = match load_all(&[name], &args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
+    let rb = &runbooks[0];
+    if rb.workflow.incident.is_none() {
+        eprintln!(
+            "error: {}: no `incident:` block (level, name, scope, …): an incident runbook needs one",
+            rb.path.display()
+        );
+        return Ok(exit::UNKNOWN);
+    }
+    let now = args.now.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&incident::jst())
+            .fixed_offset()
+    });
+    let since = match since.as_deref().map(|s| incident::parse_since(s, now)) {
+        None => now,
+        Some(Ok(t)) => t.with_timezone(&incident::jst()).fixed_offset(),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
+    let confirm = incident::confirm_mode(execute, yes);
+    let refused = matches!(confirm, incident::Confirm::Refuse);
+    let narrate = args.format == Format::Table;
+    let opts = incident::IncidentOptions {
+        confirm,
+        since,
+        now: now.with_timezone(&incident::jst()).fixed_offset(),
+        reporter: reporter_name(reporter),
+        concurrency: args.concurrency as usize,
+        narrate,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let inc = rt.block_on(async {
+        let (tx, rx) = watch::channel(None);
+        spawn_signal_watch(Arc::new(tx));
+        incident::run(rb, &opts, rx).await
+    });
+    rt.shutdown_timeout(Duration::from_millis(100));
+    let report = output::incident_report(&inc);
+    match args.format {
+        Format::Table => write_stdout(&format!(
+            "
+{report}"
+        )),
+        _ => write_stdout(&output::render(
+            args.format,
+            &[&inc.diagnostics],
+            &RenderOpts::default(),
+        )),
+    }
+    for (format, path) in &args.outputs {
+        let text = output::render(*format, &[&inc.diagnostics], &RenderOpts::default());
+        if let Err(e) = write_atomically(path, &text) {
+            eprintln!("error: --output {}: {e}", path.display());
+        }
+    }
+    if let Some(i) = inc.diagnostics.interrupted {
+        return Ok(if i == Interrupt::Sigint {
+            exit::SIGINT
+        } else {
+            exit::SIGTERM
+        });
+    }
+    if refused {
+        return Ok(exit::UNKNOWN);
+    }
+    Ok(exit::for_status(inc.status()))
 }
 
 async fn run_runbooks(runbooks: &[Runbook], args: &RunArgs) -> Vec<RunResult> {

@@ -32,6 +32,26 @@ pub enum Command {
     Weekly(RunArgs),
     /// Run the monthly runbook (monthly.yaml)
     Monthly(RunArgs),
+    /// Incident response: diagnose, show or run the recovery steps, print the 障害報告
+    Incident {
+        /// Incident level: runs incident-pN.yaml
+        #[arg(value_enum)]
+        level: LevelArg,
+        /// Run the recovery actions (asks y/N per step on a terminal)
+        #[arg(long)]
+        execute: bool,
+        /// With --execute: run every step without asking (needed without a terminal)
+        #[arg(long, requires = "execute")]
+        yes: bool,
+        /// When the incident began: HH:MM (JST), a duration ago like 15m, or RFC 3339 [default: now]
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// 報告者 in the 障害報告 [default: $USER]
+        #[arg(long, value_name = "NAME")]
+        reporter: Option<String>,
+        #[command(flatten)]
+        args: RunArgs,
+    },
     /// Run runbook files, or runbooks by NAME from the runbook directory
     Run {
         /// A runbook file, or the NAME of NAME.yaml in the runbook directory
@@ -129,6 +149,14 @@ pub struct RunArgs {
     /// Fix the clock (RFC 3339), for reports, windows and tests
     #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
     pub now: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    P1,
+    P2,
+    P3,
+    P4,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

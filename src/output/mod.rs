@@ -1,6 +1,7 @@
 //! Output formats: one file per format, each a pure function of the runs
 //! to text, so every format can be golden-tested.
 
+mod incident_report;
 mod json;
 pub(crate) mod junit;
 mod markdown;
@@ -10,6 +11,7 @@ pub(crate) mod table;
 
 use crate::engine::RunResult;
 
+pub use incident_report::render as incident_report;
 pub use json::value as json_value;
 pub use junit::WarnAs;
 pub use prometheus::PromContext;

@@ -3,6 +3,7 @@
 
 mod error;
 mod schema;
+mod workflow;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde_saphyr::Spanned;
 
 pub use error::{LoadError, at};
 pub use schema::{Dur, Retry, Severity, Size, Text};
+pub use workflow::{Action, IncidentSpec, Level, Step, SystemctlAction, UnitAction, Workflow};
 
 use crate::check::Kind;
 use schema::{CheckDef, Defaults, Prelude, RawFile};
@@ -34,6 +36,8 @@ pub struct Runbook {
     pub title: String,
     pub system: Option<String>,
     pub checks: Vec<Arc<Check>>,
+    /// Incident header, recovery actions and verify loop (root file only).
+    pub workflow: Workflow,
 }
 
 /// One check, ready to run.
@@ -102,6 +106,28 @@ pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook
         ids.insert(check.id.clone(), (check.file.clone(), id_line));
         checks.push(Arc::new(check));
     }
+    let workflow = root.workflow;
+    if let Some((ids_wanted, _, _)) = &workflow.verify {
+        for (id, l, c) in ids_wanted
+            .iter()
+            .zip(root.verify_pos.iter())
+            .map(|(i, (l, c))| (i, *l, *c))
+        {
+            if !ids.contains_key(id) {
+                let known: Vec<&str> = ids.keys().map(String::as_str).collect();
+                let hint = crate::suggest::closest(id, &known)
+                    .map(|s| format!(", did you mean `{s}`?"))
+                    .unwrap_or_default();
+                return Err(LoadError::new(
+                    path,
+                    l,
+                    c,
+                    format!("verify: no check with id `{id}`{hint}"),
+                    &root.text,
+                ));
+            }
+        }
+    }
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -112,6 +138,7 @@ pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook
         name,
         system: root.system,
         checks,
+        workflow,
     })
 }
 
@@ -122,6 +149,9 @@ struct LoadedFile {
     system: Option<String>,
     /// Each check with its id's line/column and its file's text (for errors).
     checks: Vec<(Check, usize, usize, Arc<str>)>,
+    workflow: Workflow,
+    /// Positions of the `verify.checks` entries, for errors.
+    verify_pos: Vec<(usize, usize)>,
 }
 
 fn read_text(path: &Path) -> Result<String, LoadError> {
@@ -301,6 +331,21 @@ fn load_file(
             stack,
             Some((path, l, c, &text, &inc.value)),
         )?;
+        if sub.workflow.incident.is_some()
+            || !sub.workflow.actions.is_empty()
+            || sub.workflow.verify.is_some()
+        {
+            return Err(LoadError::new(
+                path,
+                l,
+                c,
+                format!(
+                    "`{}` has incident/actions/verify: only the runbook itself may have them, an included file contributes checks",
+                    inc.value
+                ),
+                &text,
+            ));
+        }
         checks.extend(sub.checks);
     }
     stack.pop();
@@ -308,7 +353,96 @@ fn load_file(
     for def in raw.checks {
         checks.push(build_check(path, &text, &text_arc, def, &defaults)?);
     }
+    let mut actions = Vec::new();
+    let mut action_ids: Vec<String> = Vec::new();
+    for def in raw.actions {
+        let (l, c) = (
+            def.referenced.line() as usize,
+            def.referenced.column() as usize,
+        );
+        let d = def.value;
+        let Some(id) = d.id else {
+            return Err(LoadError::new(path, l, c, "action has no `id`", &text));
+        };
+        let (il, ic) = (
+            id.referenced.line() as usize,
+            id.referenced.column() as usize,
+        );
+        if !valid_id(&id.value) {
+            return Err(LoadError::new(
+                path,
+                il,
+                ic,
+                format!("invalid action id `{}`", id.value),
+                &text,
+            ));
+        }
+        if action_ids.contains(&id.value) {
+            return Err(LoadError::new(
+                path,
+                il,
+                ic,
+                format!("duplicate action id `{}`", id.value),
+                &text,
+            ));
+        }
+        let Some(step) = d.step else {
+            return Err(LoadError::new(
+                path,
+                il,
+                ic,
+                format!(
+                    "action `{}` has no step: add `systemctl:`, `wait:`, `command:` or a check kind",
+                    id.value
+                ),
+                &text,
+            ));
+        };
+        action_ids.push(id.value.clone());
+        let title = d.title.unwrap_or_else(|| match &step {
+            Step::Systemctl(s) => format!("{}{}", s.unit, s.action.ja()),
+            Step::Wait(w) => format!("{}秒待機", w.as_secs()),
+            Step::Check(..) => id.value.clone(),
+        });
+        let timeout = d.timeout.map(|t| t.0).unwrap_or(match &step {
+            Step::Wait(w) => *w + Duration::from_secs(1),
+            _ => defaults
+                .timeout
+                .map(|t| t.0)
+                .unwrap_or(DEFAULT_TIMEOUT)
+                .max(Duration::from_secs(60)),
+        });
+        actions.push(Action {
+            id: id.value,
+            title,
+            timeout,
+            step,
+        });
+    }
+    let verify_pos: Vec<(usize, usize)> = raw
+        .verify
+        .as_ref()
+        .map(|v| {
+            v.checks
+                .iter()
+                .map(|c| (c.referenced.line() as usize, c.referenced.column() as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    let workflow = Workflow {
+        incident: raw.incident,
+        actions,
+        verify: raw.verify.map(|v| {
+            (
+                v.checks.into_iter().map(|c| c.value).collect(),
+                v.attempts.max(1),
+                v.interval.0,
+            )
+        }),
+    };
     Ok(LoadedFile {
+        workflow,
+        verify_pos,
         version: raw.version.map(|v| v.value),
         title: raw.title,
         system: raw.system,

@@ -104,6 +104,10 @@ pub struct RawFile {
     pub defaults: Defaults,
     #[serde(default)]
     pub checks: Vec<Spanned<CheckDef>>,
+    pub incident: Option<super::workflow::IncidentSpec>,
+    #[serde(default)]
+    pub actions: Vec<Spanned<super::workflow::ActionDef>>,
+    pub verify: Option<super::workflow::VerifySpec>,
 }
 
 /// The common fields of every check (SPEC §3), in the order users write them.

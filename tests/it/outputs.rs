@@ -62,7 +62,10 @@ fn table_verbose_golden() {
     // Timings change column widths: compare with runs of spaces collapsed.
     let mut collapsed = redact(&r.stdout, &hostname());
     for (re, with) in [(" +", " "), ("─+", "─"), ("═+", "═")] {
-        collapsed = regex::Regex::new(re).unwrap().replace_all(&collapsed, with).into_owned();
+        collapsed = regex::Regex::new(re)
+            .unwrap()
+            .replace_all(&collapsed, with)
+            .into_owned();
     }
     insta::assert_snapshot!("table_verbose", collapsed);
 }

@@ -1,0 +1,116 @@
+//! 障害報告: the escalation template of seed 000, filled from the incident
+//! run — ready to paste into Slack or mail.
+
+use crate::incident::{ActionState, IncidentRun};
+use crate::outcome::Status;
+
+fn hm(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    t.format("%H:%M").to_string()
+}
+
+pub fn render(inc: &IncidentRun) -> String {
+    let mut out = String::new();
+    let system = inc.system.as_deref().unwrap_or(&inc.title);
+    out.push_str(&format!("【障害報告】{system}\n\n"));
+    out.push_str(&format!(
+        "■ 障害レベル: {}（{}）\n\n",
+        inc.level.as_str(),
+        inc.level_name
+    ));
+    out.push_str(&format!(
+        "■ 発生時刻: {}\n\n",
+        inc.since.format("%Y-%m-%d %H:%M")
+    ));
+
+    let failing: Vec<_> = inc
+        .diagnostics
+        .results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.outcome.status,
+                Status::Fail | Status::Warn | Status::Unknown
+            )
+        })
+        .collect();
+    let situation = match &inc.verify {
+        Some(v) if v.recovered => format!("復旧済み（{} 確認）", hm(&v.at)),
+        Some(v) => format!("継続中（復旧確認 {}回失敗: {}）", v.attempts, v.reason),
+        None if failing.is_empty() => "異常なし（診断チェックはすべて正常）".to_string(),
+        None => format!("継続中（{}件の異常）", failing.len()),
+    };
+    out.push_str(&format!("■ 現在の状況: {situation}\n\n"));
+    out.push_str(&format!(
+        "■ 影響範囲: {}\n\n",
+        inc.scope.as_deref().unwrap_or("調査中")
+    ));
+
+    out.push_str("■ 原因:");
+    if failing.is_empty() {
+        out.push_str(" 調査中\n\n");
+    } else {
+        out.push_str(" 調査中（以下の異常を検知）\n");
+        for r in &failing {
+            out.push_str(&format!(
+                "- {}: {} — {}\n",
+                r.check.label,
+                r.outcome.status.ja(),
+                r.outcome.message
+            ));
+        }
+        out.push('\n');
+    }
+
+    out.push_str("■ 初期対応:\n");
+    let done: Vec<_> = inc
+        .actions
+        .iter()
+        .filter(|a| matches!(a.state, ActionState::Succeeded | ActionState::Failed(_)))
+        .collect();
+    if done.is_empty() {
+        out.push_str("- 診断チェック実施（復旧操作は未実施）\n");
+    }
+    for a in &done {
+        let verdict = match &a.state {
+            ActionState::Succeeded => "成功".to_string(),
+            ActionState::Failed(why) => format!("失敗（{why}）"),
+            _ => unreachable!(),
+        };
+        out.push_str(&format!("- {}実施 → {verdict}\n", a.title));
+    }
+    out.push('\n');
+
+    out.push_str("■ 次のアクション:\n");
+    let pending: Vec<_> = inc
+        .actions
+        .iter()
+        .filter(|a| matches!(a.state, ActionState::NotRun | ActionState::Declined))
+        .collect();
+    let recovered = inc.verify.as_ref().is_some_and(|v| v.recovered);
+    if recovered {
+        out.push_str("- 経過観察、原因調査と再発防止策の検討\n");
+    } else {
+        for a in &pending {
+            out.push_str(&format!("- {}（{}）\n", a.title, a.describe));
+        }
+        if let Some(e) = &inc.escalation {
+            out.push_str(&format!("- エスカレーション: {e}\n"));
+        }
+        if pending.is_empty() && inc.escalation.is_none() {
+            out.push_str("- 原因調査を継続\n");
+        }
+    }
+    out.push('\n');
+
+    let eta = if recovered {
+        "復旧済み".to_string()
+    } else {
+        match inc.deadlines.iter().find(|(l, _)| *l == "復旧目標") {
+            Some((_, due)) => format!("{}（目標）", hm(due)),
+            None => "未定（調査中）".to_string(),
+        }
+    };
+    out.push_str(&format!("■ 復旧見込み: {eta}\n\n"));
+    out.push_str(&format!("■ 報告者: {}\n", inc.reporter));
+    out
+}

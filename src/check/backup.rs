@@ -193,6 +193,21 @@ fn ago_ja(ms: f64) -> String {
     }
 }
 
+/// A duration as a runbook would write it (`26h`, `2d`, `90m`), for limits.
+fn as_written(ms: f64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000.0),
+        ("h", 3_600_000.0),
+        ("m", 60_000.0),
+        ("s", 1000.0),
+    ] {
+        if ms >= size && (ms % size) == 0.0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format_millis(ms)
+}
+
 fn unix_secs(t: SystemTime) -> f64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
@@ -277,7 +292,7 @@ impl Backup {
                     "newest backup {} is {} old, expected within {}",
                     newest.name,
                     format_millis(age_ms),
-                    format_millis(max_ms)
+                    as_written(max_ms)
                 ),
             );
         }
@@ -376,5 +391,13 @@ mod tests {
         assert_eq!(ago_ja(12.0 * 60_000.0), "12分前");
         assert_eq!(ago_ja(3.0 * 86_400_000.0), "3日前");
         assert_eq!(ago_ja(100.0), "1分未満前");
+    }
+
+    #[test]
+    fn limits_as_written() {
+        assert_eq!(as_written(26.0 * 3_600_000.0), "26h");
+        assert_eq!(as_written(2.0 * 86_400_000.0), "2d");
+        assert_eq!(as_written(90.0 * 60_000.0), "90m");
+        assert_eq!(as_written(1500.0), "1.5s");
     }
 }

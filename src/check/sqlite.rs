@@ -201,6 +201,17 @@ fn classify(e: &rusqlite::Error, path: &Path, wal: bool, step: &str) -> Problem 
     }
 }
 
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ffi::ErrorCode::DatabaseCorrupt))
+}
+
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Opens `path` read-only and runs the integrity check and the query.
 /// Blocking; the handle lets the async side interrupt it at the timeout.
 fn inspect(
@@ -267,9 +278,25 @@ fn inspect(
             .map_err(|e| classify(&e, path, wal, pragma))?;
         let mut lines = Vec::new();
         for r in rows {
-            let r = r.map_err(|e| classify(&e, path, wal, pragma))?;
-            // One row may hold several messages separated by newlines.
-            lines.extend(r.lines().map(str::to_owned));
+            match r {
+                // One row may hold several messages separated by newlines;
+                // the "*** in database main ***" heading says nothing.
+                Ok(r) => lines.extend(
+                    r.lines()
+                        .filter(|l| !l.starts_with("*** in database"))
+                        .map(str::to_owned),
+                ),
+                // SQLite reports what it found, then gives up on the page
+                // it cannot read: keep both.
+                Err(e) if is_corruption(&e) => {
+                    lines.push(sqlite_message(&e));
+                    break;
+                }
+                Err(e) => return Err(classify(&e, path, wal, pragma)),
+            }
+        }
+        if lines.is_empty() {
+            lines.push("no result".into());
         }
         found.integrity = Some(lines);
     }
@@ -384,7 +411,9 @@ impl Sqlite {
             self.check,
             self.query.clone(),
             Params::from(&ctx.now),
-            ctx.timeout,
+            // Leaves room to report SQLite's own "database is locked"
+            // before the check's timeout cuts it short.
+            ctx.timeout.mul_f64(0.8),
         );
         let s = slot.clone();
         let job = tokio::task::spawn_blocking(move || {

@@ -77,6 +77,15 @@ impl Kind for Systemd {
                 self.unit
             ));
         }
+        if matches!(
+            self.state.as_str(),
+            "running" | "dead" | "exited" | "listening"
+        ) {
+            return Err(format!(
+                "`{}` is a SubState; `state` takes an ActiveState such as active or inactive",
+                self.state
+            ));
+        }
         if !ACTIVE_STATES.contains(&self.state.as_str()) {
             let hint = crate::suggest::closest(&self.state, ACTIVE_STATES)
                 .map(|s| format!(", did you mean `{s}`?"))

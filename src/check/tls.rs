@@ -87,15 +87,15 @@ impl Kind for Tls {
         if h.is_empty() {
             return Err("`host` is empty: expected a host name like example.com".into());
         }
-        if h.contains(':') && h.parse::<IpAddr>().is_err() {
-            return Err(format!(
-                "invalid host `{}`: give the port separately, e.g. host: example.com, port: 8443",
-                self.host
-            ));
-        }
         if h.contains('/') {
             return Err(format!(
                 "invalid host `{}`: expected a host name, not a URL",
+                self.host
+            ));
+        }
+        if h.contains(':') && h.parse::<IpAddr>().is_err() {
+            return Err(format!(
+                "invalid host `{}`: give the port separately, e.g. host: example.com, port: 8443",
                 self.host
             ));
         }

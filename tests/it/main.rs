@@ -11,3 +11,4 @@ mod http;
 mod malformed;
 mod outputs;
 mod runbooks;
+mod service_data;

@@ -183,7 +183,7 @@ fn scan(dir: &Path, pattern: &glob::Pattern, require: &[String]) -> Result<Scan,
 fn ago_ja(ms: f64) -> String {
     let mins = (ms / 60_000.0).floor() as i64;
     if mins < 1 {
-        "1分未満前".into()
+        "たった今".into()
     } else if mins < 60 {
         format!("{mins}分前")
     } else if mins < 48 * 60 {
@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(ago_ja(6.0 * 3_600_000.0 + 5.0), "6時間前");
         assert_eq!(ago_ja(12.0 * 60_000.0), "12分前");
         assert_eq!(ago_ja(3.0 * 86_400_000.0), "3日前");
-        assert_eq!(ago_ja(100.0), "1分未満前");
+        assert_eq!(ago_ja(100.0), "たった今");
     }
 
     #[test]

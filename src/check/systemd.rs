@@ -20,6 +20,8 @@ use crate::units::{Unit, format_millis};
 const PROPERTIES: &str = "Id,LoadState,LoadError,ActiveState,SubState,UnitFileState,Result,\
 NRestarts,MainPID,ExecMainStatus,StateChangeTimestamp,Description";
 
+const TIMED_OUT: &str = "systemctl show did not answer within";
+
 /// Every `ActiveState` systemd knows (`state:` must be one of them).
 const ACTIVE_STATES: &[&str] = &[
     "active",
@@ -180,7 +182,7 @@ impl Systemd {
             Ok(Err(e)) => return Err(format!("systemctl: {}", crate::runbook::io_reason(&e))),
             Err(_) => {
                 return Err(format!(
-                    "systemctl show did not answer within {}",
+                    "{TIMED_OUT} {}",
                     format_millis(ctx.timeout.as_secs_f64() * 1000.0)
                 ));
             }
@@ -200,9 +202,9 @@ impl Systemd {
     async fn check(&self, ctx: &Ctx) -> Outcome {
         let show = match self.show(ctx).await {
             Ok(s) => s,
-            // A timeout of systemctl is systemd (PID 1) not answering: the
-            // check could not be carried out, and saying so is more useful
-            // than a generic fail.
+            // A timeout is fail (SPEC §2, the Nagios rule): a hung PID 1 is
+            // as bad as a stopped service.
+            Err(why) if why.starts_with(TIMED_OUT) => return Outcome::fail(why),
             Err(why) => return Outcome::unknown(why),
         };
         evaluate(&show, &self.unit, &self.state, self.enabled, &ctx.now)

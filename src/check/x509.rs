@@ -138,6 +138,15 @@ fn ago_text(secs: i64) -> (String, String) {
     }
 }
 
+/// `残り45日`, or `期限切れ (3日前)` once expired.
+fn left_ja(not_after: i64, now: i64) -> String {
+    if not_after < now {
+        format!("期限切れ ({}前)", ago_text(now - not_after).1)
+    } else {
+        format!("残り{}日", days_left(not_after, now))
+    }
+}
+
 /// The default expiry threshold: warn at 30 days, fail at 7 (seed 000).
 pub(crate) fn default_days() -> Threshold {
     Threshold::new(Unit::Days, Some(30.0), Some(7.0))
@@ -164,11 +173,7 @@ pub(crate) fn expiry_outcome(
     let days = days_left(earliest.not_after, now_ts);
     let first_days = days_left(first.not_after, now_ts);
 
-    let value = if earliest.not_after < now_ts {
-        format!("期限切れ ({}前)", ago_text(now_ts - earliest.not_after).1)
-    } else {
-        format!("残り{days}日")
-    };
+    let value = left_ja(earliest.not_after, now_ts);
     let mut out = Outcome::pass(value)
         .with_metric("days_left", days as f64, Unit::Days)
         .with_extra_metric("not_after", earliest.not_after as f64, Unit::Number);
@@ -176,8 +181,9 @@ pub(crate) fn expiry_outcome(
 
     out = out
         .with_detail(format!(
-            "notAfter {} (残り{first_days}日)",
-            utc(first.not_after)
+            "notAfter {} ({})",
+            utc(first.not_after),
+            left_ja(first.not_after, now_ts)
         ))
         .with_detail(format!("subject {}", first.subject))
         .with_detail(format!("issuer {}", first.issuer));
@@ -192,10 +198,11 @@ pub(crate) fn expiry_outcome(
             ));
         } else {
             out = out.with_detail(format!(
-                "earliest expiry: {} {}, notAfter {} (残り{days}日), before the first certificate",
+                "earliest expiry: {} {}, notAfter {} ({}), before the first certificate",
                 earliest.role,
                 earliest.short_name(),
-                utc(earliest.not_after)
+                utc(earliest.not_after),
+                left_ja(earliest.not_after, now_ts)
             ));
         }
     }

@@ -76,7 +76,28 @@ fn process_counts_real_children() {
         );
     }
     // Let every child exec (and the zombie exit) before looking.
-    std::thread::sleep(Duration::from_millis(300));
+    let ready = |pid: u32, want_comm: &str| {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        comm.trim() == want_comm
+    };
+    let zombie_pid = kids.0[5].id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status =
+            std::fs::read_to_string(format!("/proc/{zombie_pid}/status")).unwrap_or_default();
+        let all_exec = ready(kids.0[0].id(), &short)
+            && ready(kids.0[1].id(), &long[..15])
+            && kids.0[2..5].iter().all(|k| ready(k.id(), &trio))
+            && kids.0.get(6).is_none_or(|k| ready(k.id(), &short));
+        if all_exec && status.contains("State:\tZ") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let comm = std::fs::read_to_string(format!("/proc/{}/comm", kids.0[1].id())).unwrap();
     assert_eq!(comm.trim(), &long[..15], "the kernel cuts comm to 15 bytes");
 

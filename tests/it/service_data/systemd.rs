@@ -284,3 +284,26 @@ fn systemd_bad_fields_are_load_errors() {
     assert_eq!(r.code, 3);
     assert!(r.stderr.contains("enable"), "{}", r.stderr);
 }
+
+/// A `systemctl` that hangs (PID 1 not answering): fail at the timeout,
+/// not a hang and not unknown.
+#[test]
+fn systemd_hanging_systemctl_fails_at_the_timeout() {
+    let (env, path) = stub_env("#!/bin/sh\nexec sleep 30\n");
+    let (doc, run) = run_json(
+        &env,
+        "  - {id: svc, timeout: 1s, systemd: {unit: estimator}}\n",
+        &[("PATH", &path)],
+        &[],
+    );
+    assert!(run.elapsed.as_secs() < 20, "took {:?}", run.elapsed);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        svm(&doc, "svc"),
+        (
+            "fail".into(),
+            "".into(),
+            "systemctl show did not answer within 1s".into()
+        )
+    );
+}

@@ -94,9 +94,18 @@ impl Ca {
 /// connection completes the handshake, answers one HTTP request if one
 /// comes, and closes. The thread lives as long as the test process.
 pub fn serve(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> u16 {
+    serve_versions(chain, key, rustls::DEFAULT_VERSIONS)
+}
+
+/// As [`serve`], speaking only the given TLS versions.
+pub fn serve_versions(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> u16 {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(chain, key)

@@ -32,6 +32,12 @@ fn tls_expiry_thresholds() {
     let p20 = site(&env, &root, &root.leaf(&["localhost"], -10, 20), &[]);
     let p3 = site(&env, &root, &root.leaf(&["localhost"], -10, 3), &[]);
     let pexp = site(&env, &root, &root.leaf(&["localhost"], -60, -3), &[]);
+    let old_leaf = root.leaf(&["localhost"], -10, 90);
+    let p12 = super::certs::serve_versions(
+        vec![old_leaf.der.clone()],
+        old_leaf.key.clone_key(),
+        &[&rustls::version::TLS12],
+    );
     let (doc, run) = run_json(
         &env,
         &format!(
@@ -40,6 +46,7 @@ fn tls_expiry_thresholds() {
   - {{id: d3, tls: {{host: localhost, port: {p3}, ca_file: ../ca.pem}}}}
   - {{id: expired, tls: {{host: localhost, port: {pexp}, ca_file: ../ca.pem}}}}
   - {{id: custom, tls: {{host: localhost, port: {p20}, ca_file: ../ca.pem, days: {{warn: 10, fail: 5}}}}}}
+  - {{id: tls12, tls: {{host: localhost, port: {p12}, ca_file: ../ca.pem}}}}
 "
         ),
         &[],
@@ -94,6 +101,14 @@ fn tls_expiry_thresholds() {
     assert_eq!(days(&doc, "expired"), -3);
 
     assert_eq!(svm(&doc, "custom").0, "pass");
+
+    // A TLS 1.2-only server verifies the same way.
+    let c = check(&doc, "tls12");
+    assert_eq!(c["status"], "pass", "{c:#}");
+    assert!(
+        c["detail"][0].as_str().unwrap().contains("TLSv1_2"),
+        "{c:#}"
+    );
 }
 
 #[test]

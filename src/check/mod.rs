@@ -3,6 +3,8 @@
 
 pub(crate) mod threshold;
 
+mod backup;
+mod cert_file;
 mod command;
 mod cpu;
 mod disk;
@@ -10,7 +12,12 @@ pub(crate) mod expect;
 mod file;
 mod http;
 mod memory;
+mod process;
+mod sqlite;
+mod systemd;
 mod tcp;
+mod tls;
+pub(crate) mod x509;
 
 use std::fmt;
 use std::future::Future;
@@ -98,6 +105,12 @@ kinds! {
     "cpu" => cpu::Cpu,
     "file" => file::File,
     "command" => command::Command,
+    "systemd" => systemd::Systemd,
+    "process" => process::Process,
+    "sqlite" => sqlite::Sqlite,
+    "tls" => tls::Tls,
+    "cert_file" => cert_file::CertFile,
+    "backup" => backup::Backup,
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).

@@ -12,3 +12,4 @@ mod malformed;
 mod outputs;
 mod prometheus;
 mod runbooks;
+mod service_data;

@@ -1,0 +1,403 @@
+//! `backup`: the newest generation of a backup directory is recent, holds
+//! what it must, and did not shrink — seed 000's weekly `ls -lht backups/ |
+//! head`, "app.db と .env が存在", "バックアップサイズが妥当（過去と比較）".
+//!
+//! A generation is an entry of `dir` (directory or file) whose name matches
+//! `pattern`; names starting with `.` never match, so a generation still
+//! being written under a temporary dot-name is not mistaken for the newest.
+//! Generations are ordered by modification time, like `ls -t`.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, FixedOffset, TimeZone};
+use serde::Deserialize;
+
+use super::threshold::{Direction, Threshold};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::{Outcome, Status};
+use crate::runbook::{Dur, Size};
+use crate::units::{Unit, format_bytes, format_millis, trim_float};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    dir: String,
+    #[serde(default = "star", with = "glob_pattern")]
+    pattern: glob::Pattern,
+    #[serde(default = "day_and_a_bit")]
+    max_age: Dur,
+    #[serde(default)]
+    require: Vec<String>,
+    min_size: Option<Size>,
+    #[serde(default, deserialize_with = "super::threshold::percent")]
+    shrink: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::threshold::count")]
+    generations: Option<Threshold>,
+}
+
+fn star() -> glob::Pattern {
+    glob::Pattern::new("*").expect("static pattern")
+}
+
+/// 26h: a nightly backup plus slack for a slow night.
+fn day_and_a_bit() -> Dur {
+    Dur(std::time::Duration::from_secs(26 * 3600))
+}
+
+mod glob_pattern {
+    use serde::{Deserialize, Deserializer, de};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<glob::Pattern, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.contains('/') {
+            return Err(de::Error::custom(format!(
+                "invalid pattern `{s}`: it matches names inside `dir`, so it cannot contain `/`"
+            )));
+        }
+        glob::Pattern::new(&s)
+            .map_err(|e| de::Error::custom(format!("invalid pattern `{s}`: {}", e.msg)))
+    }
+}
+
+impl Kind for Backup {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+
+    fn section(&self) -> &'static str {
+        sections::DATA
+    }
+
+    fn target(&self) -> String {
+        format!(
+            "{}/{}",
+            self.dir.trim_end_matches('/'),
+            self.pattern.as_str()
+        )
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for r in &self.require {
+            let p = Path::new(r);
+            if r.is_empty()
+                || p.is_absolute()
+                || p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return Err(format!(
+                    "invalid require `{r}`: expected a path inside the generation, like app.db or uploads/"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One generation: its path, when it was written and how big it is.
+#[derive(Debug, Clone)]
+struct Generation {
+    name: String,
+    path: PathBuf,
+    mtime: SystemTime,
+    is_dir: bool,
+}
+
+/// Total size of the files under `p` (symlinks are not followed).
+fn tree_size(p: &Path) -> std::io::Result<u64> {
+    let meta = std::fs::symlink_metadata(p)?;
+    if !meta.is_dir() {
+        return Ok(meta.len());
+    }
+    let mut total = 0;
+    let mut stack = vec![p.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let m = e.path().symlink_metadata()?;
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += m.len();
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// What the blocking scan found.
+#[derive(Debug)]
+struct Scan {
+    /// Newest first.
+    gens: Vec<Generation>,
+    newest_size: Option<u64>,
+    previous_size: Option<u64>,
+    missing: Vec<String>,
+}
+
+fn scan(dir: &Path, pattern: &glob::Pattern, require: &[String]) -> Result<Scan, std::io::Error> {
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    let mut gens = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !pattern.matches_with(&name, opts) {
+            continue;
+        }
+        // Follows symlinks: a `latest -> 2025…` link is as old as its target.
+        let Ok(meta) = std::fs::metadata(e.path()) else {
+            continue;
+        };
+        gens.push(Generation {
+            name,
+            path: e.path(),
+            mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+            is_dir: meta.is_dir(),
+        });
+    }
+    // Newest first; the name breaks ties so the order is stable.
+    gens.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| b.name.cmp(&a.name)));
+    let newest_size = gens.first().map(|g| tree_size(&g.path)).transpose()?;
+    let previous_size = gens.get(1).map(|g| tree_size(&g.path)).transpose()?;
+    let missing = match gens.first() {
+        Some(g) => require
+            .iter()
+            .filter(|r| std::fs::symlink_metadata(g.path.join(r)).is_err())
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Scan {
+        gens,
+        newest_size,
+        previous_size,
+        missing,
+    })
+}
+
+/// `6時間前`, `3日前`, `12分前`.
+fn ago_ja(ms: f64) -> String {
+    let mins = (ms / 60_000.0).floor() as i64;
+    if mins < 1 {
+        "たった今".into()
+    } else if mins < 60 {
+        format!("{mins}分前")
+    } else if mins < 48 * 60 {
+        format!("{}時間前", mins / 60)
+    } else {
+        format!("{}日前", mins / (24 * 60))
+    }
+}
+
+/// A duration as a runbook would write it (`26h`, `2d`, `90m`), for limits.
+fn as_written(ms: f64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000.0),
+        ("h", 3_600_000.0),
+        ("m", 60_000.0),
+        ("s", 1000.0),
+    ] {
+        if ms >= size && (ms % size) == 0.0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format_millis(ms)
+}
+
+fn unix_secs(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+fn local(t: SystemTime, offset: &FixedOffset) -> DateTime<FixedOffset> {
+    let secs = unix_secs(t);
+    offset
+        .timestamp_opt(secs.floor() as i64, 0)
+        .single()
+        .unwrap_or_else(|| offset.timestamp_opt(0, 0).single().expect("epoch"))
+}
+
+impl Backup {
+    async fn check(&self, ctx: &Ctx) -> Outcome {
+        let dir = ctx.path(&self.dir);
+        let d = dir.clone();
+        let pattern = self.pattern.clone();
+        let require = self.require.clone();
+        // Walking a large generation is disk work: off the runtime.
+        let scanned = tokio::task::spawn_blocking(move || scan(&d, &pattern, &require)).await;
+        let scan = match scanned {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Outcome::fail(format!("backup directory {} does not exist", dir.display()))
+                    .with_value("none");
+            }
+            Ok(Err(e)) => {
+                return Outcome::unknown(format!(
+                    "cannot read {}: {}",
+                    dir.display(),
+                    crate::runbook::io_reason(&e)
+                ));
+            }
+            Err(e) => return Outcome::unknown(format!("backup scan failed: {e}")),
+        };
+        self.evaluate(&scan, &dir, &ctx.now)
+    }
+
+    fn evaluate(&self, scan: &Scan, dir: &Path, now: &DateTime<FixedOffset>) -> Outcome {
+        let count = scan.gens.len();
+        let Some(newest) = scan.gens.first() else {
+            return Outcome::fail(format!(
+                "no backup matching `{}` in {}",
+                self.pattern.as_str(),
+                dir.display()
+            ))
+            .with_value("none")
+            .with_extra_metric("generations", 0.0, Unit::Count);
+        };
+        let now_secs = now.timestamp() as f64 + f64::from(now.timestamp_subsec_millis()) / 1000.0;
+        let age_ms = ((now_secs - unix_secs(newest.mtime)) * 1000.0).max(0.0);
+        let size = scan.newest_size.unwrap_or(0) as f64;
+        let when = local(newest.mtime, now.offset());
+        let value = format!(
+            "{} ({}, {})",
+            when.format("%Y-%m-%d %H:%M"),
+            ago_ja(age_ms),
+            format_bytes(size)
+        );
+        let max_ms = self.max_age.0.as_secs_f64() * 1000.0;
+        let mut out = Outcome::pass(value)
+            .with_metric("age", age_ms, Unit::Millis)
+            .with_extra_metric("last_backup", unix_secs(newest.mtime).floor(), Unit::Number)
+            .with_extra_metric("size", size, Unit::Bytes)
+            .with_extra_metric("generations", count as f64, Unit::Count);
+        out.threshold = Some(Threshold::new(Unit::Millis, None, Some(max_ms)));
+        out = out.with_detail(format!(
+            "newest: {}{} ({}, {})",
+            newest.name,
+            if newest.is_dir { "/" } else { "" },
+            when.format("%Y-%m-%d %H:%M:%S %:z"),
+            format_bytes(size)
+        ));
+
+        if age_ms > max_ms {
+            out.worsen(
+                Status::Fail,
+                format!(
+                    "newest backup {} is {} old, expected within {}",
+                    newest.name,
+                    format_millis(age_ms),
+                    as_written(max_ms)
+                ),
+            );
+        }
+        if !scan.missing.is_empty() {
+            if newest.is_dir {
+                out.worsen(
+                    Status::Fail,
+                    format!(
+                        "newest backup {} lacks {}",
+                        newest.name,
+                        scan.missing.join(", ")
+                    ),
+                );
+            } else {
+                out.worsen(
+                    Status::Fail,
+                    format!(
+                        "newest backup {} is a file, but require lists {}",
+                        newest.name,
+                        scan.missing.join(", ")
+                    ),
+                );
+            }
+        } else if !self.require.is_empty() {
+            out = out.with_detail(format!("present: {}", self.require.join(", ")));
+        }
+        if let Some(min) = self.min_size
+            && size < min.0 as f64
+        {
+            out.worsen(
+                Status::Fail,
+                format!(
+                    "newest backup {} is {}, expected at least {}",
+                    newest.name,
+                    format_bytes(size),
+                    format_bytes(min.0 as f64)
+                ),
+            );
+        }
+        if let (Some(prev), Some(prev_size)) = (scan.gens.get(1), scan.previous_size) {
+            let prev_size = prev_size as f64;
+            let shrink = if prev_size > 0.0 && size < prev_size {
+                (prev_size - size) / prev_size * 100.0
+            } else {
+                0.0
+            };
+            out = out
+                .with_extra_metric("shrink", shrink, Unit::Percent)
+                .with_detail(format!(
+                    "previous: {} ({}){}",
+                    prev.name,
+                    format_bytes(prev_size),
+                    if shrink > 0.0 {
+                        format!(", {}% smaller now", trim_float(shrink, 1))
+                    } else {
+                        String::new()
+                    }
+                ));
+            let th = self
+                .shrink
+                .clone()
+                .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(20.0), Some(50.0)));
+            let v = th.eval(shrink, Direction::HigherIsWorse);
+            out.worsen(
+                v.status,
+                format!(
+                    "newest backup {} shrank {}% vs {} ({} → {}) {}",
+                    newest.name,
+                    trim_float(shrink, 1),
+                    prev.name,
+                    format_bytes(prev_size),
+                    format_bytes(size),
+                    v.breach
+                ),
+            );
+        }
+        out = out.with_detail(format!(
+            "{count} generation{}",
+            if count == 1 { "" } else { "s" }
+        ));
+        if let Some(th) = &self.generations {
+            let v = th.eval(count as f64, Direction::LowerIsWorse);
+            out.worsen(v.status, format!("{count} backup generations {}", v.breach));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_ago() {
+        assert_eq!(ago_ja(6.0 * 3_600_000.0 + 5.0), "6時間前");
+        assert_eq!(ago_ja(12.0 * 60_000.0), "12分前");
+        assert_eq!(ago_ja(3.0 * 86_400_000.0), "3日前");
+        assert_eq!(ago_ja(100.0), "たった今");
+    }
+
+    #[test]
+    fn limits_as_written() {
+        assert_eq!(as_written(26.0 * 3_600_000.0), "26h");
+        assert_eq!(as_written(2.0 * 86_400_000.0), "2d");
+        assert_eq!(as_written(90.0 * 60_000.0), "90m");
+        assert_eq!(as_written(1500.0), "1.5s");
+    }
+}

@@ -1,0 +1,321 @@
+//! `process`: how many processes of a program run (seed 000: `ps aux | grep
+//! -E 'uvicorn|httpd'`), read straight from `/proc`.
+//!
+//! `name` is exact, like `pgrep -x`, but the kernel cuts `comm` to 15
+//! bytes, so a name also matches the base name of `argv[0]` or of the
+//! executable: `name: estimator-worker-main` finds the process whose `comm`
+//! is `estimator-worke`. `cmdline` is a regex over the whole command line
+//! (`pgrep -f`). opsrun itself and zombies are never counted.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::http::opt_regex;
+use super::threshold::{Direction, Threshold};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::Outcome;
+use crate::units::Unit;
+
+/// Processes listed in the detail; the count covers all of them.
+const SHOW: usize = 5;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    name: Option<String>,
+    #[serde(default, with = "opt_regex")]
+    cmdline: Option<regex::Regex>,
+    /// User name or numeric uid (effective uid, as `ps -u`).
+    user: Option<String>,
+    #[serde(default, deserialize_with = "super::threshold::count")]
+    count: Option<Threshold>,
+}
+
+impl Kind for Process {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+
+    fn section(&self) -> &'static str {
+        sections::SERVICES
+    }
+
+    fn target(&self) -> String {
+        let what = match (&self.name, &self.cmdline) {
+            (Some(n), _) => n.clone(),
+            (_, Some(re)) => format!("/{}/", re.as_str()),
+            _ => String::new(),
+        };
+        match &self.user {
+            Some(u) => format!("{what} (user {u})"),
+            None => what,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match (&self.name, &self.cmdline) {
+            (Some(n), None) if n.is_empty() || n.contains('/') => Err(format!(
+                "invalid name `{n}`: expected a program name like uvicorn (use `cmdline` for a regex over the command line)"
+            )),
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            _ => Err(
+                "a process check takes exactly one of `name` (exact program name) or `cmdline` (regex)"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// One process as `/proc` shows it.
+#[derive(Debug, Clone)]
+struct Proc {
+    pid: u32,
+    comm: String,
+    argv: Vec<String>,
+    exe: Option<String>,
+    uid: Option<u32>,
+    zombie: bool,
+}
+
+impl Proc {
+    fn read(dir: &Path, pid: u32) -> Option<Proc> {
+        // A process may exit while it is read: it is then simply not counted.
+        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+        let status = std::fs::read_to_string(dir.join("status")).ok()?;
+        let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+        let argv = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let exe = std::fs::read_link(dir.join("exe")).ok().map(|p| {
+            let s = p.to_string_lossy().into_owned();
+            s.strip_suffix(" (deleted)").map(str::to_owned).unwrap_or(s)
+        });
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .map(str::to_owned)
+        };
+        // Uid: real, effective, saved, fs.
+        let uid = field("Uid:").and_then(|u| u.split_whitespace().nth(1)?.parse().ok());
+        let zombie = field("State:").is_some_and(|s| s.starts_with('Z'));
+        Some(Proc {
+            pid,
+            comm: comm.trim_end_matches('\n').to_owned(),
+            argv,
+            exe,
+            uid,
+            zombie,
+        })
+    }
+
+    fn command_line(&self) -> String {
+        if self.argv.is_empty() {
+            format!("[{}]", self.comm)
+        } else {
+            self.argv.join(" ")
+        }
+    }
+}
+
+fn base_name(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+fn name_matches(p: &Proc, name: &str) -> bool {
+    p.comm == name
+        || p.argv.first().is_some_and(|a| base_name(a) == name)
+        || p.exe.as_deref().is_some_and(|e| base_name(e) == name)
+}
+
+/// Every process on the host except this one.
+fn scan(proc_root: &Path) -> Result<Vec<Proc>, String> {
+    let me = std::process::id();
+    let entries = std::fs::read_dir(proc_root).map_err(|e| {
+        format!(
+            "cannot read {}: {}",
+            proc_root.display(),
+            crate::runbook::io_reason(&e)
+        )
+    })?;
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if let Some(p) = Proc::read(&e.path(), pid) {
+            out.push(p);
+        }
+    }
+    out.sort_by_key(|p| p.pid);
+    Ok(out)
+}
+
+/// A user name from /etc/passwd, or a numeric uid, as a uid.
+fn resolve_user(user: &str) -> Result<u32, String> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Ok(uid);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next()? == user).then(|| f.nth(1)?.parse().ok())?
+        })
+        .ok_or_else(|| format!("no user `{user}` on this host (/etc/passwd)"))
+}
+
+/// Masks `password=…`-style arguments before a command line is shown.
+fn mask_args(cmd: &str) -> String {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"(?i)((?:pass(?:word)?|passwd|token|secret|api[_-]?key)[=:])\S+")
+            .expect("static regex")
+    });
+    re.replace_all(cmd, "${1}***").into_owned()
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() > max {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    } else {
+        s.to_owned()
+    }
+}
+
+impl Process {
+    async fn check(&self, _ctx: &Ctx) -> Outcome {
+        let uid = match self.user.as_deref().map(resolve_user).transpose() {
+            Ok(u) => u,
+            Err(e) => return Outcome::unknown(e),
+        };
+        let procs = match tokio::task::spawn_blocking(|| scan(Path::new("/proc"))).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return Outcome::unknown(e),
+            Err(e) => return Outcome::unknown(format!("process scan failed: {e}")),
+        };
+        let users = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let user_name = |uid: u32| {
+            users
+                .lines()
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_owned())
+                })
+                .unwrap_or_else(|| uid.to_string())
+        };
+        let matched: Vec<&Proc> = procs
+            .iter()
+            .filter(|p| !p.zombie)
+            .filter(|p| match (&self.name, &self.cmdline) {
+                (Some(n), _) => name_matches(p, n),
+                (_, Some(re)) => !p.argv.is_empty() && re.is_match(&p.argv.join(" ")),
+                _ => false,
+            })
+            .filter(|p| uid.is_none_or(|u| p.uid == Some(u)))
+            .collect();
+        self.evaluate(&matched, &user_name)
+    }
+
+    fn evaluate(&self, matched: &[&Proc], user_name: &dyn Fn(u32) -> String) -> Outcome {
+        let n = matched.len();
+        let th = self
+            .count
+            .clone()
+            .unwrap_or_else(|| Threshold::new(Unit::Count, None, Some(0.0)));
+        let value = match n {
+            0 => "none".to_owned(),
+            1 => "1 process".to_owned(),
+            n => format!("{n} processes"),
+        };
+        let mut out = Outcome::pass(value).with_metric("count", n as f64, Unit::Count);
+        for p in matched.iter().take(SHOW) {
+            let user = p.uid.map(user_name).unwrap_or_else(|| "?".into());
+            out = out.with_detail(format!(
+                "pid {} ({user}): {}",
+                p.pid,
+                shorten(&mask_args(&p.command_line()), 160)
+            ));
+        }
+        if n > SHOW {
+            out = out.with_detail(format!("… and {} more", n - SHOW));
+        }
+        let v = th.eval(n as f64, Direction::LowerIsWorse);
+        out.worsen(
+            v.status,
+            format!("process {}: {n} running {}", self.target(), v.breach),
+        );
+        out.threshold = Some(th);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(comm: &str, argv: &[&str], exe: Option<&str>) -> Proc {
+        Proc {
+            pid: 1,
+            comm: comm.into(),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            exe: exe.map(str::to_owned),
+            uid: Some(0),
+            zombie: false,
+        }
+    }
+
+    #[test]
+    fn long_names_match_argv0_or_exe() {
+        let long = "estimator-worker-main";
+        let pr = p(
+            "estimator-worke",
+            &["/opt/bin/estimator-worker-main", "-x"],
+            None,
+        );
+        assert!(name_matches(&pr, long));
+        assert!(!name_matches(&pr, "estimator-worker"));
+        let pr = p(
+            "estimator-worke",
+            &["worker"],
+            Some("/opt/bin/estimator-worker-main"),
+        );
+        assert!(name_matches(&pr, long));
+        assert!(name_matches(&p("httpd", &[], None), "httpd"));
+        assert!(!name_matches(&p("httpd2", &["httpd2"], None), "httpd"));
+    }
+
+    #[test]
+    fn scan_finds_this_test_process_parent() {
+        let all = scan(Path::new("/proc")).unwrap();
+        assert!(!all.is_empty());
+        assert!(!all.iter().any(|p| p.pid == std::process::id()));
+    }
+
+    #[test]
+    fn masks_secrets_in_command_lines() {
+        assert_eq!(
+            mask_args("app --password=hunter2 --db-token:abc x"),
+            "app --password=*** --db-token:*** x"
+        );
+    }
+
+    #[test]
+    fn users() {
+        assert_eq!(resolve_user("root").unwrap(), 0);
+        assert_eq!(resolve_user("1234").unwrap(), 1234);
+        assert!(
+            resolve_user("no-such-user-xyz")
+                .unwrap_err()
+                .contains("no user")
+        );
+    }
+}

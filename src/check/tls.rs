@@ -1,0 +1,519 @@
+//! `tls`: connect to `host:port`, verify the certificate chain and the host
+//! name, and report days left on the chain the server presents — what the
+//! seeds do with `openssl s_client | openssl x509 -noout -dates`.
+//!
+//! Verification is wrapped so that the presented chain and rustls's real
+//! verdict are recorded, and the handshake then completes anyway: an
+//! expired or untrusted certificate is reported as what it is ("expired 3
+//! days ago", "certificate for other.example, not host") instead of as a
+//! handshake error. No application data is ever sent on the connection;
+//! opsrun closes it right after the handshake.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+
+use super::cert_file::read_certs;
+use super::threshold::Threshold;
+use super::x509::{CertInfo, default_days, expiry_outcome};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::{Outcome, Status};
+use crate::units::format_millis;
+
+/// CA bundles of the common distributions, first one found wins
+/// (`SSL_CERT_FILE` before all). Without any, webpki-roots (Mozilla's
+/// list compiled in) is used, so a bare container still verifies.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    host: String,
+    #[serde(default = "https_port")]
+    port: u16,
+    server_name: Option<String>,
+    #[serde(default, deserialize_with = "super::threshold::days")]
+    days: Option<Threshold>,
+    #[serde(default = "yes")]
+    verify: bool,
+    ca_file: Option<String>,
+}
+
+fn https_port() -> u16 {
+    443
+}
+fn yes() -> bool {
+    true
+}
+
+impl Kind for Tls {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+
+    fn section(&self) -> &'static str {
+        sections::SECURITY
+    }
+
+    fn target(&self) -> String {
+        let host = self.host();
+        let addr = if host.contains(':') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
+        };
+        match &self.server_name {
+            Some(sn) if sn != host => format!("{addr} (SNI {sn})"),
+            _ => addr,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let h = self.host();
+        if h.is_empty() {
+            return Err("`host` is empty: expected a host name like example.com".into());
+        }
+        if h.contains('/') {
+            return Err(format!(
+                "invalid host `{}`: expected a host name, not a URL",
+                self.host
+            ));
+        }
+        if h.contains(':') && h.parse::<IpAddr>().is_err() {
+            return Err(format!(
+                "invalid host `{}`: give the port separately, e.g. host: example.com, port: 8443",
+                self.host
+            ));
+        }
+        if self.port == 0 {
+            return Err("`port` 0 is not a port".into());
+        }
+        if let Some(sn) = &self.server_name
+            && ServerName::try_from(sn.as_str()).is_err()
+        {
+            return Err(format!(
+                "invalid server_name `{sn}`: expected a DNS name or an IP address"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the verifier saw during the handshake.
+#[derive(Debug, Default)]
+struct Seen {
+    chain: Vec<CertificateDer<'static>>,
+    /// rustls's verdict at the run's time, if verification is on.
+    verdict: Option<Result<(), rustls::Error>>,
+    /// When the verdict was about time (expired / not yet valid): the
+    /// verdict at a moment every presented certificate was valid, which
+    /// tells whether the chain and name are otherwise good.
+    verdict_in_window: Option<Result<(), rustls::Error>>,
+}
+
+/// Records the chain and the real verdict, and lets the handshake finish.
+#[derive(Debug)]
+struct Recorder {
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+    now: UnixTime,
+    seen: Arc<Mutex<Seen>>,
+}
+
+fn time_error(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(
+            CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. }
+        )
+    )
+}
+
+/// A moment inside every presented certificate's validity, if there is one.
+fn window(chain: &[CertificateDer<'_>]) -> Option<UnixTime> {
+    let infos: Vec<CertInfo> = chain
+        .iter()
+        .filter_map(|c| CertInfo::parse(c).ok())
+        .collect();
+    let start = infos.iter().map(|c| c.not_before).max()?;
+    let end = infos.iter().map(|c| c.not_after).min()?;
+    (start < end && start >= 0).then(|| {
+        UnixTime::since_unix_epoch(Duration::from_secs((start + (end - start) / 2) as u64))
+    })
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.clone().into_owned()];
+        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        let mut seen = Seen::default();
+        if let Some(inner) = &self.inner {
+            // Verified at the run's clock (`--now`), like the days left.
+            let v = inner
+                .verify_server_cert(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    ocsp_response,
+                    self.now,
+                )
+                .map(|_| ());
+            if let Err(e) = &v
+                && time_error(e)
+                && let Some(t) = window(&chain)
+            {
+                seen.verdict_in_window = Some(
+                    inner
+                        .verify_server_cert(
+                            end_entity,
+                            intermediates,
+                            server_name,
+                            ocsp_response,
+                            t,
+                        )
+                        .map(|_| ()),
+                );
+            }
+            seen.verdict = Some(v);
+        }
+        seen.chain = chain;
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The trust anchors: `ca_file` alone when given (like `curl --cacert`),
+/// else the system bundle, else webpki-roots. Returns them with a note
+/// saying where they came from.
+fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, String), String> {
+    let mut store = RootCertStore::empty();
+    if let Some(ca) = ca_file {
+        let path = ctx.path(ca);
+        let data = std::fs::read(&path).map_err(|e| {
+            format!(
+                "cannot read ca_file {}: {}",
+                path.display(),
+                crate::runbook::io_reason(&e)
+            )
+        })?;
+        let certs = read_certs(&data).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+        let (added, _) = store.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!(
+                "ca_file {}: no usable CA certificate",
+                path.display()
+            ));
+        }
+        return Ok((
+            store,
+            format!("trust: ca_file {} ({added})", path.display()),
+        ));
+    }
+    let env = std::env::var("SSL_CERT_FILE").ok();
+    for f in env
+        .iter()
+        .map(String::as_str)
+        .chain(SYSTEM_BUNDLES.iter().copied())
+    {
+        let Ok(data) = std::fs::read(f) else { continue };
+        let Ok(certs) = read_certs(&data) else {
+            continue;
+        };
+        let (added, _) = store.add_parsable_certificates(certs);
+        if added > 0 {
+            return Ok((store, format!("trust: {f} ({added} roots)")));
+        }
+    }
+    store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Ok((
+        store,
+        "trust: webpki-roots (no system CA bundle found)".into(),
+    ))
+}
+
+/// The reason a verified-at-a-good-time chain is still rejected.
+fn describe(
+    e: &rustls::Error,
+    leaf: Option<&CertInfo>,
+    last: Option<&CertInfo>,
+    name: &str,
+) -> String {
+    use CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::NotValidForName | C::NotValidForNameContext { .. } => match leaf {
+                Some(l) => format!("certificate for {}, not {name}", l.names()),
+                None => format!("certificate not valid for {name}"),
+            },
+            C::UnknownIssuer => match last {
+                Some(l) if l.self_signed() => {
+                    format!("self-signed certificate {} is not trusted", l.short_name())
+                }
+                Some(l) => format!(
+                    "certificate not trusted: issuer {} is not a known CA",
+                    if l.issuer.is_empty() {
+                        "(empty)".to_owned()
+                    } else {
+                        l.issuer.clone()
+                    }
+                ),
+                None => "certificate not trusted: unknown issuer".into(),
+            },
+            C::BadSignature => "certificate chain has a bad signature".into(),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                "certificate is not for TLS server authentication".into()
+            }
+            C::Revoked => "certificate revoked".into(),
+            C::BadEncoding => "certificate is malformed".into(),
+            other => format!("certificate rejected: {other:?}"),
+        },
+        other => format!("certificate rejected: {other}"),
+    }
+}
+
+impl Tls {
+    fn host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+
+    async fn check(&self, ctx: &Ctx) -> Outcome {
+        let timeout_text = || format_millis(ctx.timeout.as_secs_f64() * 1000.0);
+        let host = self.host();
+        let sni = self.server_name.clone().unwrap_or_else(|| host.to_owned());
+        let server_name = match ServerName::try_from(sni.clone()) {
+            Ok(s) => s,
+            Err(_) => {
+                return Outcome::unknown(format!(
+                    "invalid server name `{sni}`: expected a DNS name or an IP address"
+                ));
+            }
+        };
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut trust_note = "verify: false (chain and host name not checked)".to_owned();
+        let inner = if self.verify {
+            let (store, note) = match roots(ctx, self.ca_file.as_deref()) {
+                Ok(r) => r,
+                Err(e) => return Outcome::unknown(e),
+            };
+            trust_note = note;
+            match WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                .build()
+            {
+                Ok(v) => Some(v),
+                Err(e) => return Outcome::unknown(format!("cannot build TLS verifier: {e}")),
+            }
+        } else {
+            None
+        };
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let now =
+            UnixTime::since_unix_epoch(Duration::from_secs(ctx.now.timestamp().max(0) as u64));
+        let recorder = Arc::new(Recorder {
+            inner,
+            provider: provider.clone(),
+            now,
+            seen: seen.clone(),
+        });
+        let config = match rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+        {
+            Ok(b) => b
+                .dangerous()
+                .with_custom_certificate_verifier(recorder)
+                .with_no_client_auth(),
+            Err(e) => return Outcome::unknown(format!("cannot configure TLS: {e}")),
+        };
+
+        let deadline = tokio::time::Instant::now() + ctx.timeout;
+        let target = self.target();
+        let addrs: Vec<std::net::SocketAddr> =
+            match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, self.port)))
+                .await
+            {
+                Ok(Ok(a)) => a.collect(),
+                Ok(Err(_)) => return Outcome::fail(format!("cannot resolve host {host}")),
+                Err(_) => {
+                    return Outcome::fail(format!(
+                        "timed out after {} resolving {host}",
+                        timeout_text()
+                    ));
+                }
+            };
+        let tcp =
+            match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(&addrs[..]))
+                .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Outcome::fail(format!("{target}: connection refused"));
+                }
+                Ok(Err(e)) => {
+                    return Outcome::fail(format!(
+                        "{target}: cannot connect ({})",
+                        crate::runbook::io_reason(&e)
+                    ));
+                }
+                Err(_) => {
+                    return Outcome::fail(format!(
+                        "{target}: timed out after {} connecting",
+                        timeout_text()
+                    ));
+                }
+            };
+        let peer = tcp.peer_addr().ok();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let handshake =
+            tokio::time::timeout_at(deadline, connector.connect(server_name, tcp)).await;
+        let mut handshake_error = None;
+        let mut session = Vec::new();
+        match handshake {
+            Ok(Ok(mut stream)) => {
+                let (_, conn) = stream.get_ref();
+                if let Some(v) = conn.protocol_version() {
+                    session.push(format!("{v:?}"));
+                }
+                if let Some(s) = conn.negotiated_cipher_suite() {
+                    session.push(format!("{:?}", s.suite()));
+                }
+                // close_notify and go; nothing else is ever sent.
+                let _ = tokio::time::timeout(Duration::from_millis(500), stream.shutdown()).await;
+            }
+            Ok(Err(e)) => handshake_error = Some(e.to_string()),
+            Err(_) => {
+                handshake_error = Some(format!(
+                    "timed out after {} in the TLS handshake",
+                    timeout_text()
+                ))
+            }
+        }
+        let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+        if seen.chain.is_empty() {
+            return Outcome::fail(format!(
+                "{target}: TLS handshake failed: {}",
+                handshake_error.unwrap_or_else(|| "no certificate presented".into())
+            ));
+        }
+
+        let mut infos = Vec::new();
+        for (i, der) in seen.chain.iter().enumerate() {
+            match CertInfo::parse(der) {
+                Ok(mut c) => {
+                    if i > 0 {
+                        c.role = if c.is_ca {
+                            "intermediate".into()
+                        } else {
+                            format!("chain certificate #{}", i + 1)
+                        };
+                    }
+                    infos.push(c);
+                }
+                Err(e) => {
+                    return Outcome::fail(format!(
+                        "{target}: presented certificate #{} is {e}",
+                        i + 1
+                    ));
+                }
+            }
+        }
+        let th = self.days.clone().unwrap_or_else(default_days);
+        let mut out = expiry_outcome(&infos, &ctx.now, &th);
+
+        // Chain and name problems, separated from time problems.
+        let problem = match (&seen.verdict, &seen.verdict_in_window) {
+            (Some(Err(e)), None) if !time_error(e) => Some(e),
+            (Some(Err(_)), Some(Err(e))) => Some(e),
+            _ => None,
+        };
+        if let Some(e) = problem {
+            out.worsen(Status::Fail, describe(e, infos.first(), infos.last(), &sni));
+        }
+        if let Some(e) = handshake_error {
+            out.worsen(
+                Status::Fail,
+                format!("TLS handshake failed after the certificate: {e}"),
+            );
+        }
+
+        let mut head = vec![format!(
+            "{target}{}",
+            peer.map(|p| format!(" ({p})")).unwrap_or_default()
+        )];
+        if !session.is_empty() {
+            head.push(session.join(" "));
+        }
+        out.detail.insert(0, head.join(", "));
+        out.detail.push(format!(
+            "chain: {} certificate{} presented",
+            infos.len(),
+            if infos.len() == 1 { "" } else { "s" }
+        ));
+        for c in infos.iter().skip(1) {
+            out.detail.push(format!(
+                "  {} {}, notAfter {}",
+                c.role,
+                c.short_name(),
+                super::x509::utc(c.not_after)
+            ));
+        }
+        out.detail.push(trust_note);
+        out
+    }
+}

@@ -1,0 +1,344 @@
+//! Certificate facts and the expiry verdict shared by `tls` and
+//! `cert_file`: days left (`残り45日`), the earliest expiry in a chain or
+//! bundle, and the one-line reason.
+//!
+//! Days left follow `check_http -C` (monitoring-plugins) so both tools give
+//! the same verdict on the same certificate: whole days, truncated, and a
+//! limit is breached when days left ≤ limit. An expired certificate always
+//! fails and has negative days left (at least −1, even minutes after expiry).
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use x509_parser::extensions::GeneralName;
+
+use super::threshold::{Direction, Threshold};
+use crate::outcome::{Outcome, Status};
+use crate::units::Unit;
+
+const DAY: i64 = 86_400;
+
+/// What a report needs from one certificate.
+#[derive(Clone, Debug)]
+pub(crate) struct CertInfo {
+    /// How the certificate is named in messages: `certificate`,
+    /// `intermediate CN=R3`, `certificate #2 (CN=…)`.
+    pub role: String,
+    pub subject: String,
+    pub issuer: String,
+    /// DNS names and IP addresses from subjectAltName.
+    pub sans: Vec<String>,
+    pub common_name: Option<String>,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub is_ca: bool,
+}
+
+impl CertInfo {
+    pub fn parse(der: &[u8]) -> Result<CertInfo, String> {
+        let (_, c) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+        let mut sans = Vec::new();
+        if let Ok(Some(ext)) = c.subject_alternative_name() {
+            for n in &ext.value.general_names {
+                match n {
+                    GeneralName::DNSName(d) => sans.push((*d).to_owned()),
+                    GeneralName::IPAddress(b) => {
+                        if let Ok(a) = <[u8; 4]>::try_from(*b) {
+                            sans.push(std::net::Ipv4Addr::from(a).to_string());
+                        } else if let Ok(a) = <[u8; 16]>::try_from(*b) {
+                            sans.push(std::net::Ipv6Addr::from(a).to_string());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let common_name = c
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(str::to_owned);
+        Ok(CertInfo {
+            role: "certificate".into(),
+            subject: name_text(&c.subject().to_string()),
+            issuer: name_text(&c.issuer().to_string()),
+            sans,
+            common_name,
+            not_before: c.validity().not_before.timestamp(),
+            not_after: c.validity().not_after.timestamp(),
+            is_ca: c.is_ca(),
+        })
+    }
+
+    /// `CN=R3` or the whole subject when it has no CN.
+    pub fn short_name(&self) -> String {
+        match &self.common_name {
+            Some(cn) => format!("CN={cn}"),
+            None if self.subject.is_empty() => "(empty subject)".into(),
+            None => self.subject.clone(),
+        }
+    }
+
+    /// The names the certificate is for: SANs, or the CN when there are none.
+    pub fn names(&self) -> String {
+        if !self.sans.is_empty() {
+            self.sans.join(", ")
+        } else {
+            self.common_name
+                .clone()
+                .unwrap_or_else(|| "(no name)".into())
+        }
+    }
+
+    pub fn self_signed(&self) -> bool {
+        self.subject == self.issuer
+    }
+}
+
+fn name_text(s: &str) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Whole days left, `check_http -C` style; negative once expired.
+pub(crate) fn days_left(not_after: i64, now: i64) -> i64 {
+    let secs = not_after - now;
+    if secs >= 0 {
+        secs / DAY
+    } else {
+        -((-secs) / DAY).max(1)
+    }
+}
+
+/// `2026-01-19 00:00 UTC`.
+pub(crate) fn utc(ts: i64) -> String {
+    Utc.timestamp_opt(ts, 0)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+/// `3 days` / `1 day` / `5 hours`: how long ago an expiry was.
+fn ago_text(secs: i64) -> (String, String) {
+    if secs >= DAY {
+        let d = secs / DAY;
+        (
+            format!("{d} day{}", if d == 1 { "" } else { "s" }),
+            format!("{d}日"),
+        )
+    } else {
+        let h = (secs / 3600).max(1);
+        (
+            format!("{h} hour{}", if h == 1 { "" } else { "s" }),
+            format!("{h}時間"),
+        )
+    }
+}
+
+/// `残り45日`, or `期限切れ (3日前)` once expired.
+fn left_ja(not_after: i64, now: i64) -> String {
+    if not_after < now {
+        format!("期限切れ ({}前)", ago_text(now - not_after).1)
+    } else {
+        format!("残り{}日", days_left(not_after, now))
+    }
+}
+
+/// The default expiry threshold: warn at 30 days, fail at 7 (seed 000).
+pub(crate) fn default_days() -> Threshold {
+    Threshold::new(Unit::Days, Some(30.0), Some(7.0))
+}
+
+/// Holds `certs` (leaf or first certificate first) against `th` at `now`.
+/// The earliest expiry decides; the detail names the first certificate's
+/// notAfter, subject, issuer and SANs, and the earliest one if it differs.
+pub(crate) fn expiry_outcome(
+    certs: &[CertInfo],
+    now: &DateTime<FixedOffset>,
+    th: &Threshold,
+) -> Outcome {
+    let Some(first) = certs.first() else {
+        return Outcome::fail("no certificate");
+    };
+    let now_ts = now.timestamp();
+    // Earliest notAfter; the first certificate wins ties.
+    let (ei, earliest) = certs
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, c)| (c.not_after, *i))
+        .expect("non-empty");
+    let days = days_left(earliest.not_after, now_ts);
+    let first_days = days_left(first.not_after, now_ts);
+
+    let value = left_ja(earliest.not_after, now_ts);
+    let mut out = Outcome::pass(value)
+        .with_metric("days_left", days as f64, Unit::Days)
+        .with_extra_metric("not_after", earliest.not_after as f64, Unit::Number);
+    out.threshold = Some(th.clone());
+
+    out = out
+        .with_detail(format!(
+            "notAfter {} ({})",
+            utc(first.not_after),
+            left_ja(first.not_after, now_ts)
+        ))
+        .with_detail(format!("subject {}", first.subject))
+        .with_detail(format!("issuer {}", first.issuer));
+    if !first.sans.is_empty() {
+        out = out.with_detail(format!("SANs {}", first.sans.join(", ")));
+    }
+    if certs.len() > 1 {
+        if ei == 0 {
+            out = out.with_detail(format!(
+                "{} certificates; the first expires earliest",
+                certs.len()
+            ));
+        } else {
+            out = out.with_detail(format!(
+                "earliest expiry: {} {}, notAfter {} ({}), before the first certificate",
+                earliest.role,
+                earliest.short_name(),
+                utc(earliest.not_after),
+                left_ja(earliest.not_after, now_ts)
+            ));
+        }
+    }
+
+    let who = if ei == 0 {
+        first.role.clone()
+    } else {
+        format!("{} {}", earliest.role, earliest.short_name())
+    };
+    let before_first = if ei == 0 {
+        String::new()
+    } else {
+        format!(", before the {} ({first_days} days)", first.role)
+    };
+
+    // Not yet valid: no amount of days left makes that usable.
+    if let Some(c) = certs.iter().find(|c| c.not_before > now_ts) {
+        let role = if std::ptr::eq(c, first) {
+            first.role.clone()
+        } else {
+            format!("{} {}", c.role, c.short_name())
+        };
+        out.worsen(
+            Status::Fail,
+            format!("{role} not valid before {}", utc(c.not_before)),
+        );
+    }
+    if earliest.not_after < now_ts {
+        out.worsen(
+            Status::Fail,
+            format!(
+                "{who} expired {} ago (notAfter {}){before_first}",
+                ago_text(now_ts - earliest.not_after).0,
+                utc(earliest.not_after)
+            ),
+        );
+        return out;
+    }
+    let v = th.eval(days as f64, Direction::LowerIsWorse);
+    if v.status != Status::Pass {
+        out.worsen(
+            v.status,
+            format!(
+                "{who} expires in {days} day{} {} (notAfter {}){before_first}",
+                if days == 1 { "" } else { "s" },
+                v.breach,
+                utc(earliest.not_after)
+            ),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(role: &str, not_after: i64) -> CertInfo {
+        CertInfo {
+            role: role.into(),
+            subject: "CN=x".into(),
+            issuer: "CN=ca".into(),
+            sans: vec!["x.example".into()],
+            common_name: Some("x".into()),
+            not_before: 0,
+            not_after,
+            is_ca: false,
+        }
+    }
+
+    fn now() -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00").unwrap()
+    }
+
+    #[test]
+    fn days_are_truncated_like_check_http() {
+        assert_eq!(days_left(45 * DAY + 3600, 0), 45);
+        assert_eq!(days_left(DAY - 1, 0), 0);
+        assert_eq!(days_left(-1, 0), -1);
+        assert_eq!(days_left(-3 * DAY - 7200, 0), -3);
+    }
+
+    #[test]
+    fn thresholds_and_values() {
+        let t = now().timestamp();
+        let th = default_days();
+        let o = expiry_outcome(&[cert("certificate", t + 45 * DAY + 10)], &now(), &th);
+        assert_eq!((o.status, o.value.as_str()), (Status::Pass, "残り45日"));
+        let o = expiry_outcome(&[cert("certificate", t + 30 * DAY + 10)], &now(), &th);
+        assert_eq!(o.status, Status::Warn);
+        assert!(
+            o.message
+                .starts_with("certificate expires in 30 days ≤ warn 30d"),
+            "{}",
+            o.message
+        );
+        let o = expiry_outcome(&[cert("certificate", t + 7 * DAY + 10)], &now(), &th);
+        assert_eq!(o.status, Status::Fail);
+        let o = expiry_outcome(&[cert("certificate", t - 3 * DAY - 10)], &now(), &th);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.value, "期限切れ (3日前)");
+        assert!(
+            o.message.starts_with("certificate expired 3 days ago"),
+            "{}",
+            o.message
+        );
+        assert_eq!(o.metric.unwrap().value, -3.0);
+    }
+
+    #[test]
+    fn earliest_in_chain_decides() {
+        let t = now().timestamp();
+        let mut inter = cert("intermediate", t + 9 * DAY + 10);
+        inter.common_name = Some("Inter".into());
+        let o = expiry_outcome(
+            &[cert("certificate", t + 90 * DAY), inter],
+            &now(),
+            &default_days(),
+        );
+        assert_eq!(o.status, Status::Warn);
+        assert_eq!(o.value, "残り9日");
+        assert!(
+            o.message
+                .starts_with("intermediate CN=Inter expires in 9 days ≤ warn 30d"),
+            "{}",
+            o.message
+        );
+        assert!(
+            o.message.ends_with("before the certificate (90 days)"),
+            "{}",
+            o.message
+        );
+        assert!(
+            o.detail
+                .iter()
+                .any(|d| d.starts_with("earliest expiry: intermediate CN=Inter"))
+        );
+    }
+}

@@ -462,6 +462,13 @@ pub async fn run(
             now: opts.now,
             selection,
         };
+        // After a failed step the plan stopped: look once at where things
+        // stand instead of waiting out every attempt in the middle of a P1.
+        let any_failed = inc
+            .actions
+            .iter()
+            .any(|a| matches!(a.state, ActionState::Failed(_)));
+        let attempts = if any_failed { &1 } else { attempts };
         for n in 1..=*attempts {
             let r = engine::run(rb, &settings, stop.clone()).await;
             let ok = r.status() == Status::Pass && r.interrupted.is_none();

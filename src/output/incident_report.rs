@@ -84,7 +84,11 @@ pub fn render(inc: &IncidentRun) -> String {
     let pending: Vec<_> = inc
         .actions
         .iter()
-        .filter(|a| matches!(a.state, ActionState::NotRun | ActionState::Declined))
+        // A pending `wait` is not an action anyone needs to be told about.
+        .filter(|a| {
+            matches!(a.state, ActionState::NotRun | ActionState::Declined)
+                && !a.describe.starts_with("wait ")
+        })
         .collect();
     let recovered = inc.verify.as_ref().is_some_and(|v| v.recovered);
     if recovered {

@@ -12,6 +12,7 @@
 //! - `/bearer` → 200 with `Authorization: Bearer tok-123456`, else 401
 //! - `/text` → 200 `hello world`
 //! - `/flaky/N` → 503 for the first N requests, then 200
+//! - `/whenfile/ABS/PATH` → 200 `{"status":"healthy"}` once that file exists, else 503
 //! - anything else → 404
 
 use std::io::{BufRead, BufReader, Write};
@@ -122,6 +123,20 @@ fn handle(stream: TcpStream, hits: Arc<AtomicUsize>) {
         p if p.starts_with("/status/") => {
             let code: u16 = p[8..].parse().unwrap_or(500);
             respond(s, code, "Status", "text/plain", &format!("status {code}"));
+        }
+        // Healthy only once the file exists (a stub `systemctl restart` creates it).
+        p if p.starts_with("/whenfile/") => {
+            if std::path::Path::new(&p[9..]).exists() {
+                respond(s, 200, "OK", "application/json", r#"{"status":"healthy"}"#);
+            } else {
+                respond(
+                    s,
+                    503,
+                    "Service Unavailable",
+                    "application/json",
+                    r#"{"status":"down"}"#,
+                );
+            }
         }
         p if p.starts_with("/slow/") => {
             let ms: u64 = p[6..].parse().unwrap_or(1000);

@@ -1,0 +1,222 @@
+//! `opsrun incident`: diagnostics, the recovery plan, confirmation rules,
+//! actions through a stub `systemctl` on PATH (systemd is not PID 1 here,
+//! so the stub is the narrowest seam: it logs what it was asked and, for a
+//! restart, makes the test's real HTTP server healthy a moment later), the
+//! verify loop and the 障害報告.
+
+use crate::common::http_server::Server;
+use crate::common::{Env, Run};
+
+const NOW: &str = "2025-10-21T10:26:00+09:00";
+
+struct Setup {
+    env: Env,
+    log: std::path::PathBuf,
+    flag: std::path::PathBuf,
+}
+
+fn setup(server: &Server) -> Setup {
+    let env = Env::new();
+    let log = env.path().join("systemctl.log");
+    let flag = env.path().join("healthy.flag");
+    let stub = env.write(
+        "stub/systemctl",
+        &format!(
+            "#!/bin/sh\n# Stub systemctl: logs its arguments; `restart` of app heals after 1.5 s;\n# unit `broken` fails like systemd does for a unit that cannot start.\necho \"$*\" >> {log}\ncase \"$2\" in\n  broken) echo 'Job for broken.service failed because the control process exited with error code.' >&2; exit 1;;\nesac\nif [ \"$1\" = restart ] && [ \"$2\" = app ]; then (sleep 1.5; touch {flag}) >/dev/null 2>&1 & fi\nexit 0\n",
+            log = log.display(),
+            flag = flag.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.runbook(
+        "incident-p1.yaml",
+        &format!(
+            r#"version: 1
+title: P1 サービス全停止
+system: AI見積りシステム
+incident:
+  level: p1
+  name: 緊急
+  scope: サービス全停止
+  response: 即時
+  escalation: 即座に上位者
+  deadlines: {{initial: 5m, investigation: 15m}}
+checks:
+  - id: health-local
+    title: ヘルスチェック（ローカル）
+    label: ヘルスチェック
+    timeout: 2s
+    http: {{url: "{}", json: {{status: healthy}}}}
+actions:
+  - id: restart-app
+    title: estimatorサービス再起動
+    systemctl: {{action: restart, unit: app}}
+  - id: restart-web
+    title: Apacheサービス再起動
+    systemctl: {{action: restart, unit: "${{web}}"}}
+  - id: settle
+    title: 短い待機
+    wait: 100ms
+verify: {{checks: [health-local], attempts: 10, interval: 500ms}}
+vars: {{web: httpd}}
+"#,
+            server.url(&format!("/whenfile{}", flag.display()))
+        ),
+    );
+    Setup { env, log, flag }
+}
+
+fn run(s: &Setup, extra: &[&str]) -> Run {
+    let path = format!(
+        "{}:{}",
+        s.env.path().join("stub").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut args = vec![
+        "incident",
+        "p1",
+        "--now",
+        NOW,
+        "--since",
+        "10:23",
+        "--reporter",
+        "運用担当者A",
+    ];
+    args.extend_from_slice(extra);
+    let out = s.env.cmd().args(&args).env("PATH", path).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: std::time::Duration::ZERO,
+    }
+}
+
+fn report(stdout: &str) -> String {
+    stdout[stdout.find("【障害報告】").expect("障害報告 printed")..].to_owned()
+}
+
+#[test]
+fn without_execute_nothing_is_invoked_and_the_plan_is_shown() {
+    let server = Server::start();
+    let s = setup(&server);
+    let r = run(&s, &[]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(!s.log.exists(), "systemctl was invoked without --execute");
+    assert!(
+        r.stdout
+            .contains("【P1（緊急）】サービス全停止 — AI見積りシステム"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("発生: 2025-10-21 10:23 (発生から3分)"));
+    assert!(
+        r.stdout
+            .contains("初動対応期限 10:28 (残り2分) · 原因調査期限 10:38 (残り12分)")
+    );
+    assert!(
+        r.stdout
+            .contains("1. estimatorサービス再起動 (systemctl restart app)")
+    );
+    assert!(
+        r.stdout
+            .contains("2. Apacheサービス再起動 (systemctl restart httpd)")
+    );
+    insta::assert_snapshot!("incident_plan_only", report(&r.stdout));
+}
+
+#[test]
+fn execute_without_a_terminal_or_yes_refuses() {
+    let server = Server::start();
+    let s = setup(&server);
+    let r = run(&s, &["--execute"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("refusing to run recovery actions"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--yes"));
+    assert!(!s.log.exists());
+}
+
+#[test]
+fn yes_without_execute_is_an_argument_error() {
+    let server = Server::start();
+    let s = setup(&server);
+    let r = run(&s, &["--yes"]);
+    assert_eq!(r.code, 3);
+    assert!(!s.log.exists());
+}
+
+#[test]
+fn execute_runs_actions_then_verify_passes_after_the_restart() {
+    let server = Server::start();
+    let s = setup(&server);
+    let r = run(&s, &["--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert_eq!(log, "restart app --no-pager\nrestart httpd --no-pager\n");
+    assert!(s.flag.exists());
+    // Not healthy straight after the restart: verify needed more than one try.
+    assert!(r.stdout.contains("verify 1/10: 未復旧"), "{}", r.stdout);
+    assert!(r.stdout.contains(": 正常\n"));
+    let rep = report(&r.stdout);
+    assert!(rep.contains("■ 現在の状況: 復旧済み"), "{rep}");
+    assert!(rep.contains("- estimatorサービス再起動実施 → 成功"));
+    assert!(rep.contains("- Apacheサービス再起動実施 → 成功"));
+    assert!(rep.contains("■ 復旧見込み: 復旧済み"));
+    assert!(rep.contains("■ 報告者: 運用担当者A"));
+}
+
+#[test]
+fn a_failing_action_stops_the_rest_and_the_report_says_so() {
+    let server = Server::start();
+    let s = setup(&server);
+    let rb = s.env.path().join("runbooks/incident-p1.yaml");
+    let text = std::fs::read_to_string(&rb)
+        .unwrap()
+        .replace("unit: app}", "unit: broken}");
+    std::fs::write(&rb, text).unwrap();
+    let r = run(&s, &["--execute", "--yes"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&s.log).unwrap(),
+        "restart broken --no-pager\n"
+    );
+    let rep = report(&r.stdout);
+    assert!(
+        rep.contains("- estimatorサービス再起動実施 → 失敗（exit 1: Job for broken.service failed"),
+        "{rep}"
+    );
+    assert!(rep.contains("■ 次のアクション:\n- Apacheサービス再起動（systemctl restart httpd）\n- エスカレーション: 即座に上位者"), "{rep}");
+    assert!(rep.contains("■ 現在の状況: 継続中"), "{rep}");
+}
+
+#[test]
+fn incident_runbook_without_incident_block_is_an_error() {
+    let env = Env::new();
+    env.runbook("incident-p2.yaml", "version: 1\nchecks: []\n");
+    let r = env.run(&["incident", "p2"]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("no `incident:` block"), "{}", r.stderr);
+}
+
+#[test]
+fn verify_must_name_existing_checks() {
+    let env = Env::new();
+    env.runbook(
+        "incident-p3.yaml",
+        "version: 1\nincident: {level: p3}\nchecks:\n  - id: health\n    command: {run: [\"true\"]}\nverify: {checks: [helth]}\n",
+    );
+    let r = env.run(&["validate", "runbooks/incident-p3.yaml"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains(
+            "incident-p3.yaml:6:19: verify: no check with id `helth`, did you mean `health`?"
+        ),
+        "{}",
+        r.stderr
+    );
+}

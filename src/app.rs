@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::cli::{Cli, ColorChoice, Command, DirArg, RunArgs};
 use crate::engine::{self, Interrupt, RunResult, RunSettings, Selection};
 use crate::exit;
+use crate::history::{self, RunRecord};
 use crate::output::{self, Format, RenderOpts};
 use crate::runbook::{self, Runbook};
 
@@ -71,6 +72,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(validate(&paths, &dir, &vars.into_iter().collect()))
         }
         Command::List { dir } => list(&dir),
+        Command::History(c) => Ok(crate::history::commands::history_cmd(c)),
+        Command::Report(c) => Ok(crate::history::commands::report_cmd(c)),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "opsrun", &mut std::io::stdout());
@@ -219,6 +222,9 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     // Blocking probes stuck past their timeout (a hung NFS statvfs) must not
     // hold the process: leave them behind.
     rt.shutdown_timeout(Duration::from_millis(100));
+    // History is written here, after the runtime: rusqlite blocks.
+    let records: Vec<RunRecord> = results.iter().map(RunRecord::from_run).collect();
+    let mut recorded = history::commands::record_runs(&args.record, &records);
 
     let opts = RenderOpts {
         color: use_color(args.color),
@@ -236,6 +242,13 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
                 let arr: Vec<serde_json::Value> = results.iter().map(output::json_value).collect();
                 format!("{}\n", serde_json::to_string_pretty(&arr)?)
             }
+            Format::Report | Format::Checklist => history::commands::render_ja(
+                args.format,
+                &runbooks,
+                &records,
+                &mut recorded,
+                args.reporter.as_deref(),
+            ),
             f => results
                 .iter()
                 .map(|r| output::render(f, r, &opts))
@@ -243,6 +256,9 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
                 .join("\n"),
         };
         write_stdout(&text);
+    }
+    if let Some(w) = recorded.warning() {
+        eprintln!("{w}");
     }
     code = code.max(exit::for_status(worst));
     Ok(match interrupted {

@@ -250,8 +250,9 @@ pub fn report_cmd(cmd: ReportCmd) -> i32 {
             return exit::UNKNOWN;
         }
     };
+    let (from, to) = period.run_window();
     let run = match &store {
-        Some(s) => match s.latest_run(&name, &period.start, &period.end) {
+        Some(s) => match s.latest_run(&name, &from, &to) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: cannot read history: {e}");

@@ -101,6 +101,8 @@ pub struct Period {
     pub full_end: DateTime<FixedOffset>,
     /// `full_end`, or just after `now` if that is earlier: history after now does not exist.
     pub end: DateTime<FixedOffset>,
+    /// Just after `now`.
+    pub cut: DateTime<FixedOffset>,
 }
 
 fn midnight(d: NaiveDate, tz: FixedOffset) -> DateTime<FixedOffset> {
@@ -120,9 +122,9 @@ impl Period {
         let start = midnight(first_day, tz);
         let full_end = midnight(last_day + Duration::days(1), tz);
         // Up to and including `now`: a run made at `now` is in the period.
-        let now = now + Duration::milliseconds(1);
-        let end = if now < full_end {
-            now.max(start)
+        let cut = now + Duration::milliseconds(1);
+        let end = if cut < full_end {
+            cut.max(start)
         } else {
             full_end
         };
@@ -134,7 +136,19 @@ impl Period {
             start,
             full_end,
             end,
+            cut,
         }
+    }
+
+    /// When the runs that print this period's report were made: the
+    /// period itself, but for a month shifted by a day, as
+    /// [`Period::current`] maps a run on the 1st to the month before.
+    pub fn run_window(&self) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
+        if self.kind != PeriodKind::Monthly {
+            return (self.start, self.end);
+        }
+        let day = Duration::days(1);
+        (self.start + day, (self.full_end + day).min(self.cut))
     }
 
     /// The day `date`.
@@ -286,6 +300,9 @@ mod tests {
         assert!(p.complete());
         assert_eq!(p.days().len(), 31);
         assert_eq!(p.previous().label(), "2025年9月");
+        let (a, b) = p.run_window();
+        assert_eq!(a, at("2025-10-02T00:00:00+09:00"));
+        assert_eq!(b, at("2025-11-01T10:00:00.001+09:00"));
         let p = Period::current(PeriodKind::Monthly, at("2025-10-20T10:00:00+09:00"), jst());
         assert_eq!(p.label(), "2025年10月");
         assert_eq!(p.days().len(), 20);

@@ -531,6 +531,52 @@ mod tests {
     }
 
     #[test]
+    fn monthly_incidents_are_counted_by_level_and_summarised() {
+        use crate::history::store::IncidentRecord;
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        let now = t("2025-11-01T10:00:00+09:00");
+        let period = Period::current(PeriodKind::Monthly, now, crate::history::period::jst());
+        let inc = |level: &str, at: &str, mins: i64| IncidentRecord {
+            run_id: None,
+            level: level.into(),
+            name: Some("軽微".into()),
+            runbook: format!("incident-{level}"),
+            host: "h".into(),
+            started_at: t(at),
+            ended_at: Some(t(at) + chrono::Duration::minutes(mins)),
+            outcome: "recovered".into(),
+            summary: "OpenAI APIタイムアウト".into(),
+            reporter: None,
+        };
+        let summary = PeriodSummary {
+            incidents: vec![
+                inc("p4", "2025-10-15T10:23:00+09:00", 13),
+                inc("p2", "2025-10-20T01:00:00Z", 90),
+            ],
+            ..Default::default()
+        };
+        let text = render(
+            None,
+            &ReportCtx {
+                period: &period,
+                spec: None,
+                summary: Some(&summary),
+                history_error: None,
+            },
+        );
+        assert!(
+            text.contains("- インシデント数: 2件 (P2: 1件, P4: 1件)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "■ インシデントサマリー\n1. 2025-10-15 10:23: P4（軽微） OpenAI APIタイムアウト（13分） → 復旧\n2. 2025-10-20 10:00: P2（軽微） OpenAI APIタイムアウト（1.5時間） → 復旧\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(ja_duration(15 * 60_000), "15分");
         assert_eq!(ja_duration(150 * 60_000), "2.5時間");

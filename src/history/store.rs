@@ -246,6 +246,16 @@ impl Store {
             reason: reason(&e),
         };
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // A newer opsrun's database is left exactly as it is.
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        if v > MIGRATIONS.len() as i64 {
+            return Err(HistoryError {
+                path: path.to_owned(),
+                reason: newer(v),
+            });
+        }
         // Switching to WAL needs a moment of exclusive access; several
         // processes creating the file at once wait for each other here.
         let mode: String = conn
@@ -262,10 +272,7 @@ impl Store {
             MigrateError::Sql(e) => err(e),
             MigrateError::Newer(v) => HistoryError {
                 path: path.to_owned(),
-                reason: format!(
-                    "written by a newer opsrun (schema version {v}; this one knows up to {})",
-                    MIGRATIONS.len()
-                ),
+                reason: newer(v),
             },
         })?;
         Ok(Store {
@@ -679,6 +686,13 @@ impl Store {
         })();
         r.map_err(|e| self.err(e))
     }
+}
+
+fn newer(v: i64) -> String {
+    format!(
+        "written by a newer opsrun (schema version {v}; this one knows up to {}); it is left untouched",
+        MIGRATIONS.len()
+    )
 }
 
 fn parse_metrics(s: &str) -> Vec<(String, f64, String)> {

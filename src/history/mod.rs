@@ -167,6 +167,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn history_path_resolution() {
+        assert_eq!(
+            resolve_path(Some(Path::new("/x/h.db"))),
+            PathBuf::from("/x/h.db")
+        );
+        // An empty OPSRUN_HISTORY is unset, not the current directory.
+        assert_eq!(resolve_path(Some(Path::new(""))), default_path());
+        if rustix::process::geteuid().is_root() {
+            assert_eq!(default_path(), PathBuf::from("/var/lib/opsrun/history.db"));
+        } else {
+            assert!(default_path().ends_with("opsrun/history.db"));
+        }
+    }
+
+    #[test]
     fn unit_labels_come_from_the_display() {
         assert_eq!(unit_label("5件", 5.0), "件");
         assert_eq!(unit_label("65.5%", 65.5), "%");

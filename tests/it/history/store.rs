@@ -284,6 +284,20 @@ fn history_command_listing_and_errors() {
         NOW,
     ]);
     assert!(r.stdout.contains("3 results"), "{}", r.stdout);
+    let r = env.run(&[
+        "history",
+        "--check",
+        "disk-root",
+        "-f",
+        "json",
+        "--now",
+        NOW,
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["samples"].as_array().unwrap().len(), 5, "{doc:#}");
+    assert_eq!(doc["samples"][4]["metric"], 72.0);
+    assert_eq!(doc["stats"]["max"], 72.0);
+    assert_eq!(doc["stats"]["min"], 61.0);
 }
 
 #[test]

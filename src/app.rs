@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::cli::{Cli, ColorChoice, Command, DirArg, RunArgs};
 use crate::engine::{self, Interrupt, RunResult, RunSettings, Selection};
 use crate::exit;
+use crate::history::{self, RunRecord};
 use crate::output::{self, Format, RenderOpts};
 use crate::runbook::{self, Runbook};
 
@@ -68,9 +69,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             execute,
             yes,
             since,
-            reporter,
             args,
-        } => run_incident(level, execute, yes, since, reporter, args),
+        } => run_incident(level, execute, yes, since, args),
         Command::Run { targets, args } => {
             let names: Vec<&str> = targets.iter().map(String::as_str).collect();
             run_named(&names, args)
@@ -79,6 +79,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(validate(&paths, &dir, &vars.into_iter().collect()))
         }
         Command::List { dir } => list(&dir),
+        Command::History(c) => Ok(crate::history::commands::history_cmd(c)),
+        Command::Report(c) => Ok(crate::history::commands::report_cmd(c)),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "opsrun", &mut std::io::stdout());
@@ -227,6 +229,9 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     // Blocking probes stuck past their timeout (a hung NFS statvfs) must not
     // hold the process: leave them behind.
     rt.shutdown_timeout(Duration::from_millis(100));
+    // History is written here, after the runtime: rusqlite blocks.
+    let records: Vec<RunRecord> = results.iter().map(RunRecord::from_run).collect();
+    let mut recorded = history::commands::record_runs(&args.record, &records);
 
     let refs: Vec<&RunResult> = results.iter().collect();
     let mut opts = RenderOpts {
@@ -239,26 +244,39 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     let worst = crate::outcome::worst(results.iter().map(RunResult::status));
     let all_pass = worst <= crate::outcome::Status::Skip;
     let interrupted = results.iter().find_map(|r| r.interrupted);
+    // Report and checklist read the runbook's `report:` block and history;
+    // every other format is a function of the runs alone.
+    let mut render_any = |format: Format, opts: &RenderOpts| -> String {
+        match format {
+            Format::Report | Format::Checklist => history::commands::render_ja(
+                format,
+                &runbooks,
+                &records,
+                &mut recorded,
+                args.reporter.as_deref(),
+            ),
+            f => output::render(f, &refs, opts),
+        }
+    };
     for (format, path) in &args.outputs {
         if *format == Format::Prometheus {
             opts.prom.previous_success = std::fs::read_to_string(path)
                 .map(|t| output::prometheus::previous_success(&t))
                 .unwrap_or_default();
         }
-        let text = output::render(
-            *format,
-            &refs,
-            &RenderOpts {
-                color: false,
-                ..opts.clone()
-            },
-        );
-        if let Err(e) = write_atomically(path, &text) {
+        let plain = RenderOpts {
+            color: false,
+            ..opts.clone()
+        };
+        if let Err(e) = write_atomically(path, &render_any(*format, &plain)) {
             eprintln!("error: --output {}: {e}", path.display());
         }
     }
     if !(args.quiet && all_pass && interrupted.is_none()) {
-        write_stdout(&output::render(args.format, &refs, &opts));
+        write_stdout(&render_any(args.format, &opts));
+    }
+    if let Some(w) = recorded.warning() {
+        eprintln!("{w}");
     }
     code = code.max(exit::for_status(worst));
     Ok(match interrupted {
@@ -279,7 +297,6 @@ fn run_incident(
     execute: bool,
     yes: bool,
     since: Option<String>,
-    reporter: Option<String>,
     args: RunArgs,
 ) -> anyhow::Result<i32> {
     use crate::incident;
@@ -324,7 +341,7 @@ fn run_incident(
         confirm,
         since,
         now: now.with_timezone(&incident::jst()).fixed_offset(),
-        reporter: reporter_name(reporter),
+        reporter: reporter_name(args.reporter.clone()),
         concurrency: args.concurrency as usize,
         narrate,
     };

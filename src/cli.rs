@@ -1,10 +1,12 @@
 //! The command line (SPEC §1). Doc comments here are the `--help` text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::history::period::PeriodKind;
 use crate::output::{Format, WarnAs};
 
 /// Execute operations runbooks: typed checks, a pass/warn/fail table and
@@ -46,9 +48,6 @@ pub enum Command {
         /// When the incident began: HH:MM (JST), a duration ago like 15m, or RFC 3339 [default: now]
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
-        /// 報告者 in the 障害報告 [default: $USER]
-        #[arg(long, value_name = "NAME")]
-        reporter: Option<String>,
         #[command(flatten)]
         args: RunArgs,
     },
@@ -75,6 +74,10 @@ pub enum Command {
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Past runs, or one check's results over time (numbers as a sparkline)
+    History(HistoryCmd),
+    /// Render a daily, weekly or monthly report from history, running nothing
+    Report(ReportCmd),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish (also elvish, powershell)
@@ -149,6 +152,142 @@ pub struct RunArgs {
     /// Fix the clock (RFC 3339), for reports, windows and tests
     #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
     pub now: Option<DateTime<FixedOffset>>,
+
+    #[command(flatten)]
+    pub record: RecordArgs,
+
+    /// 担当者 in checklists and reports [default: $USER]
+    #[arg(long, value_name = "NAME")]
+    pub reporter: Option<String>,
+}
+
+/// Where history is.
+#[derive(Debug, Args, Clone)]
+pub struct HistoryPath {
+    /// History database [default: $XDG_STATE_HOME/opsrun/history.db; as root /var/lib/opsrun/history.db]
+    #[arg(long = "history", env = "OPSRUN_HISTORY", value_name = "PATH")]
+    pub history: Option<PathBuf>,
+}
+
+/// How a run is recorded in history.
+#[derive(Debug, Args, Clone)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub path: HistoryPath,
+
+    /// Do not record this run (reports still read existing history)
+    #[arg(long)]
+    pub no_history: bool,
+
+    /// Drop history older than this when recording
+    #[arg(
+        long = "history-retention",
+        env = "OPSRUN_HISTORY_RETENTION",
+        value_name = "DURATION",
+        default_value = "400d",
+        value_parser = parse_duration_arg
+    )]
+    pub retention: Duration,
+}
+
+/// `opsrun history`.
+#[derive(Debug, Args, Clone)]
+pub struct HistoryCmd {
+    #[command(flatten)]
+    pub path: HistoryPath,
+
+    /// Only runs of this runbook
+    #[arg(long, value_name = "NAME")]
+    pub runbook: Option<String>,
+
+    /// One check's results over time
+    #[arg(long, value_name = "ID")]
+    pub check: Option<String>,
+
+    /// How far back to look
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration_arg)]
+    pub since: Duration,
+
+    /// Rows shown at most (the newest)
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+
+    /// Fix the clock (RFC 3339), for tests
+    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
+    pub now: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    Table,
+    Json,
+}
+
+/// `opsrun report`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportCmd {
+    /// Which report
+    #[arg(value_enum)]
+    pub period: PeriodKind,
+
+    /// The day (daily), or the last of the seven days (weekly) [today]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date, conflicts_with = "month")]
+    pub date: Option<NaiveDate>,
+
+    /// The month (monthly) [the month of yesterday: on the 1st, the month that ended]
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub month: Option<(i32, u32)>,
+
+    /// The runbook whose runs are reported [daily, weekly or monthly]
+    #[arg(long, value_name = "NAME")]
+    pub runbook: Option<String>,
+
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = JaFormat::Report)]
+    pub format: JaFormat,
+
+    /// 担当者 in the checklist [default: $USER]
+    #[arg(long, value_name = "NAME")]
+    pub reporter: Option<String>,
+
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    #[command(flatten)]
+    pub path: HistoryPath,
+
+    /// Fix the clock (RFC 3339), for tests
+    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
+    pub now: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JaFormat {
+    Report,
+    Checklist,
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(s)
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("expected a date like 2025-10-21, got `{s}`"))
+}
+
+fn parse_month(s: &str) -> Result<(i32, u32), String> {
+    let bad = || format!("expected a month like 2025-10, got `{s}`");
+    let (y, m) = s.split_once('-').ok_or_else(bad)?;
+    let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if y.to_string().len() != 4 || !(1..=12).contains(&m) {
+        return Err(bad());
+    }
+    Ok((y, m))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod exit;
+pub mod history;
 pub mod incident;
 pub mod outcome;
 pub mod output;

@@ -306,7 +306,9 @@ impl Command {
             "ms" => Unit::Millis,
             "B" => Unit::Bytes,
             "件" | "count" | "回" | "個" | "人" | "名" => Unit::Count,
-            "days" | "日" => Unit::Days,
+            // Only `days` means days left (a certificate); `日` may count
+            // anything (稼働日数), so it stays a plain number.
+            "days" => Unit::Days,
             _ => Unit::Number,
         };
         let m = crate::outcome::Metric::new(n, unit);
@@ -315,7 +317,8 @@ impl Command {
         let th = Threshold {
             warn: spec.warn.clone(),
             fail: spec.fail.clone(),
-            unit: Unit::Number,
+            // Same numbers, but printed in the value's unit (`80%`).
+            unit,
         };
         let v = th.eval(n, Direction::HigherIsWorse);
         out.worsen(

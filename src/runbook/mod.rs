@@ -13,7 +13,10 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 pub use error::{LoadError, at};
-pub use schema::{Dur, Retry, Severity, Size, Text};
+pub use schema::{
+    Amount, CheckRef, ChecklistItem, Dur, ForecastSpec, LineSpec, ReportSpec, Retry, SectionSpec,
+    Severity, Size, Text, Tz, UptimeSpec,
+};
 pub use workflow::{Action, IncidentSpec, Level, Step, SystemctlAction, UnitAction, Workflow};
 
 use crate::check::Kind;
@@ -38,6 +41,8 @@ pub struct Runbook {
     pub checks: Vec<Arc<Check>>,
     /// Incident header, recovery actions and verify loop (root file only).
     pub workflow: Workflow,
+    /// The `report:` block (defaults when absent).
+    pub report: ReportSpec,
 }
 
 /// One check, ready to run.
@@ -132,6 +137,8 @@ pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "runbook".into());
+    let report = root.report.map(|r| r.value).unwrap_or_default();
+    check_report_ids(path, &root.text, &report, &checks)?;
     Ok(Runbook {
         path: path.to_owned(),
         title: root.title.unwrap_or_else(|| name.clone()),
@@ -139,7 +146,63 @@ pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook
         system: root.system,
         checks,
         workflow,
+        report,
     })
+}
+
+/// Check ids named in `report:` (show_value, show_status, checklist) must
+/// be checks of this runbook: a typo would silently leave an item unticked.
+fn check_report_ids(
+    path: &Path,
+    text: &str,
+    report: &ReportSpec,
+    checks: &[Arc<Check>],
+) -> Result<(), LoadError> {
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    let named = report
+        .show_value
+        .iter()
+        .map(|s| ("show_value", s))
+        .chain(report.show_status.iter().map(|s| ("show_status", s)))
+        .chain(
+            report
+                .checklist
+                .iter()
+                .flatten()
+                .flat_map(|i| i.checks.iter().map(|s| ("checklist", s))),
+        );
+    for (field, id) in named {
+        if !ids.contains(&id.value.as_str()) {
+            let hint = match crate::suggest::closest(&id.value, &ids) {
+                Some(s) => format!(", did you mean `{s}`?"),
+                None => format!(" (checks: {})", ids.join(", ")),
+            };
+            return Err(LoadError::new(
+                path,
+                id.referenced.line() as usize,
+                id.referenced.column() as usize,
+                format!("report.{field}: no check with id `{}`{hint}", id.value),
+                text,
+            ));
+        }
+    }
+    if let Some(both) = report
+        .show_value
+        .iter()
+        .find(|v| report.show_status.iter().any(|s| s.value == v.value))
+    {
+        return Err(LoadError::new(
+            path,
+            both.referenced.line() as usize,
+            both.referenced.column() as usize,
+            format!(
+                "report: check `{}` is in both show_value and show_status; keep one",
+                both.value
+            ),
+            text,
+        ));
+    }
+    Ok(())
 }
 
 struct LoadedFile {
@@ -147,6 +210,7 @@ struct LoadedFile {
     version: Option<u64>,
     title: Option<String>,
     system: Option<String>,
+    report: Option<Spanned<ReportSpec>>,
     /// Each check with its id's line/column and its file's text (for errors).
     checks: Vec<(Check, usize, usize, Arc<str>)>,
     workflow: Workflow,
@@ -346,6 +410,15 @@ fn load_file(
                 &text,
             ));
         }
+        if let Some(r) = &sub.report {
+            return Err(LoadError::new(
+                &inc_path,
+                r.referenced.line() as usize,
+                r.referenced.column() as usize,
+                "`report:` belongs in the runbook that is run, not in an included file",
+                &sub.text,
+            ));
+        }
         checks.extend(sub.checks);
     }
     stack.pop();
@@ -446,6 +519,7 @@ fn load_file(
         version: raw.version.map(|v| v.value),
         title: raw.title,
         system: raw.system,
+        report: raw.report,
         checks,
         text,
     })

@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod commands;
 mod engine;
+mod history;
 mod http;
 mod incident;
 mod malformed;

@@ -1,0 +1,450 @@
+//! Numbers computed from history samples: time-weighted uptime, period
+//! statistics, per-day buckets, sparklines and the least-squares capacity
+//! forecast. Pure functions over `(time, status, value)` samples, so they
+//! are unit-tested here without a database.
+
+use serde::Deserialize;
+
+use crate::outcome::Status;
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MS: f64 = 86_400_000.0;
+
+/// One recorded result of a check: when, how it ended, its number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Unix milliseconds.
+    pub ms: i64,
+    pub status: Status,
+    pub value: Option<f64>,
+}
+
+/// How a period's samples are summed up into one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stat {
+    /// Mean of every sample.
+    Avg,
+    Max,
+    Min,
+    /// The latest sample.
+    Last,
+    /// Each day's last sample, added up (a `window: today` count's day total).
+    Sum,
+    /// Share of samples that were not fail (unknown ones left out).
+    Success,
+}
+
+impl Stat {
+    /// The default for a unit: days and sizes are read as "where are we
+    /// now", counts as totals, everything else as an average.
+    pub fn for_unit(unit: &str) -> Stat {
+        match unit {
+            "days" | "B" => Stat::Last,
+            "count" => Stat::Sum,
+            _ => Stat::Avg,
+        }
+    }
+
+    /// `平均CPU使用率`, `最大…`, `総アクセス数`: the line label for a check label.
+    pub fn label(self, check_label: &str) -> String {
+        match self {
+            Stat::Avg => format!("平均{check_label}"),
+            Stat::Max => format!("最大{check_label}"),
+            Stat::Min => format!("最小{check_label}"),
+            Stat::Sum => format!("総{check_label}"),
+            Stat::Last | Stat::Success => check_label.to_owned(),
+        }
+    }
+}
+
+/// Time-weighted availability over a period.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Uptime {
+    pub up_ms: i64,
+    pub down_ms: i64,
+    /// Time no sample speaks for (before the first, after a gap, unknown results).
+    pub missing_ms: i64,
+    /// Merged down intervals, `[start, end)` in unix ms.
+    pub outages: Vec<(i64, i64)>,
+}
+
+impl Uptime {
+    /// Up share of the measured time, or `None` when nothing was measured.
+    pub fn ratio(&self) -> Option<f64> {
+        let measured = self.up_ms + self.down_ms;
+        (measured > 0).then(|| self.up_ms as f64 / measured as f64)
+    }
+}
+
+/// Twice the median interval between samples (at least a minute): how
+/// long one sample is taken to speak for when `max_gap` is not set. A check
+/// run every 5 minutes covers 10; a once-a-day check covers two days.
+pub fn default_max_gap(samples: &[Sample]) -> i64 {
+    let mut gaps: Vec<i64> = samples
+        .windows(2)
+        .map(|w| w[1].ms - w[0].ms)
+        .filter(|g| *g > 0)
+        .collect();
+    if gaps.is_empty() {
+        return 60 * MINUTE_MS;
+    }
+    gaps.sort_unstable();
+    (gaps[gaps.len() / 2] * 2).max(MINUTE_MS)
+}
+
+/// Uptime over `[start, end)`: each sample's status holds from its time to
+/// the next sample, but for at most `max_gap`; time no sample covers is
+/// missing, not up. A sample before `start` (the latest one) carries into
+/// the period. Fail is down; pass and warn are up (warn still serves);
+/// unknown (could not check) is missing.
+pub fn uptime(samples: &[Sample], start: i64, end: i64, max_gap: i64) -> Uptime {
+    let mut u = Uptime::default();
+    if end <= start {
+        return u;
+    }
+    let first = samples.iter().rposition(|s| s.ms <= start).unwrap_or(0);
+    let relevant: Vec<&Sample> = samples[first..].iter().filter(|s| s.ms < end).collect();
+    let mut covered = 0;
+    for (i, s) in relevant.iter().enumerate() {
+        let next = relevant.get(i + 1).map(|n| n.ms).unwrap_or(end);
+        let from = s.ms.max(start);
+        let to = next.min(s.ms + max_gap).min(end);
+        if to <= from {
+            continue;
+        }
+        let span = to - from;
+        match s.status {
+            Status::Fail => {
+                u.down_ms += span;
+                covered += span;
+                match u.outages.last_mut() {
+                    Some(last) if last.1 == from => last.1 = to,
+                    _ => u.outages.push((from, to)),
+                }
+            }
+            Status::Pass | Status::Warn => {
+                u.up_ms += span;
+                covered += span;
+            }
+            Status::Unknown | Status::Skip => {}
+        }
+    }
+    u.missing_ms = (end - start) - covered;
+    u
+}
+
+/// One number for the samples' values, by `stat`.
+pub fn stat(samples: &[Sample], stat: Stat, day_bounds: &[(i64, i64)]) -> Option<f64> {
+    let vals: Vec<f64> = samples.iter().filter_map(|s| s.value).collect();
+    match stat {
+        Stat::Avg => (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64),
+        Stat::Max => vals.iter().copied().reduce(f64::max),
+        Stat::Min => vals.iter().copied().reduce(f64::min),
+        Stat::Last => vals.last().copied(),
+        Stat::Sum => {
+            let days: Vec<f64> = buckets(samples, Stat::Last, day_bounds)
+                .into_iter()
+                .flatten()
+                .collect();
+            (!days.is_empty()).then(|| days.iter().sum())
+        }
+        Stat::Success => success(samples).map(|(ok, n)| ok as f64 / n as f64 * 100.0),
+    }
+}
+
+/// `(not failed, counted)`: unknown results are left out.
+pub fn success(samples: &[Sample]) -> Option<(usize, usize)> {
+    let counted: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| matches!(s.status, Status::Pass | Status::Warn | Status::Fail))
+        .collect();
+    let ok = counted.iter().filter(|s| s.status != Status::Fail).count();
+    (!counted.is_empty()).then_some((ok, counted.len()))
+}
+
+/// The stat of each `[start, end)` bucket (days of a period); `None` for
+/// a bucket with no sample. A sum's bucket is the day's last sample.
+pub fn buckets(samples: &[Sample], s: Stat, bounds: &[(i64, i64)]) -> Vec<Option<f64>> {
+    let per = if s == Stat::Sum { Stat::Last } else { s };
+    bounds
+        .iter()
+        .map(|(a, b)| {
+            let inside: Vec<Sample> = samples
+                .iter()
+                .filter(|x| x.ms >= *a && x.ms < *b)
+                .cloned()
+                .collect();
+            stat(&inside, per, &[])
+        })
+        .collect()
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// `▁▂▃▄▅▆▇█` scaled from the lowest to the highest value shown; `·`
+/// where there is no data; a flat series is drawn mid-height.
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    let (Some(lo), Some(hi)) = (
+        present.iter().copied().reduce(f64::min),
+        present.iter().copied().reduce(f64::max),
+    ) else {
+        return "·".repeat(values.len());
+    };
+    values
+        .iter()
+        .map(|v| match v {
+            None => '·',
+            Some(_) if hi - lo < f64::EPSILON * hi.abs().max(1.0) => BARS[3],
+            Some(x) => {
+                let i = ((x - lo) / (hi - lo) * 7.0).round() as usize;
+                BARS[i.min(7)]
+            }
+        })
+        .collect()
+}
+
+/// At most `n` points: consecutive samples averaged into equal groups, so
+/// a month of 5-minute samples fits on one line.
+pub fn resample(values: &[f64], n: usize) -> Vec<Option<f64>> {
+    if values.len() <= n || n == 0 {
+        return values.iter().map(|v| Some(*v)).collect();
+    }
+    (0..n)
+        .map(|i| {
+            let a = i * values.len() / n;
+            let b = ((i + 1) * values.len() / n).max(a + 1);
+            let g = &values[a..b];
+            Some(g.iter().sum::<f64>() / g.len() as f64)
+        })
+        .collect()
+}
+
+/// What the trend says about a limit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Forecast {
+    /// Fewer than two samples, or all at one instant (or under a day apart).
+    Insufficient,
+    /// The latest sample is already at or past the limit.
+    Reached { last: f64 },
+    /// The fitted line reaches the limit at `at_ms`, within the horizon.
+    Crosses { at_ms: i64, per_day: f64, last: f64 },
+    /// Not within the horizon (flat, moving away, or too slow).
+    NotWithin { per_day: f64, last: f64 },
+}
+
+/// Least-squares line through `(ms, value)` points; returns `(per_day, intercept_at_ref)`.
+pub fn fit(points: &[(i64, f64)], ref_ms: i64) -> Option<(f64, f64)> {
+    if points.len() < 2 {
+        return None;
+    }
+    let xs: Vec<f64> = points
+        .iter()
+        .map(|(t, _)| (t - ref_ms) as f64 / DAY_MS)
+        .collect();
+    let n = xs.len() as f64;
+    let mx = xs.iter().sum::<f64>() / n;
+    let my = points.iter().map(|(_, y)| y).sum::<f64>() / n;
+    let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    if sxx <= f64::EPSILON {
+        return None;
+    }
+    let sxy: f64 = xs
+        .iter()
+        .zip(points)
+        .map(|(x, (_, y))| (x - mx) * (y - my))
+        .sum();
+    let slope = sxy / sxx;
+    Some((slope, my - slope * mx))
+}
+
+/// When the trend of `points` reaches `limit`, looking `horizon_ms` past
+/// `ref_ms`. `rising` says which way is bad: usage grows toward its limit,
+/// free space (or days left) shrinks toward it.
+pub fn forecast(
+    points: &[(i64, f64)],
+    limit: f64,
+    rising: bool,
+    ref_ms: i64,
+    horizon_ms: i64,
+) -> Forecast {
+    let Some(&(_, last)) = points.last() else {
+        return Forecast::Insufficient;
+    };
+    let span = points.last().map(|p| p.0).unwrap_or(0) - points.first().map(|p| p.0).unwrap_or(0);
+    if (rising && last >= limit) || (!rising && last <= limit) {
+        return Forecast::Reached { last };
+    }
+    if (span as f64) < DAY_MS {
+        return Forecast::Insufficient;
+    }
+    let Some((per_day, at_ref)) = fit(points, ref_ms) else {
+        return Forecast::Insufficient;
+    };
+    let toward = if rising { per_day > 0.0 } else { per_day < 0.0 };
+    if !toward {
+        return Forecast::NotWithin { per_day, last };
+    }
+    let days = (limit - at_ref) / per_day;
+    let at_ms = ref_ms + (days.max(0.0) * DAY_MS) as i64;
+    if at_ms - ref_ms <= horizon_ms {
+        Forecast::Crosses {
+            at_ms,
+            per_day,
+            last,
+        }
+    } else {
+        Forecast::NotWithin { per_day, last }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    fn s(ms: i64, status: Status) -> Sample {
+        Sample {
+            ms,
+            status,
+            value: None,
+        }
+    }
+
+    fn v(ms: i64, value: f64) -> Sample {
+        Sample {
+            ms,
+            status: Status::Pass,
+            value: Some(value),
+        }
+    }
+
+    #[test]
+    fn uptime_is_time_weighted() {
+        // Hourly samples over 10 hours, one failed: down for that hour.
+        let mut xs: Vec<Sample> = (0..10).map(|i| s(i * H, Status::Pass)).collect();
+        xs[4].status = Status::Fail;
+        let u = uptime(&xs, 0, 10 * H, 2 * H);
+        assert_eq!(u.down_ms, H);
+        assert_eq!(u.up_ms, 9 * H);
+        assert_eq!(u.missing_ms, 0);
+        assert_eq!(u.outages, vec![(4 * H, 5 * H)]);
+        assert!((u.ratio().unwrap() - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gaps_longer_than_max_gap_are_missing_not_up() {
+        // Samples at 0h and 1h, then nothing until 9h: after 1h+max_gap(2h)
+        // nothing is known.
+        let xs = vec![
+            s(0, Status::Pass),
+            s(H, Status::Pass),
+            s(9 * H, Status::Pass),
+        ];
+        let u = uptime(&xs, 0, 10 * H, 2 * H);
+        assert_eq!(u.up_ms, H + 2 * H + H);
+        assert_eq!(u.missing_ms, 6 * H);
+        assert_eq!(u.ratio(), Some(1.0));
+    }
+
+    #[test]
+    fn a_sample_before_the_period_carries_in_and_unknown_is_missing() {
+        let xs = vec![
+            s(-H / 2, Status::Fail),
+            s(H, Status::Unknown),
+            s(2 * H, Status::Pass),
+        ];
+        let u = uptime(&xs, 0, 3 * H, 2 * H);
+        assert_eq!(u.down_ms, H);
+        assert_eq!(u.missing_ms, H);
+        assert_eq!(u.up_ms, H);
+        assert_eq!(u.outages, vec![(0, H)]);
+        // Consecutive failures merge into one outage.
+        let xs = vec![
+            s(0, Status::Fail),
+            s(H, Status::Fail),
+            s(2 * H, Status::Pass),
+        ];
+        assert_eq!(uptime(&xs, 0, 3 * H, 2 * H).outages, vec![(0, 2 * H)]);
+        assert_eq!(uptime(&[], 0, H, H).ratio(), None);
+    }
+
+    #[test]
+    fn max_gap_defaults_to_twice_the_median_interval() {
+        let xs: Vec<Sample> = (0..5).map(|i| s(i * 5 * MINUTE_MS, Status::Pass)).collect();
+        assert_eq!(default_max_gap(&xs), 10 * MINUTE_MS);
+        assert_eq!(default_max_gap(&xs[..1]), 60 * MINUTE_MS);
+    }
+
+    #[test]
+    fn stats_and_sum_by_day() {
+        let xs = vec![v(0, 10.0), v(H, 30.0), v(25 * H, 20.0)];
+        let days = [(0, 24 * H), (24 * H, 48 * H), (48 * H, 72 * H)];
+        assert_eq!(stat(&xs, Stat::Avg, &days), Some(20.0));
+        assert_eq!(stat(&xs, Stat::Max, &days), Some(30.0));
+        assert_eq!(stat(&xs, Stat::Min, &days), Some(10.0));
+        assert_eq!(stat(&xs, Stat::Last, &days), Some(20.0));
+        // Day 1's last sample (30) + day 2's (20); day 3 has none.
+        assert_eq!(stat(&xs, Stat::Sum, &days), Some(50.0));
+        assert_eq!(
+            buckets(&xs, Stat::Avg, &days),
+            vec![Some(20.0), Some(20.0), None]
+        );
+        assert_eq!(stat(&[], Stat::Avg, &days), None);
+        let mut ys = xs.clone();
+        ys[1].status = Status::Fail;
+        ys.push(s(2 * H, Status::Unknown));
+        assert_eq!(success(&ys), Some((2, 3)));
+    }
+
+    #[test]
+    fn sparklines() {
+        assert_eq!(sparkline(&[Some(0.0), Some(7.0), None, Some(3.5)]), "▁█·▅");
+        assert_eq!(sparkline(&[Some(5.0), Some(5.0)]), "▄▄");
+        assert_eq!(sparkline(&[None, None]), "··");
+        let r = resample(&(0..100).map(f64::from).collect::<Vec<_>>(), 10);
+        assert_eq!(r.len(), 10);
+        assert_eq!(r[0], Some(4.5));
+    }
+
+    #[test]
+    fn forecast_crossing_and_not() {
+        let day = DAY_MS as i64;
+        // +1 point a day from 60, seen for 21 days: reaches 90 on day 30.
+        let pts: Vec<(i64, f64)> = (0..21).map(|d| (d * day, 60.0 + d as f64)).collect();
+        let end = 30 * day;
+        match forecast(&pts, 90.0, true, 20 * day, 90 * day) {
+            Forecast::Crosses { at_ms, per_day, .. } => {
+                assert_eq!(at_ms, end);
+                assert!((per_day - 1.0).abs() < 1e-9);
+            }
+            f => panic!("{f:?}"),
+        }
+        let pts: Vec<(i64, f64)> = (0..31).map(|d| (d * day, 60.0 + 0.1 * d as f64)).collect();
+        assert!(matches!(
+            forecast(&pts, 90.0, true, end, 90 * day),
+            Forecast::NotWithin { .. }
+        ));
+        let pts: Vec<(i64, f64)> = (0..31).map(|d| (d * day, 60.0 - 0.1 * d as f64)).collect();
+        assert!(matches!(
+            forecast(&pts, 90.0, true, end, 90 * day),
+            Forecast::NotWithin { .. }
+        ));
+        assert_eq!(
+            forecast(&[(0, 95.0)], 90.0, true, end, day),
+            Forecast::Reached { last: 95.0 }
+        );
+        assert_eq!(
+            forecast(&[(0, 50.0), (H, 51.0)], 90.0, true, end, day),
+            Forecast::Insufficient
+        );
+        // Lower is worse: free space shrinking toward 10.
+        let pts: Vec<(i64, f64)> = (0..11).map(|d| (d * day, 30.0 - d as f64)).collect();
+        assert!(matches!(
+            forecast(&pts, 10.0, false, 10 * day, 90 * day),
+            Forecast::Crosses { .. }
+        ));
+    }
+}

@@ -1,0 +1,323 @@
+//! Report periods: the day, the seven days or the calendar month a report
+//! covers, in the report's timezone. Timezones are fixed offsets (JST,
+//! `+09:00`, by default): the seeds' reports are in JST, which has no DST,
+//! and a fixed offset keeps history queries exact without a tz database.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone};
+use serde::Deserialize;
+
+/// Which report: 日次, 週次 or 月次.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodKind {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl PeriodKind {
+    /// `日次` / `週次` / `月次`.
+    pub fn ja(self) -> &'static str {
+        match self {
+            PeriodKind::Daily => "日次",
+            PeriodKind::Weekly => "週次",
+            PeriodKind::Monthly => "月次",
+        }
+    }
+
+    /// `前日比` / `前週比` / `前月比`.
+    pub fn change_word(self) -> &'static str {
+        match self {
+            PeriodKind::Daily => "前日比",
+            PeriodKind::Weekly => "前週比",
+            PeriodKind::Monthly => "前月比",
+        }
+    }
+
+    /// The report a runbook prints by its file name: `weekly.yaml` →
+    /// weekly, `monthly.yaml` → monthly, anything else daily.
+    pub fn for_runbook_name(name: &str) -> PeriodKind {
+        match name {
+            "weekly" => PeriodKind::Weekly,
+            "monthly" => PeriodKind::Monthly,
+            _ => PeriodKind::Daily,
+        }
+    }
+}
+
+/// JST, the default report timezone.
+pub fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).expect("valid offset")
+}
+
+/// Parses `report.timezone`: `+09:00`, `-05:30`, `+0900`, `+09`, `UTC`,
+/// `Z`, `JST` or `Asia/Tokyo`.
+pub fn parse_timezone(s: &str) -> Result<FixedOffset, String> {
+    let t = s.trim();
+    let bad = || {
+        format!(
+            "invalid timezone `{s}`: expected a fixed offset like +09:00, or UTC/JST (zones with daylight saving are not supported)"
+        )
+    };
+    match t {
+        "UTC" | "utc" | "Z" | "GMT" => return Ok(FixedOffset::east_opt(0).expect("0")),
+        "JST" | "jst" | "Asia/Tokyo" => return Ok(jst()),
+        _ => {}
+    }
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || rest.matches(':').count() > 1 {
+        return Err(bad());
+    }
+    let (h, m) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().map_err(|_| bad())?, 0),
+        4 => (
+            digits[..2].parse::<i32>().map_err(|_| bad())?,
+            digits[2..].parse::<i32>().map_err(|_| bad())?,
+        ),
+        _ => return Err(bad()),
+    };
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+/// A span of whole days in a timezone, cut at `now` when it is not over yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Period {
+    pub kind: PeriodKind,
+    pub first_day: NaiveDate,
+    /// Inclusive.
+    pub last_day: NaiveDate,
+    pub tz: FixedOffset,
+    /// Midnight starting `first_day`.
+    pub start: DateTime<FixedOffset>,
+    /// Midnight after `last_day`.
+    pub full_end: DateTime<FixedOffset>,
+    /// `full_end`, or just after `now` if that is earlier: history after now does not exist.
+    pub end: DateTime<FixedOffset>,
+    /// Just after `now`.
+    pub cut: DateTime<FixedOffset>,
+}
+
+fn midnight(d: NaiveDate, tz: FixedOffset) -> DateTime<FixedOffset> {
+    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("fixed offsets have no gaps")
+}
+
+impl Period {
+    fn new(
+        kind: PeriodKind,
+        first_day: NaiveDate,
+        last_day: NaiveDate,
+        tz: FixedOffset,
+        now: DateTime<FixedOffset>,
+    ) -> Period {
+        let start = midnight(first_day, tz);
+        let full_end = midnight(last_day + Duration::days(1), tz);
+        // Up to and including `now`: a run made at `now` is in the period.
+        let cut = now + Duration::milliseconds(1);
+        let end = if cut < full_end {
+            cut.max(start)
+        } else {
+            full_end
+        };
+        Period {
+            kind,
+            first_day,
+            last_day,
+            tz,
+            start,
+            full_end,
+            end,
+            cut,
+        }
+    }
+
+    /// When the runs that print this period's report were made: the
+    /// period itself, but for a month shifted by a day, as
+    /// [`Period::current`] maps a run on the 1st to the month before.
+    pub fn run_window(&self) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
+        if self.kind != PeriodKind::Monthly {
+            return (self.start, self.end);
+        }
+        let day = Duration::days(1);
+        (self.start + day, (self.full_end + day).min(self.cut))
+    }
+
+    /// The day `date`.
+    pub fn day(date: NaiveDate, tz: FixedOffset, now: DateTime<FixedOffset>) -> Period {
+        Period::new(PeriodKind::Daily, date, date, tz, now)
+    }
+
+    /// The seven days ending with `last_day` (seed 000: a Monday run
+    /// reports Tuesday to Monday, `2025-10-21 ~ 2025-10-27`).
+    pub fn week(last_day: NaiveDate, tz: FixedOffset, now: DateTime<FixedOffset>) -> Period {
+        Period::new(
+            PeriodKind::Weekly,
+            last_day - Duration::days(6),
+            last_day,
+            tz,
+            now,
+        )
+    }
+
+    /// The calendar month `year`-`month`.
+    pub fn month(
+        year: i32,
+        month: u32,
+        tz: FixedOffset,
+        now: DateTime<FixedOffset>,
+    ) -> Option<Period> {
+        let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+        let next = if month == 12 {
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(year, month + 1, 1)?
+        };
+        Some(Period::new(
+            PeriodKind::Monthly,
+            first,
+            next - Duration::days(1),
+            tz,
+            now,
+        ))
+    }
+
+    /// The period a report printed at `now` covers: today; the seven days
+    /// ending today; the month of yesterday (so the seed's 毎月1日 run
+    /// reports the month that just ended, and a run on the 20th the month
+    /// so far).
+    pub fn current(kind: PeriodKind, now: DateTime<FixedOffset>, tz: FixedOffset) -> Period {
+        let today = now.with_timezone(&tz).date_naive();
+        match kind {
+            PeriodKind::Daily => Period::day(today, tz, now),
+            PeriodKind::Weekly => Period::week(today, tz, now),
+            PeriodKind::Monthly => {
+                let d = today - Duration::days(1);
+                Period::month(d.year(), d.month(), tz, now).expect("valid month")
+            }
+        }
+    }
+
+    /// The period just before this one, complete: the previous day, the
+    /// previous seven days, the previous calendar month.
+    pub fn previous(&self) -> Period {
+        let far = self.full_end + Duration::days(3650);
+        match self.kind {
+            PeriodKind::Daily => Period::day(self.first_day - Duration::days(1), self.tz, far),
+            PeriodKind::Weekly => Period::week(self.first_day - Duration::days(1), self.tz, far),
+            PeriodKind::Monthly => {
+                let d = self.first_day - Duration::days(1);
+                Period::month(d.year(), d.month(), self.tz, far).expect("valid month")
+            }
+        }
+    }
+
+    /// Whether the period is over (not cut at now).
+    pub fn complete(&self) -> bool {
+        self.end == self.full_end
+    }
+
+    /// Every day of the period up to `end`, as `[start, end)` instants.
+    pub fn days(&self) -> Vec<(NaiveDate, DateTime<FixedOffset>, DateTime<FixedOffset>)> {
+        let mut out = Vec::new();
+        let mut d = self.first_day;
+        while d <= self.last_day {
+            let s = midnight(d, self.tz);
+            if s >= self.end && !out.is_empty() {
+                break;
+            }
+            let e = midnight(d + Duration::days(1), self.tz).min(self.end);
+            out.push((d, s, e));
+            d += Duration::days(1);
+        }
+        out
+    }
+
+    /// The header's date part: `2025-10-21`, `2025-10-21 ~ 2025-10-27`, `2025年10月`.
+    pub fn label(&self) -> String {
+        match self.kind {
+            PeriodKind::Daily => self.first_day.format("%Y-%m-%d").to_string(),
+            PeriodKind::Weekly => format!(
+                "{} ~ {}",
+                self.first_day.format("%Y-%m-%d"),
+                self.last_day.format("%Y-%m-%d")
+            ),
+            PeriodKind::Monthly => {
+                format!("{}年{}月", self.first_day.year(), self.first_day.month())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn timezones() {
+        assert_eq!(parse_timezone("+09:00").unwrap(), jst());
+        assert_eq!(parse_timezone("JST").unwrap(), jst());
+        assert_eq!(parse_timezone("+0900").unwrap(), jst());
+        assert_eq!(parse_timezone("+9").unwrap(), jst());
+        assert_eq!(
+            parse_timezone("-05:30").unwrap().local_minus_utc(),
+            -(5 * 3600 + 1800)
+        );
+        assert_eq!(parse_timezone("UTC").unwrap().local_minus_utc(), 0);
+        for bad in ["Europe/Paris", "9", "+25:00", "+09:99", "", "+09:00:00"] {
+            assert!(parse_timezone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn weekly_is_seven_days_ending_today() {
+        let p = Period::current(PeriodKind::Weekly, at("2025-10-27T10:00:00+09:00"), jst());
+        assert_eq!(p.label(), "2025-10-21 ~ 2025-10-27");
+        assert_eq!(p.start, at("2025-10-21T00:00:00+09:00"));
+        assert_eq!(p.end, at("2025-10-27T10:00:00.001+09:00"));
+        assert!(!p.complete());
+        assert_eq!(p.days().len(), 7);
+        assert_eq!(p.previous().label(), "2025-10-14 ~ 2025-10-20");
+        assert!(p.previous().complete());
+    }
+
+    #[test]
+    fn monthly_on_the_first_is_the_month_that_ended() {
+        let p = Period::current(PeriodKind::Monthly, at("2025-11-01T10:00:00+09:00"), jst());
+        assert_eq!(p.label(), "2025年10月");
+        assert!(p.complete());
+        assert_eq!(p.days().len(), 31);
+        assert_eq!(p.previous().label(), "2025年9月");
+        let (a, b) = p.run_window();
+        assert_eq!(a, at("2025-10-02T00:00:00+09:00"));
+        assert_eq!(b, at("2025-11-01T10:00:00.001+09:00"));
+        let p = Period::current(PeriodKind::Monthly, at("2025-10-20T10:00:00+09:00"), jst());
+        assert_eq!(p.label(), "2025年10月");
+        assert_eq!(p.days().len(), 20);
+        let p = Period::current(PeriodKind::Monthly, at("2026-01-01T00:30:00+09:00"), jst());
+        assert_eq!(p.label(), "2025年12月");
+        assert_eq!(p.previous().label(), "2025年11月");
+    }
+
+    #[test]
+    fn the_day_is_taken_in_the_report_timezone() {
+        // 2025-10-20T20:00Z is already the 21st in Tokyo.
+        let p = Period::current(PeriodKind::Daily, at("2025-10-20T20:00:00+00:00"), jst());
+        assert_eq!(p.label(), "2025-10-21");
+        let utc = parse_timezone("UTC").unwrap();
+        let p = Period::current(PeriodKind::Daily, at("2025-10-20T20:00:00+00:00"), utc);
+        assert_eq!(p.label(), "2025-10-20");
+    }
+}

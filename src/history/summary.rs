@@ -1,0 +1,340 @@
+//! What a weekly or monthly report says from history: uptime, incidents,
+//! one line per chosen (or, by default, every other numeric) check, and
+//! for monthly reports the capacity forecasts. The runbook's `report:`
+//! block chooses the checks; this module reads the samples and computes
+//! numbers, and `output::report` words them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::HistoryError;
+use super::aggregation::{self, Forecast, Stat, Uptime};
+use super::period::{Period, PeriodKind};
+use super::store::{IncidentRecord, SampleRow, Store};
+use crate::runbook::{CheckRef, ReportSpec};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Kinds that say "is it up", not "how much": they feed uptime, and get
+/// no trend line of their own by default.
+pub const LIVENESS_KINDS: &[&str] = &["http", "tcp", "systemd", "process", "file"];
+
+/// Everything history contributes to one weekly/monthly report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PeriodSummary {
+    /// `None` when no health check is configured or found.
+    pub uptime: Option<UptimeLine>,
+    pub incidents: Vec<IncidentRecord>,
+    pub sections: Vec<(String, Vec<TrendLine>)>,
+    pub forecasts: Vec<ForecastLine>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UptimeLine {
+    /// The health check's label.
+    pub label: String,
+    pub uptime: Uptime,
+}
+
+/// One line like `平均CPU使用率: 35% (最大 85%, 前週比 +3pt) ▂▃▅▃▂▂▃`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendLine {
+    pub label: String,
+    pub stat: Stat,
+    pub unit: String,
+    pub unit_label: String,
+    pub value: Option<f64>,
+    /// The period's maximum, shown next to an average.
+    pub max: Option<f64>,
+    /// The same stat over the previous period, when comparable.
+    pub previous: Option<f64>,
+    /// One mark per day; empty when there is no data.
+    pub spark: String,
+    pub success: Option<(usize, usize)>,
+}
+
+/// One capacity forecast.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForecastLine {
+    pub label: String,
+    pub unit: String,
+    pub unit_label: String,
+    /// The limit the trend is held against; `None`: no threshold known.
+    pub limit: Option<f64>,
+    pub forecast: Forecast,
+    pub horizon_days: u32,
+}
+
+fn day_bounds(p: &Period) -> Vec<(i64, i64)> {
+    p.days()
+        .into_iter()
+        .map(|(_, a, b)| (a.timestamp_millis(), b.timestamp_millis()))
+        .collect()
+}
+
+fn check_ref(runbook: &str, id: &str) -> CheckRef {
+    CheckRef {
+        runbook: Some(runbook.to_owned()),
+        id: id.to_owned(),
+    }
+}
+
+/// Computes the history part of a report for `period`. `own_runbook` is
+/// the runbook being reported: its checks appear from its run, so they get
+/// no automatic trend line.
+pub fn summarize(
+    store: &Store,
+    spec: &ReportSpec,
+    period: &Period,
+    own_runbook: &str,
+) -> Result<PeriodSummary, HistoryError> {
+    let seen = store.checks_seen(&period.start, &period.end)?;
+    let mut out = PeriodSummary {
+        incidents: store.incidents(&period.start, &period.end)?,
+        ..Default::default()
+    };
+
+    // 稼働率: the configured health check, else the first http check seen.
+    let uptime_ref = spec.uptime.as_ref().map(|u| u.check.clone()).or_else(|| {
+        seen.iter()
+            .find(|c| c.kind == "http")
+            .map(|c| check_ref(&c.runbook, &c.check_id))
+    });
+    if let Some(r) = &uptime_ref {
+        let max_gap = spec.uptime.as_ref().and_then(|u| u.max_gap).map(|d| d.0);
+        out.uptime = Some(uptime_line(store, r, max_gap, period)?);
+    }
+
+    for section in &spec.sections {
+        let mut lines = Vec::new();
+        for l in &section.lines {
+            lines.push(trend_line(
+                store,
+                &l.check,
+                l.metric.as_deref(),
+                l.stat,
+                l.label.as_deref(),
+                period,
+            )?);
+        }
+        push_lines(&mut out.sections, &section.name, lines);
+    }
+
+    if spec.trends.unwrap_or(spec.sections.is_empty()) {
+        for c in &seen {
+            let numeric = c.unit.is_some() && !LIVENESS_KINDS.contains(&c.kind.as_str());
+            let is_uptime = uptime_ref.as_ref().is_some_and(|r| {
+                r.id == c.check_id && r.runbook.as_ref().is_none_or(|rb| *rb == c.runbook)
+            });
+            if c.runbook == own_runbook || is_uptime || !(numeric || c.kind == "backup") {
+                continue;
+            }
+            let stat = (c.kind == "backup").then_some(Stat::Success);
+            let line = trend_line(
+                store,
+                &check_ref(&c.runbook, &c.check_id),
+                None,
+                stat,
+                None,
+                period,
+            )?;
+            push_lines(&mut out.sections, &c.section, vec![line]);
+        }
+    }
+
+    if period.kind == PeriodKind::Monthly {
+        match &spec.forecast {
+            Some(list) => {
+                for f in list {
+                    out.forecasts.push(forecast_line(
+                        store,
+                        &f.check,
+                        f.metric.as_deref(),
+                        f.label.as_deref(),
+                        f.limit.map(|a| a.0),
+                        f.window.map(|d| d.0).unwrap_or(90 * DAY),
+                        f.horizon.map(|d| d.0).unwrap_or(90 * DAY),
+                        period,
+                    )?);
+                }
+            }
+            None => {
+                for c in seen.iter().filter(|c| c.kind == "disk") {
+                    out.forecasts.push(forecast_line(
+                        store,
+                        &check_ref(&c.runbook, &c.check_id),
+                        None,
+                        None,
+                        None,
+                        90 * DAY,
+                        90 * DAY,
+                        period,
+                    )?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn push_lines(sections: &mut Vec<(String, Vec<TrendLine>)>, name: &str, lines: Vec<TrendLine>) {
+    match sections.iter_mut().find(|(n, _)| n == name) {
+        Some((_, v)) => v.extend(lines),
+        None => sections.push((name.to_owned(), lines)),
+    }
+}
+
+fn uptime_line(
+    store: &Store,
+    check: &CheckRef,
+    max_gap: Option<Duration>,
+    period: &Period,
+) -> Result<UptimeLine, HistoryError> {
+    let rows = store.samples(check, None, &period.start, &period.end)?;
+    let mut samples: Vec<_> = rows.iter().map(|r| r.sample.clone()).collect();
+    let gap = max_gap
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_else(|| aggregation::default_max_gap(&samples));
+    // The last sample before the period speaks for its first minutes.
+    let before = store.sample_before(check, &period.start, Duration::from_millis(gap as u64))?;
+    let label = rows
+        .last()
+        .or(before.as_ref())
+        .map(|r| r.label.clone())
+        .unwrap_or_else(|| check.id.clone());
+    if let Some(b) = before {
+        samples.insert(0, b.sample);
+    }
+    Ok(UptimeLine {
+        label,
+        uptime: aggregation::uptime(
+            &samples,
+            period.start.timestamp_millis(),
+            period.end.timestamp_millis(),
+            gap,
+        ),
+    })
+}
+
+fn trend_line(
+    store: &Store,
+    check: &CheckRef,
+    metric: Option<&str>,
+    stat: Option<Stat>,
+    label: Option<&str>,
+    period: &Period,
+) -> Result<TrendLine, HistoryError> {
+    let rows = store.samples(check, metric, &period.start, &period.end)?;
+    let last = rows
+        .iter()
+        .rev()
+        .find(|r| r.sample.value.is_some())
+        .or(rows.last());
+    let unit = last.map(|r| r.unit.clone()).unwrap_or_default();
+    let unit_label = last.map(|r| r.unit_label.clone()).unwrap_or_default();
+    let stat = stat.unwrap_or_else(|| Stat::for_unit(&unit));
+    let base_label = last
+        .map(|r| r.label.clone())
+        .unwrap_or_else(|| check.id.clone());
+    let label = label
+        .map(str::to_owned)
+        .unwrap_or_else(|| stat.label(&base_label));
+    let samples: Vec<_> = rows.iter().map(|r| r.sample.clone()).collect();
+    let days = day_bounds(period);
+    let value = aggregation::stat(&samples, stat, &days);
+    let prev = period.previous();
+    // A running total is only comparable once the period is complete.
+    let comparable = !matches!(stat, Stat::Success)
+        && unit != "days"
+        && (stat != Stat::Sum || period.complete());
+    let previous = if comparable && value.is_some() {
+        let rows = store.samples(check, metric, &prev.start, &prev.end)?;
+        let s: Vec<_> = rows.into_iter().map(|r| r.sample).collect();
+        let prev_days = day_bounds(&prev);
+        // A total over fewer days of data is not a fair comparison (history
+        // that began mid-way through the previous period).
+        let covered = |smp: &[aggregation::Sample], b: &[(i64, i64)]| {
+            aggregation::buckets(smp, Stat::Last, b)
+                .iter()
+                .filter(|v| v.is_some())
+                .count()
+        };
+        if stat == Stat::Sum && covered(&s, &prev_days) < covered(&samples, &days) {
+            None
+        } else {
+            aggregation::stat(&s, stat, &prev_days)
+        }
+    } else {
+        None
+    };
+    let spark = if stat == Stat::Success || value.is_none() {
+        String::new()
+    } else {
+        aggregation::sparkline(&aggregation::buckets(&samples, stat, &days))
+    };
+    Ok(TrendLine {
+        label,
+        stat,
+        max: (stat == Stat::Avg)
+            .then(|| aggregation::stat(&samples, Stat::Max, &days))
+            .flatten(),
+        unit,
+        unit_label,
+        value,
+        previous,
+        spark,
+        success: (stat == Stat::Success)
+            .then(|| aggregation::success(&samples))
+            .flatten(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forecast_line(
+    store: &Store,
+    check: &CheckRef,
+    metric: Option<&str>,
+    label: Option<&str>,
+    limit: Option<f64>,
+    window: Duration,
+    horizon: Duration,
+    period: &Period,
+) -> Result<ForecastLine, HistoryError> {
+    let end = period.end;
+    let from: DateTime<FixedOffset> =
+        end - chrono::Duration::milliseconds(window.as_millis() as i64);
+    let rows: Vec<SampleRow> = store.samples(check, metric, &from, &end)?;
+    let last = rows.iter().rev().find(|r| r.sample.value.is_some());
+    let limit = limit.or_else(|| last.and_then(|r| r.fail_limit));
+    // Lower is worse when the warning limit sits above the failure one
+    // (free space, days left).
+    let rising = !last
+        .and_then(|r| Some(r.warn_limit? > r.fail_limit?))
+        .unwrap_or(false);
+    let points: Vec<(i64, f64)> = rows
+        .iter()
+        .filter_map(|r| Some((r.sample.ms, r.sample.value?)))
+        .collect();
+    let forecast = match limit {
+        Some(l) => aggregation::forecast(
+            &points,
+            l,
+            rising,
+            end.timestamp_millis(),
+            horizon.as_millis() as i64,
+        ),
+        None => Forecast::Insufficient,
+    };
+    Ok(ForecastLine {
+        label: label
+            .map(str::to_owned)
+            .or_else(|| last.map(|r| r.label.clone()))
+            .unwrap_or_else(|| check.id.clone()),
+        unit: last.map(|r| r.unit.clone()).unwrap_or_default(),
+        unit_label: last.map(|r| r.unit_label.clone()).unwrap_or_default(),
+        limit,
+        forecast,
+        horizon_days: (horizon.as_secs() / 86_400) as u32,
+    })
+}

@@ -1,0 +1,585 @@
+//! `report`: the Japanese operations report of SPEC §6, in the shape the
+//! seed's operators type by hand (seed 000): 【日次運用レポート】 with ■
+//! sections in the order of their first check, then 特記事項 and 対応事項;
+//! weekly and monthly reports add what history says (稼働率, trends,
+//! 容量予測). A pure function of a [`RunRecord`] and a [`PeriodSummary`].
+
+use chrono::{DateTime, FixedOffset, TimeZone};
+
+use crate::history::ResultRecord;
+use crate::history::RunRecord;
+use crate::history::aggregation::{Forecast, Stat};
+use crate::history::period::{Period, PeriodKind};
+use crate::history::summary::{ForecastLine, LIVENESS_KINDS, PeriodSummary, TrendLine};
+use crate::outcome::Status;
+use crate::runbook::ReportSpec;
+use crate::units::{Unit, format_bytes, trim_float};
+
+/// What a report is rendered from besides the run.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportCtx<'a> {
+    pub period: &'a Period,
+    pub spec: Option<&'a ReportSpec>,
+    /// History lines (weekly/monthly); `None` for a daily report.
+    pub summary: Option<&'a PeriodSummary>,
+    /// Why history could not be read, when it could not.
+    pub history_error: Option<&'a str>,
+}
+
+/// Renders the report. `run` is the report's own run (just made, or the
+/// latest one of the period in history); `None` when there is none.
+pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
+    let p = ctx.period;
+    let mut out = format!("【{}運用レポート】{}\n", p.kind.ja(), p.label());
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    let push = |sections: &mut Vec<(String, Vec<String>)>, name: &str, line: String| match sections
+        .iter_mut()
+        .find(|(n, _)| n == name)
+    {
+        Some((_, v)) => v.push(line),
+        None => sections.push((name.to_owned(), vec![line])),
+    };
+
+    let periodic = p.kind != PeriodKind::Daily;
+    if periodic {
+        let name = if p.kind == PeriodKind::Monthly {
+            "サービス稼働状況"
+        } else {
+            "稼働状況"
+        };
+        for l in availability_lines(ctx) {
+            push(&mut sections, name, l);
+        }
+        if let Some(s) = ctx.summary {
+            for (name, lines) in &s.sections {
+                for l in lines {
+                    push(&mut sections, name, trend_text(l, p.kind));
+                }
+            }
+        }
+    }
+    if let Some(run) = run {
+        for r in run.results.iter().filter(|r| r.status != Status::Skip) {
+            push(
+                &mut sections,
+                &r.section,
+                format!("- {}: {}", r.label, shown(r, ctx.spec)),
+            );
+        }
+    }
+    if let Some(s) = ctx.summary.filter(|_| p.kind == PeriodKind::Monthly) {
+        for f in &s.forecasts {
+            push(&mut sections, "容量予測", forecast_text(f, p));
+        }
+        for (i, inc) in s.incidents.iter().enumerate() {
+            push(
+                &mut sections,
+                "インシデントサマリー",
+                incident_text(i + 1, inc, p.tz),
+            );
+        }
+    }
+
+    for (name, lines) in &sections {
+        out.push_str(&format!("\n■ {name}\n"));
+        for l in lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+
+    let mut notes = run.map(notes).unwrap_or_default();
+    if periodic {
+        if let Some(u) = ctx.summary.and_then(|s| s.uptime.as_ref()) {
+            notes.extend(outage_notes(&u.label, &u.uptime.outages, p.tz));
+        }
+        if run.is_none() && ctx.history_error.is_none() {
+            notes.push("- 期間内にこのランブックの実行記録なし".into());
+        }
+    }
+    if let Some(e) = ctx.history_error {
+        notes.push(format!("- 履歴を読めませんでした（{e}）"));
+    }
+    out.push_str("\n■ 特記事項\n");
+    out.push_str(&or_none(&notes));
+    out.push_str("\n■ 対応事項\n");
+    out.push_str(&or_none(&run.map(actions).unwrap_or_default()));
+    out
+}
+
+fn or_none(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "- 特になし\n".into();
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Whether a check's line shows its measured value (`65%`) or its status
+/// (`正常`): `report.show_value`/`show_status` decide, else a measuring
+/// kind with a number shows the number and a liveness check its status.
+fn shows_value(r: &ResultRecord, spec: Option<&ReportSpec>) -> bool {
+    if r.metric.is_none() {
+        return false;
+    }
+    if let Some(s) = spec {
+        if s.show_value.iter().any(|i| i.value == r.check_id) {
+            return true;
+        }
+        if s.show_status.iter().any(|i| i.value == r.check_id) {
+            return false;
+        }
+    }
+    !LIVENESS_KINDS.contains(&r.kind.as_str()) && r.kind != "backup"
+}
+
+fn shown(r: &ResultRecord, spec: Option<&ReportSpec>) -> String {
+    match r.metric {
+        Some(v) if shows_value(r, spec) => {
+            ja_value(v, r.unit.as_deref().unwrap_or(""), &r.unit_label)
+        }
+        _ => r.status.ja().to_owned(),
+    }
+}
+
+/// 特記事項 for the run: one line per check that did not pass, observed
+/// vs threshold when the headline threshold is what it breached, else the
+/// check's one-line reason.
+pub fn notes(run: &RunRecord) -> Vec<String> {
+    run.results
+        .iter()
+        .filter(|r| !matches!(r.status, Status::Pass | Status::Skip))
+        .map(|r| {
+            let tag = format!("[{}]", r.status.ja());
+            let unit = r.unit.as_deref().unwrap_or("");
+            let limit = match r.status {
+                Status::Fail => r.fail_limit.map(|l| ("異常閾値", l)),
+                Status::Warn => r.warn_limit.map(|l| ("警告閾値", l)),
+                _ => None,
+            };
+            if let (Some(v), Some((word, l))) = (r.metric, limit)
+                && r.message.contains(&unit_of(unit).format(l))
+            {
+                return format!(
+                    "- {tag} {} {} ({word} {})",
+                    r.label,
+                    ja_value(v, unit, &r.unit_label),
+                    ja_value(l, unit, &r.unit_label)
+                );
+            }
+            let why = if r.message.is_empty() {
+                &r.value
+            } else {
+                &r.message
+            };
+            format!("- {tag} {}: {why}", r.label)
+        })
+        .collect()
+}
+
+/// 対応事項: the hints of the checks that did not pass, each once.
+fn actions(run: &RunRecord) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in &run.results {
+        if matches!(r.status, Status::Pass | Status::Skip) {
+            continue;
+        }
+        if let Some(h) = &r.hint {
+            let line = format!("- {h}");
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+fn unit_of(symbol: &str) -> Unit {
+    match symbol {
+        "%" => Unit::Percent,
+        "ms" => Unit::Millis,
+        "B" => Unit::Bytes,
+        "count" => Unit::Count,
+        "days" => Unit::Days,
+        _ => Unit::Number,
+    }
+}
+
+/// `1234567` → `1,234,567` (the seeds write `3,600件`).
+fn thousands(s: &str) -> String {
+    let (sign, rest) = s.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", s));
+    let (int, frac) = rest
+        .split_once('.')
+        .map(|(i, f)| (i, Some(f)))
+        .unwrap_or((rest, None));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+fn pct(v: f64) -> String {
+    trim_float(v, if v.abs() < 10.0 { 2 } else { 1 })
+}
+
+/// A metric in the report's words: `65%`, `120件`, `1.2秒`, `350ms`,
+/// `残り45日`, `48.2MB`, or a unitless value with its label (`5件`).
+pub fn ja_value(v: f64, unit: &str, unit_label: &str) -> String {
+    match unit {
+        "%" => format!("{}%", pct(v)),
+        "count" => format!("{}件", thousands(&trim_float(v, 2))),
+        "ms" => ja_millis(v),
+        "s" => ja_millis(v * 1000.0),
+        "days" if v < 0.0 => format!("期限切れ（{}日経過）", trim_float((-v).ceil(), 0)),
+        "days" => format!("残り{}日", trim_float(v.floor(), 0)),
+        "B" => format_bytes(v),
+        _ if unit_label == "%" => format!("{}%", pct(v)),
+        _ => format!("{}{unit_label}", thousands(&trim_float(v, 2))),
+    }
+}
+
+fn ja_millis(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{}ms", trim_float(ms, 0))
+    } else if ms < 60_000.0 {
+        format!("{}秒", trim_float(ms / 1000.0, 1))
+    } else {
+        format!("{}分", trim_float(ms / 60_000.0, 1))
+    }
+}
+
+/// `15分`, `2.5時間`, `3日`.
+fn ja_duration(ms: i64) -> String {
+    let min = ms as f64 / 60_000.0;
+    if min < 60.0 {
+        format!("{}分", trim_float(min.round(), 0))
+    } else if min < 48.0 * 60.0 {
+        format!("{}時間", trim_float(min / 60.0, 1))
+    } else {
+        format!("{}日", trim_float(min / 1440.0, 1))
+    }
+}
+
+/// 稼働率, ダウンタイム and インシデント数.
+fn availability_lines(ctx: &ReportCtx) -> Vec<String> {
+    let mut out = Vec::new();
+    let down_word = if ctx.period.kind == PeriodKind::Monthly {
+        "総ダウンタイム"
+    } else {
+        "ダウンタイム"
+    };
+    match ctx.summary.and_then(|s| s.uptime.as_ref()) {
+        Some(u) => match u.uptime.ratio() {
+            Some(r) => {
+                // Rounded down: 99.96% with 2 minutes down is not "100%".
+                let shown = (r * 1000.0).floor() / 10.0;
+                let missing = if u.uptime.missing_ms >= 60_000 {
+                    format!(" (欠測 {}を除く)", ja_duration(u.uptime.missing_ms))
+                } else {
+                    String::new()
+                };
+                out.push(format!("- 稼働率: {}%{missing}", trim_float(shown, 1)));
+                let down = u.uptime.down_ms;
+                let d = if down > 0 && down < 30_000 {
+                    "1分未満".to_owned()
+                } else if down >= 3_600_000 {
+                    format!(
+                        "{}分 ({})",
+                        thousands(&trim_float((down as f64 / 60_000.0).round(), 0)),
+                        ja_duration(down)
+                    )
+                } else {
+                    format!("{}分", trim_float((down as f64 / 60_000.0).round(), 0))
+                };
+                out.push(format!("- {down_word}: {d}"));
+            }
+            None => {
+                out.push("- 稼働率: データなし".into());
+                out.push(format!("- {down_word}: データなし"));
+            }
+        },
+        None if ctx.summary.is_some() => {
+            out.push("- 稼働率: 対象のヘルスチェックなし (report.uptime で指定)".into());
+        }
+        None => {
+            out.push("- 稼働率: データなし".into());
+            out.push(format!("- {down_word}: データなし"));
+        }
+    }
+    match ctx.summary {
+        Some(s) => {
+            let n = s.incidents.len();
+            let mut levels: Vec<(String, usize)> = Vec::new();
+            for i in &s.incidents {
+                let l = i.level.to_uppercase();
+                match levels.iter_mut().find(|(x, _)| *x == l) {
+                    Some((_, c)) => *c += 1,
+                    None => levels.push((l, 1)),
+                }
+            }
+            levels.sort();
+            let detail = if levels.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    levels
+                        .iter()
+                        .map(|(l, c)| format!("{l}: {c}件"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            out.push(format!("- インシデント数: {n}件{detail}"));
+        }
+        None => out.push("- インシデント数: データなし".into()),
+    }
+    out
+}
+
+/// `前週比 +3pt` (percentages compare in points) or `前週比 +12%`.
+fn change_text(l: &TrendLine, kind: PeriodKind) -> Option<String> {
+    let (cur, prev) = (l.value?, l.previous?);
+    let word = kind.change_word();
+    let signed = |s: String| {
+        if s.starts_with('-') || s == "0" {
+            if s == "0" { "±0".to_owned() } else { s }
+        } else {
+            format!("+{s}")
+        }
+    };
+    if l.unit == "%" || l.unit_label == "%" {
+        return Some(format!("{word} {}pt", signed(trim_float(cur - prev, 1))));
+    }
+    if prev.abs() < f64::EPSILON {
+        let d = cur - prev;
+        let v = ja_value(d.abs(), &l.unit, &l.unit_label);
+        return Some(if d < 0.0 {
+            format!("{word} -{v}")
+        } else {
+            format!("{word} +{v}")
+        });
+    }
+    Some(format!(
+        "{word} {}%",
+        signed(trim_float((cur - prev) / prev.abs() * 100.0, 1))
+    ))
+}
+
+fn trend_text(l: &TrendLine, kind: PeriodKind) -> String {
+    if l.stat == Stat::Success {
+        return match l.success {
+            Some((ok, n)) => format!(
+                "- {}: 成功 {ok}/{n}回 ({}%)",
+                l.label,
+                pct(ok as f64 / n as f64 * 100.0)
+            ),
+            None => format!("- {}: データなし", l.label),
+        };
+    }
+    let Some(v) = l.value else {
+        return format!("- {}: データなし", l.label);
+    };
+    let mut extras = Vec::new();
+    if let Some(m) = l.max.filter(|m| (m - v).abs() > f64::EPSILON) {
+        extras.push(format!("最大 {}", ja_value(m, &l.unit, &l.unit_label)));
+    }
+    if let Some(c) = change_text(l, kind) {
+        extras.push(c);
+    }
+    let mut s = format!("- {}: {}", l.label, ja_value(v, &l.unit, &l.unit_label));
+    if !extras.is_empty() {
+        s.push_str(&format!(" ({})", extras.join(", ")));
+    }
+    if !l.spark.is_empty() {
+        s.push(' ');
+        s.push_str(&l.spark);
+    }
+    s
+}
+
+fn local(ms: i64, tz: FixedOffset) -> DateTime<FixedOffset> {
+    tz.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn forecast_text(f: &ForecastLine, p: &Period) -> String {
+    let v = |x: f64| ja_value(x, &f.unit, &f.unit_label);
+    let rate = |d: f64| {
+        let pt = f.unit == "%" || f.unit_label == "%";
+        let mag = if pt {
+            format!("{}pt", trim_float(d.abs(), 2))
+        } else {
+            v(d.abs())
+        };
+        format!("{}{mag}/日", if d < 0.0 { "-" } else { "+" })
+    };
+    let body = match (&f.forecast, f.limit) {
+        (_, None) => "閾値が不明のため予測なし (forecast.limit で指定)".to_owned(),
+        (Forecast::Insufficient, _) => "データ不足 (1日以上離れた2件以上の記録が必要)".to_owned(),
+        (Forecast::Reached { last }, Some(l)) => {
+            format!("{} → 既に閾値 {} に到達", v(*last), v(l))
+        }
+        (
+            Forecast::Crosses {
+                at_ms,
+                per_day,
+                last,
+            },
+            Some(l),
+        ) => {
+            let at = local(*at_ms, p.tz);
+            let days = ((*at_ms - p.end.timestamp_millis()) as f64 / 86_400_000.0).round();
+            let months = days / 30.0;
+            let when = if months >= 1.0 {
+                format!("約{}ヶ月後", trim_float(months, 1))
+            } else {
+                format!("約{}日後", trim_float(days, 0))
+            };
+            format!(
+                "{} → {}頃に{}到達予測 ({when}, {})",
+                v(*last),
+                at.format("%Y-%m-%d"),
+                v(l),
+                rate(*per_day)
+            )
+        }
+        (Forecast::NotWithin { per_day, last }, Some(_)) => format!(
+            "{} → 予測期間内に閾値到達なし ({}日以内, {})",
+            v(*last),
+            f.horizon_days,
+            rate(*per_day)
+        ),
+    };
+    format!("- {}: {body}", f.label)
+}
+
+fn incident_text(n: usize, i: &crate::history::store::IncidentRecord, tz: FixedOffset) -> String {
+    let start = i.started_at.with_timezone(&tz);
+    let dur = i
+        .ended_at
+        .map(|e| format!("（{}）", ja_duration((e - i.started_at).num_milliseconds())))
+        .unwrap_or_default();
+    let name = i
+        .name
+        .as_ref()
+        .map(|n| format!("（{n}）"))
+        .unwrap_or_default();
+    let outcome = match i.outcome.as_str() {
+        "recovered" => "復旧",
+        "unresolved" => "未復旧",
+        "diagnosed" => "診断のみ",
+        o => o,
+    };
+    format!(
+        "{n}. {}: {}{name} {}{dur} → {outcome}",
+        start.format("%Y-%m-%d %H:%M"),
+        i.level.to_uppercase(),
+        i.summary
+    )
+}
+
+/// `- [停止] ヘルスチェック 2025-10-23 03:00 ~ 03:15 (15分)`, at most ten.
+fn outage_notes(label: &str, outages: &[(i64, i64)], tz: FixedOffset) -> Vec<String> {
+    let mut out: Vec<String> = outages
+        .iter()
+        .take(10)
+        .map(|(a, b)| {
+            let (s, e) = (local(*a, tz), local(*b, tz));
+            let end = if s.date_naive() == e.date_naive() {
+                e.format("%H:%M").to_string()
+            } else {
+                e.format("%Y-%m-%d %H:%M").to_string()
+            };
+            format!(
+                "- [停止] {label} {} ~ {end} ({})",
+                s.format("%Y-%m-%d %H:%M"),
+                ja_duration(b - a)
+            )
+        })
+        .collect();
+    if outages.len() > 10 {
+        out.push(format!("- [停止] ほか{}回", outages.len() - 10));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_units() {
+        assert_eq!(ja_value(65.0, "%", ""), "65%");
+        assert_eq!(ja_value(0.4444, "%", ""), "0.44%");
+        assert_eq!(ja_value(65.26, "%", ""), "65.3%");
+        assert_eq!(ja_value(120.0, "count", ""), "120件");
+        assert_eq!(ja_value(3600.0, "count", ""), "3,600件");
+        assert_eq!(ja_value(1200.0, "ms", ""), "1.2秒");
+        assert_eq!(ja_value(350.0, "ms", ""), "350ms");
+        assert_eq!(ja_value(45.7, "days", ""), "残り45日");
+        assert_eq!(ja_value(-2.5, "days", ""), "期限切れ（3日経過）");
+        assert_eq!(ja_value(48_200_000.0, "B", ""), "48.2MB");
+        assert_eq!(ja_value(5.0, "", "件"), "5件");
+        assert_eq!(ja_value(72.0, "", "%"), "72%");
+        assert_eq!(ja_value(-1234.5, "", ""), "-1,234.5");
+    }
+
+    #[test]
+    fn monthly_incidents_are_counted_by_level_and_summarised() {
+        use crate::history::store::IncidentRecord;
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        let now = t("2025-11-01T10:00:00+09:00");
+        let period = Period::current(PeriodKind::Monthly, now, crate::history::period::jst());
+        let inc = |level: &str, at: &str, mins: i64| IncidentRecord {
+            run_id: None,
+            level: level.into(),
+            name: Some("軽微".into()),
+            runbook: format!("incident-{level}"),
+            host: "h".into(),
+            started_at: t(at),
+            ended_at: Some(t(at) + chrono::Duration::minutes(mins)),
+            outcome: "recovered".into(),
+            summary: "OpenAI APIタイムアウト".into(),
+            reporter: None,
+        };
+        let summary = PeriodSummary {
+            incidents: vec![
+                inc("p4", "2025-10-15T10:23:00+09:00", 13),
+                inc("p2", "2025-10-20T01:00:00Z", 90),
+            ],
+            ..Default::default()
+        };
+        let text = render(
+            None,
+            &ReportCtx {
+                period: &period,
+                spec: None,
+                summary: Some(&summary),
+                history_error: None,
+            },
+        );
+        assert!(
+            text.contains("- インシデント数: 2件 (P2: 1件, P4: 1件)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "■ インシデントサマリー\n1. 2025-10-15 10:23: P4（軽微） OpenAI APIタイムアウト（13分） → 復旧\n2. 2025-10-20 10:00: P2（軽微） OpenAI APIタイムアウト（1.5時間） → 復旧\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(ja_duration(15 * 60_000), "15分");
+        assert_eq!(ja_duration(150 * 60_000), "2.5時間");
+        assert_eq!(ja_duration(3 * 86_400_000), "3日");
+    }
+}

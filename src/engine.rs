@@ -190,6 +190,7 @@ pub async fn run_check(check: Arc<Check>, now: DateTime<FixedOffset>) -> CheckRe
         now,
         timeout: check.timeout,
         base_dir: check.base_dir(),
+        previous: Default::default(),
     };
     let max = check.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
     let mut attempts = 0;

@@ -48,7 +48,10 @@ pub struct Ctx {
 /// Looks up a metric (by name) recorded by the previous run of the same
 /// check. Empty until the history store supplies a lookup.
 #[derive(Clone, Default)]
-pub struct Previous(Option<Arc<dyn Fn(&str) -> Option<f64> + Send + Sync>>);
+pub struct Previous(Option<Arc<MetricLookup>>);
+
+/// Metric name → the value it had in the previous run.
+pub type MetricLookup = dyn Fn(&str) -> Option<f64> + Send + Sync;
 
 impl Previous {
     /// A lookup backed by `f` (metric name → last recorded value).

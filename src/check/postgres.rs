@@ -270,6 +270,12 @@ fn check_query(q: &str) -> Result<(), String> {
     }
 }
 
+/// Client sessions in `pg_stat_activity`. Without pg_read_all_stats (or
+/// pg_monitor) other users' rows hide `backend_type` and `state`; a hidden
+/// row with a database and a user is a client session too.
+const CLIENT: &str = "(backend_type = 'client backend' \
+     OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL))";
+
 /// Keeps the connection's driver task from outliving the check.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -572,8 +578,10 @@ impl Postgres {
         let rows = all(
             client,
             step,
-            "SELECT coalesce(state, 'hidden'), count(*) FROM pg_stat_activity \
-             WHERE backend_type = 'client backend' GROUP BY 1 ORDER BY 2 DESC, 1",
+            &format!(
+                "SELECT coalesce(state, 'hidden'), count(*) FROM pg_stat_activity \
+                 WHERE {CLIENT} GROUP BY 1 ORDER BY 2 DESC, 1"
+            ),
             &[],
         )
         .await?;
@@ -689,22 +697,26 @@ async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -
     let rows = all(
         client,
         step,
-        "SELECT pid, coalesce(usename, ''), coalesce(datname, ''), state, \
+        &format!(
+            "SELECT pid, coalesce(usename, ''), coalesce(datname, ''), state, \
          (extract(epoch FROM clock_timestamp() - query_start) * 1000)::float8, \
          coalesce(query, '') \
          FROM pg_stat_activity \
-         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() \
+         WHERE {CLIENT} AND pid <> pg_backend_pid() \
          AND state IS NOT NULL AND state <> 'idle' \
          AND query_start < clock_timestamp() - make_interval(secs => $1) \
-         ORDER BY query_start",
+         ORDER BY query_start"
+        ),
         &[(&secs, Type::FLOAT8)],
     )
     .await?;
     let hidden: i64 = one(
         client,
         step,
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE backend_type = 'client backend' AND state IS NULL",
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE {CLIENT} AND state IS NULL AND pid <> pg_backend_pid()"
+        ),
         &[],
     )
     .await?
@@ -712,7 +724,11 @@ async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -
     let older = format_millis(secs * 1000.0);
     let count = rows.len();
     let shown = match rows.first() {
-        None => format!("no query running longer than {older}"),
+        None => {
+            let none = format!("no query running longer than {older}");
+            found.detail.push(none.clone());
+            none
+        }
         Some(r) => {
             let pid: i32 = r.get(0);
             let user: String = r.get(1);
@@ -788,19 +804,27 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
         let row = one(
             client,
             step,
-            "SELECT (SELECT status FROM pg_stat_wal_receiver LIMIT 1), \
+            "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver), \
+             (SELECT status FROM pg_stat_wal_receiver LIMIT 1), \
              coalesce(pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(), false), \
              (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8",
             &[],
         )
         .await?;
-        let receiver: Option<String> = row.get(0);
-        let caught_up: bool = row.get(1);
-        let replay_age: Option<f64> = row.get(2);
-        let streaming = receiver.as_deref() == Some("streaming");
+        let receiving: bool = row.get(0);
+        let status: Option<String> = row.get(1);
+        let caught_up: bool = row.get(2);
+        let replay_age: Option<f64> = row.get(3);
+        // Its status is hidden from roles without pg_read_all_stats; a
+        // running receiver is then taken to be receiving.
+        let streaming = receiving && status.as_deref().is_none_or(|s| s == "streaming");
         found.detail.push(format!(
             "standby; WAL receiver {}",
-            receiver.as_deref().unwrap_or("not running")
+            match (receiving, &status) {
+                (false, _) => "not running",
+                (true, Some(s)) => s.as_str(),
+                (true, None) => "running (status hidden: grant pg_monitor)",
+            }
         ));
         // Everything received is replayed and the stream is up: no lag,
         // however long ago the primary last wrote.
@@ -837,22 +861,42 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
             client,
             step,
             "SELECT coalesce(application_name, ''), coalesce(client_addr::text, 'local'), \
-             coalesce(state, 'unknown'), \
-             coalesce(extract(epoch FROM replay_lag) * 1000, 0)::float8 \
+             state, (extract(epoch FROM replay_lag) * 1000)::float8 \
              FROM pg_stat_replication ORDER BY 1",
             &[],
         )
         .await?;
         let mut max_lag: Option<f64> = None;
+        let mut hidden = 0;
+        let mut lines = Vec::new();
         for r in &rows {
             let name: String = r.get(0);
             let addr: String = r.get(1);
-            let state: String = r.get(2);
-            let lag: f64 = r.get(3);
-            max_lag = Some(max_lag.map_or(lag, |m: f64| m.max(lag)));
-            found.detail.push(format!(
-                "standby {name} ({addr}): {state}, replay lag {}",
-                format_millis(lag)
+            let state: Option<String> = r.get(2);
+            // NULL lag on a visible row: caught up and idle.
+            let lag: f64 = r.get::<_, Option<f64>>(3).unwrap_or(0.0);
+            match state {
+                Some(state) => {
+                    max_lag = Some(max_lag.map_or(lag, |m: f64| m.max(lag)));
+                    lines.push(format!(
+                        "standby {name} ({addr}): {state}, replay lag {}",
+                        format_millis(lag)
+                    ));
+                }
+                None => {
+                    hidden += 1;
+                    lines.push(format!(
+                        "standby {name} ({addr}): state and lag hidden from this user (grant pg_monitor)"
+                    ));
+                }
+            }
+        }
+        if hidden > 0 && rep.lag.is_some() {
+            found.verdicts.push((
+                Status::Unknown,
+                format!(
+                    "replication lag of {hidden} standby(s) is hidden from this user (grant pg_monitor)"
+                ),
             ));
         }
         let n = rows.len();
@@ -864,6 +908,8 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
             ),
             None => "primary, no standby connected".into(),
         };
+        found.detail.push(shown.clone());
+        found.detail.append(&mut lines);
         if let Some(l) = max_lag {
             found.measured.push(
                 Measured::new("replication_lag", l, Unit::Millis, Direction::HigherIsWorse)
@@ -930,7 +976,9 @@ fn describe_error(e: &tokio_postgres::Error, r: &Resolved, step: &str) -> (Statu
         // privilege, an attempted write) is a check that could not be
         // carried out; anything else the server says is a failure.
         let status = if step != "connecting"
-            && (code.code().starts_with("42") || *code == SqlState::READ_ONLY_SQL_TRANSACTION)
+            && (code.code().starts_with("42")
+                || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+                || *code == SqlState::FEATURE_NOT_SUPPORTED)
         {
             Status::Unknown
         } else {

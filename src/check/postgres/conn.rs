@@ -201,8 +201,9 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
         (None, None) => env("PGDATABASE").unwrap_or_else(|| user.clone()),
     };
     config.dbname(&dbname);
+    // No connect_timeout: the check's own deadline bounds the whole
+    // conversation and says which step was slow.
     config.application_name("opsrun");
-    config.connect_timeout(ctx.timeout);
 
     let first_host = config
         .get_hosts()

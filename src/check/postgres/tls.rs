@@ -262,7 +262,12 @@ impl TlsStream for RustlsStream {
 /// Turns a rustls failure into the phrase an operator needs.
 pub(super) fn describe(chain: &str) -> String {
     let lower = chain.to_ascii_lowercase();
-    if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+    // BadSignature: an issuer with the right name but another key (a CA
+    // regenerated under the same name).
+    if lower.contains("unknownissuer")
+        || lower.contains("unknown issuer")
+        || lower.contains("badsignature")
+    {
         "TLS: server certificate is not signed by a trusted root (sslrootcert)".into()
     } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
         let detail = chain

@@ -333,7 +333,7 @@ impl Postgres {
             Ok(Ok(c)) => c,
         };
         let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let driver = AbortOnDrop(tokio::spawn(async move {
+        let mut driver = AbortOnDrop(tokio::spawn(async move {
             let _ = connection.await;
         }));
 
@@ -348,13 +348,7 @@ impl Postgres {
         // Close politely (Terminate), so the server does not log an
         // unexpected EOF; the transaction ends with the session.
         drop(client);
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), async {
-            let AbortOnDrop(handle) = &driver;
-            while !handle.is_finished() {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), &mut driver.0).await;
         drop(driver);
 
         // Connect comes last: the headline only when nothing else is asked.
@@ -656,22 +650,7 @@ impl Postgres {
         let since = reset
             .map(|r| format!("since the statistics reset at {r}"))
             .unwrap_or_else(|| "since the statistics were created".into());
-        // The count is cumulative: with a previous run on record, report
-        // what happened since then; a smaller total means the statistics
-        // were reset, and the total is then all there is.
-        let (value, shown) = match ctx.previous.metric("deadlocks_total") {
-            Some(prev) if total >= prev => (
-                total - prev,
-                format!(
-                    "{} deadlock(s) since the previous run",
-                    trim_float(total - prev, 0)
-                ),
-            ),
-            _ => (
-                total,
-                format!("{} deadlock(s) {since}", trim_float(total, 0)),
-            ),
-        };
+        let (value, shown) = deadlocks_since(total, ctx.previous.metric("deadlocks_total"), &since);
         found.detail.push(format!(
             "deadlocks: {} in total {since}",
             trim_float(total, 0)
@@ -688,6 +667,26 @@ impl Postgres {
             Direction::HigherIsWorse,
         ));
         Ok(())
+    }
+}
+
+/// The deadlocks to report: the cumulative count is turned into what
+/// happened since the previous run when one is on record; a smaller total
+/// than last time means the statistics were reset, and the total is then
+/// all there is.
+fn deadlocks_since(total: f64, previous: Option<f64>, since: &str) -> (f64, String) {
+    match previous {
+        Some(prev) if total >= prev => (
+            total - prev,
+            format!(
+                "{} deadlock(s) since the previous run",
+                trim_float(total - prev, 0)
+            ),
+        ),
+        _ => (
+            total,
+            format!("{} deadlock(s) {since}", trim_float(total, 0)),
+        ),
     }
 }
 
@@ -1116,6 +1115,26 @@ mod tests {
         let zero = [0, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(numeric(&zero), Some(0.0));
         assert_eq!(numeric(&[0, 1]), None);
+    }
+
+    #[test]
+    fn deadlocks_are_a_delta_when_the_previous_total_is_known() {
+        let since = "since the statistics were created";
+        assert_eq!(
+            deadlocks_since(7.0, None, since),
+            (7.0, format!("7 deadlock(s) {since}"))
+        );
+        assert_eq!(
+            deadlocks_since(7.0, Some(5.0), since),
+            (2.0, "2 deadlock(s) since the previous run".into())
+        );
+        // Statistics reset between runs.
+        assert_eq!(deadlocks_since(1.0, Some(5.0), since).0, 1.0);
+        let p = crate::check::Previous::new(|m| (m == "deadlocks_total").then_some(3.0));
+        assert_eq!(
+            deadlocks_since(4.0, p.metric("deadlocks_total"), since).0,
+            1.0
+        );
     }
 
     #[test]

@@ -390,7 +390,10 @@ impl Postgres {
                 out.value = "timeout".into();
             }
             Ok(Err(StepError { step, error })) => {
+                // The server's statement_timeout and the check's own
+                // deadline race; either way it is the same timeout.
                 let (status, why) = if error.code() == Some(&SqlState::QUERY_CANCELED) {
+                    out.value = "timeout".into();
                     (
                         Status::Fail,
                         format!("timed out after {timeout_text} while {step} (statement_timeout)"),

@@ -392,7 +392,17 @@ async fn run_runbooks(runbooks: &[Runbook], args: &RunArgs) -> Vec<RunResult> {
     let now = args
         .now
         .unwrap_or_else(|| chrono::Local::now().fixed_offset());
+    // Kinds that report a change since the last run (postgres deadlocks)
+    // read their previous metrics from history; one runbook per run here.
+    let previous = match (&args.record.no_history, runbooks.first()) {
+        (false, Some(rb)) if runbooks.len() == 1 => crate::history::store::previous_metrics(
+            &crate::history::resolve_path(args.record.path.history.as_deref()),
+            &rb.name,
+        ),
+        _ => Default::default(),
+    };
     let settings = RunSettings {
+        previous: Arc::new(previous),
         concurrency: args.concurrency as usize,
         now,
         selection: Selection {

@@ -94,6 +94,8 @@ impl RunResult {
 /// Settings for one run.
 #[derive(Clone, Debug)]
 pub struct RunSettings {
+    /// Each check's metrics from its previous run (from history), by check id.
+    pub previous: Arc<std::collections::HashMap<String, std::collections::HashMap<String, f64>>>,
     pub concurrency: usize,
     pub now: DateTime<FixedOffset>,
     pub selection: Selection,
@@ -130,9 +132,16 @@ pub async fn run(
         let check = check.clone();
         let sem = sem.clone();
         let now = settings.now;
+        let previous = match settings.previous.get(&check.id) {
+            Some(m) => {
+                let m = m.clone();
+                crate::check::Previous::new(move |name| m.get(name).copied())
+            }
+            None => Default::default(),
+        };
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let r = run_check(check, now).await;
+            let r = run_check(check, now, previous).await;
             (i, r)
         });
     }
@@ -189,12 +198,17 @@ pub async fn run(
 }
 
 /// Runs one check with its retries; every attempt is bounded.
-pub async fn run_check(check: Arc<Check>, now: DateTime<FixedOffset>) -> CheckResult {
+pub async fn run_check(
+    check: Arc<Check>,
+    now: DateTime<FixedOffset>,
+    previous: crate::check::Previous,
+) -> CheckResult {
     let started = Instant::now();
     let ctx = Ctx {
         now,
         timeout: check.timeout,
         base_dir: check.base_dir(),
+        previous,
     };
     let max = check.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
     let mut attempts = 0;

@@ -269,6 +269,7 @@ async fn run_action(
                     .parent()
                     .map(|p| p.to_path_buf())
                     .unwrap_or_default(),
+                previous: Default::default(),
             };
             let o =
                 match tokio::time::timeout(a.timeout + Duration::from_millis(500), kind.run(&ctx))
@@ -376,6 +377,7 @@ pub async fn run(
     say(&header(&inc));
     say("\n■ 診断\n");
     let settings = RunSettings {
+        previous: Default::default(),
         concurrency: opts.concurrency,
         now: opts.now,
         selection: Selection::default(),
@@ -458,6 +460,7 @@ pub async fn run(
             ..Default::default()
         };
         let settings = RunSettings {
+            previous: Default::default(),
             concurrency: opts.concurrency,
             now: opts.now,
             selection,

@@ -11,8 +11,11 @@ mod disk;
 pub(crate) mod expect;
 mod file;
 mod http;
+pub(crate) mod measure;
 mod memory;
+mod postgres;
 mod process;
+mod redis;
 mod sqlite;
 mod systemd;
 mod tcp;
@@ -23,6 +26,7 @@ use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
@@ -43,6 +47,39 @@ pub struct Ctx {
     pub timeout: Duration,
     /// Directory of the runbook file the check came from (relative paths).
     pub base_dir: PathBuf,
+    /// This check's metrics from its previous run, for kinds that report a
+    /// change since then (`postgres` deadlocks).
+    pub previous: Previous,
+}
+
+/// Looks up a metric (by name) recorded by the previous run of the same
+/// check. Empty until the history store supplies a lookup.
+#[derive(Clone, Default)]
+pub struct Previous(Option<Arc<MetricLookup>>);
+
+/// Metric name → the value it had in the previous run.
+pub type MetricLookup = dyn Fn(&str) -> Option<f64> + Send + Sync;
+
+impl Previous {
+    /// A lookup backed by `f` (metric name → last recorded value).
+    pub fn new(f: impl Fn(&str) -> Option<f64> + Send + Sync + 'static) -> Previous {
+        Previous(Some(Arc::new(f)))
+    }
+
+    /// The value `metric` had in the previous run, if one was recorded.
+    pub fn metric(&self, metric: &str) -> Option<f64> {
+        self.0.as_ref().and_then(|f| f(metric))
+    }
+}
+
+impl fmt::Debug for Previous {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Previous(lookup)"
+        } else {
+            "Previous(none)"
+        })
+    }
 }
 
 impl Ctx {
@@ -111,6 +148,8 @@ kinds! {
     "tls" => tls::Tls,
     "cert_file" => cert_file::CertFile,
     "backup" => backup::Backup,
+    "postgres" => postgres::Postgres,
+    "redis" => redis::Redis,
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).

@@ -5,6 +5,7 @@
 //!
 //! rusqlite is blocking: callers use it outside the async runtime.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -693,6 +694,44 @@ fn newer(v: i64) -> String {
         "written by a newer opsrun (schema version {v}; this one knows up to {}); it is left untouched",
         MIGRATIONS.len()
     )
+}
+
+/// The metrics each check of `runbook` recorded in its latest non-skipped
+/// result, for kinds that report a change since the previous run
+/// (`postgres` deadlocks). Read-only and quick: a locked or unreadable
+/// history gives an empty map rather than delaying the run.
+pub fn previous_metrics(path: &Path, runbook: &str) -> HashMap<String, HashMap<String, f64>> {
+    let mut out = HashMap::new();
+    if !path.exists() {
+        return out;
+    }
+    let Ok(conn) = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    ) else {
+        return out;
+    };
+    let _ = conn.busy_timeout(std::time::Duration::from_millis(200));
+    let sql = "SELECT r.check_id, r.metrics FROM results r JOIN runs u ON u.id = r.run_id
+               WHERE u.runbook = ?1 AND r.status != 'skip'
+                 AND u.id = (SELECT MAX(u2.id) FROM runs u2 JOIN results r2 ON r2.run_id = u2.id
+                             WHERE u2.runbook = ?1 AND r2.check_id = r.check_id AND r2.status != 'skip')";
+    let Ok(mut stmt) = conn.prepare(sql) else {
+        return out;
+    };
+    let rows = stmt.query_map([runbook], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    });
+    if let Ok(rows) = rows {
+        for (id, metrics) in rows.flatten() {
+            let m: HashMap<String, f64> = parse_metrics(&metrics)
+                .into_iter()
+                .map(|(n, v, _)| (n, v))
+                .collect();
+            out.insert(id, m);
+        }
+    }
+    out
 }
 
 fn parse_metrics(s: &str) -> Vec<(String, f64, String)> {

@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod commands;
+mod databases;
 mod engine;
 mod history;
 mod http;

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod http_server;
+pub mod postgres_server;
+pub mod redis_server;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,0 +1,283 @@
+//! Named measurements shared by the service kinds (`postgres`, `redis`): a
+//! measurement is switched on by writing its key, with or without a
+//! threshold (`connections: true`, `connections: {warn: 50, fail: 80}`), and
+//! every measured value becomes a metric of the check. The first configured
+//! measurement is the check's headline.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use super::threshold::{Direction, Limit, Threshold, parse_limit};
+use crate::outcome::{Outcome, Status};
+use crate::units::Unit;
+
+/// One measured value of a check.
+#[derive(Clone, Debug)]
+pub(crate) struct Measured {
+    /// Metric name in JSON/history (`connections`, `used_memory_pct`).
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: Unit,
+    pub direction: Direction,
+    /// Set when the user asked for this measurement (its key is present),
+    /// possibly without limits; `None` for values reported along the way.
+    pub threshold: Option<Threshold>,
+    /// What the value column shows when this is the headline (`12 connections`).
+    pub display: String,
+}
+
+impl Measured {
+    pub fn new(name: &'static str, value: f64, unit: Unit, direction: Direction) -> Measured {
+        Measured {
+            name,
+            value,
+            unit,
+            direction,
+            threshold: None,
+            display: unit.format(value),
+        }
+    }
+
+    pub fn held(mut self, threshold: &Option<Threshold>) -> Measured {
+        self.threshold = threshold.clone();
+        self
+    }
+
+    pub fn shown(mut self, display: impl Into<String>) -> Measured {
+        self.display = display.into();
+        self
+    }
+}
+
+/// Builds the outcome of a check from its measurements: the headline is the
+/// first measurement the user configured (in `measured` order), else
+/// `fallback`; every other value follows as an extra metric. Each threshold
+/// is evaluated and a breach worsens the status with
+/// `connections 12 ≥ warn 10`.
+pub(crate) fn outcome(measured: &[Measured], fallback: usize) -> Outcome {
+    let head = measured
+        .iter()
+        .position(|m| m.threshold.is_some())
+        .unwrap_or(fallback)
+        .min(measured.len().saturating_sub(1));
+    let Some(h) = measured.get(head) else {
+        return Outcome::pass("");
+    };
+    let mut out = Outcome::pass(h.display.clone()).with_metric(h.name, h.value, h.unit);
+    out.threshold = h
+        .threshold
+        .clone()
+        .filter(|t| t.warn.is_some() || t.fail.is_some());
+    for (i, m) in measured.iter().enumerate() {
+        if i != head {
+            out = out.with_extra_metric(m.name, m.value, m.unit);
+        }
+    }
+    for m in measured {
+        if let Some(th) = &m.threshold {
+            let v = th.eval(m.value, m.direction);
+            if v.status != Status::Pass {
+                out.worsen(
+                    v.status,
+                    format!("{} {} {}", m.name, m.unit.format(m.value), v.breach),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `deserialize_with` helpers: a measurement switch with an optional
+/// threshold in one unit. `true` or an empty value switches it on without
+/// limits, `false` leaves it off, a mapping gives `{warn, fail}`.
+macro_rules! toggle_fns {
+    ($($name:ident => $unit:expr),* $(,)?) => {$(
+        #[allow(dead_code)] // not every unit has a kind using it yet
+        pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
+            d.deserialize_any(ThresholdToggle($unit))
+        }
+    )*};
+}
+
+toggle_fns! {
+    percent => Unit::Percent,
+    millis => Unit::Millis,
+    bytes => Unit::Bytes,
+    count => Unit::Count,
+    number => Unit::Number,
+}
+
+/// A single limit in `unit`, read from any scalar (`80`, `80%`, `"> 5"`).
+pub(crate) struct LimitSeed(pub Unit);
+
+impl<'de> DeserializeSeed<'de> for LimitSeed {
+    type Value = Limit;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Limit, D::Error> {
+        let text = d.deserialize_any(super::threshold::ScalarText)?;
+        parse_limit(&text, self.0).map_err(de::Error::custom)
+    }
+}
+
+/// `deserialize_with` for a count limit inside a measurement's own mapping
+/// (`long_queries: {older_than: 5m, warn: 1}`).
+pub(crate) fn count_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Limit>, D::Error> {
+    LimitSeed(Unit::Count).deserialize(d).map(Some)
+}
+
+struct ThresholdToggle(Unit);
+
+impl<'de> Visitor<'de> for ThresholdToggle {
+    type Value = Option<Threshold>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "true, or a threshold like {{warn: X, fail: Y}} where X and Y are {}",
+            self.0.expected()
+        )
+    }
+
+    fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+        Ok(on.then(|| Threshold::new(self.0, None, None)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Some(Threshold::new(self.0, None, None)))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut t = Threshold::new(self.0, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "warn" => t.warn = Some(map.next_value_seed(LimitSeed(self.0))?),
+                "fail" => t.fail = Some(map.next_value_seed(LimitSeed(self.0))?),
+                other => {
+                    return Err(de::Error::custom(crate::suggest::unknown_key(
+                        other,
+                        &["warn", "fail"],
+                    )));
+                }
+            }
+        }
+        Ok(Some(t))
+    }
+}
+
+/// `deserialize_with` for a measurement whose settings are a struct `T`:
+/// `true`/empty → `T::default()`, `false` → off, a mapping → `T`.
+pub(crate) fn toggle<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    d.deserialize_any(StructToggle(PhantomData))
+}
+
+struct StructToggle<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for StructToggle<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("true, or a mapping of settings")
+    }
+
+    fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+        Ok(on.then(T::default))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Some(T::default()))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+    }
+}
+
+/// A threshold from two optional limits of a measurement's own mapping.
+pub(crate) fn threshold(unit: Unit, warn: &Option<Limit>, fail: &Option<Limit>) -> Threshold {
+    Threshold {
+        warn: warn.clone(),
+        fail: fail.clone(),
+        unit,
+    }
+}
+
+/// One line of text cut to `max` characters, whitespace runs folded.
+pub(crate) fn one_line(s: &str, max: usize) -> String {
+    let folded = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() > max {
+        format!("{}…", folded.chars().take(max).collect::<String>())
+    } else {
+        folded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct T {
+        #[serde(default, deserialize_with = "count")]
+        a: Option<Threshold>,
+        #[serde(default, deserialize_with = "percent")]
+        b: Option<Threshold>,
+    }
+
+    #[test]
+    fn toggles() {
+        let t: T = serde_saphyr::from_str("a: true\nb: {warn: 80%, fail: 90%}").unwrap();
+        assert_eq!(t.a, Some(Threshold::new(Unit::Count, None, None)));
+        assert_eq!(
+            t.b,
+            Some(Threshold::new(Unit::Percent, Some(80.0), Some(90.0)))
+        );
+        let t: T = serde_saphyr::from_str("a: false\nb:\n").unwrap();
+        assert_eq!(t.a, None);
+        assert_eq!(t.b, Some(Threshold::new(Unit::Percent, None, None)));
+        let e = serde_saphyr::from_str::<T>("a: {wran: 1}").unwrap_err();
+        assert!(e.to_string().contains("did you mean `warn`"), "{e}");
+        let e = serde_saphyr::from_str::<T>("b: {warn: lots}").unwrap_err();
+        assert!(e.to_string().contains("expected a percentage"), "{e}");
+    }
+
+    #[test]
+    fn headline_is_the_first_configured() {
+        let m = [
+            Measured::new("connect", 3.0, Unit::Millis, Direction::HigherIsWorse),
+            Measured::new("connections", 12.0, Unit::Count, Direction::HigherIsWorse)
+                .held(&Some(Threshold::new(Unit::Count, Some(10.0), Some(20.0))))
+                .shown("12 connections"),
+        ];
+        let o = outcome(&m, 0);
+        assert_eq!(o.value, "12 connections");
+        assert_eq!(o.metrics[0].0, "connections");
+        assert_eq!(o.metrics[1].0, "connect");
+        assert_eq!(o.status, Status::Warn);
+        assert_eq!(o.message, "connections 12 ≥ warn 10");
+        let o = outcome(&m[..1], 0);
+        assert_eq!(o.value, "3ms");
+        assert_eq!(o.status, Status::Pass);
+    }
+
+    #[test]
+    fn one_line_folds_and_cuts() {
+        assert_eq!(one_line("SELECT  *\n  FROM t", 100), "SELECT * FROM t");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+}

@@ -1,0 +1,1166 @@
+//! `postgres`: connect to PostgreSQL the way libpq users expect and read
+//! typed measurements — connect latency, connections against
+//! `max_connections`, long-running queries, deadlocks, replication, database
+//! size — plus one scalar query of the user's (seed 001's 日次登録数).
+//! Replaces the seeds' `psql -c "SELECT version();"`, `SELECT count(*) FROM
+//! pg_stat_activity`, the 5-minute query hunt and `SELECT pg_is_in_recovery();`.
+//!
+//! Everything after the connection runs in one `READ ONLY` transaction with
+//! a `statement_timeout` set to what is left of the check's timeout, over
+//! the extended protocol (one statement per query, so `SELECT 1; DELETE …`
+//! cannot be smuggled in); the transaction is never committed.
+
+mod conn;
+mod tls;
+
+use std::fmt;
+
+use serde::Deserialize;
+use tokio::time::Instant;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::{Client, Row};
+
+use self::conn::Resolved;
+use super::measure::{self, Measured};
+use super::threshold::{Direction, Limit, Threshold};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::{Outcome, Status};
+use crate::runbook::Dur;
+use crate::secret;
+use crate::units::{Unit, format_millis, trim_float};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Postgres {
+    /// `postgres://user@host:5432/db?sslmode=verify-full` (a password in it
+    /// is accepted and redacted, but `password_env` is the place for it).
+    url: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    dbname: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    sslmode: Option<SslMode>,
+    /// PEM file of trusted roots, or `system`.
+    sslrootcert: Option<String>,
+    /// Connection latency threshold (it is always measured).
+    #[serde(default, deserialize_with = "super::measure::millis")]
+    connect: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::measure::count")]
+    connections: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::measure::percent")]
+    connections_pct: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::measure::toggle")]
+    long_queries: Option<LongQueries>,
+    #[serde(default, deserialize_with = "super::measure::count")]
+    deadlocks: Option<Threshold>,
+    #[serde(default, deserialize_with = "super::measure::toggle")]
+    replication: Option<Replication>,
+    #[serde(default, deserialize_with = "super::measure::bytes")]
+    database_size: Option<Threshold>,
+    /// One scalar SQL query whose result becomes the `value` metric.
+    query: Option<String>,
+    #[serde(default, deserialize_with = "super::threshold::number")]
+    value: Option<Threshold>,
+}
+
+/// libpq's `sslmode` values (`allow` is not offered: it is `prefer` backwards).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    const ALL: [SslMode; 5] = [
+        SslMode::Disable,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyCa,
+        SslMode::VerifyFull,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    fn parse(s: &str) -> Result<SslMode, String> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "invalid sslmode `{s}`: expected one of disable, prefer, require, verify-ca, verify-full"
+                )
+            })
+    }
+}
+
+/// `long_queries: {older_than: 5m, warn: 1, fail: 3}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LongQueries {
+    #[serde(default = "five_minutes")]
+    older_than: Dur,
+    #[serde(default, deserialize_with = "super::measure::count_limit")]
+    warn: Option<Limit>,
+    #[serde(default, deserialize_with = "super::measure::count_limit")]
+    fail: Option<Limit>,
+}
+
+fn five_minutes() -> Dur {
+    Dur(std::time::Duration::from_secs(300))
+}
+
+impl Default for LongQueries {
+    fn default() -> Self {
+        LongQueries {
+            older_than: five_minutes(),
+            warn: None,
+            fail: None,
+        }
+    }
+}
+
+impl LongQueries {
+    /// Without limits, one long query is already worth a warning (the
+    /// seeds treat any query over 5 minutes as something to look at).
+    fn threshold(&self) -> Threshold {
+        if self.warn.is_none() && self.fail.is_none() {
+            Threshold::new(Unit::Count, Some(1.0), None)
+        } else {
+            measure::threshold(Unit::Count, &self.warn, &self.fail)
+        }
+    }
+}
+
+/// `replication: {role: primary, lag: {warn: 10s, fail: 1m}, standbys: {fail: 0}}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Replication {
+    role: Option<Role>,
+    #[serde(default, deserialize_with = "super::threshold::millis")]
+    lag: Option<Threshold>,
+    /// Standbys connected to a primary (lower is worse).
+    #[serde(default, deserialize_with = "super::threshold::count")]
+    standbys: Option<Threshold>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Role {
+    Primary,
+    #[serde(alias = "replica")]
+    Standby,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Primary => "primary",
+            Role::Standby => "standby",
+        })
+    }
+}
+
+impl Kind for Postgres {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+
+    fn section(&self) -> &'static str {
+        // A business number (日次登録数) belongs with the day's results;
+        // the server's health with the services.
+        if self.query.is_some() {
+            sections::RESULTS
+        } else {
+            sections::SERVICES
+        }
+    }
+
+    fn target(&self) -> String {
+        match &self.url {
+            Some(u) => format!("postgres {}", secret::redact(u)),
+            None => format!(
+                "postgres {}@{}:{}/{}",
+                self.user.as_deref().unwrap_or("$PGUSER"),
+                self.host.as_deref().unwrap_or("$PGHOST"),
+                self.port
+                    .map(|p| p.to_string())
+                    .as_deref()
+                    .unwrap_or("5432"),
+                self.dbname.as_deref().unwrap_or("$PGDATABASE"),
+            ),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.url {
+            conn::check_url(url)?;
+            for (key, set) in [
+                ("host", self.host.is_some()),
+                ("port", self.port.is_some()),
+                ("user", self.user.is_some()),
+                ("dbname", self.dbname.is_some()),
+            ] {
+                if set {
+                    return Err(format!(
+                        "`url` already names the server; drop `{key}` or drop `url`"
+                    ));
+                }
+            }
+        }
+        if self.password_env.is_some() && self.password_file.is_some() {
+            return Err("set only one of `password_env` or `password_file`".into());
+        }
+        if self.value.is_some() && self.query.is_none() {
+            return Err("`value` holds the result of `query`; add a `query`".into());
+        }
+        if let Some(q) = &self.query {
+            check_query(q)?;
+        }
+        Ok(())
+    }
+}
+
+/// A query must read: the read-only transaction would refuse a write
+/// anyway, but saying so at load time is clearer.
+fn check_query(q: &str) -> Result<(), String> {
+    let mut rest = q.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r
+                .split_once('\n')
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r
+                .split_once("*/")
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else {
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match word.as_str() {
+        "SELECT" | "WITH" | "VALUES" | "TABLE" => Ok(()),
+        "" => Err("`query` is empty: give one SELECT returning one number".into()),
+        w => Err(format!(
+            "`query` starts with {w}: only a reading query (SELECT, WITH, VALUES, TABLE) is run"
+        )),
+    }
+}
+
+/// Client sessions in `pg_stat_activity`. Without pg_read_all_stats (or
+/// pg_monitor) other users' rows hide `backend_type` and `state`; a hidden
+/// row with a database and a user is a client session too.
+const CLIENT: &str = "(backend_type = 'client backend' \
+     OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL))";
+
+/// Keeps the connection's driver task from outliving the check.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A failed step: what was being done, and the server's answer.
+struct StepError {
+    step: &'static str,
+    error: tokio_postgres::Error,
+}
+
+type StepResult<T> = Result<T, StepError>;
+
+fn at<T>(step: &'static str, r: Result<T, tokio_postgres::Error>) -> StepResult<T> {
+    r.map_err(|error| StepError { step, error })
+}
+
+/// What the measurement phase produced.
+#[derive(Default)]
+struct Findings {
+    measured: Vec<Measured>,
+    detail: Vec<String>,
+    /// A status the findings impose beyond thresholds (wrong role), with why.
+    verdicts: Vec<(Status, String)>,
+    /// `15.18`, once read.
+    version: Option<String>,
+}
+
+impl Postgres {
+    async fn check(&self, ctx: &Ctx) -> Outcome {
+        let deadline = Instant::now() + ctx.timeout;
+        let timeout_text = format_millis(ctx.timeout.as_secs_f64() * 1000.0);
+        let r = match conn::resolve(self, ctx, &conn::real_env) {
+            Ok(r) => r,
+            Err(e) => return Outcome::unknown(e),
+        };
+        let started = Instant::now();
+        let connect = r.config.connect(tls::MakeRustls(r.tls.clone()));
+        let (client, connection) = match tokio::time::timeout_at(deadline, connect).await {
+            Err(_) => {
+                return Outcome::fail(format!(
+                    "timed out after {timeout_text} while connecting to {}",
+                    r.address
+                ))
+                .with_value("timeout");
+            }
+            Ok(Err(e)) => {
+                let (status, why) = describe_error(&e, &r, "connecting");
+                return Outcome::new(status, "").with_message(why);
+            }
+            Ok(Ok(c)) => c,
+        };
+        let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut driver = AbortOnDrop(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+
+        let mut found = Findings::default();
+        let mut step = "starting the read-only transaction";
+        let measured = tokio::time::timeout_at(
+            deadline,
+            self.measure(&client, ctx, deadline, &mut found, &mut step),
+        )
+        .await;
+
+        // Close politely (Terminate), so the server does not log an
+        // unexpected EOF; the transaction ends with the session.
+        drop(client);
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), &mut driver.0).await;
+        drop(driver);
+
+        // Connect comes last: the headline only when nothing else is asked.
+        found.measured.push(
+            Measured::new(
+                "connect",
+                connect_ms,
+                Unit::Millis,
+                Direction::HigherIsWorse,
+            )
+            .held(&self.connect)
+            .shown(match &found.version {
+                Some(v) => format!("PostgreSQL {v} ({})", format_millis(connect_ms)),
+                None => format!("connected ({})", format_millis(connect_ms)),
+            }),
+        );
+        let mut out = measure::outcome(&found.measured, found.measured.len() - 1);
+        out.detail.push(format!(
+            "{}@{} database {} ({}sslmode {})",
+            r.user,
+            r.address,
+            r.dbname,
+            r.password_from
+                .as_ref()
+                .map(|p| format!("password from {p}, "))
+                .unwrap_or_default(),
+            r.sslmode.as_str()
+        ));
+        out.detail.append(&mut found.detail);
+        for (status, why) in found.verdicts {
+            out.worsen(status, why);
+        }
+        match measured {
+            Err(_) => {
+                out.worsen(
+                    Status::Fail,
+                    format!("timed out after {timeout_text} while {step}"),
+                );
+                out.value = "timeout".into();
+            }
+            Ok(Err(StepError { step, error })) => {
+                // The server's statement_timeout and the check's own
+                // deadline race; either way it is the same timeout.
+                let (status, why) = if error.code() == Some(&SqlState::QUERY_CANCELED) {
+                    out.value = "timeout".into();
+                    (
+                        Status::Fail,
+                        format!("timed out after {timeout_text} while {step} (statement_timeout)"),
+                    )
+                } else {
+                    describe_error(&error, &r, step)
+                };
+                out.worsen(status, why);
+            }
+            Ok(Ok(())) => {}
+        }
+        out
+    }
+
+    /// Runs every configured measurement in one read-only transaction.
+    async fn measure(
+        &self,
+        client: &Client,
+        ctx: &Ctx,
+        deadline: Instant,
+        found: &mut Findings,
+        step: &mut &'static str,
+    ) -> StepResult<()> {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .max(1);
+        at(
+            step,
+            client
+                .batch_execute(&format!(
+                    "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = {left}"
+                ))
+                .await,
+        )?;
+
+        *step = "reading the server version";
+        let row = one(
+            client,
+            step,
+            "SELECT current_setting('server_version'), version(), \
+             (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl)",
+            &[],
+        )
+        .await?;
+        let short_version: String = row.get(0);
+        let short_version = short_version
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        found.version = Some(short_version);
+        let long_version: String = row.get(1);
+        let tls: Option<String> = row.get(2);
+        found.detail.push(format!(
+            "{long_version}; {}",
+            tls.map(|v| format!("encrypted ({v})"))
+                .unwrap_or_else(|| "not encrypted".into())
+        ));
+
+        // Order = headline priority: the user's query first, connect last.
+        if let Some(sql) = &self.query {
+            *step = "running the query";
+            self.run_query(client, sql, found).await?;
+        }
+        if self.connections.is_some() || self.connections_pct.is_some() {
+            *step = "counting connections";
+            self.count_connections(client, found).await?;
+        }
+        if let Some(lq) = &self.long_queries {
+            *step = "looking for long queries";
+            long_queries(client, lq, found).await?;
+        }
+        if self.deadlocks.is_some() {
+            *step = "reading deadlocks";
+            self.read_deadlocks(client, ctx, found).await?;
+        }
+        if let Some(rep) = &self.replication {
+            *step = "reading replication state";
+            replication(client, rep, found).await?;
+        }
+        if self.database_size.is_some() {
+            *step = "reading the database size";
+            let row = one(
+                client,
+                step,
+                "SELECT pg_database_size(current_database())",
+                &[],
+            )
+            .await?;
+            let size: i64 = row.get(0);
+            found.measured.push(
+                Measured::new(
+                    "database_size",
+                    size as f64,
+                    Unit::Bytes,
+                    Direction::HigherIsWorse,
+                )
+                .held(&self.database_size),
+            );
+        }
+        Ok(())
+    }
+
+    async fn run_query(&self, client: &Client, sql: &str, found: &mut Findings) -> StepResult<()> {
+        let step = "running the query";
+        let sql = sql.trim().trim_end_matches(';');
+        // Through a cursor, so a query that returns a whole table by
+        // mistake costs two rows of memory, not the table.
+        at(
+            step,
+            client
+                .query_typed(
+                    &format!("DECLARE opsrun_query NO SCROLL CURSOR FOR {sql}"),
+                    &[],
+                )
+                .await,
+        )?;
+        let rows = all(client, step, "FETCH 2 FROM opsrun_query", &[]).await?;
+        let Some(first) = rows.first() else {
+            found.verdicts.push((
+                Status::Unknown,
+                "query returned no rows, expected one number".into(),
+            ));
+            return Ok(());
+        };
+        if rows.len() > 1 {
+            found
+                .detail
+                .push("query returned more than one row; the first is used".into());
+        }
+        if first.len() != 1 {
+            found.verdicts.push((
+                Status::Unknown,
+                format!(
+                    "query returned {} columns, expected one number",
+                    first.len()
+                ),
+            ));
+            return Ok(());
+        }
+        let ty = first.columns()[0].type_().clone();
+        match first.try_get::<_, Num>(0) {
+            Ok(Num(Some(v))) => {
+                let unit = if [Type::INT2, Type::INT4, Type::INT8].contains(&ty) {
+                    Unit::Count
+                } else {
+                    Unit::Number
+                };
+                found.detail.push(format!(
+                    "query → {} ({})",
+                    trim_float(v, 6),
+                    measure::one_line(sql, 100)
+                ));
+                found.measured.push(
+                    Measured::new("value", v, unit, Direction::HigherIsWorse)
+                        .held(&Some(
+                            self.value
+                                .clone()
+                                .unwrap_or_else(|| Threshold::new(Unit::Number, None, None)),
+                        ))
+                        .shown(trim_float(v, 2)),
+                );
+            }
+            Ok(Num(None)) => found.verdicts.push((
+                Status::Unknown,
+                "query returned NULL, expected a number".into(),
+            )),
+            Err(_) => found.verdicts.push((
+                Status::Unknown,
+                format!("query returned a value of type {ty}, expected a number"),
+            )),
+        }
+        Ok(())
+    }
+
+    async fn count_connections(&self, client: &Client, found: &mut Findings) -> StepResult<()> {
+        let step = "counting connections";
+        let rows = all(
+            client,
+            step,
+            &format!(
+                "SELECT coalesce(state, 'hidden'), count(*) FROM pg_stat_activity \
+                 WHERE {CLIENT} GROUP BY 1 ORDER BY 2 DESC, 1"
+            ),
+            &[],
+        )
+        .await?;
+        let max: i64 = one(
+            client,
+            step,
+            "SELECT current_setting('max_connections')::int8",
+            &[],
+        )
+        .await?
+        .get(0);
+        let by_state: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let total: i64 = by_state.iter().map(|(_, n)| n).sum();
+        let pct = if max > 0 {
+            total as f64 * 100.0 / max as f64
+        } else {
+            0.0
+        };
+        found.detail.push(format!(
+            "connections by state: {} (max_connections {max})",
+            by_state
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let shown = format!(
+            "{total} connection{} ({}% of {max})",
+            if total == 1 { "" } else { "s" },
+            trim_float(pct, 1)
+        );
+        found.measured.push(
+            Measured::new(
+                "connections",
+                total as f64,
+                Unit::Count,
+                Direction::HigherIsWorse,
+            )
+            .held(&self.connections)
+            .shown(shown.clone()),
+        );
+        found.measured.push(
+            Measured::new(
+                "connections_pct",
+                pct,
+                Unit::Percent,
+                Direction::HigherIsWorse,
+            )
+            .held(&self.connections_pct)
+            .shown(shown),
+        );
+        Ok(())
+    }
+
+    async fn read_deadlocks(
+        &self,
+        client: &Client,
+        ctx: &Ctx,
+        found: &mut Findings,
+    ) -> StepResult<()> {
+        let row = one(
+            client,
+            "reading deadlocks",
+            "SELECT deadlocks, stats_reset::text FROM pg_stat_database \
+             WHERE datname = current_database()",
+            &[],
+        )
+        .await?;
+        let total: i64 = row.get(0);
+        let reset: Option<String> = row.get(1);
+        let total = total as f64;
+        let since = reset
+            .map(|r| format!("since the statistics reset at {r}"))
+            .unwrap_or_else(|| "since the statistics were created".into());
+        let (value, shown) = deadlocks_since(total, ctx.previous.metric("deadlocks_total"), &since);
+        found.detail.push(format!(
+            "deadlocks: {} in total {since}",
+            trim_float(total, 0)
+        ));
+        found.measured.push(
+            Measured::new("deadlocks", value, Unit::Count, Direction::HigherIsWorse)
+                .held(&self.deadlocks)
+                .shown(shown),
+        );
+        found.measured.push(Measured::new(
+            "deadlocks_total",
+            total,
+            Unit::Count,
+            Direction::HigherIsWorse,
+        ));
+        Ok(())
+    }
+}
+
+/// The deadlocks to report: the cumulative count is turned into what
+/// happened since the previous run when one is on record; a smaller total
+/// than last time means the statistics were reset, and the total is then
+/// all there is.
+fn deadlocks_since(total: f64, previous: Option<f64>, since: &str) -> (f64, String) {
+    match previous {
+        Some(prev) if total >= prev => (
+            total - prev,
+            format!(
+                "{} deadlock(s) since the previous run",
+                trim_float(total - prev, 0)
+            ),
+        ),
+        _ => (
+            total,
+            format!("{} deadlock(s) {since}", trim_float(total, 0)),
+        ),
+    }
+}
+
+async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -> StepResult<()> {
+    let step = "looking for long queries";
+    let secs = lq.older_than.0.as_secs_f64();
+    let rows = all(
+        client,
+        step,
+        &format!(
+            "SELECT pid, coalesce(usename, ''), coalesce(datname, ''), state, \
+         (extract(epoch FROM clock_timestamp() - query_start) * 1000)::float8, \
+         coalesce(query, '') \
+         FROM pg_stat_activity \
+         WHERE {CLIENT} AND pid <> pg_backend_pid() \
+         AND state IS NOT NULL AND state <> 'idle' \
+         AND query_start < clock_timestamp() - make_interval(secs => $1) \
+         ORDER BY query_start"
+        ),
+        &[(&secs, Type::FLOAT8)],
+    )
+    .await?;
+    let hidden: i64 = one(
+        client,
+        step,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE {CLIENT} AND state IS NULL AND pid <> pg_backend_pid()"
+        ),
+        &[],
+    )
+    .await?
+    .get(0);
+    let older = format_millis(secs * 1000.0);
+    let count = rows.len();
+    let shown = match rows.first() {
+        None => {
+            let none = format!("no query running longer than {older}");
+            found.detail.push(none.clone());
+            none
+        }
+        Some(r) => {
+            let pid: i32 = r.get(0);
+            let user: String = r.get(1);
+            let db: String = r.get(2);
+            let state: String = r.get(3);
+            let ms: f64 = r.get(4);
+            let query: String = r.get(5);
+            found.detail.push(format!(
+                "oldest: pid {pid} {user}@{db} {state} for {}: {}",
+                format_millis(ms),
+                measure::one_line(&query, 100)
+            ));
+            if count > 1 {
+                found
+                    .detail
+                    .push(format!("{} more running longer than {older}", count - 1));
+            }
+            format!(
+                "{count} long quer{} (oldest {})",
+                if count == 1 { "y" } else { "ies" },
+                format_millis(ms)
+            )
+        }
+    };
+    if hidden > 0 {
+        found.detail.push(format!(
+            "{hidden} session(s) of other users are not visible to this user \
+             (grant pg_read_all_stats to see them)"
+        ));
+    }
+    found.measured.push(
+        Measured::new(
+            "long_queries",
+            count as f64,
+            Unit::Count,
+            Direction::HigherIsWorse,
+        )
+        .held(&Some(lq.threshold()))
+        .shown(shown),
+    );
+    Ok(())
+}
+
+async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -> StepResult<()> {
+    let step = "reading replication state";
+    let in_recovery: bool = one(client, step, "SELECT pg_is_in_recovery()", &[])
+        .await?
+        .get(0);
+    let role = if in_recovery {
+        Role::Standby
+    } else {
+        Role::Primary
+    };
+    if let Some(want) = rep.role
+        && want != role
+    {
+        let what = if in_recovery {
+            "in recovery"
+        } else {
+            "not in recovery"
+        };
+        found.verdicts.push((
+            Status::Fail,
+            format!("server is a {role} ({what}), expected {want}"),
+        ));
+    }
+    let lag_threshold = Some(
+        rep.lag
+            .clone()
+            .unwrap_or_else(|| Threshold::new(Unit::Millis, None, None)),
+    );
+    if in_recovery {
+        let row = one(
+            client,
+            step,
+            "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver), \
+             (SELECT status FROM pg_stat_wal_receiver LIMIT 1), \
+             coalesce(pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(), false), \
+             (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8",
+            &[],
+        )
+        .await?;
+        let receiving: bool = row.get(0);
+        let status: Option<String> = row.get(1);
+        let caught_up: bool = row.get(2);
+        let replay_age: Option<f64> = row.get(3);
+        // Its status is hidden from roles without pg_read_all_stats; a
+        // running receiver is then taken to be receiving.
+        let streaming = receiving && status.as_deref().is_none_or(|s| s == "streaming");
+        found.detail.push(format!(
+            "standby; WAL receiver {}",
+            match (receiving, &status) {
+                (false, _) => "not running",
+                (true, Some(s)) => s.as_str(),
+                (true, None) => "running (status hidden: grant pg_monitor)",
+            }
+        ));
+        // Everything received is replayed and the stream is up: no lag,
+        // however long ago the primary last wrote.
+        let lag = if streaming && caught_up {
+            Some(0.0)
+        } else {
+            replay_age.map(|a| a.max(0.0))
+        };
+        match lag {
+            Some(ms) => found.measured.push(
+                Measured::new(
+                    "replication_lag",
+                    ms,
+                    Unit::Millis,
+                    Direction::HigherIsWorse,
+                )
+                .held(&lag_threshold)
+                .shown(format!("standby, lag {}", format_millis(ms))),
+            ),
+            None => {
+                found
+                    .detail
+                    .push("no transaction replayed yet: lag unknown".into());
+                if rep.lag.is_some() {
+                    found.verdicts.push((
+                        Status::Unknown,
+                        "replication lag unknown: no transaction replayed yet".into(),
+                    ));
+                }
+            }
+        }
+    } else {
+        let rows = all(
+            client,
+            step,
+            "SELECT coalesce(application_name, ''), coalesce(client_addr::text, 'local'), \
+             state, (extract(epoch FROM replay_lag) * 1000)::float8 \
+             FROM pg_stat_replication ORDER BY 1",
+            &[],
+        )
+        .await?;
+        let mut max_lag: Option<f64> = None;
+        let mut hidden = 0;
+        let mut lines = Vec::new();
+        for r in &rows {
+            let name: String = r.get(0);
+            let addr: String = r.get(1);
+            let state: Option<String> = r.get(2);
+            // NULL lag on a visible row: caught up and idle.
+            let lag: f64 = r.get::<_, Option<f64>>(3).unwrap_or(0.0);
+            match state {
+                Some(state) => {
+                    max_lag = Some(max_lag.map_or(lag, |m: f64| m.max(lag)));
+                    lines.push(format!(
+                        "standby {name} ({addr}): {state}, replay lag {}",
+                        format_millis(lag)
+                    ));
+                }
+                None => {
+                    hidden += 1;
+                    lines.push(format!(
+                        "standby {name} ({addr}): state and lag hidden from this user (grant pg_monitor)"
+                    ));
+                }
+            }
+        }
+        if hidden > 0 && rep.lag.is_some() {
+            found.verdicts.push((
+                Status::Unknown,
+                format!(
+                    "replication lag of {hidden} standby(s) is hidden from this user (grant pg_monitor)"
+                ),
+            ));
+        }
+        let n = rows.len();
+        let shown = match max_lag {
+            Some(l) => format!(
+                "primary, {n} standby{} (lag {})",
+                if n == 1 { "" } else { "s" },
+                format_millis(l)
+            ),
+            None => "primary, no standby connected".into(),
+        };
+        found.detail.push(shown.clone());
+        found.detail.append(&mut lines);
+        if let Some(l) = max_lag {
+            found.measured.push(
+                Measured::new("replication_lag", l, Unit::Millis, Direction::HigherIsWorse)
+                    .held(&rep.lag.clone().or(lag_threshold.clone()))
+                    .shown(shown.clone()),
+            );
+        }
+        found.measured.push(
+            Measured::new("standbys", n as f64, Unit::Count, Direction::LowerIsWorse)
+                .held(&Some(
+                    rep.standbys
+                        .clone()
+                        .unwrap_or_else(|| Threshold::new(Unit::Count, None, None)),
+                ))
+                .shown(shown),
+        );
+    }
+    Ok(())
+}
+
+async fn all(
+    client: &Client,
+    step: &'static str,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> StepResult<Vec<Row>> {
+    at(step, client.query_typed(sql, params).await)
+}
+
+async fn one(
+    client: &Client,
+    step: &'static str,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), Type)],
+) -> StepResult<Row> {
+    at(step, client.query_typed_one(sql, params).await)
+}
+
+/// Turns a connection or query error into a status and one line. The
+/// password is never part of it: only where it came from.
+fn describe_error(e: &tokio_postgres::Error, r: &Resolved, step: &str) -> (Status, String) {
+    let addr = &r.address;
+    let notes = if r.notes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", r.notes.join("; "))
+    };
+    if let Some(db) = e.as_db_error() {
+        let msg = db.message();
+        let code = db.code();
+        let line = if *code == SqlState::INVALID_PASSWORD {
+            let from = r
+                .password_from
+                .as_ref()
+                .map(|p| format!(" (password from {p})"))
+                .unwrap_or_default();
+            format!("{addr}: {msg}{from}{notes}")
+        } else if step == "connecting" {
+            format!("{addr}: {msg}")
+        } else {
+            format!("{step}: {msg}")
+        };
+        // A query that cannot run as written (syntax, missing table or
+        // privilege, an attempted write) is a check that could not be
+        // carried out; anything else the server says is a failure.
+        let status = if step != "connecting"
+            && (code.code().starts_with("42")
+                || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+                || *code == SqlState::FEATURE_NOT_SUPPORTED)
+        {
+            Status::Unknown
+        } else {
+            Status::Fail
+        };
+        return (status, secret::redact(&line));
+    }
+    let chain = crate::check::http::error_chain(e);
+    let lower = chain.to_ascii_lowercase();
+    let (status, line) = if lower.contains("password missing") {
+        (
+            Status::Unknown,
+            format!(
+                "{addr}: the server asks for a password and none was given \
+                 (set password_env or password_file, PGPASSWORD, or a ~/.pgpass line){notes}"
+            ),
+        )
+    } else if lower.contains("connection refused") {
+        (Status::Fail, format!("{addr}: connection refused"))
+    } else if lower.contains("no such file") && addr.contains("/.s.PGSQL.") {
+        (
+            Status::Fail,
+            format!("{addr}: no server socket there (is PostgreSQL running?)"),
+        )
+    } else if lower.contains("server does not support tls") {
+        (
+            Status::Fail,
+            format!(
+                "{addr}: the server does not support TLS, expected sslmode {}",
+                r.sslmode.as_str()
+            ),
+        )
+    } else if lower.contains("tls") || lower.contains("certificate") {
+        (Status::Fail, format!("{addr}: {}", tls::describe(&chain)))
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        (Status::Fail, format!("{addr}: timed out while {step}"))
+    } else if lower.contains("failed to lookup")
+        || lower.contains("name or service not known")
+        || lower.contains("could not resolve")
+    {
+        (Status::Fail, format!("{addr}: cannot resolve host"))
+    } else if lower.contains("connection reset") || lower.contains("closed") {
+        (
+            Status::Fail,
+            format!("{addr}: the server closed the connection while {step}"),
+        )
+    } else {
+        (Status::Fail, format!("{addr}: {step}: {chain}"))
+    };
+    (status, secret::redact(&line))
+}
+
+/// Any numeric SQL value as `f64` (NULL → `None`). NUMERIC is decoded from
+/// its binary form; text that parses as a number is accepted too.
+struct Num(Option<f64>);
+
+impl<'a> FromSql<'a> for Num {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Num, Box<dyn std::error::Error + Sync + Send>> {
+        let v = match *ty {
+            Type::INT2 => i16::from_sql(ty, raw)? as f64,
+            Type::INT4 => i32::from_sql(ty, raw)? as f64,
+            Type::INT8 => i64::from_sql(ty, raw)? as f64,
+            Type::OID => u32::from_sql(ty, raw)? as f64,
+            Type::FLOAT4 => f32::from_sql(ty, raw)? as f64,
+            Type::FLOAT8 => f64::from_sql(ty, raw)?,
+            Type::BOOL => {
+                if bool::from_sql(ty, raw)? {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Type::NUMERIC => numeric(raw).ok_or("malformed numeric")?,
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+                let s = <&str>::from_sql(ty, raw)?;
+                s.trim().parse::<f64>().map_err(|_| "not a number")?
+            }
+            _ => return Err("not a number".into()),
+        };
+        Ok(Num(Some(v)))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Num, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Num(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Decodes PostgreSQL's binary NUMERIC: ndigits, weight, sign, dscale,
+/// then base-10000 digits.
+fn numeric(raw: &[u8]) -> Option<f64> {
+    let word =
+        |i: usize| -> Option<u16> { Some(u16::from_be_bytes([*raw.get(i)?, *raw.get(i + 1)?])) };
+    let ndigits = word(0)? as usize;
+    let weight = word(2)? as i16 as i32;
+    let sign = word(4)?;
+    match sign {
+        0xC000 => return Some(f64::NAN),
+        0xD000 => return Some(f64::INFINITY),
+        0xF000 => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    let mut v = 0f64;
+    for i in 0..ndigits {
+        let d = word(8 + 2 * i)? as f64;
+        v += d * 10000f64.powi(weight - i as i32);
+    }
+    Some(if sign == 0x4000 { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_must_read() {
+        assert!(check_query("SELECT 1").is_ok());
+        assert!(check_query("  -- 日次登録数\n  select count(*) from users").is_ok());
+        assert!(check_query("/* x */ WITH a AS (SELECT 1) SELECT * FROM a").is_ok());
+        let e = check_query("DELETE FROM users").unwrap_err();
+        assert!(e.contains("starts with DELETE"), "{e}");
+        assert!(check_query("  ").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn numeric_decoding() {
+        // 12345.678 = digits [1, 2345, 6780], weight 1, dscale 3
+        let raw = [0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1A, 0x7C];
+        assert!((numeric(&raw).unwrap() - 12345.678).abs() < 1e-9);
+        let neg = [0, 1, 0, 0, 0x40, 0, 0, 0, 0, 42];
+        assert_eq!(numeric(&neg), Some(-42.0));
+        let zero = [0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(numeric(&zero), Some(0.0));
+        assert_eq!(numeric(&[0, 1]), None);
+    }
+
+    #[test]
+    fn deadlocks_are_a_delta_when_the_previous_total_is_known() {
+        let since = "since the statistics were created";
+        assert_eq!(
+            deadlocks_since(7.0, None, since),
+            (7.0, format!("7 deadlock(s) {since}"))
+        );
+        assert_eq!(
+            deadlocks_since(7.0, Some(5.0), since),
+            (2.0, "2 deadlock(s) since the previous run".into())
+        );
+        // Statistics reset between runs.
+        assert_eq!(deadlocks_since(1.0, Some(5.0), since).0, 1.0);
+        let p = crate::check::Previous::new(|m| (m == "deadlocks_total").then_some(3.0));
+        assert_eq!(
+            deadlocks_since(4.0, p.metric("deadlocks_total"), since).0,
+            1.0
+        );
+    }
+
+    #[test]
+    fn sslmodes() {
+        assert_eq!(SslMode::parse("verify-full"), Ok(SslMode::VerifyFull));
+        assert!(SslMode::parse("allow").is_err());
+        let m: SslMode = serde_saphyr::from_str("verify-ca").unwrap();
+        assert_eq!(m, SslMode::VerifyCa);
+    }
+
+    #[test]
+    fn fields_are_validated() {
+        let p: Postgres = serde_saphyr::from_str("url: postgres://u@h/db\nhost: other").unwrap();
+        assert!(p.validate().unwrap_err().contains("drop `host`"));
+        let p: Postgres = serde_saphyr::from_str("value: {warn: 1}").unwrap();
+        assert!(p.validate().unwrap_err().contains("add a `query`"));
+        let p: Postgres =
+            serde_saphyr::from_str("long_queries: {older_than: 1s, fail: 2}\nconnections: true")
+                .unwrap();
+        assert!(p.validate().is_ok());
+        let lq = p.long_queries.unwrap();
+        assert_eq!(lq.older_than.0.as_secs(), 1);
+        assert_eq!(lq.threshold().fail.unwrap().value, 2.0);
+        assert_eq!(LongQueries::default().threshold().warn.unwrap().value, 1.0);
+    }
+}

@@ -1,0 +1,286 @@
+//! TLS for `postgres` over rustls, with libpq's `sslmode` semantics:
+//! `prefer`/`require` encrypt without checking the certificate (unless a
+//! root certificate is given, which makes `require` act as `verify-ca`),
+//! `verify-ca` checks the chain only, `verify-full` the chain and the host
+//! name. tokio-postgres has no rustls connector of its own, so this
+//! implements its `MakeTlsConnect` over tokio-rustls.
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::Socket;
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+
+/// How much of the server's certificate is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Verify {
+    /// Encryption only (`prefer`, `require`).
+    Nothing,
+    /// The chain must lead to a trusted root (`verify-ca`).
+    Chain,
+    /// Chain and host name (`verify-full`).
+    Full,
+}
+
+/// The bundle of the system's CA certificates on Debian-like hosts, used
+/// with the well-known public roots for `sslrootcert: system`.
+const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Trusted roots: a PEM file, or `system` (public roots + the system bundle).
+pub(super) fn roots(rootcert: &str, path: &Path) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    if rootcert == "system" {
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Ok(iter) = CertificateDer::pem_file_iter(SYSTEM_BUNDLE) {
+            for cert in iter.flatten() {
+                let _ = store.add(cert);
+            }
+        }
+        return Ok(store);
+    }
+    let pem = std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read sslrootcert {}: {}",
+            path.display(),
+            crate::runbook::io_reason(&e)
+        )
+    })?;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| {
+            format!(
+                "sslrootcert {}: not a PEM certificate ({e})",
+                path.display()
+            )
+        })?;
+        store
+            .add(cert)
+            .map_err(|e| format!("sslrootcert {}: unusable certificate ({e})", path.display()))?;
+    }
+    if store.is_empty() {
+        return Err(format!(
+            "sslrootcert {}: no certificate found",
+            path.display()
+        ));
+    }
+    Ok(store)
+}
+
+/// A rustls client configuration for `verify` against `roots`.
+pub(super) fn client_config(
+    verify: Verify,
+    roots: Option<RootCertStore>,
+) -> Result<Arc<ClientConfig>, String> {
+    let provider = provider();
+    let inner = match roots {
+        Some(r) => Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(r), provider.clone())
+                .build()
+                .map_err(|e| format!("cannot use the root certificates: {e}"))?,
+        ),
+        None if verify == Verify::Nothing => None,
+        None => return Err("certificate verification needs root certificates".into()),
+    };
+    let verifier = Arc::new(Verifier {
+        verify,
+        inner,
+        provider: provider.clone(),
+    });
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[derive(Debug)]
+struct Verifier {
+    verify: Verify,
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(inner) = &self.inner else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if self.verify != Verify::Full => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The `MakeTlsConnect` handed to tokio-postgres.
+#[derive(Clone)]
+pub(super) struct MakeRustls(pub Option<Arc<ClientConfig>>);
+
+impl MakeTlsConnect<Socket> for MakeRustls {
+    type Stream = RustlsStream;
+    type TlsConnect = RustlsConnect;
+    type Error = io::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<RustlsConnect, io::Error> {
+        // Unix sockets have no host name (and never use TLS): keep going
+        // and fail only if a handshake is actually attempted.
+        // Without a configuration (sslmode disable) no handshake is ever
+        // asked for.
+        let name = ServerName::try_from(domain.to_owned()).ok();
+        Ok(RustlsConnect {
+            connector: self.0.clone().map(tokio_rustls::TlsConnector::from),
+            name,
+        })
+    }
+}
+
+pub(super) struct RustlsConnect {
+    connector: Option<tokio_rustls::TlsConnector>,
+    name: Option<ServerName<'static>>,
+}
+
+impl TlsConnect<Socket> for RustlsConnect {
+    type Stream = RustlsStream;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream>> + Send>>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        Box::pin(async move {
+            let name = self.name.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "no host name for TLS")
+            })?;
+            let connector = self
+                .connector
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TLS is disabled"))?;
+            connector
+                .connect(name, stream)
+                .await
+                .map(|s| RustlsStream(Box::new(s)))
+        })
+    }
+}
+
+pub(super) struct RustlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
+
+impl AsyncRead for RustlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for RustlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+impl TlsStream for RustlsStream {
+    fn channel_binding(&self) -> ChannelBinding {
+        // SCRAM then runs without channel binding, as libpq does with
+        // `channel_binding=prefer` when none is available.
+        ChannelBinding::none()
+    }
+}
+
+/// Turns a rustls failure into the phrase an operator needs.
+pub(super) fn describe(chain: &str) -> String {
+    let lower = chain.to_ascii_lowercase();
+    // BadSignature: an issuer with the right name but another key (a CA
+    // regenerated under the same name).
+    if lower.contains("unknownissuer")
+        || lower.contains("unknown issuer")
+        || lower.contains("badsignature")
+    {
+        "TLS: server certificate is not signed by a trusted root (sslrootcert)".into()
+    } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+        let detail = chain
+            .find("certificate not valid")
+            .map(|i| chain[i..].to_owned())
+            .unwrap_or_else(|| "certificate not valid for this host".into());
+        format!("TLS: {detail}")
+    } else if lower.contains("expired") {
+        "TLS: server certificate has expired".into()
+    } else {
+        format!(
+            "TLS handshake failed: {}",
+            chain.rsplit(": ").next().unwrap_or(chain)
+        )
+    }
+}

@@ -354,17 +354,48 @@ fn run_incident(
         incident::run(rb, &opts, rx).await
     });
     rt.shutdown_timeout(Duration::from_millis(100));
-    let report = output::incident_report(&inc);
+    // The incident goes into history with its diagnostics run, so weekly
+    // and monthly reports count インシデント数 and its duration.
+    let mut recorded =
+        history::commands::record_runs(&args.record, &[RunRecord::from_run(&inc.diagnostics)]);
+    if let Some(store) = recorded.store.as_mut() {
+        let rec = history::store::IncidentRecord {
+            run_id: None,
+            level: inc.level.as_str().to_ascii_lowercase(),
+            name: Some(inc.level_name.clone()),
+            runbook: rb.name.clone(),
+            host: inc.diagnostics.host.clone(),
+            started_at: inc.since,
+            ended_at: inc.verify.as_ref().filter(|v| v.recovered).map(|v| v.at),
+            outcome: match (&inc.verify, inc.executed) {
+                (Some(v), _) if v.recovered => "recovered",
+                (_, true) => "unresolved",
+                _ => "diagnosed",
+            }
+            .to_owned(),
+            summary: inc
+                .actions
+                .iter()
+                .map(|a| format!("{} ({}): {:?}", a.title, a.describe, a.state))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            reporter: Some(inc.reporter.clone()),
+        };
+        if let Err(e) = store.record_incident(&rec) {
+            recorded.error = Some(e);
+        }
+    }
     match args.format {
-        Format::Table => write_stdout(&format!(
-            "
-{report}"
-        )),
-        _ => write_stdout(&output::render(
-            args.format,
+        Format::Table => write_stdout(&format!("\n{}", output::incident_report(&inc))),
+        Format::Report => write_stdout(&output::incident_report(&inc)),
+        f => write_stdout(&output::render(
+            f,
             &[&inc.diagnostics],
             &RenderOpts::default(),
         )),
+    }
+    if let Some(w) = recorded.warning() {
+        eprintln!("{w}");
     }
     for (format, path) in &args.outputs {
         let text = output::render(*format, &[&inc.diagnostics], &RenderOpts::default());

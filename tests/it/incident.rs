@@ -168,6 +168,36 @@ fn execute_runs_actions_then_verify_passes_after_the_restart() {
     assert!(rep.contains("- Apacheサービス再起動実施 → 成功"));
     assert!(rep.contains("■ 復旧見込み: 復旧済み"));
     assert!(rep.contains("■ 報告者: 運用担当者A"));
+    // Recorded in history for the weekly/monthly インシデント数.
+    let db = rusqlite::Connection::open(s.env.path().join("history.db")).unwrap();
+    let (level, outcome, started, ended): (String, String, String, Option<String>) = db
+        .query_row(
+            "SELECT level, outcome, started_at, ended_at FROM incidents",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((level.as_str(), outcome.as_str()), ("p1", "recovered"));
+    assert_eq!(started, "2025-10-21T10:23:00+09:00");
+    assert!(ended.is_some());
+}
+
+#[test]
+fn format_report_prints_only_the_incident_report() {
+    let server = Server::start();
+    let s = setup(&server);
+    let r = run(&s, &["-f", "report"]);
+    assert!(
+        r.stdout.starts_with("【障害報告】AI見積りシステム\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("■ 診断"));
+    let db = rusqlite::Connection::open(s.env.path().join("history.db")).unwrap();
+    let outcome: String = db
+        .query_row("SELECT outcome FROM incidents", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(outcome, "diagnosed");
 }
 
 #[test]

@@ -331,6 +331,13 @@ fn run_incident(
         );
         return Ok(exit::UNKNOWN);
     }
+    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
     let now = args.now.unwrap_or_else(|| {
         chrono::Utc::now()
             .with_timezone(&incident::jst())
@@ -413,6 +420,7 @@ fn run_incident(
             eprintln!("error: --output {}: {e}", path.display());
         }
     }
+    notify.send_incident(&inc);
     if let Some(i) = inc.diagnostics.interrupted {
         return Ok(if i == Interrupt::Sigint {
             exit::SIGINT

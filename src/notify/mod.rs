@@ -152,15 +152,7 @@ impl Plan {
                     name.to_owned()
                 }
             };
-            for c in &t.channels {
-                if let Err(why) = &c.sender {
-                    eprintln!(
-                        "warning: notification {} cannot be sent: {}",
-                        label(c.name),
-                        crate::secret::redact(why)
-                    );
-                }
-            }
+            warn_unusable(t, multi);
             if rec.interrupted {
                 if self.verbose {
                     eprintln!("notify: {}: interrupted run, nothing sent", t.runbook);
@@ -205,44 +197,106 @@ impl Plan {
                 });
             }
         }
-        if jobs.is_empty() {
+        dispatch(jobs, self.verbose);
+    }
+
+    /// `opsrun incident --notify`: the 障害報告 goes to every channel,
+    /// whatever its `on:` — an incident is what the operator is already
+    /// escalating. Subject: `[opsrun][異常] web01 【障害報告】AI見積りシステム P1（緊急）`.
+    pub fn send_incident(self, inc: &crate::incident::IncidentRun) {
+        let Some(t) = self.targets.first() else {
+            return;
+        };
+        warn_unusable(t, false);
+        if inc.diagnostics.interrupted.is_some() {
             return;
         }
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("warning: notifications not sent: cannot start the runtime: {e}");
-                return;
-            }
+        let word = match &inc.verify {
+            Some(v) if v.recovered => "復旧",
+            _ => status_word(inc.status()),
         };
-        let labels: Vec<String> = jobs.iter().map(|j| j.label.clone()).collect();
-        let results = rt.block_on(async {
-            let handles: Vec<_> = jobs.into_iter().map(|j| tokio::spawn(j.run())).collect();
-            let mut out = Vec::new();
-            for h in handles {
-                out.push(
-                    h.await
-                        .unwrap_or_else(|e| Err(format!("internal error: {e}"))),
-                );
+        let subject = format!(
+            "[opsrun][{word}] {} 【障害報告】{} {}（{}）",
+            inc.diagnostics.host,
+            inc.system.as_deref().unwrap_or(&inc.title),
+            inc.level.as_str(),
+            inc.level_name
+        );
+        let body = crate::output::incident_report(inc);
+        let jobs = t
+            .channels
+            .iter()
+            .filter_map(|c| {
+                Some(Job {
+                    label: c.name.to_owned(),
+                    sender: c.sender.as_ref().ok()?.clone(),
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    host: inc.diagnostics.host.clone(),
+                    timeout: t.timeout,
+                })
+            })
+            .collect();
+        dispatch(jobs, self.verbose);
+    }
+}
+
+/// One warning per channel that cannot send (its secret is unreadable).
+fn warn_unusable(t: &Target, multi: bool) {
+    for c in &t.channels {
+        if let Err(why) = &c.sender {
+            let label = if multi {
+                format!("{} ({})", c.name, t.runbook)
+            } else {
+                c.name.to_owned()
+            };
+            eprintln!(
+                "warning: notification {label} cannot be sent: {}",
+                crate::secret::redact(why)
+            );
+        }
+    }
+}
+
+/// Sends every job at once, each bounded by its timeout, and reports.
+fn dispatch(jobs: Vec<Job>, verbose: bool) {
+    if jobs.is_empty() {
+        return;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warning: notifications not sent: cannot start the runtime: {e}");
+            return;
+        }
+    };
+    let labels: Vec<String> = jobs.iter().map(|j| j.label.clone()).collect();
+    let results = rt.block_on(async {
+        let handles: Vec<_> = jobs.into_iter().map(|j| tokio::spawn(j.run())).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(
+                h.await
+                    .unwrap_or_else(|e| Err(format!("internal error: {e}"))),
+            );
+        }
+        out
+    });
+    // A pooled SMTP connection's idle task must not hold the process.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    for (label, r) in labels.iter().zip(results) {
+        match r {
+            Ok(done) if verbose => {
+                eprintln!("notify: {label} sent: {}", crate::secret::redact(&done))
             }
-            out
-        });
-        // A pooled SMTP connection's idle task must not hold the process.
-        rt.shutdown_timeout(Duration::from_millis(100));
-        for (label, r) in labels.iter().zip(results) {
-            match r {
-                Ok(done) if self.verbose => {
-                    eprintln!("notify: {label} sent: {}", crate::secret::redact(&done))
-                }
-                Ok(_) => {}
-                Err(e) => eprintln!(
-                    "warning: notification {label} failed: {}",
-                    crate::secret::redact(&without_os_error(&e))
-                ),
-            }
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "warning: notification {label} failed: {}",
+                crate::secret::redact(&without_os_error(&e))
+            ),
         }
     }
 }
@@ -312,6 +366,16 @@ fn event(on: &[Trigger], status: Status, previous: Option<Status>) -> Option<Tri
         Status::Unknown => Trigger::Unknown,
     };
     on.contains(&t).then_some(t)
+}
+
+/// The report's word for a status.
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass | Status::Skip => "正常",
+        Status::Warn => "警告",
+        Status::Fail => "異常",
+        Status::Unknown => "不明",
+    }
 }
 
 /// `[opsrun][警告] web01 日次点検: 1 warn 0 fail` (`N unknown` when some).

@@ -800,3 +800,31 @@ fn notification_settings_errors() {
         r.stderr
     );
 }
+
+#[test]
+fn incident_sends_the_escalation_report_to_every_channel() {
+    let hook = Webhook::start(vec![]);
+    let env = Env::new();
+    // `on: [recovered]` would not match a failing routine run; an incident
+    // with --notify is sent anyway.
+    env.runbook(
+        "incident-p1.yaml",
+        "version: 1\ntitle: 全停止\nsystem: AI見積りシステム\nincident: {level: p1, name: 緊急}\nchecks:\n  - {id: health, title: ヘルスチェック, file: {path: missing}}\nnotify:\n  on: [recovered]\n  slack: {webhook_env: OPSRUN_SLACK_WEBHOOK}\n",
+    );
+    let url = hook.url();
+    let vars = [("OPSRUN_SLACK_WEBHOOK", url.as_str())];
+    let r = run_with(&env, &["incident", "p1", "-f", "report", "--notify"], &vars);
+    assert_eq!(r.code, 2, "{r:?}");
+    let reqs = hook.requests();
+    assert_eq!(reqs.len(), 1, "{r:?}");
+    let v: Value = serde_json::from_str(&reqs[0].body).unwrap();
+    let subject = format!(
+        "[opsrun][異常] {} 【障害報告】AI見積りシステム P1（緊急）",
+        hostname()
+    );
+    assert_eq!(v["text"], format!("{subject}\n\n{}", r.stdout));
+    assert!(r.stdout.starts_with("【障害報告】AI見積りシステム"));
+    // Without --notify, nothing.
+    run_with(&env, &["incident", "p1"], &vars);
+    assert_eq!(hook.requests().len(), 1);
+}

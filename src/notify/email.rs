@@ -188,6 +188,8 @@ fn smtp_error(e: &lettre::transport::smtp::Error, spec: &SmtpSpec) -> String {
     } else {
         "failed"
     };
+    let e = e.to_string();
+    let e = e.strip_prefix("internal client error: ").unwrap_or(&e);
     format!("{}:{} {what}: {e}", spec.host, spec.port)
 }
 

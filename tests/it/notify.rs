@@ -393,7 +393,39 @@ fn email_over_smtp_with_login_has_the_japanese_subject_and_report() {
     );
     // The server required AUTH and it was given.
     assert_eq!(m["login"], SMTP_USER);
-    assert_no_secret(&env, &[&r], &[SMTP_PASSWORD]);
+
+    // A wrong password: the server's refusal as a warning, the exit code
+    // of the checks, and neither password printed.
+    let wrong = [("OPSRUN_SMTP_PASSWORD", "Wrong-Pw-0000-xyz")];
+    let bad = run_with(&env, &["daily", "--notify"], &wrong);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(
+        bad.stderr.contains(&format!(
+            "warning: notification email failed: 127.0.0.1:{} refused: permanent error (535)",
+            server.port
+        )),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(server.mails().len(), 1);
+    assert_no_secret(&env, &[&r, &bad], &[SMTP_PASSWORD, "Wrong-Pw-0000-xyz"]);
+
+    // `tls: starttls` (the default) never falls back to plain text.
+    daily(
+        &env,
+        &format!(
+            "notify:\n  email: {{to: ops@example.com, smtp: {{host: 127.0.0.1, port: {}}}}}\n",
+            server.port
+        ),
+    );
+    let plain = run_with(&env, &["daily", "--notify"], &[]);
+    assert_eq!(plain.code, 1, "{plain:?}");
+    assert!(
+        plain.stderr.contains("STARTTLS is not supported"),
+        "{}",
+        plain.stderr
+    );
+    assert_eq!(server.mails().len(), 1);
 }
 
 #[test]
@@ -827,4 +859,20 @@ fn incident_sends_the_escalation_report_to_every_channel() {
     // Without --notify, nothing.
     run_with(&env, &["incident", "p1"], &vars);
     assert_eq!(hook.requests().len(), 1);
+}
+
+#[test]
+fn docs_examples_validate() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/notify.md")).unwrap();
+    let env = Env::new();
+    let mut n = 0;
+    for block in text.split("```yaml\n").skip(1) {
+        let yaml = block.split("```").next().unwrap();
+        let p = env.write("etc/config.yaml", yaml);
+        let r = run_with(&env, &["validate", p.to_str().unwrap()], &[]);
+        assert_eq!(r.code, 0, "{yaml}\n{}", r.stderr);
+        n += 1;
+    }
+    assert_eq!(n, 2, "docs/notify.md should hold two YAML examples");
 }

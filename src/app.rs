@@ -54,7 +54,7 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::secret::RedactingStderr)
         .with_target(false)
         .try_init();
 }
@@ -150,6 +150,7 @@ fn runbook_files(dir: &Path) -> Vec<PathBuf> {
                 .filter(|p| {
                     p.is_file()
                         && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                        && !crate::notify::config::is_config_file(p)
                 })
                 .collect()
         })
@@ -222,6 +223,13 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
             return Ok(exit::UNKNOWN);
         }
     };
+    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -278,6 +286,8 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     if let Some(w) = recorded.warning() {
         eprintln!("{w}");
     }
+    // After the run is printed and recorded; never changes the exit code.
+    notify.send(&runbooks, &records, &mut recorded);
     code = code.max(exit::for_status(worst));
     Ok(match interrupted {
         Some(Interrupt::Sigint) => exit::SIGINT,
@@ -321,6 +331,13 @@ fn run_incident(
         );
         return Ok(exit::UNKNOWN);
     }
+    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
     let now = args.now.unwrap_or_else(|| {
         chrono::Utc::now()
             .with_timezone(&incident::jst())
@@ -403,6 +420,7 @@ fn run_incident(
             eprintln!("error: --output {}: {e}", path.display());
         }
     }
+    notify.send_incident(&inc);
     if let Some(i) = inc.diagnostics.interrupted {
         return Ok(if i == Interrupt::Sigint {
             exit::SIGINT
@@ -563,12 +581,29 @@ fn validate(paths: &[PathBuf], dir: &DirArg, vars: &BTreeMap<String, String>) ->
                 return exit::UNKNOWN;
             }
             files.extend(found);
+            // The shared configuration next to the runbooks is checked too.
+            files.extend(
+                crate::notify::config::CONFIG_NAMES
+                    .iter()
+                    .map(|n| p.join(n))
+                    .filter(|c| c.is_file()),
+            );
         } else {
             files.push(p.clone());
         }
     }
     let mut bad = 0;
     for f in &files {
+        if crate::notify::config::is_config_file(f) {
+            match crate::notify::config::load(f) {
+                Ok(_) => println!("ok: {} (configuration)", f.display()),
+                Err(e) => {
+                    bad += 1;
+                    eprintln!("error: {e}");
+                }
+            }
+            continue;
+        }
         match runbook::load(f, vars) {
             Ok(rb) => println!("ok: {} ({} checks)", f.display(), rb.checks.len()),
             Err(e) => {

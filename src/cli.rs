@@ -159,6 +159,10 @@ pub struct RunArgs {
     /// 担当者 in checklists and reports [default: $USER]
     #[arg(long, value_name = "NAME")]
     pub reporter: Option<String>,
+
+    /// Send the `notify:` email/Slack notifications when the run's status matches `on:`
+    #[arg(long)]
+    pub notify: bool,
 }
 
 /// Where history is.

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod exit;
 pub mod history;
 pub mod incident;
+pub mod notify;
 pub mod outcome;
 pub mod output;
 pub mod runbook;

@@ -24,14 +24,16 @@ impl LoadError {
         message: impl Into<String>,
         text: &str,
     ) -> Self {
+        // A secret written where it does not belong (a webhook URL in the
+        // YAML) is registered before the error is made: never echo it.
         let source_line = (line > 0)
-            .then(|| text.lines().nth(line - 1).map(str::to_owned))
+            .then(|| text.lines().nth(line - 1).map(crate::secret::redact))
             .flatten();
         LoadError {
             file: file.to_owned(),
             line,
             col,
-            message: message.into(),
+            message: crate::secret::redact(&message.into()),
             source_line,
         }
     }

@@ -43,6 +43,8 @@ pub struct Runbook {
     pub workflow: Workflow,
     /// The `report:` block (defaults when absent).
     pub report: ReportSpec,
+    /// The `notify:` block, paths resolved (sent only with `--notify`).
+    pub notify: Option<crate::notify::NotifySpec>,
 }
 
 /// One check, ready to run.
@@ -139,7 +141,13 @@ pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook
         .unwrap_or_else(|| "runbook".into());
     let report = root.report.map(|r| r.value).unwrap_or_default();
     check_report_ids(path, &root.text, &report, &checks)?;
+    let notify = root.notify.map(|n| {
+        let mut n = n.value;
+        n.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        n
+    });
     Ok(Runbook {
+        notify,
         path: path.to_owned(),
         title: root.title.unwrap_or_else(|| name.clone()),
         name,
@@ -211,6 +219,7 @@ struct LoadedFile {
     title: Option<String>,
     system: Option<String>,
     report: Option<Spanned<ReportSpec>>,
+    notify: Option<Spanned<crate::notify::NotifySpec>>,
     /// Each check with its id's line/column and its file's text (for errors).
     checks: Vec<(Check, usize, usize, Arc<str>)>,
     workflow: Workflow,
@@ -419,6 +428,15 @@ fn load_file(
                 &sub.text,
             ));
         }
+        if let Some(n) = &sub.notify {
+            return Err(LoadError::new(
+                &inc_path,
+                n.referenced.line() as usize,
+                n.referenced.column() as usize,
+                "`notify:` belongs in the runbook that is run, not in an included file",
+                &sub.text,
+            ));
+        }
         checks.extend(sub.checks);
     }
     stack.pop();
@@ -520,6 +538,7 @@ fn load_file(
         title: raw.title,
         system: raw.system,
         report: raw.report,
+        notify: raw.notify,
         checks,
         text,
     })

@@ -112,6 +112,7 @@ pub struct RawFile {
     pub actions: Vec<Spanned<super::workflow::ActionDef>>,
     pub verify: Option<super::workflow::VerifySpec>,
     pub report: Option<Spanned<ReportSpec>>,
+    pub notify: Option<Spanned<crate::notify::NotifySpec>>,
 }
 
 /// `report:` — how the Japanese report and checklist of this runbook are

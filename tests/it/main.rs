@@ -12,6 +12,7 @@ mod history;
 mod http;
 mod incident;
 mod malformed;
+mod notify;
 mod outputs;
 mod prometheus;
 mod runbooks;

@@ -71,6 +71,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             since,
             args,
         } => run_incident(level, execute, yes, since, args),
+        Command::Backup {
+            action,
+            execute,
+            args,
+        } => crate::backup::command(action, execute, args),
         Command::Run { targets, args } => {
             let names: Vec<&str> = targets.iter().map(String::as_str).collect();
             run_named(&names, args)
@@ -158,7 +163,7 @@ fn runbook_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
+pub(crate) fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
     let dir = runbook_dir(&args.dir);
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let mut out = Vec::new();
@@ -203,7 +208,7 @@ fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
     Ok(out)
 }
 
-fn use_color(c: ColorChoice) -> bool {
+pub(crate) fn use_color(c: ColorChoice) -> bool {
     match c {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -456,7 +461,7 @@ async fn run_runbooks(runbooks: &[Runbook], args: &RunArgs) -> Vec<RunResult> {
     out
 }
 
-fn spawn_signal_watch(tx: Arc<watch::Sender<Option<Interrupt>>>) {
+pub(crate) fn spawn_signal_watch(tx: Arc<watch::Sender<Option<Interrupt>>>) {
     tokio::spawn(async move {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

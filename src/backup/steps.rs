@@ -266,6 +266,18 @@ fn describe(c: &Copied) -> String {
     format!("{}, {}", parts.join(", "), format_bytes(c.bytes as f64))
 }
 
+/// Fails with "cannot read source …" when `from` cannot be read at all.
+fn readable(from: &Path) -> Result<fs::Metadata, String> {
+    let meta = fs::metadata(from).map_err(|e| not_found_or(&e, from, "source"))?;
+    let r = if meta.is_dir() {
+        fs::read_dir(from).map(drop)
+    } else {
+        File::open(from).map(drop)
+    };
+    r.map_err(|e| not_found_or(&e, from, "source"))?;
+    Ok(meta)
+}
+
 /// `copy`: a file or directory tree into the generation.
 pub(crate) fn copy(
     from: &Path,
@@ -273,13 +285,13 @@ pub(crate) fn copy(
     dest_name: &str,
     cancel: &Cancel,
 ) -> Result<Done, String> {
-    fs::metadata(from).map_err(|e| not_found_or(&e, from, "source"))?;
+    readable(from)?;
     fresh(dest, dest_name)?;
     let c = tree::copy_path(from, dest, cancel).map_err(|e| {
         if cancel.is_cancelled() {
             "cancelled".to_owned()
         } else {
-            format!("copy of {} failed: {}", from.display(), io_reason(&e))
+            format!("copy of {} failed: {e}", from.display())
         }
     })?;
     let mut detail = vec![format!(
@@ -335,7 +347,7 @@ pub(crate) fn archive(
     dest_name: &str,
     cancel: &Cancel,
 ) -> Result<Done, String> {
-    let meta = fs::metadata(from).map_err(|e| not_found_or(&e, from, "source"))?;
+    let meta = readable(from)?;
     fresh(dest, dest_name)?;
     let top = from
         .file_name()
@@ -344,7 +356,11 @@ pub(crate) fn archive(
     let mut changed = Vec::new();
     let mut c = Copied::default();
     let result = (|| -> std::io::Result<()> {
-        let file = File::options().write(true).create_new(true).open(dest)?;
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(dest)
+            .map_err(tree::at(dest))?;
         let gz =
             flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
         let mut tar = tar::Builder::new(gz);
@@ -360,7 +376,7 @@ pub(crate) fn archive(
             let ft = m.file_type();
             if ft.is_symlink() {
                 h.set_size(0);
-                tar.append_link(&mut h, name, fs::read_link(path)?)?;
+                tar.append_link(&mut h, name, fs::read_link(path).map_err(tree::at(path))?)?;
                 c.symlinks += 1;
             } else if ft.is_dir() {
                 h.set_size(0);
@@ -369,7 +385,7 @@ pub(crate) fn archive(
             } else if ft.is_file() {
                 let size = m.len();
                 let mut r = EntryReader {
-                    inner: File::open(path)?.take(size),
+                    inner: File::open(path).map_err(tree::at(path))?.take(size),
                     left: size,
                     short: false,
                     cancel,
@@ -391,12 +407,14 @@ pub(crate) fn archive(
         if meta.is_dir() {
             let mut stack = vec![(from.to_path_buf(), std::path::PathBuf::from(&top))];
             while let Some((dir, name)) = stack.pop() {
-                let mut entries: Vec<_> = fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+                let mut entries: Vec<_> = fs::read_dir(&dir)
+                    .and_then(|rd| rd.collect::<Result<_, _>>())
+                    .map_err(tree::at(&dir))?;
                 entries.sort_by_key(|e| e.file_name());
                 for e in entries {
                     let p = e.path();
                     let n = name.join(e.file_name());
-                    let m = fs::symlink_metadata(&p)?;
+                    let m = fs::symlink_metadata(&p).map_err(tree::at(&p))?;
                     add(&mut tar, &p, &n, &m)?;
                     if m.is_dir() {
                         stack.push((p, n));

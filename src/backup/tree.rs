@@ -26,6 +26,19 @@ pub(crate) struct Copied {
 
 const CHUNK: usize = 1 << 20;
 
+/// The error with the path it is about (`…/x: Permission denied`).
+pub(crate) fn at(p: &Path) -> impl Fn(std::io::Error) -> std::io::Error + '_ {
+    move |e| {
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return e;
+        }
+        std::io::Error::new(
+            e.kind(),
+            format!("{}: {}", p.display(), crate::runbook::io_reason(&e)),
+        )
+    }
+}
+
 /// Copies one regular file's bytes, mode and mtime; refuses to overwrite.
 pub(crate) fn copy_file(
     from: &Path,
@@ -33,8 +46,12 @@ pub(crate) fn copy_file(
     meta: &Metadata,
     cancel: &Cancel,
 ) -> std::io::Result<u64> {
-    let mut src = File::open(from)?;
-    let mut dst = File::options().write(true).create_new(true).open(to)?;
+    let mut src = File::open(from).map_err(at(from))?;
+    let mut dst = File::options()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(at(to))?;
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
@@ -43,9 +60,9 @@ pub(crate) fn copy_file(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(at(from)(e)),
         };
-        dst.write_all(&buf[..n])?;
+        dst.write_all(&buf[..n]).map_err(at(to))?;
         total += n as u64;
     }
     dst.set_permissions(fs::Permissions::from_mode(
@@ -61,10 +78,10 @@ pub(crate) fn copy_file(
 /// Copies `from` (a file or a directory, followed if it is itself a
 /// symlink: the operator named it) to `to`, which must not exist.
 pub(crate) fn copy_path(from: &Path, to: &Path, cancel: &Cancel) -> std::io::Result<Copied> {
-    let meta = fs::metadata(from)?;
+    let meta = fs::metadata(from).map_err(at(from))?;
     let mut c = Copied::default();
     if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent)?;
+        fs::create_dir_all(parent).map_err(at(parent))?;
     }
     if meta.is_dir() {
         copy_dir(from, to, &meta, cancel, &mut c)?;
@@ -87,26 +104,29 @@ fn copy_dir(
     cancel: &Cancel,
     c: &mut Copied,
 ) -> std::io::Result<()> {
-    fs::create_dir(to)?;
+    fs::create_dir(to).map_err(at(to))?;
     c.dirs += 1;
     // Directories are walked with an explicit stack: deep trees must not
     // exhaust the (small) blocking thread's stack.
     let mut stack: Vec<(PathBuf, PathBuf, Metadata)> = vec![(from.into(), to.into(), meta.clone())];
     let mut dirs_done = Vec::new();
     while let Some((src_dir, dst_dir, dmeta)) = stack.pop() {
-        let mut entries: Vec<_> = fs::read_dir(&src_dir)?.collect::<Result<_, _>>()?;
+        let mut entries: Vec<_> = fs::read_dir(&src_dir)
+            .and_then(|rd| rd.collect::<Result<_, _>>())
+            .map_err(at(&src_dir))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             cancel.check()?;
             let src = e.path();
             let dst = dst_dir.join(e.file_name());
-            let m = fs::symlink_metadata(&src)?;
+            let m = fs::symlink_metadata(&src).map_err(at(&src))?;
             let ft = m.file_type();
             if ft.is_symlink() {
-                std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
+                let target = fs::read_link(&src).map_err(at(&src))?;
+                std::os::unix::fs::symlink(target, &dst).map_err(at(&dst))?;
                 c.symlinks += 1;
             } else if ft.is_dir() {
-                fs::create_dir(&dst)?;
+                fs::create_dir(&dst).map_err(at(&dst))?;
                 c.dirs += 1;
                 stack.push((src, dst, m));
             } else if ft.is_file() {

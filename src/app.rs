@@ -461,7 +461,7 @@ async fn run_runbooks(runbooks: &[Runbook], args: &RunArgs) -> Vec<RunResult> {
     out
 }
 
-pub(crate) fn spawn_signal_watch(tx: Arc<watch::Sender<Option<Interrupt>>>) {
+fn spawn_signal_watch(tx: Arc<watch::Sender<Option<Interrupt>>>) {
     tokio::spawn(async move {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

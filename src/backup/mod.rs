@@ -213,20 +213,32 @@ fn run_prune(
     }
 }
 
-/// Runs `f` on a fresh runtime with Ctrl-C/SIGTERM watched.
+/// Runs `f` on a fresh runtime with Ctrl-C/SIGTERM watched. The handlers
+/// are installed before `f` starts, so a signal in its first instant
+/// already goes through the cleanup (temporary directories) rather than
+/// killing the process.
 fn with_runtime<F, Fut>(f: F) -> anyhow::Result<RunResult>
 where
     F: FnOnce(watch::Receiver<Option<Interrupt>>) -> Fut,
     Fut: std::future::Future<Output = RunResult>,
 {
+    use tokio::signal::unix::{SignalKind, signal};
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let r = rt.block_on(async {
         let (tx, rx) = watch::channel(None);
-        app::spawn_signal_watch(Arc::new(tx));
-        f(rx).await
-    });
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            let which = tokio::select! {
+                _ = int.recv() => Interrupt::Sigint,
+                _ = term.recv() => Interrupt::Sigterm,
+            };
+            let _ = tx.send(Some(which));
+        });
+        anyhow::Ok(f(rx).await)
+    })?;
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(r)
 }
@@ -423,6 +435,10 @@ async fn make_generation(
         }
     };
     let tmp = TempDir::new(dir.join(generation::temp_name(&name)));
+    let exclude = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+    };
 
     let mut failed: Option<String> = None;
     for a in &rb.workflow.actions {
@@ -446,7 +462,8 @@ async fn make_generation(
             continue;
         }
         let t0 = Instant::now();
-        let (outcome, interrupted) = run_action(a, &tmp.path, base_dir, now, &mut stop).await;
+        let (outcome, interrupted) =
+            run_action(a, &tmp.path, base_dir, exclude, now, &mut stop).await;
         if interrupted.is_some() {
             made.interrupted = interrupted;
         } else if outcome.status != Status::Pass {
@@ -521,6 +538,7 @@ async fn run_action(
     a: &Action,
     gen_dir: &Path,
     base_dir: &Path,
+    exclude: tree::Exclude,
     now: DateTime<FixedOffset>,
     stop: &mut watch::Receiver<Option<Interrupt>>,
 ) -> (Outcome, Option<Interrupt>) {
@@ -544,12 +562,12 @@ async fn run_action(
         Step::Copy(s) => {
             let (src, name) = (source(&s.from), s.to_name());
             let dest = gen_dir.join(&name);
-            Box::new(move |c: &Cancel| steps::copy(&src, &dest, &name, c))
+            Box::new(move |c: &Cancel| steps::copy(&src, &dest, &name, c, exclude))
         }
         Step::Archive(s) => {
             let (src, name) = (source(&s.from), s.to_name());
             let dest = gen_dir.join(&name);
-            Box::new(move |c: &Cancel| steps::archive(&src, &dest, &name, c))
+            Box::new(move |c: &Cancel| steps::archive(&src, &dest, &name, c, exclude))
         }
         Step::Wait(d) => {
             return tokio::select! {

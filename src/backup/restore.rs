@@ -58,7 +58,7 @@ fn is_archive(p: &Path) -> bool {
 /// Copies `src` into `tmp` and checks what it holds. Blocking.
 fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Result<Work, String> {
     let copy = tmp.join(name);
-    let c = tree::copy_path(src, &copy, cancel).map_err(|e| {
+    let c = tree::copy_path(src, &copy, cancel, None).map_err(|e| {
         if cancel.is_cancelled() {
             "cancelled".to_owned()
         } else {

@@ -284,10 +284,11 @@ pub(crate) fn copy(
     dest: &Path,
     dest_name: &str,
     cancel: &Cancel,
+    exclude: tree::Exclude,
 ) -> Result<Done, String> {
     readable(from)?;
     fresh(dest, dest_name)?;
-    let c = tree::copy_path(from, dest, cancel).map_err(|e| {
+    let c = tree::copy_path(from, dest, cancel, exclude).map_err(|e| {
         if cancel.is_cancelled() {
             "cancelled".to_owned()
         } else {
@@ -346,14 +347,19 @@ pub(crate) fn archive(
     dest: &Path,
     dest_name: &str,
     cancel: &Cancel,
+    exclude: tree::Exclude,
 ) -> Result<Done, String> {
     let meta = readable(from)?;
+    if tree::is_excluded(&meta, exclude) {
+        return Err(format!("{} is the backup directory itself", from.display()));
+    }
     fresh(dest, dest_name)?;
     let top = from
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
     let mut changed = Vec::new();
+    let mut excluded = Vec::new();
     let mut c = Copied::default();
     let result = (|| -> std::io::Result<()> {
         let file = File::options()
@@ -415,6 +421,10 @@ pub(crate) fn archive(
                     let p = e.path();
                     let n = name.join(e.file_name());
                     let m = fs::symlink_metadata(&p).map_err(tree::at(&p))?;
+                    if tree::is_excluded(&m, exclude) {
+                        excluded.push(format!("{} (the backup directory, skipped)", p.display()));
+                        continue;
+                    }
                     add(&mut tar, &p, &n, &m)?;
                     if m.is_dir() {
                         stack.push((p, n));
@@ -441,6 +451,7 @@ pub(crate) fn archive(
         format_bytes(size as f64)
     )];
     detail.extend(changed);
+    detail.extend(excluded);
     detail.extend(c.skipped.iter().cloned());
     Ok(Done {
         value: format!(

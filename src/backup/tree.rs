@@ -8,7 +8,7 @@
 
 use std::fs::{self, File, FileTimes, Metadata};
 use std::io::{Read, Write};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::cancel::Cancel;
@@ -25,6 +25,15 @@ pub(crate) struct Copied {
 }
 
 const CHUNK: usize = 1 << 20;
+
+/// A directory never copied or archived, by (device, inode): the backup
+/// directory itself, when it lies inside a tree being backed up (it would
+/// otherwise copy the generation being written into itself).
+pub(crate) type Exclude = Option<(u64, u64)>;
+
+pub(crate) fn is_excluded(m: &Metadata, exclude: Exclude) -> bool {
+    m.is_dir() && exclude == Some((m.dev(), m.ino()))
+}
 
 /// The error with the path it is about (`…/x: Permission denied`).
 pub(crate) fn at(p: &Path) -> impl Fn(std::io::Error) -> std::io::Error + '_ {
@@ -77,14 +86,25 @@ pub(crate) fn copy_file(
 
 /// Copies `from` (a file or a directory, followed if it is itself a
 /// symlink: the operator named it) to `to`, which must not exist.
-pub(crate) fn copy_path(from: &Path, to: &Path, cancel: &Cancel) -> std::io::Result<Copied> {
+pub(crate) fn copy_path(
+    from: &Path,
+    to: &Path,
+    cancel: &Cancel,
+    exclude: Exclude,
+) -> std::io::Result<Copied> {
     let meta = fs::metadata(from).map_err(at(from))?;
+    if is_excluded(&meta, exclude) {
+        return Err(std::io::Error::other(format!(
+            "{} is the backup directory itself",
+            from.display()
+        )));
+    }
     let mut c = Copied::default();
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(at(parent))?;
     }
     if meta.is_dir() {
-        copy_dir(from, to, &meta, cancel, &mut c)?;
+        copy_dir(from, to, &meta, cancel, exclude, &mut c)?;
     } else if meta.is_file() {
         c.bytes += copy_file(from, to, &meta, cancel)?;
         c.files += 1;
@@ -102,6 +122,7 @@ fn copy_dir(
     to: &Path,
     meta: &Metadata,
     cancel: &Cancel,
+    exclude: Exclude,
     c: &mut Copied,
 ) -> std::io::Result<()> {
     fs::create_dir(to).map_err(at(to))?;
@@ -125,6 +146,9 @@ fn copy_dir(
                 let target = fs::read_link(&src).map_err(at(&src))?;
                 std::os::unix::fs::symlink(target, &dst).map_err(at(&dst))?;
                 c.symlinks += 1;
+            } else if is_excluded(&m, exclude) {
+                c.skipped
+                    .push(format!("{} (the backup directory, skipped)", src.display()));
             } else if ft.is_dir() {
                 fs::create_dir(&dst).map_err(at(&dst))?;
                 c.dirs += 1;

@@ -690,11 +690,24 @@ fn restore_test_without_a_database_warns() {
     assert!(tmp_is_empty(&env));
 }
 
+/// Adds `rows` rows with an index over scattered keys to `db`: about
+/// 70 MB for 150 000 rows, whose copy and integrity check take a moment.
+fn grow(db: &Path, rows: usize) {
+    let c = Connection::open(db).unwrap();
+    c.execute_batch(&format!(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows})
+         INSERT INTO tasks (body)
+           SELECT printf('%08x', (i * 2654435761) % 4294967296) || substr(hex(zeroblob(100)), 1, 200) FROM s;
+         CREATE INDEX tasks_body ON tasks(body);"
+    ))
+    .unwrap();
+}
+
 #[test]
 fn ctrl_c_during_a_restore_test_removes_the_temp_dir() {
     let env = Env::new();
-    // A database big enough that copying and checking it take a while.
-    app(&env, 60_000, false);
+    let a = app(&env, 0, false);
+    grow(&a.join("app.db"), 150_000);
     runbook(&env, "", "");
     assert_eq!(env.run(&["backup", "run"]).code, 0);
     let t = tmpdir(&env);
@@ -702,7 +715,6 @@ fn ctrl_c_during_a_restore_test_removes_the_temp_dir() {
     wait_for("the temporary copy", Duration::from_secs(30), || {
         std::fs::read_dir(&t).unwrap().next().is_some()
     });
-    std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
     signal(&child, rustix::process::Signal::INT);
     let out = child.wait_with_output().unwrap();
@@ -725,8 +737,7 @@ fn ctrl_c_during_a_restore_test_removes_the_temp_dir() {
     assert!(tmp_is_empty(&env), "temp dir left after Ctrl-C");
 }
 
-/// Sets the modification time of `p` (a directory or file, not followed
-/// if a symlink is never passed here) to `days` ago.
+/// Sets the modification time of the directory or file `p` to `days` ago.
 fn age(p: &Path, days: u64) {
     let t = SystemTime::now() - Duration::from_secs(days * 86_400);
     std::fs::File::open(p).unwrap().set_modified(t).unwrap();
@@ -1203,4 +1214,51 @@ fn the_documented_runbook_validates() {
     let p = env.runbook("backup.yaml", &doc[start..end]);
     let r = env.run(&["validate", p.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// `dir` inside the tree being backed up (`/srv/app/backups`): the copy and
+/// the archive leave the backup directory out instead of copying the
+/// generation being written into itself.
+#[test]
+fn a_backup_dir_inside_the_source_is_left_out() {
+    let env = Env::new();
+    let a = app(&env, 10, false);
+    let b = a.join("backups");
+    env.runbook(
+        "backup.yaml",
+        &format!(
+            "version: 1\nbackup: {{dir: {b}}}\nactions:\n  - {{id: tree, copy: {{from: {a}}}}}\n  - {{id: tar, archive: {{from: {a}}}}}\n",
+            a = a.display(),
+            b = b.display()
+        ),
+    );
+    // Twice: the second run sees the first generation under app/backups.
+    for now in ["2025-10-20T02:00:00+09:00", "2025-10-21T02:00:00+09:00"] {
+        let r = env.run(&["backup", "run", "-f", "json", "-v", "--now", now]);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let doc = json(&r);
+        for id in ["tree", "tar"] {
+            assert!(
+                check(&doc, id)["detail"]
+                    .to_string()
+                    .contains("(the backup directory, skipped)"),
+                "{id}: {doc:#}"
+            );
+        }
+    }
+    let g = b.join("20251021_020000");
+    assert!(g.join("app/app.db").exists());
+    assert!(!g.join("app/backups").exists());
+    let f = std::fs::File::open(g.join("app.tar.gz")).unwrap();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"app/app.db".to_owned()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("app/backups")),
+        "{names:?}"
+    );
 }

@@ -71,6 +71,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             since,
             args,
         } => run_incident(level, execute, yes, since, args),
+        Command::Backup {
+            action,
+            execute,
+            args,
+        } => crate::backup::command(action, execute, args),
         Command::Run { targets, args } => {
             let names: Vec<&str> = targets.iter().map(String::as_str).collect();
             run_named(&names, args)
@@ -159,7 +164,7 @@ fn runbook_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
+pub(crate) fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
     let dir = runbook_dir(&args.dir);
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let mut out = Vec::new();
@@ -204,7 +209,7 @@ fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
     Ok(out)
 }
 
-fn use_color(c: ColorChoice) -> bool {
+pub(crate) fn use_color(c: ColorChoice) -> bool {
     match c {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

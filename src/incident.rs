@@ -260,6 +260,12 @@ async fn run_action(
             tokio::time::sleep(*d).await;
             (ActionState::Succeeded, vec![])
         }
+        // The loader refuses these without a `backup:` block, and a runbook
+        // cannot have both `backup:` and `incident:`.
+        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => (
+            ActionState::Failed("backup steps run with `opsrun backup run`".into()),
+            vec![],
+        ),
         Step::Check(_, kind) => {
             let ctx = Ctx {
                 now,

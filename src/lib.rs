@@ -6,6 +6,7 @@
 //! tests and benchmarks can reach the pieces.
 
 pub mod app;
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod engine;

@@ -17,7 +17,10 @@ pub use schema::{
     Amount, CheckRef, ChecklistItem, Dur, ForecastSpec, LineSpec, ReportSpec, Retry, SectionSpec,
     Severity, Size, Text, Tz, UptimeSpec,
 };
-pub use workflow::{Action, IncidentSpec, Level, Step, SystemctlAction, UnitAction, Workflow};
+pub use workflow::{
+    Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PruneSpec,
+    RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step, SystemctlAction, UnitAction, Workflow,
+};
 
 use crate::check::Kind;
 use schema::{CheckDef, Defaults, Prelude, RawFile};
@@ -27,6 +30,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Nested includes deeper than this are refused (a cycle is caught earlier;
 /// this bounds pathological but acyclic chains).
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// The timeout of a backup data step (`sqlite_backup`, `copy`, `archive`)
+/// that sets none: large databases and upload trees take a while.
+pub const DEFAULT_BACKUP_STEP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Runbook files larger than this are refused rather than parsed.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -382,6 +388,8 @@ fn load_file(
         ));
     }
 
+    let backup = check_backup_blocks(path, &text, &raw)?;
+
     // This file's defaults, falling back to the including file's.
     let defaults = Defaults {
         timeout: raw.defaults.timeout.or(parent_defaults.timeout),
@@ -407,13 +415,16 @@ fn load_file(
         if sub.workflow.incident.is_some()
             || !sub.workflow.actions.is_empty()
             || sub.workflow.verify.is_some()
+            || sub.workflow.backup.is_some()
+            || sub.workflow.restore_test.is_some()
+            || sub.workflow.prune.is_some()
         {
             return Err(LoadError::new(
                 path,
                 l,
                 c,
                 format!(
-                    "`{}` has incident/actions/verify: only the runbook itself may have them, an included file contributes checks",
+                    "`{}` has incident/actions/verify/backup/restore_test/prune: only the runbook itself may have them, an included file contributes checks",
                     inc.value
                 ),
                 &text,
@@ -489,14 +500,40 @@ fn load_file(
                 &text,
             ));
         };
+        let (sl, sc) = d.step_at;
+        match (&step, &backup) {
+            (Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_), None) => {
+                return Err(LoadError::new(
+                    path,
+                    sl,
+                    sc,
+                    "this step writes a backup generation: add a `backup: {dir: …, pattern: …}` block saying where generations go",
+                    &text,
+                ));
+            }
+            (Step::Systemctl(_), Some(_)) => {
+                return Err(LoadError::new(
+                    path,
+                    sl,
+                    sc,
+                    "`systemctl` steps belong in incident runbooks: a backup run does not stop or restart services (use a `command:` step if it really must)",
+                    &text,
+                ));
+            }
+            _ => {}
+        }
         action_ids.push(id.value.clone());
         let title = d.title.unwrap_or_else(|| match &step {
             Step::Systemctl(s) => format!("{}{}", s.unit, s.action.ja()),
             Step::Wait(w) => format!("{}秒待機", w.as_secs()),
             Step::Check(..) => id.value.clone(),
+            Step::SqliteBackup(s) => format!("{} (SQLiteバックアップ)", s.dest_name()),
+            Step::Copy(s) => format!("{} (コピー)", s.to_name()),
+            Step::Archive(s) => format!("{} (アーカイブ)", s.to_name()),
         });
         let timeout = d.timeout.map(|t| t.0).unwrap_or(match &step {
             Step::Wait(w) => *w + Duration::from_secs(1),
+            Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => DEFAULT_BACKUP_STEP_TIMEOUT,
             _ => defaults
                 .timeout
                 .map(|t| t.0)
@@ -522,6 +559,9 @@ fn load_file(
         .unwrap_or_default();
     let workflow = Workflow {
         incident: raw.incident,
+        backup,
+        restore_test: raw.restore_test.map(|r| r.value),
+        prune: raw.prune.map(|p| p.value),
         actions,
         verify: raw.verify.map(|v| {
             (
@@ -542,6 +582,65 @@ fn load_file(
         checks,
         text,
     })
+}
+
+/// Validates `backup:`, `restore_test:` and `prune:` (they go together,
+/// and not with `incident:`) and returns the backup block.
+fn check_backup_blocks(
+    path: &Path,
+    text: &str,
+    raw: &RawFile,
+) -> Result<Option<BackupSpec>, LoadError> {
+    let pos = |l: u64, c: u64| (l as usize, c as usize);
+    if let Some(b) = &raw.backup {
+        let (l, c) = pos(b.referenced.line(), b.referenced.column());
+        if raw.incident.is_some() {
+            return Err(LoadError::new(
+                path,
+                l,
+                c,
+                "a runbook is either an incident runbook (`incident:`) or a backup runbook (`backup:`), not both",
+                text,
+            ));
+        }
+        b.value
+            .validate()
+            .map_err(|m| LoadError::new(path, l, c, m, text))?;
+    }
+    let needs_backup = [
+        (
+            "restore_test",
+            raw.restore_test.as_ref().map(|r| r.referenced),
+        ),
+        ("prune", raw.prune.as_ref().map(|p| p.referenced)),
+    ];
+    for (key, at) in needs_backup {
+        if let (Some(at), None) = (at, &raw.backup) {
+            let (l, c) = pos(at.line(), at.column());
+            return Err(LoadError::new(
+                path,
+                l,
+                c,
+                format!(
+                    "`{key}` works on the generations of a `backup: {{dir: …, pattern: …}}` block, and this runbook has none"
+                ),
+                text,
+            ));
+        }
+    }
+    if let Some(p) = &raw.prune
+        && p.value.keep_min == 0
+    {
+        let (l, c) = pos(p.referenced.line(), p.referenced.column());
+        return Err(LoadError::new(
+            path,
+            l,
+            c,
+            "prune: keep_min must be at least 1: pruning never deletes the last backup",
+            text,
+        ));
+    }
+    Ok(raw.backup.as_ref().map(|b| b.value.clone()))
 }
 
 fn build_check(

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod backup;
 mod cli;
 mod commands;
 mod databases;

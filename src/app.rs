@@ -242,6 +242,19 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     // Blocking probes stuck past their timeout (a hung NFS statvfs) must not
     // hold the process: leave them behind.
     rt.shutdown_timeout(Duration::from_millis(100));
+    Ok(present(&runbooks, &results, &args, Some(notify)))
+}
+
+/// Everything after the checks ran, shared by every command that runs a
+/// runbook: record in history, write `--output` files, print stdout (`-q`
+/// prints nothing when all pass), send notifications, and return the exit
+/// code (worst status, or 130/143 when interrupted).
+pub(crate) fn present(
+    runbooks: &[Runbook],
+    results: &[RunResult],
+    args: &RunArgs,
+    notify: Option<crate::notify::Plan>,
+) -> i32 {
     // History is written here, after the runtime: rusqlite blocks.
     let records: Vec<RunRecord> = results.iter().map(RunRecord::from_run).collect();
     let mut recorded = history::commands::record_runs(&args.record, &records);
@@ -253,7 +266,6 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
         junit_warn: args.junit_warn,
         prom: Default::default(),
     };
-    let mut code = exit::OK;
     let worst = crate::outcome::worst(results.iter().map(RunResult::status));
     let all_pass = worst <= crate::outcome::Status::Skip;
     let interrupted = results.iter().find_map(|r| r.interrupted);
@@ -263,7 +275,7 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
         match format {
             Format::Report | Format::Checklist => history::commands::render_ja(
                 format,
-                &runbooks,
+                runbooks,
                 &records,
                 &mut recorded,
                 args.reporter.as_deref(),
@@ -292,13 +304,14 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
         eprintln!("{w}");
     }
     // After the run is printed and recorded; never changes the exit code.
-    notify.send(&runbooks, &records, &mut recorded);
-    code = code.max(exit::for_status(worst));
-    Ok(match interrupted {
+    if let Some(n) = notify {
+        n.send(runbooks, &records, &mut recorded);
+    }
+    match interrupted {
         Some(Interrupt::Sigint) => exit::SIGINT,
         Some(Interrupt::Sigterm) => exit::SIGTERM,
-        None => code,
-    })
+        None => exit::for_status(worst),
+    }
 }
 
 fn reporter_name(given: Option<String>) -> String {

@@ -32,9 +32,9 @@ use crate::check::{CheckFuture, Ctx, Kind, sections};
 use crate::cli::{BackupAction, RunArgs};
 use crate::engine::{self, CheckResult, Interrupt, RunResult, RunSettings, Selection};
 use crate::exit;
-use crate::history::{self, RunRecord};
+use crate::history;
 use crate::outcome::{Outcome, Status};
-use crate::output::{self, Format, RenderOpts};
+use crate::output::Format;
 use crate::runbook::{Action, BackupSpec, Check, Runbook, Step, io_reason};
 use crate::units::format_millis;
 use cancel::Cancel;
@@ -54,6 +54,15 @@ pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Re
     }
     let runbooks = match app::load_all(&["backup"], &args) {
         Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
+    // Notification settings are checked before anything runs, so a broken
+    // `notify:` never shows up only after a backup was made.
+    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(exit::UNKNOWN);
@@ -89,7 +98,7 @@ pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Re
                 r.duration = started.elapsed();
                 r
             })?;
-            Ok(finish(&runbooks, result, args))
+            Ok(finish(&runbooks, result, args, notify))
         }
         BackupAction::Run => {
             let Some(spec) = spec else { return need("run") };
@@ -131,7 +140,7 @@ pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Re
                 r.duration = started.elapsed();
                 r
             })?;
-            Ok(finish(&runbooks, result, args))
+            Ok(finish(&runbooks, result, args, notify))
         }
         BackupAction::RestoreTest => {
             let Some(spec) = spec else {
@@ -156,7 +165,7 @@ pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Re
                 r.duration = started.elapsed();
                 r
             })?;
-            Ok(finish(&runbooks, result, args))
+            Ok(finish(&runbooks, result, args, notify))
         }
         BackupAction::Prune => {
             let Some(spec) = spec else {
@@ -634,53 +643,13 @@ async fn run_action(
 }
 
 /// Records the run in history, prints it in the chosen format, writes
-/// `--output` files and returns the exit code (as `opsrun run` does).
-fn finish(runbooks: &[Runbook], result: RunResult, args: &RunArgs) -> i32 {
-    let records = [RunRecord::from_run(&result)];
-    let mut recorded = history::commands::record_runs(&args.record, &records);
-    let refs = [&result];
-    let opts = RenderOpts {
-        color: app::use_color(args.color),
-        verbose: args.verbose > 0,
-        junit_warn: args.junit_warn,
-        prom: Default::default(),
-    };
-    let mut render = |format: Format, opts: &RenderOpts| -> String {
-        match format {
-            Format::Report | Format::Checklist => history::commands::render_ja(
-                format,
-                runbooks,
-                &records,
-                &mut recorded,
-                args.reporter.as_deref(),
-            ),
-            f => output::render(f, &refs, opts),
-        }
-    };
-    for (format, path) in &args.outputs {
-        let mut plain = RenderOpts {
-            color: false,
-            ..opts.clone()
-        };
-        if *format == Format::Prometheus {
-            plain.prom.previous_success = std::fs::read_to_string(path)
-                .map(|t| output::prometheus::previous_success(&t))
-                .unwrap_or_default();
-        }
-        if let Err(e) = app::write_atomically(path, &render(*format, &plain)) {
-            eprintln!("error: --output {}: {e}", path.display());
-        }
-    }
-    let status = result.status();
-    if !(args.quiet && status <= Status::Skip && result.interrupted.is_none()) {
-        app::write_stdout(&render(args.format, &opts));
-    }
-    if let Some(w) = recorded.warning() {
-        eprintln!("{w}");
-    }
-    match result.interrupted {
-        Some(Interrupt::Sigint) => exit::SIGINT,
-        Some(Interrupt::Sigterm) => exit::SIGTERM,
-        None => exit::for_status(status),
-    }
+/// `--output` files, notifies (`--notify`) and returns the exit code — as
+/// `opsrun run` does.
+fn finish(
+    runbooks: &[Runbook],
+    result: RunResult,
+    args: &RunArgs,
+    notify: crate::notify::Plan,
+) -> i32 {
+    app::present(runbooks, &[result], args, Some(notify))
 }

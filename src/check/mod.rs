@@ -3,12 +3,17 @@
 
 pub(crate) mod threshold;
 
+mod access_log;
 mod command;
 mod cpu;
 mod disk;
 pub(crate) mod expect;
 mod file;
+mod histogram;
 mod http;
+mod journal;
+mod log;
+mod logscan;
 mod memory;
 mod tcp;
 
@@ -98,6 +103,9 @@ kinds! {
     "cpu" => cpu::Cpu,
     "file" => file::File,
     "command" => command::Command,
+    "journal" => journal::Journal,
+    "log" => log::Log,
+    "access_log" => access_log::AccessLog,
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).

@@ -8,9 +8,10 @@
 //! grows with the number of *distinct* values, never with the number of
 //! lines: values are grouped in pages of 1024 µs; a page holds a short list
 //! of (offset, count) while few of its values occur, and becomes a plain
-//! array of 1024 counters once many do. A typical log (most requests under a
-//! second, a sparse slow tail) needs a few MB however long it is; the worst
-//! case is 4 bytes per microsecond of the range that actually occurs.
+//! array of 1024 16-bit counters once many do (32-bit if one overflows). A
+//! typical log (most requests under a second, a sparse slow tail) needs
+//! about 2 MB however long it is; the worst case is 4 bytes per microsecond
+//! of the range that actually occurs.
 
 use std::collections::BTreeMap;
 
@@ -24,10 +25,13 @@ const DIRECT_PAGES: usize = 1 << 16;
 /// (at that point the list costs as much as a quarter of the array).
 const SPARSE_MAX: usize = 64;
 
+/// 16-bit counters keep the busy pages of a typical log (a few MB of them)
+/// in the CPU cache; a page whose counter would pass 65535 is widened.
 #[derive(Debug)]
 enum Page {
     Sparse(Vec<(u16, u32)>),
-    Dense(Box<[u32; PAGE]>),
+    Dense(Box<[u16; PAGE]>),
+    Wide(Box<[u32; PAGE]>),
 }
 
 /// Counts of microsecond values; see the module doc.
@@ -46,7 +50,7 @@ impl Histogram {
         Histogram::default()
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&mut self, v: u64) {
         self.count += 1;
         self.sum += v as u128;
@@ -59,13 +63,14 @@ impl Histogram {
         if idx >= self.pages.len() {
             self.pages.resize_with(idx + 1, || None);
         }
-        match &mut self.pages[idx] {
-            Some(Page::Dense(a)) => match a[off].checked_add(1) {
-                Some(c) => a[off] = c,
-                None => *self.extra.entry(v).or_insert(0) += 1,
-            },
-            slot => Self::record_slow(slot, &mut self.extra, v, off),
+        let slot = &mut self.pages[idx];
+        if let Some(Page::Dense(a)) = slot
+            && let Some(c) = a[off].checked_add(1)
+        {
+            a[off] = c;
+            return;
         }
+        Self::record_slow(slot, &mut self.extra, v, off);
     }
 
     #[cold]
@@ -80,16 +85,35 @@ impl Histogram {
                     }
                 } else if list.len() < SPARSE_MAX {
                     list.push((off as u16, 1));
+                } else if list.iter().all(|e| e.1 < u16::MAX as u32) {
+                    let mut a = Box::new([0u16; PAGE]);
+                    for &(o, c) in list.iter() {
+                        a[o as usize] = c as u16;
+                    }
+                    a[off] = 1;
+                    *slot = Some(Page::Dense(a));
                 } else {
                     let mut a = Box::new([0u32; PAGE]);
                     for &(o, c) in list.iter() {
                         a[o as usize] = c;
                     }
                     a[off] = 1;
-                    *slot = Some(Page::Dense(a));
+                    *slot = Some(Page::Wide(a));
                 }
             }
-            Some(Page::Dense(_)) => unreachable!("dense pages are handled inline"),
+            Some(Page::Dense(a)) => {
+                // A counter is full: widen the page.
+                let mut w = Box::new([0u32; PAGE]);
+                for (d, s) in w.iter_mut().zip(a.iter()) {
+                    *d = *s as u32;
+                }
+                w[off] += 1;
+                *slot = Some(Page::Wide(w));
+            }
+            Some(Page::Wide(a)) => match a[off].checked_add(1) {
+                Some(c) => a[off] = c,
+                None => *extra.entry(v).or_insert(0) += 1,
+            },
         }
     }
 
@@ -167,6 +191,13 @@ impl Histogram {
                         }
                     }
                 }
+                Some(Page::Wide(a)) => {
+                    for (o, &c) in a.iter().enumerate() {
+                        if c > 0 && emit(base + o as u64, c as u64, &mut extra) {
+                            return;
+                        }
+                    }
+                }
                 Some(Page::Sparse(list)) => {
                     sorted.clear();
                     sorted.extend_from_slice(list);
@@ -195,7 +226,8 @@ impl Histogram {
             .map(|p| match p {
                 None => 0,
                 Some(Page::Sparse(l)) => l.capacity() * 8,
-                Some(Page::Dense(_)) => PAGE * 4,
+                Some(Page::Dense(_)) => PAGE * 2,
+                Some(Page::Wide(_)) => PAGE * 4,
             })
             .sum();
         pages + self.pages.capacity() * std::mem::size_of::<Option<Page>>() + self.extra.len() * 40
@@ -253,11 +285,19 @@ mod tests {
             })
             .collect();
         check(&v);
-        // All equal; and values straddling page borders.
+        // All equal (past the 16-bit counters); values straddling page borders.
         check(&[1024; 1000]);
+        check(&[1500; 70_000]);
+        let mut many = vec![2048u64; 70_000];
+        many.extend(0..3000);
+        check(&many);
         check(&[1023, 1024, 1025, 0, 67_108_863, 67_108_864, 67_108_865]);
         // Exact multiples of 1 ms (nginx $request_time).
-        check(&(0..50_000).map(|i| (i * 7919 % 3000) * 1000).collect::<Vec<_>>());
+        check(
+            &(0..50_000)
+                .map(|i| (i * 7919 % 3000) * 1000)
+                .collect::<Vec<_>>(),
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ impl Kind for Log {
     }
     fn validate(&self) -> Result<(), String> {
         if self.since == Some(Window::All) {
-            return Err("`since: all` is the default: leave `since` out to read whole files".into());
+            return Err(
+                "`since: all` is the default: leave `since` out to read whole files".into(),
+            );
         }
         Ok(())
     }
@@ -215,7 +217,12 @@ impl Log {
     }
 }
 
-fn scan(files: Vec<LogFile>, job: Job, now: chrono::DateTime<chrono::FixedOffset>, stop: &Stop) -> Found {
+fn scan(
+    files: Vec<LogFile>,
+    job: Job,
+    now: chrono::DateTime<chrono::FixedOffset>,
+    stop: &Stop,
+) -> Found {
     let mut f = Found {
         count: 0,
         last: None,
@@ -266,7 +273,8 @@ fn scan(files: Vec<LogFile>, job: Job, now: chrono::DateTime<chrono::FixedOffset
                 return;
             }
             f.count += 1;
-            f.tally.add(&job.classify, line, || logscan::show_line(line));
+            f.tally
+                .add(&job.classify, line, || logscan::show_line(line));
             last_in_file = Some((when, logscan::show_line(line)));
         });
         if let Some((t, l)) = last_in_file {

@@ -23,8 +23,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use super::Ctx;
 use crate::units::parse_duration;
 
-/// Bytes read per `read(2)`.
-const CHUNK: usize = 1 << 20;
+/// Bytes read per `read(2)`: small enough that a block is still in the CPU
+/// cache when it is parsed (64 KiB to 4 MiB measured the same within noise
+/// on a cached 600 MB log; smaller means more hand-offs between threads).
+const CHUNK: usize = 128 << 10;
 /// A line longer than this is cut here (the rest of it is skipped) so one
 /// runaway line cannot make memory grow with the file.
 pub(crate) const MAX_LINE: usize = 1 << 20;
@@ -51,7 +53,9 @@ impl Window {
             "all" => Ok(Window::All),
             "today" => Ok(Window::Today),
             t => parse_duration(t).map(Window::Last).map_err(|_| {
-                format!("invalid window `{s}`: expected today, all, or a duration like 24h, 30m, 7d")
+                format!(
+                    "invalid window `{s}`: expected today, all, or a duration like 24h, 30m, 7d"
+                )
             }),
         }
     }
@@ -374,8 +378,7 @@ impl TsParser {
             TsFormat::Iso8601 => {
                 let b = line.strip_prefix(b"[").unwrap_or(line);
                 let head = b.get(..19)?;
-                if head[4] != b'-' || head[7] != b'-' || !(head[10] == b'T' || head[10] == b' ')
-                {
+                if head[4] != b'-' || head[7] != b'-' || !(head[10] == b'T' || head[10] == b' ') {
                     return None;
                 }
                 let (y, m, d) = (num(&head[0..4])?, num(&head[5..7])?, num(&head[8..10])?);
@@ -672,20 +675,16 @@ pub(crate) fn scan_file<F: FnMut(&[u8])>(
     let mut magic = [0u8; 2];
     let n = read_full(&mut file, &mut magic).map_err(io_err)?;
     let head = io::Cursor::new(magic[..n].to_vec());
+    let big = len >= READ_AHEAD_MIN;
     if n == 2 && magic == [0x1f, 0x8b] {
         let gz = flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(
             256 * 1024,
             head.chain(file),
         ));
-        scan_reader(gz, path, stop, stats, f)
+        scan_reader(gz, big, path, stop, stats, f)
     } else {
-        scan_reader(
-            head.chain(file.take(len.saturating_sub(n as u64))),
-            path,
-            stop,
-            stats,
-            f,
-        )
+        let plain = head.chain(file.take(len.saturating_sub(n as u64)));
+        scan_reader(plain, big, path, stop, stats, f)
     }
 }
 
@@ -702,69 +701,229 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// The chunk loop: lines are handed out in place from the buffer; a line
-/// split across chunks is moved to the front before the next read.
-pub(crate) fn scan_reader<R: Read, F: FnMut(&[u8])>(
-    mut r: R,
+/// Files at least this big are read by a second thread while the first
+/// parses: the kernel's copy out of the page cache (or gzip's inflate) is a
+/// third to a half of the work, and overlapping it nearly halves the wall time.
+const READ_AHEAD_MIN: u64 = 8 << 20;
+/// Blocks in flight between the reading and the parsing thread.
+const READ_AHEAD_DEPTH: usize = 3;
+
+/// Cuts a byte stream into blocks of whole lines: each block is the line
+/// left over from the previous read plus new reads, up to the last newline.
+/// A line with no newline within [`MAX_LINE`] bytes is handed out as its
+/// first `MAX_LINE + 1` bytes (the parser cuts and counts it) and the rest
+/// of it is dropped, so memory stays bounded whatever the input.
+struct Chunker<R> {
+    r: R,
+    /// The unfinished last line of the previous block (never a newline in
+    /// it, never longer than `MAX_LINE`).
+    carry: Vec<u8>,
+    /// Dropping the rest of an overlong line, up to its newline.
+    skipping: bool,
+    bytes: u64,
+    eof: bool,
+}
+
+/// Block buffers are this big, allocated once and reused.
+const BLOCK_CAP: usize = CHUNK + MAX_LINE + 2;
+
+/// A buffer, how much of it is one block of lines, and where each of its
+/// lines ends. Finding the newlines is done on the reading side, so with
+/// read-ahead that scan runs on the reading thread, not the parsing one.
+#[derive(Default)]
+struct Block {
+    buf: Vec<u8>,
+    len: usize,
+    ends: Vec<u32>,
+}
+
+impl<R: Read> Chunker<R> {
+    fn new(r: R) -> Chunker<R> {
+        Chunker {
+            r,
+            carry: Vec::new(),
+            skipping: false,
+            bytes: 0,
+            eof: false,
+        }
+    }
+
+    /// Fills `block` with the next block and its line ends; `false` once
+    /// the stream is done.
+    fn next_block(&mut self, block: &mut Block) -> io::Result<bool> {
+        let more = self.fill(&mut block.buf, &mut block.len)?;
+        block.ends.clear();
+        if more {
+            block
+                .ends
+                .extend(memchr::memchr_iter(b'\n', &block.buf[..block.len]).map(|i| i as u32));
+        }
+        Ok(more)
+    }
+
+    fn fill(&mut self, buf: &mut Vec<u8>, out_len: &mut usize) -> io::Result<bool> {
+        if buf.len() < BLOCK_CAP {
+            // Zeroed by the allocator: pages of the overlong-line reserve
+            // are not touched (or counted in RSS) until a long line comes.
+            *buf = vec![0; BLOCK_CAP];
+        }
+        let mut len = self.carry.len();
+        buf[..len].copy_from_slice(&self.carry);
+        self.carry.clear();
+        loop {
+            if self.eof {
+                // The last line, without a newline.
+                *out_len = len;
+                return Ok(len > 0 && !self.skipping);
+            }
+            let new = len;
+            let n = loop {
+                match self.r.read(&mut buf[len..(len + CHUNK).min(BLOCK_CAP)]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            self.bytes += n as u64;
+            if n == 0 {
+                self.eof = true;
+                continue;
+            }
+            len += n;
+            let mut new = new;
+            if self.skipping {
+                // Nothing is carried while skipping: the block is all new.
+                match memchr::memchr(b'\n', &buf[..len]) {
+                    Some(i) => {
+                        self.skipping = false;
+                        buf.copy_within(i + 1..len, 0);
+                        len -= i + 1;
+                        new = 0;
+                    }
+                    None => {
+                        len = 0;
+                        continue;
+                    }
+                }
+            }
+            // Only the new bytes can hold a newline.
+            match memchr::memrchr(b'\n', &buf[new..len]) {
+                Some(i) => {
+                    let end = new + i + 1;
+                    self.carry.extend_from_slice(&buf[end..len]);
+                    *out_len = end;
+                    return Ok(true);
+                }
+                None if len > MAX_LINE => {
+                    buf[MAX_LINE + 1] = b'\n';
+                    *out_len = MAX_LINE + 2;
+                    self.skipping = true;
+                    return Ok(true);
+                }
+                None => {} // read more into the same block
+            }
+        }
+    }
+}
+
+/// Hands every line of a block to `f`.
+#[inline]
+fn lines_of<F: FnMut(&[u8])>(block: &Block, stats: &mut ReadStats, f: &mut F) {
+    let data = &block.buf[..block.len];
+    let mut pos = 0;
+    let mut emit = |l: &[u8], stats: &mut ReadStats| {
+        stats.lines += 1;
+        if l.len() > MAX_LINE {
+            stats.overlong += 1;
+            f(&l[..MAX_LINE]);
+        } else {
+            f(trim_cr(l));
+        }
+    };
+    for &end in &block.ends {
+        let end = end as usize;
+        emit(&data[pos..end], stats);
+        pos = end + 1;
+    }
+    if pos < data.len() {
+        emit(&data[pos..], stats);
+    }
+}
+
+/// Reads `r` to the end, calling `f` per line; with `read_ahead`, a second
+/// thread does the reading.
+pub(crate) fn scan_reader<R: Read + Send, F: FnMut(&[u8])>(
+    r: R,
+    read_ahead: bool,
     path: &Path,
     stop: &Stop,
     stats: &mut ReadStats,
     mut f: F,
 ) -> Result<(), ScanError> {
-    let mut buf = vec![0u8; CHUNK + MAX_LINE];
-    let mut filled = 0usize;
-    // Skipping the rest of an overlong line until its newline.
-    let mut skipping = false;
-    loop {
-        stop.check()?;
-        let n = loop {
-            match r.read(&mut buf[filled..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ScanError::Io(path.to_path_buf(), e)),
+    let io_err = |e| ScanError::Io(path.to_path_buf(), e);
+    let mut chunker = Chunker::new(r);
+    if !read_ahead {
+        let mut block = Block::default();
+        loop {
+            stop.check()?;
+            if !chunker.next_block(&mut block).map_err(io_err)? {
+                break;
             }
-        };
-        stats.bytes += n as u64;
-        let eof = n == 0;
-        let end = filled + n;
-        let mut pos = 0;
-        while let Some(i) = memchr::memchr(b'\n', &buf[pos..end]) {
-            let line_end = pos + i;
-            if skipping {
-                skipping = false;
-            } else if line_end - pos > MAX_LINE {
-                stats.lines += 1;
-                stats.overlong += 1;
-                f(&buf[pos..pos + MAX_LINE]);
-            } else {
-                stats.lines += 1;
-                f(trim_cr(&buf[pos..line_end]));
-            }
-            pos = line_end + 1;
+            lines_of(&block, stats, &mut f);
         }
-        let rest = end - pos;
-        if eof {
-            if rest > 0 && !skipping {
-                stats.lines += 1;
-                f(trim_cr(&buf[pos..end]));
-            }
-            return Ok(());
-        }
-        if rest >= MAX_LINE {
-            // A line with no newline in MAX_LINE bytes: hand out its start
-            // and drop the rest of it.
-            if !skipping {
-                stats.lines += 1;
-                stats.overlong += 1;
-                f(&buf[pos..pos + MAX_LINE]);
-            }
-            skipping = true;
-            filled = 0;
-        } else {
-            buf.copy_within(pos..end, 0);
-            filled = rest;
-        }
+        stats.bytes += chunker.bytes;
+        return Ok(());
     }
+    use std::sync::mpsc::sync_channel;
+    let (full_tx, full_rx) = sync_channel::<io::Result<Block>>(READ_AHEAD_DEPTH);
+    // A fixed pool of blocks circulates: reader → parser → back.
+    let pool = READ_AHEAD_DEPTH + 2;
+    let (free_tx, free_rx) = sync_channel::<Block>(pool);
+    for _ in 0..pool {
+        let _ = free_tx.send(Block::default());
+    }
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            // Ends when the parser hangs up (both channels closed).
+            while let Ok(mut block) = free_rx.recv() {
+                match chunker.next_block(&mut block) {
+                    Ok(true) => {
+                        if full_tx.send(Ok(block)).is_err() {
+                            break; // the parser stopped
+                        }
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        let _ = full_tx.send(Err(e));
+                        break;
+                    }
+                }
+            }
+            chunker.bytes
+        });
+        let mut result = Ok(());
+        for block in full_rx.iter() {
+            if let Err(e) = stop.check() {
+                result = Err(e);
+                break;
+            }
+            match block {
+                Ok(b) => {
+                    lines_of(&b, stats, &mut f);
+                    let _ = free_tx.send(b);
+                }
+                Err(e) => {
+                    result = Err(io_err(e));
+                    break;
+                }
+            }
+        }
+        // Hanging up ends the reader at its next send or receive.
+        drop(full_rx);
+        drop(free_tx);
+        stats.bytes += reader.join().unwrap_or(0);
+        result
+    })
 }
 
 #[inline]
@@ -838,7 +997,9 @@ impl<'de> Deserialize<'de> for Classify {
         impl<'de> Visitor<'de> for V {
             type Value = Classify;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping of category name to regex, like {Timeout: '(?i)timed? ?out'}")
+                f.write_str(
+                    "a mapping of category name to regex, like {Timeout: '(?i)timed? ?out'}",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Classify, A::Error> {
                 let mut out: Vec<(String, regex::bytes::Regex)> = Vec::new();
@@ -966,7 +1127,10 @@ mod tests {
         let jan = DateTime::parse_from_rfc3339("2026-01-02T00:00:00+00:00").unwrap();
         let mut p = TsParser::new(TsFormat::Syslog, jan);
         let (t, _) = p.parse(b"Dec 31 23:00:00 h x").unwrap();
-        assert_eq!(show_time(t, FixedOffset::east_opt(0).unwrap()), "2025-12-31 23:00:00");
+        assert_eq!(
+            show_time(t, FixedOffset::east_opt(0).unwrap()),
+            "2025-12-31 23:00:00"
+        );
     }
 
     #[test]
@@ -985,32 +1149,90 @@ mod tests {
         assert!(Window::All.span(now()).contains(i64::MIN + 1, 0));
     }
 
+    fn stop() -> Stop {
+        Stop {
+            at: Instant::now() + Duration::from_secs(60),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// A reader that returns at most `step` bytes per read, to put block
+    /// borders everywhere.
+    struct Dribble<'a>(&'a [u8], usize);
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn lines(data: &[u8], step: usize, ahead: bool) -> (Vec<Vec<u8>>, ReadStats) {
+        let mut stats = ReadStats::default();
+        let mut seen = Vec::new();
+        scan_reader(
+            Dribble(data, step),
+            ahead,
+            Path::new("x"),
+            &stop(),
+            &mut stats,
+            |l| seen.push(l.to_vec()),
+        )
+        .unwrap();
+        (seen, stats)
+    }
+
     #[test]
     fn chunked_reading_handles_split_and_overlong_lines() {
         let mut data = Vec::new();
         for i in 0..200_000 {
             data.extend_from_slice(format!("line {i}\r\n").as_bytes());
         }
-        data.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        data.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE + 10));
+        data.extend_from_slice(b"\nafter\n");
+        data.extend(std::iter::repeat_n(b'y', MAX_LINE + 1));
         data.extend_from_slice(b"\nlast-without-newline");
-        let stop = Stop {
-            at: Instant::now() + Duration::from_secs(60),
-            cancelled: Arc::new(AtomicBool::new(false)),
-        };
-        let mut stats = ReadStats::default();
-        let mut seen = Vec::new();
-        scan_reader(&data[..], Path::new("x"), &stop, &mut stats, |l| {
-            if l.len() < 100 {
-                seen.push(String::from_utf8_lossy(l).into_owned())
-            } else {
-                assert_eq!(l.len(), MAX_LINE);
+        for (step, ahead) in [
+            (usize::MAX, false),
+            (usize::MAX, true),
+            (7, true),
+            (4093, false),
+        ] {
+            let (seen, stats) = lines(&data, step, ahead);
+            assert_eq!(stats.lines, 200_004, "step {step}");
+            assert_eq!(stats.overlong, 2);
+            assert_eq!(stats.bytes, data.len() as u64);
+            assert_eq!(seen.len(), 200_004);
+            assert_eq!(seen[199_999], b"line 199999");
+            assert_eq!(seen[200_000].len(), MAX_LINE);
+            assert_eq!(seen[200_001], b"after");
+            assert_eq!(seen[200_002].len(), MAX_LINE);
+            assert_eq!(seen[200_003], b"last-without-newline");
+        }
+    }
+
+    #[test]
+    fn block_borders_never_change_the_lines() {
+        let text: Vec<u8> = (0..5000u32)
+            .map(|i| format!("{}{}\n", i, "ab".repeat((i % 97) as usize)))
+            .collect::<String>()
+            .into_bytes();
+        let want: Vec<Vec<u8>> = text
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        for step in [1, 2, 3, 64, 1000, CHUNK - 1, CHUNK + 1] {
+            for ahead in [false, true] {
+                assert_eq!(
+                    lines(&text, step, ahead).0,
+                    want,
+                    "step {step} ahead {ahead}"
+                );
             }
-        })
-        .unwrap();
-        assert_eq!(stats.lines, 200_002);
-        assert_eq!(stats.overlong, 1);
-        assert_eq!(seen.len(), 200_001);
-        assert_eq!(seen[199_999], "line 199999");
-        assert_eq!(seen[200_000], "last-without-newline");
+        }
+        assert!(lines(b"", 10, true).0.is_empty());
+        assert_eq!(lines(b"\n\n", 1, false).0, vec![b"".to_vec(), b"".to_vec()]);
     }
 }

@@ -281,13 +281,9 @@ impl Journal {
         };
         let mut span = self.since.span(ctx.now);
         let mut cmd = tokio::process::Command::new("journalctl");
-        cmd.args([
-            "-o",
-            "json",
-            "--all",
-            "--no-pager",
-            "--output-fields=MESSAGE,PRIORITY,_SYSTEMD_UNIT,SYSLOG_IDENTIFIER",
-        ]);
+        // No --output-fields: journalctl before systemd 236 (RHEL 7)
+        // rejects it, and the unused fields cost little.
+        cmd.args(["-o", "json", "--all", "--no-pager"]);
         // Absolute epoch times: journalctl would read "YYYY-MM-DD HH:MM:SS"
         // in its own TZ, which need not be the run's offset.
         if let Some(start) = span.local_start() {

@@ -539,11 +539,15 @@ pub(crate) fn expand(pattern: &Path) -> Result<Vec<LogFile>, String> {
     let text = pattern.to_string_lossy();
     let paths: Vec<PathBuf> = if text.contains(['*', '?', '[']) {
         let g = glob::glob(&text).map_err(|e| format!("invalid glob `{text}`: {e}"))?;
-        g.filter_map(Result::ok).filter(|p| !p.is_dir()).collect()
+        // Only regular files: a FIFO or a device would block the read forever.
+        g.filter_map(Result::ok).filter(|p| p.is_file()).collect()
     } else {
         match std::fs::metadata(pattern) {
             Ok(m) if m.is_dir() => {
                 return Err(format!("{text} is a directory, expected a log file"));
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(format!("{text} is not a regular file"));
             }
             Ok(_) => vec![pattern.to_path_buf()],
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),

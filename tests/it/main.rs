@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod engine;
 mod http;
+mod logs;
 mod malformed;
 mod outputs;
 mod runbooks;

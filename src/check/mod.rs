@@ -3,6 +3,7 @@
 
 pub(crate) mod threshold;
 
+mod access_log;
 mod backup;
 mod cert_file;
 mod command;
@@ -10,7 +11,11 @@ mod cpu;
 mod disk;
 pub(crate) mod expect;
 mod file;
+mod histogram;
 mod http;
+mod journal;
+mod log;
+mod logscan;
 pub(crate) mod measure;
 mod memory;
 mod postgres;
@@ -176,6 +181,9 @@ kinds! {
     "backup" => backup::Backup,
     "postgres" => postgres::Postgres,
     "redis" => redis::Redis,
+    "journal" => journal::Journal,
+    "log" => log::Log,
+    "access_log" => access_log::AccessLog,
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).

@@ -12,6 +12,7 @@ mod engine;
 mod history;
 mod http;
 mod incident;
+mod logs;
 mod malformed;
 mod notify;
 mod outputs;

@@ -38,6 +38,20 @@ impl LoadError {
         }
     }
 
+    /// An error at the place a spanned YAML value was written.
+    pub fn at_span<T>(
+        file: &Path,
+        at: &serde_saphyr::Spanned<T>,
+        message: impl Into<String>,
+        text: &str,
+    ) -> Self {
+        let (l, c) = (
+            at.referenced.line() as usize,
+            at.referenced.column() as usize,
+        );
+        LoadError::new(file, l, c, message, text)
+    }
+
     /// An error about the file as a whole (unreadable, not UTF-8).
     pub fn file(file: &Path, message: impl Into<String>) -> Self {
         LoadError {

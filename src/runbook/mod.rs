@@ -191,10 +191,9 @@ fn check_report_ids(
                 Some(s) => format!(", did you mean `{s}`?"),
                 None => format!(" (checks: {})", ids.join(", ")),
             };
-            return Err(LoadError::new(
+            return Err(LoadError::at_span(
                 path,
-                id.referenced.line() as usize,
-                id.referenced.column() as usize,
+                id,
                 format!("report.{field}: no check with id `{}`{hint}", id.value),
                 text,
             ));
@@ -205,10 +204,9 @@ fn check_report_ids(
         .iter()
         .find(|v| report.show_status.iter().any(|s| s.value == v.value))
     {
-        return Err(LoadError::new(
+        return Err(LoadError::at_span(
             path,
-            both.referenced.line() as usize,
-            both.referenced.column() as usize,
+            both,
             format!(
                 "report: check `{}` is in both show_value and show_status; keep one",
                 both.value
@@ -376,10 +374,9 @@ fn load_file(
     if let Some(v) = &raw.version
         && v.value != 1
     {
-        return Err(LoadError::new(
+        return Err(LoadError::at_span(
             path,
-            v.referenced.line() as usize,
-            v.referenced.column() as usize,
+            v,
             format!(
                 "unsupported version {}: this opsrun reads `version: 1`",
                 v.value
@@ -400,10 +397,7 @@ fn load_file(
     let mut checks = Vec::new();
     stack.push(canon);
     for inc in &raw.include {
-        let (l, c) = (
-            inc.referenced.line() as usize,
-            inc.referenced.column() as usize,
-        );
+        let (l, c) = pos(inc);
         let inc_path = path.parent().unwrap_or(Path::new(".")).join(&inc.value);
         let sub = load_file(
             &inc_path,
@@ -431,19 +425,17 @@ fn load_file(
             ));
         }
         if let Some(r) = &sub.report {
-            return Err(LoadError::new(
+            return Err(LoadError::at_span(
                 &inc_path,
-                r.referenced.line() as usize,
-                r.referenced.column() as usize,
+                r,
                 "`report:` belongs in the runbook that is run, not in an included file",
                 &sub.text,
             ));
         }
         if let Some(n) = &sub.notify {
-            return Err(LoadError::new(
+            return Err(LoadError::at_span(
                 &inc_path,
-                n.referenced.line() as usize,
-                n.referenced.column() as usize,
+                n,
                 "`notify:` belongs in the runbook that is run, not in an included file",
                 &sub.text,
             ));
@@ -458,18 +450,12 @@ fn load_file(
     let mut actions = Vec::new();
     let mut action_ids: Vec<String> = Vec::new();
     for def in raw.actions {
-        let (l, c) = (
-            def.referenced.line() as usize,
-            def.referenced.column() as usize,
-        );
+        let (l, c) = pos(&def);
         let d = def.value;
         let Some(id) = d.id else {
             return Err(LoadError::new(path, l, c, "action has no `id`", &text));
         };
-        let (il, ic) = (
-            id.referenced.line() as usize,
-            id.referenced.column() as usize,
-        );
+        let (il, ic) = pos(&id);
         if !valid_id(&id.value) {
             return Err(LoadError::new(
                 path,
@@ -550,12 +536,7 @@ fn load_file(
     let verify_pos: Vec<(usize, usize)> = raw
         .verify
         .as_ref()
-        .map(|v| {
-            v.checks
-                .iter()
-                .map(|c| (c.referenced.line() as usize, c.referenced.column() as usize))
-                .collect()
-        })
+        .map(|v| v.checks.iter().map(|c| pos(c)).collect())
         .unwrap_or_default();
     let workflow = Workflow {
         incident: raw.incident,
@@ -650,10 +631,7 @@ fn build_check(
     def: Spanned<CheckDef>,
     defaults: &Defaults,
 ) -> Result<(Check, usize, usize, Arc<str>), LoadError> {
-    let (cl, cc) = (
-        def.referenced.line() as usize,
-        def.referenced.column() as usize,
-    );
+    let (cl, cc) = pos(&def);
     let d = def.value;
     let Some(id) = d.id else {
         return Err(LoadError::new(
@@ -664,10 +642,7 @@ fn build_check(
             text,
         ));
     };
-    let (il, ic) = (
-        id.referenced.line() as usize,
-        id.referenced.column() as usize,
-    );
+    let (il, ic) = pos(&id);
     if !valid_id(&id.value) {
         return Err(LoadError::new(
             path,
@@ -715,6 +690,11 @@ fn build_check(
         id: id.value,
     };
     Ok((check, il, ic, text_arc.clone()))
+}
+
+/// Line and column (1-based) where a spanned YAML value was written.
+fn pos<T>(s: &Spanned<T>) -> (usize, usize) {
+    (s.referenced.line() as usize, s.referenced.column() as usize)
 }
 
 fn valid_id(s: &str) -> bool {

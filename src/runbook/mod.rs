@@ -536,7 +536,7 @@ fn load_file(
     let verify_pos: Vec<(usize, usize)> = raw
         .verify
         .as_ref()
-        .map(|v| v.checks.iter().map(|c| pos(c)).collect())
+        .map(|v| v.checks.iter().map(pos).collect())
         .unwrap_or_default();
     let workflow = Workflow {
         incident: raw.incident,

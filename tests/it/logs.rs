@@ -1144,3 +1144,34 @@ fn access_log_field_errors_are_load_errors() {
     let e = load_error(&env, "  - {id: a, access_log: {path: x, window: 24}}\n");
     assert!(e.contains("expected today, all, or a duration"), "{e}");
 }
+
+#[test]
+fn scans_stop_at_the_timeout_and_say_so() {
+    // `timeout: 0s` expires before the first block is read: the scan
+    // must stop and report a failure, not a partial count as a pass.
+    let env = Env::new();
+    env.write(
+        "a.log",
+        &"1.2.3.4 - - [21/Oct/2025:08:00:00 +0900] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\" 10\n"
+            .repeat(1000),
+    );
+    let (doc, code) = run(
+        &env,
+        "  - {id: a, timeout: 0s, access_log: {path: ../a.log}}
+  - {id: l, timeout: 0s, log: {path: ../a.log, pattern: GET}}
+",
+    );
+    assert_eq!(code, 2);
+    for id in ["a", "l"] {
+        let c = common::check(&doc, id);
+        assert_eq!(c["status"], "fail", "{c:#}");
+        assert_eq!(c["value"], "incomplete");
+        assert!(
+            c["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("timed out after 0ms reading ../a.log"),
+            "{c:#}"
+        );
+    }
+}

@@ -235,7 +235,7 @@ fn journal_files(dir: &Path) -> Vec<PathBuf> {
 struct Seen {
     count: u64,
     by_priority: [u64; 8],
-    last: Option<String>,
+    last: logscan::LastLine,
     unparsed: u64,
 }
 
@@ -314,10 +314,20 @@ impl Journal {
         };
         let stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
+        // Drain stderr to the end (a full pipe would stall journalctl) but
+        // keep only its start.
         let err_task = tokio::spawn(async move {
-            let mut b = Vec::new();
-            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut b).await;
-            b
+            let mut keep = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                if keep.len() < 64 * 1024 {
+                    keep.extend_from_slice(&buf[..n]);
+                }
+            }
+            keep
         });
         let mut seen = Seen::default();
         let mut tally = Tally::new(&self.classify);
@@ -382,19 +392,17 @@ impl Journal {
         {
             seen.by_priority[p] += 1;
         }
-        let shown = || {
-            let when = field_text(&e.realtime)
-                .and_then(|t| t.parse::<i64>().ok())
-                .map(|us| logscan::show_time(us.div_euclid(1_000_000), off))
-                .unwrap_or_default();
-            let who = field_text(&e.unit)
-                .or_else(|| field_text(&e.ident))
-                .unwrap_or_default();
-            let text = logscan::show_line(&msg);
-            format!("{when} {who}: {text}")
-        };
-        tally.add(&self.classify, &msg, shown);
-        seen.last = Some(shown());
+        let when = field_text(&e.realtime)
+            .and_then(|t| t.parse::<i64>().ok())
+            .map(|us| logscan::show_time(us.div_euclid(1_000_000), off))
+            .unwrap_or_default();
+        let who = field_text(&e.unit)
+            .or_else(|| field_text(&e.ident))
+            .unwrap_or_default();
+        let mut shown = format!("{when} {who}: ").into_bytes();
+        shown.extend_from_slice(&msg);
+        tally.add(&self.classify, &msg, &shown);
+        seen.last.set(&shown);
     }
 
     fn outcome(&self, ctx: &Ctx, seen: Seen, tally: Tally, stderr: &str) -> Outcome {
@@ -429,7 +437,7 @@ impl Journal {
             out.detail.push(format!("by priority: {}", by.join(", ")));
         }
         out.detail.extend(tally.detail(&self.classify));
-        if let Some(l) = &seen.last {
+        if let Some(l) = seen.last.shown() {
             out.detail.push(format!("last: {l}"));
         }
         if seen.unparsed > 0 {

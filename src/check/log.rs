@@ -246,7 +246,8 @@ fn scan(
         ts.reset();
         // The time of the last timestamped line of this file.
         let mut current: Option<(i64, i32)> = None;
-        let mut last_in_file: Option<(Option<i64>, String)> = None;
+        let mut last_in_file: Option<Option<i64>> = None;
+        let mut last_line = logscan::LastLine::default();
         let r = logscan::scan_file(&file.path, stop, &mut f.stats, |line| {
             let when = if let Some(span) = span.as_mut() {
                 if let Some(t) = ts.parse(line) {
@@ -273,11 +274,11 @@ fn scan(
                 return;
             }
             f.count += 1;
-            f.tally
-                .add(&job.classify, line, || logscan::show_line(line));
-            last_in_file = Some((when, logscan::show_line(line)));
+            f.tally.add(&job.classify, line, line);
+            last_in_file = Some(when);
+            last_line.set(line);
         });
-        if let Some((t, l)) = last_in_file {
+        if let (Some(t), Some(l)) = (last_in_file, last_line.shown()) {
             f.last = Some((file.path.clone(), t, l));
         }
         if f.format_seen.is_none() && windowed {

@@ -1023,38 +1023,67 @@ impl<'de> Deserialize<'de> for Classify {
     }
 }
 
-/// Counts per category, with the last text seen in each.
+/// Keeps the most recent of a stream of lines without allocating per line:
+/// the bytes are copied into one reused buffer (only as many as a detail
+/// shows) and turned into text at the end.
+#[derive(Debug, Default)]
+pub(crate) struct LastLine(Option<Vec<u8>>);
+
+/// Bytes kept of a line: more than [`show_line`] prints (300 characters of
+/// up to 4 bytes), far less than a 1 MiB runaway line.
+const KEEP: usize = 4 * SHOW_CHARS + 4;
+
+impl LastLine {
+    #[inline]
+    pub(crate) fn set(&mut self, line: &[u8]) {
+        let line = &line[..line.len().min(KEEP)];
+        match &mut self.0 {
+            Some(b) => {
+                b.clear();
+                b.extend_from_slice(line);
+            }
+            None => self.0 = Some(line.to_vec()),
+        }
+    }
+
+    pub(crate) fn shown(&self) -> Option<String> {
+        self.0.as_deref().map(show_line)
+    }
+}
+
+/// Counts per category, with the last line seen in each.
 #[derive(Debug)]
 pub(crate) struct Tally {
     counts: Vec<u64>,
-    last: Vec<Option<String>>,
+    last: Vec<LastLine>,
     other: u64,
-    other_last: Option<String>,
+    other_last: LastLine,
 }
 
 impl Tally {
     pub(crate) fn new(c: &Classify) -> Tally {
         Tally {
             counts: vec![0; c.0.len()],
-            last: vec![None; c.0.len()],
+            last: c.0.iter().map(|_| LastLine::default()).collect(),
             other: 0,
-            other_last: None,
+            other_last: LastLine::default(),
         }
     }
 
     /// Files `text` under its category; `shown` is what the detail quotes.
-    pub(crate) fn add(&mut self, c: &Classify, text: &[u8], shown: impl FnOnce() -> String) {
+    #[inline]
+    pub(crate) fn add(&mut self, c: &Classify, text: &[u8], shown: &[u8]) {
         if c.0.is_empty() {
             return;
         }
         match c.0.iter().position(|(_, re)| re.is_match(text)) {
             Some(i) => {
                 self.counts[i] += 1;
-                self.last[i] = Some(shown());
+                self.last[i].set(shown);
             }
             None => {
                 self.other += 1;
-                self.other_last = Some(shown());
+                self.other_last.set(shown);
             }
         }
     }
@@ -1064,17 +1093,13 @@ impl Tally {
     pub(crate) fn detail(&self, c: &Classify) -> Vec<String> {
         let mut out = Vec::new();
         for (i, (name, _)) in c.0.iter().enumerate() {
-            out.push(match &self.last[i] {
+            out.push(match self.last[i].shown() {
                 Some(l) => format!("{name}: {}件 — last: {l}", self.counts[i]),
                 None => format!("{name}: 0件"),
             });
         }
-        if !c.0.is_empty() && self.other > 0 {
-            out.push(format!(
-                "その他: {}件 — last: {}",
-                self.other,
-                self.other_last.as_deref().unwrap_or("")
-            ));
+        if let Some(l) = self.other_last.shown() {
+            out.push(format!("その他: {}件 — last: {l}", self.other));
         }
         out
     }

@@ -1241,6 +1241,45 @@ mod tests {
         }
     }
 
+    /// logrotate's copytruncate empties a live log while it is read: the
+    /// scan ends early and cleanly (a memory map would die with SIGBUS); a
+    /// log that keeps growing is read up to its size at open.
+    #[test]
+    fn live_file_truncated_or_growing_while_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access_log");
+        let line = "x".repeat(99) + "\n";
+        let total = 40_000; // 4 MB: read in the caller's thread
+        std::fs::write(&p, line.repeat(total)).unwrap();
+        let mut stats = ReadStats::default();
+        let mut n = 0;
+        scan_file(&p, &stop(), &mut stats, |_| {
+            n += 1;
+            if n == 1 {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&p)
+                    .unwrap()
+                    .set_len(0)
+                    .unwrap();
+            }
+        })
+        .unwrap();
+        assert!(n < total, "{n}");
+
+        std::fs::write(&p, line.repeat(total)).unwrap();
+        let mut n = 0;
+        scan_file(&p, &stop(), &mut ReadStats::default(), |_| {
+            n += 1;
+            if n == 1 {
+                let mut f = std::fs::File::options().append(true).open(&p).unwrap();
+                std::io::Write::write_all(&mut f, line.repeat(total).as_bytes()).unwrap();
+            }
+        })
+        .unwrap();
+        assert_eq!(n, total);
+    }
+
     #[test]
     fn block_borders_never_change_the_lines() {
         let text: Vec<u8> = (0..5000u32)

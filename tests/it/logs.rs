@@ -342,6 +342,44 @@ fn journal_directory_and_missing_journals_are_unknown_not_pass() {
 }
 
 #[test]
+fn journal_system_journal_missing_is_unknown() {
+    // The system journal can only be tested for absence where there is
+    // none (containers, CI): journalctl would print nothing and exit 0.
+    let has_journal = ["/var/log/journal", "/run/log/journal"]
+        .iter()
+        .any(|d| walk_has_journal(Path::new(d), 2));
+    if has_journal {
+        eprintln!("skipped: this host keeps a system journal");
+        return;
+    }
+    let env = Env::new();
+    let (doc, code) = run(&env, "  - {id: j, journal: {unit: estimator}}\n");
+    assert_eq!(code, 3);
+    let c = common::check(&doc, "j");
+    assert_eq!(c["status"], "unknown");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no journal files in /var/log/journal or /run/log/journal"),
+        "{c:#}"
+    );
+}
+
+fn walk_has_journal(d: &Path, depth: u32) -> bool {
+    std::fs::read_dir(d)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let p = e.path();
+            p.extension()
+                .is_some_and(|x| x == "journal" || x == "journal~")
+                || (depth > 0 && p.is_dir() && walk_has_journal(&p, depth - 1))
+        })
+}
+
+#[test]
 fn journal_without_journalctl_is_unknown() {
     let env = Env::new();
     let j = estimator_journal(&env);

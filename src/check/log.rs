@@ -17,7 +17,7 @@ use super::logscan::{
 };
 use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
+use crate::outcome::Outcome;
 use crate::units::{Unit, format_bytes, format_millis};
 
 #[derive(Debug, Deserialize)]
@@ -183,15 +183,15 @@ impl Log {
             return o;
         }
         if self.since.is_some() && f.stats.lines > 0 && f.format_seen.is_none() {
-            out.worsen(
-                Status::Unknown,
-                format!(
-                    "no timestamp ({}) found in {}: cannot apply since {}",
-                    self.timestamp.name(),
-                    self.path,
-                    self.since.map(|w| w.describe()).unwrap_or_default()
-                ),
-            );
+            // The window cannot be applied: a count of 0 would be a lie.
+            let mut o = Outcome::unknown(format!(
+                "no timestamp ({}) found in {}: cannot apply since {}",
+                self.timestamp.name(),
+                self.path,
+                self.since.map(|w| w.describe()).unwrap_or_default()
+            ));
+            o.detail = out.detail;
+            return o;
         }
         let th = self
             .count

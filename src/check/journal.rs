@@ -230,6 +230,24 @@ fn journal_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Does the journal hold any entry of `unit`? `None` if journalctl fails.
+async fn has_entries(unit: &str, source: &[String]) -> Option<bool> {
+    let out = tokio::process::Command::new("journalctl")
+        .args(["-o", "json", "--no-pager", "-n", "1"])
+        .arg(format!("--unit={unit}"))
+        .args(source)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .ok()?;
+    out.status
+        .success()
+        .then(|| out.stdout.iter().any(|b| !b.is_ascii_whitespace()))
+}
+
 /// What the journal said.
 #[derive(Default)]
 struct Seen {
@@ -370,7 +388,28 @@ impl Journal {
                 status.code().unwrap_or(-1)
             ));
         }
-        self.outcome(ctx, seen, tally, &stderr)
+        let mut out = self.outcome(ctx, seen, tally, &stderr);
+        // A misspelt unit matches nothing and would pass forever: a unit
+        // with no entry at all, ever (not even systemd's "Started …"), is
+        // reported. One cheap `-n 1` query per unit.
+        let mut silent = Vec::new();
+        for u in &self.unit.0 {
+            match tokio::time::timeout(ctx.timeout, has_entries(u, &source)).await {
+                Ok(Some(false)) => silent.push(u.as_str()),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if !silent.is_empty() {
+            out.worsen(
+                Status::Unknown,
+                format!(
+                    "no journal entry at all for unit {} (is the name right?)",
+                    silent.join(", ")
+                ),
+            );
+        }
+        out
     }
 
     fn entry(&self, line: &[u8], seen: &mut Seen, tally: &mut Tally, off: chrono::FixedOffset) {

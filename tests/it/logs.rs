@@ -239,9 +239,14 @@ fn journal_counts_priorities_units_and_windows() {
     let all = common::check(&doc, "jall");
     assert_eq!(all["metric"], 10.0);
     assert_eq!(all["status"], "pass", "count: {{}} sets no limit");
+    // A unit that never logged anything is most likely misspelt.
     let none = common::check(&doc, "jnone");
-    assert_eq!(none["status"], "pass");
+    assert_eq!(none["status"], "unknown");
     assert_eq!(none["metric"], 0.0);
+    assert_eq!(
+        none["message"],
+        "no journal entry at all for unit nosuchunit (is the name right?)"
+    );
 }
 
 #[test]

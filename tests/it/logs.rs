@@ -1218,3 +1218,24 @@ fn scans_stop_at_the_timeout_and_say_so() {
         );
     }
 }
+
+#[test]
+fn docs_examples_are_valid_runbook_checks() {
+    // Every ```yaml block of docs/logs.md is a list of checks: each must load.
+    let env = Env::new();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/logs.md")).unwrap();
+    let mut blocks = 0;
+    for (i, block) in doc.split("```yaml\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap();
+        let indented: String = body.lines().map(|l| format!("  {l}\n")).collect();
+        let p = env.runbook(
+            &format!("doc{i}.yaml"),
+            &format!("version: 1\nchecks:\n{indented}"),
+        );
+        let r = env.run(&["validate", p.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "docs/logs.md yaml block {i}:\n{body}\n{r:?}");
+        blocks += 1;
+    }
+    assert!(blocks >= 3);
+}

@@ -304,7 +304,13 @@ async fn run_action(
 pub struct IncidentOptions {
     pub confirm: Confirm,
     pub since: DateTime<FixedOffset>,
+    /// The clock the header and the 障害報告 show (JST).
     pub now: DateTime<FixedOffset>,
+    /// The same instant in the offset the checks run with: the host's own,
+    /// as for every other run (or `--now` as given), because logs without
+    /// an offset in their lines (nginx/Apache error logs, syslog) are
+    /// written in the host's local time and read in the check clock's.
+    pub check_now: DateTime<FixedOffset>,
     pub reporter: String,
     pub concurrency: usize,
     /// Print progress (header, diagnostics, steps) as it happens.
@@ -386,7 +392,7 @@ pub async fn run(
     let settings = RunSettings {
         previous: Default::default(),
         concurrency: opts.concurrency,
-        now: opts.now,
+        now: opts.check_now,
         selection: Selection::default(),
     };
     inc.diagnostics = engine::run(rb, &settings, stop.clone()).await;
@@ -434,7 +440,7 @@ pub async fn run(
         let started = Instant::now();
         let mut stop_rx = stop.clone();
         let (state, output) = tokio::select! {
-            r = run_action(a, rb, opts.now) => r,
+            r = run_action(a, rb, opts.check_now) => r,
             _ = stop_rx.wait_for(|s| s.is_some()) => (ActionState::Failed("interrupted".into()), vec![]),
         };
         let verdict = match &state {
@@ -469,7 +475,7 @@ pub async fn run(
         let settings = RunSettings {
             previous: Default::default(),
             concurrency: opts.concurrency,
-            now: opts.now,
+            now: opts.check_now,
             selection,
         };
         // After a failed step the plan stopped: look once at where things

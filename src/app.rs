@@ -410,12 +410,7 @@ fn run_incident(
                 _ => "diagnosed",
             }
             .to_owned(),
-            summary: inc
-                .actions
-                .iter()
-                .map(|a| format!("{} ({}): {:?}", a.title, a.describe, a.state))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            summary: inc.summary_line(),
             reporter: Some(inc.reporter.clone()),
         };
         if let Err(e) = store.record_incident(&rec) {

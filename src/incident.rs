@@ -78,6 +78,38 @@ impl IncidentRun {
             None => self.diagnostics.status(),
         }
     }
+
+    /// One line for history and the monthly インシデントサマリー: what the
+    /// diagnostics found failing and what was done, e.g.
+    /// `異常: ヘルスチェック、ポート 8100 / 対応: estimatorサービス再起動 → 成功`.
+    pub fn summary_line(&self) -> String {
+        let failing: Vec<&str> = self
+            .diagnostics
+            .results
+            .iter()
+            .filter(|r| r.outcome.status == Status::Fail)
+            .map(|r| r.check.label.as_str())
+            .collect();
+        let mut line = if failing.is_empty() {
+            "異常なし".to_owned()
+        } else {
+            format!("異常: {}", failing.join("、"))
+        };
+        let done: Vec<String> = self
+            .actions
+            .iter()
+            .filter(|a| !a.describe.starts_with("wait "))
+            .filter_map(|a| match &a.state {
+                ActionState::Succeeded => Some(format!("{} → 成功", a.title)),
+                ActionState::Failed(_) => Some(format!("{} → 失敗", a.title)),
+                ActionState::Declined | ActionState::NotRun => None,
+            })
+            .collect();
+        if !done.is_empty() {
+            line.push_str(&format!(" / 対応: {}", done.join("、")));
+        }
+        line
+    }
 }
 
 /// JST, the seeds' timezone, unless the runbook says otherwise.

@@ -23,9 +23,10 @@
 # STUB systemctl: there is no systemd here (not PID 1, as in CI containers),
 # so a small `systemctl` script is put first on PATH for opsrun. It answers
 # `systemctl show` for `estimator` and `httpd` from whether the demo's
-# processes are alive (their pid files), and `systemctl restart` really
-# restarts them (the estimator app is started again; nginx is reloaded or
-# started). Every other unit is "not-found". Nothing else is simulated.
+# processes are alive (their pid files; a killed process nobody reaped yet
+# counts as dead), and `systemctl restart` really restarts them (the
+# estimator app is started again, nginx is stopped and started). Every other
+# unit is "not-found". Nothing else is simulated.
 #
 # Then it runs, as an operator would:
 #   opsrun backup run (x2), probe, daily -f report, [the estimator is killed],
@@ -43,7 +44,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 EXAMPLE="$ROOT/examples/ai-estimator"
 KEEP=0
-[ "${1:-}" = "--keep" ] && KEEP=1
+case "${1:-}" in
+  "") ;;
+  --keep) KEEP=1 ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+  *) echo "usage: $0 [--keep]" >&2; exit 2 ;;
+esac
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 [ -t 2 ] || say() { printf '\n==> %s\n' "$*" >&2; }
@@ -447,13 +453,13 @@ VARS=(
 )
 export PATH="$T/bin:$PATH"            # the stub systemctl
 export SSL_CERT_FILE="$T/tls/ca.pem"  # trust the demo CA (tls and https checks)
+# opsrun ARGS...: the demo's runbook dir, history and vars after ARGS.
 opsrun() {
-  "$OPSRUN" "$1" ${2:+"$2"} -C "$T/runbooks" --history "$T/history.db" \
-    --reporter 運用担当者A "${VARS[@]}" "${@:3}"
+  "$OPSRUN" "$@" -C "$T/runbooks" --history "$T/history.db" --reporter 運用担当者A "${VARS[@]}"
 }
 
-# step NAME EXPECTED-CODES -- ARGS...: run opsrun, print its output, record
-# whether the exit code was one of the expected ones.
+# step NAME EXPECTED-CODES -- ARGS...: run `opsrun ARGS`, print its output,
+# record whether the exit code was one of the expected ones.
 FAILED=()
 SUMMARY=()
 step() {
@@ -495,7 +501,7 @@ EOF
 step "backup run #1" "0" -- backup run
 step "probe" "0" -- run probe
 # Host resources (disk, memory, CPU) are this machine's: they may warn or fail.
-step "daily" "0 1 2" -- daily "" -f report --output "json=$T/out/daily.json"
+step "daily" "0 1 2" -- daily -f report --output "json=$T/out/daily.json"
 expect_status "$T/out/daily.json" httpd=pass estimator=pass health-local=pass health-prod=pass \
   processes=pass requests=pass estimates=pass estimator-errors=warn error-rate=pass \
   apache-errors=warn response-time=pass
@@ -521,12 +527,12 @@ step "incident p1" "0" -- incident p1 --execute --yes --output "json=$T/out/inci
 expect_status "$T/out/incident-p1.json" app-service=fail web-service=pass app-process=fail port-app=fail port-https=pass \
   port-http=pass app-errors=warn apache-errors=warn health-local=fail
 step "probe (recovered)" "0" -- run probe
-step "weekly" "0" -- weekly "" -f report --skip security-updates --output "json=$T/out/weekly.json"
+step "weekly" "0" -- weekly -f report --skip security-updates --output "json=$T/out/weekly.json"
 expect_status "$T/out/weekly.json" p95-week=pass users-week=pass backup-latest=pass ssl-cert=pass \
   estimator-log-size=pass db-integrity=pass security-updates=skip
 step "backup verify" "0" -- backup verify
 step "backup restore-test" "0" -- backup restore-test
-step "monthly" "0 1 2" -- monthly "" -f report --output "json=$T/out/monthly.json"
+step "monthly" "0 1 2" -- monthly -f report --output "json=$T/out/monthly.json"
 expect_status "$T/out/monthly.json" db-size=pass response-month=pass users-month=pass \
   unauthorized=pass auth-failures=pass
 

@@ -250,3 +250,51 @@ fn verify_must_name_existing_checks() {
         r.stderr
     );
 }
+
+/// Regression: incident diagnostics ran on a JST clock, so on a host whose
+/// local time is not JST a `log` check read the error log's local
+/// timestamps (nginx/Apache write no offset) nine hours off and a `since:
+/// 1h` window missed the errors of the outage. Found by examples/demo on a
+/// UTC host. Checks now run on the host's clock, like `opsrun daily`.
+#[test]
+fn incident_log_window_reads_local_timestamps_in_the_hosts_zone() {
+    let env = Env::new();
+    // The host's zone for this run: UTC, whatever the machine says.
+    let now = chrono::Utc::now();
+    let line = |ago_min: i64, msg: &str| {
+        format!(
+            "{} [error] 811#811: *1 {msg}\n",
+            (now - chrono::Duration::minutes(ago_min)).format("%Y/%m/%d %H:%M:%S")
+        )
+    };
+    let log = env.write(
+        "error.log",
+        &format!(
+            "{}{}",
+            line(180, "old: outside the hour"),
+            line(
+                2,
+                "connect() failed (111: Connection refused) while connecting to upstream"
+            )
+        ),
+    );
+    env.runbook(
+        "incident-p1.yaml",
+        &format!(
+            "version: 1\nincident: {{level: p1}}\nchecks:\n  - id: web-errors\n    log: {{path: \"{}\", pattern: '(?i)\\berror\\b', since: 1h, count: {{warn: 1}}}}\n",
+            log.display()
+        ),
+    );
+    let out = env
+        .cmd()
+        .args(["incident", "p1", "-f", "json"])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let c = crate::common::check(&doc, "web-errors");
+    assert_eq!(c["metric"].as_f64(), Some(1.0), "{c:#}");
+    assert_eq!(c["status"], "warn", "{c:#}");
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod commands;
 mod databases;
+mod demo;
 mod engine;
 mod history;
 mod http;

@@ -442,7 +442,7 @@ VARS=(
   --var "basic_user=$BASIC_USER"
   --var "domain=localhost"
   --var "app_port=$APP_PORT" --var "https_port=$HTTPS_PORT" --var "http_port=$HTTP_PORT"
-  --var "app_process=estimator_app.py"
+  --var "app_process=$T/app/estimator_app.py"
   --var "access_log=$T/log/httpd/access_log" --var "access_log_format=nginx_rt"
   --var "error_log=$T/log/httpd/error_log"
   --var "auth_failure_pattern=password mismatch|was not found in"

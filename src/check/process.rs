@@ -283,6 +283,7 @@ mod tests {
             exe: exe.map(str::to_owned),
             uid: Some(0),
             zombie: false,
+            ppid: Some(0),
         }
     }
 

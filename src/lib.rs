@@ -10,10 +10,13 @@ pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzz_api;
 pub mod history;
 pub mod incident;
 pub mod outcome;
 pub mod output;
+pub mod read_limit;
 pub mod runbook;
 pub mod secret;
 pub mod suggest;

@@ -205,10 +205,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "M" | "MB" => 1e6,
         "G" | "GB" => 1e9,
         "T" | "TB" => 1e12,
+        // format_bytes prints PB for the largest sizes; what opsrun prints
+        // must read back.
+        "P" | "PB" => 1e15,
         "KiB" | "Ki" => 1024.0,
         "MiB" | "Mi" => 1024f64.powi(2),
         "GiB" | "Gi" => 1024f64.powi(3),
         "TiB" | "Ti" => 1024f64.powi(4),
+        "PiB" | "Pi" => 1024f64.powi(5),
         _ => return Err(err()),
     };
     let v = n * mult;
@@ -246,9 +250,19 @@ mod tests {
         assert_eq!(parse_size("1GiB").unwrap(), 1_073_741_824);
         assert_eq!(parse_size("2048").unwrap(), 2048);
         assert_eq!(parse_size("1.5kB").unwrap(), 1500);
-        for bad in ["", "MB", "10XB", "-1MB", "1e30TB"] {
+        for bad in ["", "MB", "10XB", "-1MB", "1e30TB", "20000PB"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found by the `units` fuzzer: sizes over 1000 TB print as `PB`,
+    /// which did not parse back.
+    #[test]
+    fn printed_petabytes_parse_back() {
+        let v = Unit::Bytes.parse("11111111111111111").unwrap();
+        assert_eq!(Unit::Bytes.format(v), "11.1PB");
+        assert_eq!(parse_size("11.1PB").unwrap(), 11_100_000_000_000_000);
+        assert_eq!(parse_size("1PiB").unwrap(), 1 << 50);
     }
 
     #[test]

@@ -22,6 +22,9 @@ mod tcp;
 mod tls;
 pub(crate) mod x509;
 
+pub(crate) use cert_file::read_certs;
+pub(crate) use systemd::outcome_from_show;
+
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;

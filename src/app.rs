@@ -52,11 +52,32 @@ pub fn main_entry() -> i32 {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPSRUN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactedStderr)
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
+}
+
+/// Log lines go to stderr through [`crate::secret::redact`]: a library's
+/// debug line that quotes a URL or a header must not print a secret
+/// (SPEC §3: secrets are redacted in every log line). The formatter
+/// writes each event with one `write_all`, so each write is whole lines.
+struct RedactedStderr;
+
+impl Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = crate::secret::redact(&String::from_utf8_lossy(buf));
+        std::io::stderr().lock().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

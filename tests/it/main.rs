@@ -17,4 +17,5 @@ mod outputs;
 mod parsers;
 mod prometheus;
 mod runbooks;
+mod secrets;
 mod service_data;

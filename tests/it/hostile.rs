@@ -29,15 +29,15 @@ const CEILING_BYTES: u64 = 1 << 30;
 const PEAK_RSS_KB: u64 = 256 * 1024;
 
 /// A run plus its peak resident memory.
-struct Guarded {
-    run: Run,
-    peak_rss_kb: u64,
+pub struct Guarded {
+    pub run: Run,
+    pub peak_rss_kb: u64,
 }
 
 /// Runs the binary in `env` with `args` under `timeout -s KILL`, a
 /// `prlimit --data` ceiling, and GNU time measuring the peak RSS, and
 /// asserts the bounds: no hang, no crash, bounded memory.
-fn guarded(env: &Env, args: &[&str]) -> Guarded {
+pub fn guarded(env: &Env, args: &[&str]) -> Guarded {
     let rss_file = tempfile::NamedTempFile::new().unwrap();
     let started = Instant::now();
     let out = Command::new("/usr/bin/time")

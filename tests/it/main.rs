@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod databases;
 mod engine;
+mod failure_injection;
 mod history;
 mod hostile;
 mod http;

@@ -31,7 +31,8 @@ trap 'rm -rf "$work"' EXIT
 # command; `med NAME` prints the commands' medians in seconds.
 hf() {
   local name=$1; shift
-  hyperfine --style none --warmup 1 --runs "$RUNS" --export-json "$work/$name.json" "$@" >/dev/null
+  # -i: a warn/fail exit code is a result, not a failed benchmark.
+  hyperfine --style none -i --warmup 1 --runs "$RUNS" --export-json "$work/$name.json" "$@" >/dev/null
 }
 med() {
   python3 -c 'import json,sys
@@ -46,6 +47,24 @@ rss() {
   done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1024}'
 }
 ratio() { echo "scale=4; $1 / $2" | bc -l; }
+# cmp OPSRUN BASELINE (seconds) — "12× faster", "1.3× slower", or "same (+2.1%)"
+# when the two are within 5% of each other.
+cmp() {
+  awk -v o="$1" -v s="$2" 'BEGIN {
+    r = o / s
+    if (r <= 0.95) { f = s / o; printf (f < 10 ? "**%.1f× faster**" : "**%.0f× faster**"), f }
+    else if (r >= 1.05) printf "%.2f× slower", r
+    else printf "same (%+.1f%%)", (r - 1) * 100
+  }'
+}
+# cv NAME — each command's coefficient of variation over its runs (noise).
+cv() {
+  python3 -c 'import json,sys
+rs = json.load(open(sys.argv[1]))["results"]
+print(", ".join("%s ±%.0f%%" % (sys.argv[2 + i], 100 * r["stddev"] / r["mean"]) for i, r in enumerate(rs)))' \
+    "$work/$1.json" "${@:2}"
+}
+noise=()
 fmt_s() { awk -v s="$1" 'BEGIN { if (s < 0.1) printf "%.1f ms", s*1000; else printf "%.2f s", s }'; }
 
 echo "## Machine"
@@ -104,21 +123,24 @@ checks:
 YAML
 hf sqlite "$BIN run $work/sqlite.yaml --no-history" "sqlite3 $db 'PRAGMA integrity_check'"
 read -r o s <<<"$(med sqlite)"
-printf '| SQLite integrity_check, %s MB database | %s | sqlite3 CLI %s | %.2f× the CLI'"'"'s time |\n' \
-  "$db_mb" "$(fmt_s "$o")" "$(fmt_s "$s")" "$(ratio "$o" "$s")"
+printf '| SQLite `integrity_check`, %s MB database | %s | `sqlite3 app.db "PRAGMA integrity_check"` %s | %s |\n' \
+  "$db_mb" "$(fmt_s "$o")" "$(fmt_s "$s")" "$(cmp "$o" "$s")"
+noise+=("sqlite: $(cv sqlite opsrun sqlite3)")
 
 # 4. `opsrun daily` on the bundled runbooks vs the same checks by hand
 # (bench/daily_by_hand.sh: df, free, vmstat 1 2, test, ps), and start-up.
 hf daily "$BIN daily -C runbooks --no-history" "bench/daily_by_hand.sh"
 read -r o s <<<"$(med daily)"
 daily_rss=$(rss "$BIN" daily -C runbooks --no-history)
-printf '| `opsrun daily`, bundled runbooks (8 checks, 1 s CPU sample) | %s, peak RSS %s MB | the same by hand (shell) %s | %.2f× |\n' \
-  "$(fmt_s "$o")" "$daily_rss" "$(fmt_s "$s")" "$(ratio "$o" "$s")"
-hyperfine --style none -N --warmup 20 --runs $((RUNS * 40)) --export-json "$work/version.json" \
+printf '| `opsrun daily`, bundled runbooks (8 checks, 1 s CPU sample) | %s, peak RSS %s MB | the same by hand (`bench/daily_by_hand.sh`) %s | %s |\n' \
+  "$(fmt_s "$o")" "$daily_rss" "$(fmt_s "$s")" "$(cmp "$o" "$s")"
+noise+=("daily: $(cv daily opsrun shell)")
+hyperfine --style none -i -N --warmup 20 --runs $((RUNS * 40)) --export-json "$work/version.json" \
   "$BIN --version" "curl --version" >/dev/null
 read -r o s <<<"$(med version)"
-printf '| `opsrun --version` start-up | %s | `curl --version` %s | %.2f× |\n' \
-  "$(fmt_s "$o")" "$(fmt_s "$s")" "$(ratio "$o" "$s")"
+printf '| `opsrun --version` start-up | %s | `curl --version` %s | %s |\n' \
+  "$(fmt_s "$o")" "$(fmt_s "$s")" "$(cmp "$o" "$s")"
+noise+=("start-up: $(cv version opsrun curl)")
 
 # 5. A 1,000-check runbook of local checks: load alone, load + run, RSS,
 # against the same 1,000 checks as a sequential shell script.
@@ -149,8 +171,9 @@ chmod +x "$work/thousand.sh"
 hf thousand "$BIN validate $work/thousand.yaml" "$BIN run $work/thousand.yaml --no-history" "$work/thousand.sh"
 read -r l o s <<<"$(med thousand)"
 t_rss=$(rss "$BIN" run "$work/thousand.yaml" --no-history)
-printf '| 1,000 local checks (file, disk, memory, command) | load %s; load + run %s, peak RSS %s MB | sequential shell script %s | %.2f× |\n' \
-  "$(fmt_s "$l")" "$(fmt_s "$o")" "$t_rss" "$(fmt_s "$s")" "$(ratio "$o" "$s")"
+printf '| 1,000 local checks (file, disk, memory, command) | load %s; load + run %s, peak RSS %s MB | the same as a sequential shell script %s | %s |\n' \
+  "$(fmt_s "$l")" "$(fmt_s "$o")" "$t_rss" "$(fmt_s "$s")" "$(cmp "$o" "$s")"
+noise+=("1,000 checks: $(cv thousand validate run shell)")
 
 # 6. Binary size.
 size=$(stat -c %s "$BIN")
@@ -160,5 +183,7 @@ gz=$(gzip -9c "$work/opsrun.stripped" | wc -c)
 curl_size=$(stat -c %s "$(readlink -f "$(command -v curl)")")
 printf '| binary size (release, x86_64) | %.1f MB (stripped %.1f MB, gzip %.1f MB) | curl %.2f MB + libcurl, sqlite3, … | — |\n' \
   "$(ratio "$size" 1000000)" "$(ratio "$stripped" 1000000)" "$(ratio "$gz" 1000000)" "$(ratio "$curl_size" 1000000)"
+echo
+echo "Noise (coefficient of variation over the runs): ${noise[*]/%/;}"
 echo
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -59,9 +59,9 @@ pub fn too_large(limit: u64) -> io::Error {
 /// `16MiB`, `64KiB`, `1000B`: limits are written the way they are set.
 fn binary_size(b: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if b >= MIB && b % MIB == 0 {
+    if b >= MIB && b.is_multiple_of(MIB) {
         format!("{}MiB", b / MIB)
-    } else if b >= 1024 && b % 1024 == 0 {
+    } else if b >= 1024 && b.is_multiple_of(1024) {
         format!("{}KiB", b / 1024)
     } else {
         format!("{b}B")

@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let path = Path::new("/nonexistent-opsrun-fuzz/fuzz.yaml");
     if let Err(e) = opsrun::fuzz_api::load_runbook(path, text) {
         assert!(e.len() < 8 * 1024, "error message of {} bytes", e.len());
-        assert!(e.lines().count() <= 5, "error of {} lines", e.lines().count());
+        assert!(
+            e.lines().count() <= 5,
+            "error of {} lines",
+            e.lines().count()
+        );
     }
 });

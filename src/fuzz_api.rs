@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use crate::check::threshold::{Limit, Op, parse_limit};
-pub use crate::units::{Unit, parse_duration, parse_size};
+pub use crate::units::{MAX_DURATION_SECS, Unit, parse_duration, parse_size};
 
 use crate::outcome::Outcome;
 

@@ -146,6 +146,11 @@ pub fn format_bytes(b: f64) -> String {
     }
 }
 
+/// The longest duration accepted (~31,700 years): a whole number of days,
+/// so the longest value printed (`format_millis` rounds days to 0.1)
+/// never rounds past it and always parses back.
+pub const MAX_DURATION_SECS: f64 = 11_574_074.0 * 86_400.0;
+
 /// Parses a duration: a number followed by `ms`, `s`, `m`, `h`, `d` or `w`.
 /// Several parts may be combined (`1h30m`); a bare number is rejected because
 /// `timeout: 30` is ambiguous.
@@ -182,7 +187,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total += n * secs;
         rest = rest[unit_end..].trim_start();
     }
-    if !total.is_finite() || total > 1e12 {
+    if !total.is_finite() || total > MAX_DURATION_SECS {
         return Err(err());
     }
     Ok(Duration::from_secs_f64(total))
@@ -240,6 +245,16 @@ mod tests {
             let e = parse_duration(bad).unwrap_err();
             assert!(e.contains("expected a duration like"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_longest_duration_prints_and_parses_back() {
+        let max = MAX_DURATION_SECS * 1000.0;
+        for ms in [max, max - 1.0, max - 4_000_000.0] {
+            let shown = format_millis(ms);
+            assert!(parse_duration(&shown).is_ok(), "{ms} → {shown}");
+        }
+        assert!(parse_duration("1000000000000s").is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use opsrun::fuzz_api::{Unit, parse_duration, parse_limit, parse_size};
+use opsrun::fuzz_api::{MAX_DURATION_SECS, Unit, parse_duration, parse_limit, parse_size};
 
 const UNITS: [Unit; 6] = [
     Unit::Percent,
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(d) = parse_duration(s) {
-        assert!(d.as_secs_f64() <= 1e12, "{s:?} → {d:?}");
+        assert!(d.as_secs_f64() <= MAX_DURATION_SECS, "{s:?} → {d:?}");
     }
     let _ = parse_size(s);
     for unit in UNITS {

@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use opsrun::fuzz_api::{
-    Op, Unit, cert_file, load_runbook, parse_duration, parse_limit, parse_size, redact,
-    systemctl_show,
+    MAX_DURATION_SECS, Op, Unit, cert_file, load_runbook, parse_duration, parse_limit, parse_size,
+    redact, systemctl_show,
 };
 use proptest::prelude::*;
 
@@ -230,7 +230,7 @@ proptest! {
     #[test]
     fn units_never_panic_and_what_parses_prints_back(s in any::<String>()) {
         if let Ok(d) = parse_duration(&s) {
-            prop_assert!(d.as_secs_f64() <= 1e12);
+            prop_assert!(d.as_secs_f64() <= MAX_DURATION_SECS);
         }
         let _ = parse_size(&s);
         for unit in UNITS {
@@ -262,7 +262,7 @@ proptest! {
     }
 
     #[test]
-    fn printed_durations_parse_back(ms in 0.0f64..1e12) {
+    fn printed_durations_parse_back(ms in 0.0f64..=MAX_DURATION_SECS * 1000.0) {
         let shown = Unit::Millis.format(ms);
         prop_assert!(parse_duration(&shown).is_ok(), "{ms} → {shown}");
     }

@@ -56,28 +56,10 @@ fn init_tracing() {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| RedactedStderr)
+        .with_writer(|| crate::secret::RedactingStderr)
         .with_ansi(ansi)
         .with_target(false)
         .try_init();
-}
-
-/// Log lines go to stderr through [`crate::secret::redact`]: a library's
-/// debug line that quotes a URL or a header must not print a secret
-/// (SPEC §3: secrets are redacted in every log line). The formatter
-/// writes each event with one `write_all`, so each write is whole lines.
-struct RedactedStderr;
-
-impl Write for RedactedStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = crate::secret::redact(&String::from_utf8_lossy(buf));
-        std::io::stderr().lock().write_all(text.as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -92,6 +74,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             since,
             args,
         } => run_incident(level, execute, yes, since, args),
+        Command::Backup {
+            action,
+            execute,
+            args,
+        } => crate::backup::command(action, execute, args),
         Command::Run { targets, args } => {
             let names: Vec<&str> = targets.iter().map(String::as_str).collect();
             run_named(&names, args)
@@ -171,6 +158,7 @@ fn runbook_files(dir: &Path) -> Vec<PathBuf> {
                 .filter(|p| {
                     p.is_file()
                         && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                        && !crate::notify::config::is_config_file(p)
                 })
                 .collect()
         })
@@ -179,7 +167,7 @@ fn runbook_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
+pub(crate) fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
     let dir = runbook_dir(&args.dir);
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let mut out = Vec::new();
@@ -224,7 +212,7 @@ fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, String> {
     Ok(out)
 }
 
-fn use_color(c: ColorChoice) -> bool {
+pub(crate) fn use_color(c: ColorChoice) -> bool {
     match c {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -243,6 +231,13 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
             return Ok(exit::UNKNOWN);
         }
     };
+    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -250,6 +245,19 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     // Blocking probes stuck past their timeout (a hung NFS statvfs) must not
     // hold the process: leave them behind.
     rt.shutdown_timeout(Duration::from_millis(100));
+    Ok(present(&runbooks, &results, &args, Some(notify)))
+}
+
+/// Everything after the checks ran, shared by every command that runs a
+/// runbook: record in history, write `--output` files, print stdout (`-q`
+/// prints nothing when all pass), send notifications, and return the exit
+/// code (worst status, or 130/143 when interrupted).
+pub(crate) fn present(
+    runbooks: &[Runbook],
+    results: &[RunResult],
+    args: &RunArgs,
+    notify: Option<crate::notify::Plan>,
+) -> i32 {
     // History is written here, after the runtime: rusqlite blocks.
     let records: Vec<RunRecord> = results.iter().map(RunRecord::from_run).collect();
     let mut recorded = history::commands::record_runs(&args.record, &records);
@@ -261,7 +269,6 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
         junit_warn: args.junit_warn,
         prom: Default::default(),
     };
-    let mut code = exit::OK;
     let worst = crate::outcome::worst(results.iter().map(RunResult::status));
     let all_pass = worst <= crate::outcome::Status::Skip;
     let interrupted = results.iter().find_map(|r| r.interrupted);
@@ -271,7 +278,7 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
         match format {
             Format::Report | Format::Checklist => history::commands::render_ja(
                 format,
-                &runbooks,
+                runbooks,
                 &records,
                 &mut recorded,
                 args.reporter.as_deref(),
@@ -299,12 +306,15 @@ fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
     if let Some(w) = recorded.warning() {
         eprintln!("{w}");
     }
-    code = code.max(exit::for_status(worst));
-    Ok(match interrupted {
+    // After the run is printed and recorded; never changes the exit code.
+    if let Some(n) = notify {
+        n.send(runbooks, &records, &mut recorded);
+    }
+    match interrupted {
         Some(Interrupt::Sigint) => exit::SIGINT,
         Some(Interrupt::Sigterm) => exit::SIGTERM,
-        None => code,
-    })
+        None => exit::for_status(worst),
+    }
 }
 
 fn reporter_name(given: Option<String>) -> String {
@@ -342,6 +352,13 @@ fn run_incident(
         );
         return Ok(exit::UNKNOWN);
     }
+    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNKNOWN);
+        }
+    };
     let now = args.now.unwrap_or_else(|| {
         chrono::Utc::now()
             .with_timezone(&incident::jst())
@@ -424,6 +441,7 @@ fn run_incident(
             eprintln!("error: --output {}: {e}", path.display());
         }
     }
+    notify.send_incident(&inc);
     if let Some(i) = inc.diagnostics.interrupted {
         return Ok(if i == Interrupt::Sigint {
             exit::SIGINT
@@ -584,12 +602,29 @@ fn validate(paths: &[PathBuf], dir: &DirArg, vars: &BTreeMap<String, String>) ->
                 return exit::UNKNOWN;
             }
             files.extend(found);
+            // The shared configuration next to the runbooks is checked too.
+            files.extend(
+                crate::notify::config::CONFIG_NAMES
+                    .iter()
+                    .map(|n| p.join(n))
+                    .filter(|c| c.is_file()),
+            );
         } else {
             files.push(p.clone());
         }
     }
     let mut bad = 0;
     for f in &files {
+        if crate::notify::config::is_config_file(f) {
+            match crate::notify::config::load(f) {
+                Ok(_) => println!("ok: {} (configuration)", f.display()),
+                Err(e) => {
+                    bad += 1;
+                    eprintln!("error: {e}");
+                }
+            }
+            continue;
+        }
         match runbook::load(f, vars) {
             Ok(rb) => println!("ok: {} ({} checks)", f.display(), rb.checks.len()),
             Err(e) => {

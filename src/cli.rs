@@ -51,6 +51,19 @@ pub enum Command {
         #[command(flatten)]
         args: RunArgs,
     },
+    /// Backups (backup.yaml): make a generation, verify it, test a restore, prune old ones
+    Backup {
+        /// run: make a new generation, then the checks · verify: the checks only ·
+        /// restore-test: copy the newest generation to a temp dir and check its databases ·
+        /// prune: list (or with --execute delete) generations past keep_days
+        #[arg(value_enum, default_value_t = BackupAction::Verify)]
+        action: BackupAction,
+        /// prune: really delete (without it, only print what would be deleted)
+        #[arg(long)]
+        execute: bool,
+        #[command(flatten)]
+        args: RunArgs,
+    },
     /// Run runbook files, or runbooks by NAME from the runbook directory
     Run {
         /// A runbook file, or the NAME of NAME.yaml in the runbook directory
@@ -159,6 +172,10 @@ pub struct RunArgs {
     /// 担当者 in checklists and reports [default: $USER]
     #[arg(long, value_name = "NAME")]
     pub reporter: Option<String>,
+
+    /// Send the `notify:` email/Slack notifications when the run's status matches `on:`
+    #[arg(long)]
+    pub notify: bool,
 }
 
 /// Where history is.
@@ -296,6 +313,14 @@ pub enum LevelArg {
     P2,
     P3,
     P4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackupAction {
+    Run,
+    Verify,
+    RestoreTest,
+    Prune,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -260,6 +260,12 @@ async fn run_action(
             tokio::time::sleep(*d).await;
             (ActionState::Succeeded, vec![])
         }
+        // The loader refuses these without a `backup:` block, and a runbook
+        // cannot have both `backup:` and `incident:`.
+        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => (
+            ActionState::Failed("backup steps run with `opsrun backup run`".into()),
+            vec![],
+        ),
         Step::Check(_, kind) => {
             let ctx = Ctx {
                 now,
@@ -374,6 +380,7 @@ pub async fn run(
             crate::app::write_stdout(s);
         }
     };
+    let run_started = Instant::now();
     say(&header(&inc));
     say("\n■ 診断\n");
     let settings = RunSettings {
@@ -490,7 +497,9 @@ pub async fn run(
                     format!("未復旧 — {reason}")
                 }
             ));
-            let at = opts.now + chrono::Duration::from_std(started_since(opts)).unwrap_or_default();
+            // The run's clock plus the wall time spent so far.
+            let at =
+                opts.now + chrono::Duration::from_std(run_started.elapsed()).unwrap_or_default();
             let interrupted = r.interrupted.is_some();
             inc.verify = Some(VerifyResult {
                 recovered: ok,
@@ -510,15 +519,6 @@ pub async fn run(
         }
     }
     inc
-}
-
-/// Wall time since the process started the incident, for the 復旧 time.
-fn started_since(_opts: &IncidentOptions) -> Duration {
-    PROCESS_START.with(|s| s.elapsed())
-}
-
-thread_local! {
-    static PROCESS_START: Instant = Instant::now();
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! tests and benchmarks can reach the pieces.
 
 pub mod app;
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod engine;
@@ -14,6 +15,7 @@ pub mod exit;
 pub mod fuzz_api;
 pub mod history;
 pub mod incident;
+pub mod notify;
 pub mod outcome;
 pub mod output;
 pub mod read_limit;

@@ -98,6 +98,23 @@ fn redact_one(url: &str) -> String {
     format!("{authority}{path}")
 }
 
+/// Log lines go to stderr through this writer, so a secret that a
+/// library logs (a webhook URL in an HTTP client's debug line) is masked
+/// too. tracing formats a whole event before one `write_all`.
+pub struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = redact(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// Reads a secret from the environment variable `name`.
 pub fn from_env(name: &str) -> Result<String, String> {
     match std::env::var(name) {

@@ -3,6 +3,7 @@
 
 pub(crate) mod threshold;
 
+mod access_log;
 mod backup;
 mod cert_file;
 mod command;
@@ -10,7 +11,11 @@ mod cpu;
 mod disk;
 pub(crate) mod expect;
 mod file;
+mod histogram;
 mod http;
+mod journal;
+mod log;
+mod logscan;
 pub(crate) mod measure;
 mod memory;
 mod postgres;
@@ -89,11 +94,37 @@ impl Ctx {
     /// Resolves a path written in a runbook relative to the runbook's directory.
     pub fn path(&self, p: &str) -> PathBuf {
         let p = PathBuf::from(p);
-        if p.is_absolute() {
+        let joined = if p.is_absolute() {
             p
         } else {
             self.base_dir.join(p)
+        };
+        normalize(&joined)
+    }
+}
+
+/// Removes `.` and resolves `..` lexically, so messages show
+/// `/srv/app/data/app.db` rather than `/srv/app/runbooks/../data/app.db`.
+/// (Lexical is right here: the path is shown to people and opened as is;
+/// a symlinked directory followed by `..` is rare in runbooks.)
+fn normalize(p: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
         }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 
@@ -153,6 +184,9 @@ kinds! {
     "backup" => backup::Backup,
     "postgres" => postgres::Postgres,
     "redis" => redis::Redis,
+    "journal" => journal::Journal,
+    "log" => log::Log,
+    "access_log" => access_log::AccessLog,
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).
@@ -164,4 +198,25 @@ pub mod sections {
     pub const SECURITY: &str = "セキュリティ";
     pub const RESULTS: &str = "本日の実績";
     pub const OTHER: &str = "その他";
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized() {
+        assert_eq!(
+            normalize(std::path::Path::new("/a/runbooks/../data/./x.db")),
+            PathBuf::from("/a/data/x.db")
+        );
+        assert_eq!(
+            normalize(std::path::Path::new("runbooks/../x")),
+            PathBuf::from("x")
+        );
+        assert_eq!(
+            normalize(std::path::Path::new("../x")),
+            PathBuf::from("../x")
+        );
+    }
 }

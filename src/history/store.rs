@@ -734,6 +734,28 @@ pub fn previous_metrics(path: &Path, runbook: &str) -> HashMap<String, HashMap<S
     out
 }
 
+/// The status of the latest completed (not interrupted) run of `runbook`,
+/// for "recovered" notifications. Read-only and quick like
+/// [`previous_metrics`]: a missing, locked or unreadable history is `None`.
+pub fn last_status(path: &Path, runbook: &str) -> Option<Status> {
+    if !path.exists() {
+        return None;
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    let _ = conn.busy_timeout(std::time::Duration::from_millis(200));
+    conn.query_row(
+        "SELECT status FROM runs WHERE runbook = ?1 AND interrupted = 0 ORDER BY id DESC LIMIT 1",
+        [runbook],
+        |r| r.get::<_, String>(0),
+    )
+    .ok()
+    .and_then(|s| Status::parse(&s))
+}
+
 fn parse_metrics(s: &str) -> Vec<(String, f64, String)> {
     let Ok(Value::Object(m)) = serde_json::from_str::<Value>(s) else {
         return Vec::new();
@@ -823,6 +845,21 @@ mod tests {
 
     fn t(s: &str) -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn last_status_skips_interrupted_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        assert_eq!(last_status(&path, "daily"), None);
+        let mut s = Store::open(&path).unwrap();
+        s.record(&run("2025-10-21T09:00:00+09:00", Status::Fail, None), None)
+            .unwrap();
+        let mut cut = run("2025-10-21T10:00:00+09:00", Status::Pass, None);
+        cut.interrupted = true;
+        s.record(&cut, None).unwrap();
+        assert_eq!(last_status(&path, "daily"), Some(Status::Fail));
+        assert_eq!(last_status(&path, "weekly"), None);
     }
 
     #[test]

@@ -33,9 +33,11 @@ impl LoadError {
         message: impl Into<String>,
         text: &str,
     ) -> Self {
+        // A secret written where it does not belong (a webhook URL in the
+        // YAML) is registered before the error is made: never echo it.
         let (source_line, caret) = match (line > 0).then(|| text.lines().nth(line - 1)).flatten() {
             Some(l) => {
-                let (s, c) = clip_line(l, col);
+                let (s, c) = clip_line(&crate::secret::redact(l), col);
                 (Some(s), c)
             }
             None => (None, col),
@@ -44,10 +46,24 @@ impl LoadError {
             file: file.to_owned(),
             line,
             col,
-            message: clip_message(message.into()),
+            message: clip_message(crate::secret::redact(&message.into())),
             source_line,
             caret,
         }
+    }
+
+    /// An error at the place a spanned YAML value was written.
+    pub fn at_span<T>(
+        file: &Path,
+        at: &serde_saphyr::Spanned<T>,
+        message: impl Into<String>,
+        text: &str,
+    ) -> Self {
+        let (l, c) = (
+            at.referenced.line() as usize,
+            at.referenced.column() as usize,
+        );
+        LoadError::new(file, l, c, message, text)
     }
 
     /// An error about the file as a whole (unreadable, not UTF-8).

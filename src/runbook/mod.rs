@@ -17,7 +17,10 @@ pub use schema::{
     Amount, CheckRef, ChecklistItem, Dur, ForecastSpec, LineSpec, ReportSpec, Retry, SectionSpec,
     Severity, Size, Text, Tz, UptimeSpec,
 };
-pub use workflow::{Action, IncidentSpec, Level, Step, SystemctlAction, UnitAction, Workflow};
+pub use workflow::{
+    Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PruneSpec,
+    RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step, SystemctlAction, UnitAction, Workflow,
+};
 
 use crate::check::Kind;
 use schema::{CheckDef, Defaults, Prelude, RawFile};
@@ -27,6 +30,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Nested includes deeper than this are refused (a cycle is caught earlier;
 /// this bounds pathological but acyclic chains).
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// The timeout of a backup data step (`sqlite_backup`, `copy`, `archive`)
+/// that sets none: large databases and upload trees take a while.
+pub const DEFAULT_BACKUP_STEP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Runbook files larger than this are refused rather than parsed; so is a
 /// file that grows past it once `${vars}` are expanded.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -63,6 +69,8 @@ pub struct Runbook {
     pub workflow: Workflow,
     /// The `report:` block (defaults when absent).
     pub report: ReportSpec,
+    /// The `notify:` block, paths resolved (sent only with `--notify`).
+    pub notify: Option<crate::notify::NotifySpec>,
 }
 
 /// One check, ready to run.
@@ -184,7 +192,13 @@ fn load_root(
         .unwrap_or_else(|| "runbook".into());
     let report = root.report.map(|r| r.value).unwrap_or_default();
     check_report_ids(path, &root.text, &report, &checks)?;
+    let notify = root.notify.map(|n| {
+        let mut n = n.value;
+        n.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        n
+    });
     Ok(Runbook {
+        notify,
         path: path.to_owned(),
         title: root.title.unwrap_or_else(|| name.clone()),
         name,
@@ -222,10 +236,9 @@ fn check_report_ids(
                 Some(s) => format!(", did you mean `{s}`?"),
                 None => format!(" (checks: {})", ids.join(", ")),
             };
-            return Err(LoadError::new(
+            return Err(LoadError::at_span(
                 path,
-                id.referenced.line() as usize,
-                id.referenced.column() as usize,
+                id,
                 format!("report.{field}: no check with id `{}`{hint}", id.value),
                 text,
             ));
@@ -236,10 +249,9 @@ fn check_report_ids(
         .iter()
         .find(|v| report.show_status.iter().any(|s| s.value == v.value))
     {
-        return Err(LoadError::new(
+        return Err(LoadError::at_span(
             path,
-            both.referenced.line() as usize,
-            both.referenced.column() as usize,
+            both,
             format!(
                 "report: check `{}` is in both show_value and show_status; keep one",
                 both.value
@@ -256,6 +268,7 @@ struct LoadedFile {
     title: Option<String>,
     system: Option<String>,
     report: Option<Spanned<ReportSpec>>,
+    notify: Option<Spanned<crate::notify::NotifySpec>>,
     /// Each check with its id's line/column and its file's text (for errors).
     checks: Vec<(Check, usize, usize, Arc<str>)>,
     workflow: Workflow,
@@ -466,10 +479,9 @@ fn load_file(
     if let Some(v) = &raw.version
         && v.value != 1
     {
-        return Err(LoadError::new(
+        return Err(LoadError::at_span(
             path,
-            v.referenced.line() as usize,
-            v.referenced.column() as usize,
+            v,
             format!(
                 "unsupported version {}: this opsrun reads `version: 1`",
                 v.value
@@ -477,6 +489,8 @@ fn load_file(
             &text,
         ));
     }
+
+    let backup = check_backup_blocks(path, &text, &raw)?;
 
     // This file's defaults, falling back to the including file's.
     let defaults = Defaults {
@@ -488,10 +502,7 @@ fn load_file(
     let mut checks = Vec::new();
     loading.stack.push(canon);
     for inc in &raw.include {
-        let (l, c) = (
-            inc.referenced.line() as usize,
-            inc.referenced.column() as usize,
-        );
+        let (l, c) = pos(inc);
         let inc_path = path.parent().unwrap_or(Path::new(".")).join(&inc.value);
         let sub = load_file(
             &inc_path,
@@ -504,24 +515,34 @@ fn load_file(
         if sub.workflow.incident.is_some()
             || !sub.workflow.actions.is_empty()
             || sub.workflow.verify.is_some()
+            || sub.workflow.backup.is_some()
+            || sub.workflow.restore_test.is_some()
+            || sub.workflow.prune.is_some()
         {
             return Err(LoadError::new(
                 path,
                 l,
                 c,
                 format!(
-                    "`{}` has incident/actions/verify: only the runbook itself may have them, an included file contributes checks",
+                    "`{}` has incident/actions/verify/backup/restore_test/prune: only the runbook itself may have them, an included file contributes checks",
                     inc.value
                 ),
                 &text,
             ));
         }
         if let Some(r) = &sub.report {
-            return Err(LoadError::new(
+            return Err(LoadError::at_span(
                 &inc_path,
-                r.referenced.line() as usize,
-                r.referenced.column() as usize,
+                r,
                 "`report:` belongs in the runbook that is run, not in an included file",
+                &sub.text,
+            ));
+        }
+        if let Some(n) = &sub.notify {
+            return Err(LoadError::at_span(
+                &inc_path,
+                n,
+                "`notify:` belongs in the runbook that is run, not in an included file",
                 &sub.text,
             ));
         }
@@ -535,18 +556,12 @@ fn load_file(
     let mut actions = Vec::new();
     let mut action_ids: Vec<String> = Vec::new();
     for def in raw.actions {
-        let (l, c) = (
-            def.referenced.line() as usize,
-            def.referenced.column() as usize,
-        );
+        let (l, c) = pos(&def);
         let d = def.value;
         let Some(id) = d.id else {
             return Err(LoadError::new(path, l, c, "action has no `id`", &text));
         };
-        let (il, ic) = (
-            id.referenced.line() as usize,
-            id.referenced.column() as usize,
-        );
+        let (il, ic) = pos(&id);
         if !valid_id(&id.value) {
             return Err(LoadError::new(
                 path,
@@ -577,14 +592,40 @@ fn load_file(
                 &text,
             ));
         };
+        let (sl, sc) = d.step_at;
+        match (&step, &backup) {
+            (Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_), None) => {
+                return Err(LoadError::new(
+                    path,
+                    sl,
+                    sc,
+                    "this step writes a backup generation: add a `backup: {dir: …, pattern: …}` block saying where generations go",
+                    &text,
+                ));
+            }
+            (Step::Systemctl(_), Some(_)) => {
+                return Err(LoadError::new(
+                    path,
+                    sl,
+                    sc,
+                    "`systemctl` steps belong in incident runbooks: a backup run does not stop or restart services (use a `command:` step if it really must)",
+                    &text,
+                ));
+            }
+            _ => {}
+        }
         action_ids.push(id.value.clone());
         let title = d.title.unwrap_or_else(|| match &step {
             Step::Systemctl(s) => format!("{}{}", s.unit, s.action.ja()),
             Step::Wait(w) => format!("{}秒待機", w.as_secs()),
             Step::Check(..) => id.value.clone(),
+            Step::SqliteBackup(s) => format!("{} (SQLiteバックアップ)", s.dest_name()),
+            Step::Copy(s) => format!("{} (コピー)", s.to_name()),
+            Step::Archive(s) => format!("{} (アーカイブ)", s.to_name()),
         });
         let timeout = d.timeout.map(|t| t.0).unwrap_or(match &step {
             Step::Wait(w) => *w + Duration::from_secs(1),
+            Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => DEFAULT_BACKUP_STEP_TIMEOUT,
             _ => defaults
                 .timeout
                 .map(|t| t.0)
@@ -601,15 +642,13 @@ fn load_file(
     let verify_pos: Vec<(usize, usize)> = raw
         .verify
         .as_ref()
-        .map(|v| {
-            v.checks
-                .iter()
-                .map(|c| (c.referenced.line() as usize, c.referenced.column() as usize))
-                .collect()
-        })
+        .map(|v| v.checks.iter().map(pos).collect())
         .unwrap_or_default();
     let workflow = Workflow {
         incident: raw.incident,
+        backup,
+        restore_test: raw.restore_test.map(|r| r.value),
+        prune: raw.prune.map(|p| p.value),
         actions,
         verify: raw.verify.map(|v| {
             (
@@ -626,9 +665,69 @@ fn load_file(
         title: raw.title,
         system: raw.system,
         report: raw.report,
+        notify: raw.notify,
         checks,
         text,
     })
+}
+
+/// Validates `backup:`, `restore_test:` and `prune:` (they go together,
+/// and not with `incident:`) and returns the backup block.
+fn check_backup_blocks(
+    path: &Path,
+    text: &str,
+    raw: &RawFile,
+) -> Result<Option<BackupSpec>, LoadError> {
+    let pos = |l: u64, c: u64| (l as usize, c as usize);
+    if let Some(b) = &raw.backup {
+        let (l, c) = pos(b.referenced.line(), b.referenced.column());
+        if raw.incident.is_some() {
+            return Err(LoadError::new(
+                path,
+                l,
+                c,
+                "a runbook is either an incident runbook (`incident:`) or a backup runbook (`backup:`), not both",
+                text,
+            ));
+        }
+        b.value
+            .validate()
+            .map_err(|m| LoadError::new(path, l, c, m, text))?;
+    }
+    let needs_backup = [
+        (
+            "restore_test",
+            raw.restore_test.as_ref().map(|r| r.referenced),
+        ),
+        ("prune", raw.prune.as_ref().map(|p| p.referenced)),
+    ];
+    for (key, at) in needs_backup {
+        if let (Some(at), None) = (at, &raw.backup) {
+            let (l, c) = pos(at.line(), at.column());
+            return Err(LoadError::new(
+                path,
+                l,
+                c,
+                format!(
+                    "`{key}` works on the generations of a `backup: {{dir: …, pattern: …}}` block, and this runbook has none"
+                ),
+                text,
+            ));
+        }
+    }
+    if let Some(p) = &raw.prune
+        && p.value.keep_min == 0
+    {
+        let (l, c) = pos(p.referenced.line(), p.referenced.column());
+        return Err(LoadError::new(
+            path,
+            l,
+            c,
+            "prune: keep_min must be at least 1: pruning never deletes the last backup",
+            text,
+        ));
+    }
+    Ok(raw.backup.as_ref().map(|b| b.value.clone()))
 }
 
 fn build_check(
@@ -638,10 +737,7 @@ fn build_check(
     def: Spanned<CheckDef>,
     defaults: &Defaults,
 ) -> Result<(Check, usize, usize, Arc<str>), LoadError> {
-    let (cl, cc) = (
-        def.referenced.line() as usize,
-        def.referenced.column() as usize,
-    );
+    let (cl, cc) = pos(&def);
     let d = def.value;
     let Some(id) = d.id else {
         return Err(LoadError::new(
@@ -652,10 +748,7 @@ fn build_check(
             text,
         ));
     };
-    let (il, ic) = (
-        id.referenced.line() as usize,
-        id.referenced.column() as usize,
-    );
+    let (il, ic) = pos(&id);
     if !valid_id(&id.value) {
         return Err(LoadError::new(
             path,
@@ -703,6 +796,11 @@ fn build_check(
         id: id.value,
     };
     Ok((check, il, ic, text_arc.clone()))
+}
+
+/// Line and column (1-based) where a spanned YAML value was written.
+fn pos<T>(s: &Spanned<T>) -> (usize, usize) {
+    (s.referenced.line() as usize, s.referenced.column() as usize)
 }
 
 fn valid_id(s: &str) -> bool {

@@ -145,7 +145,11 @@ pub struct RawFile {
     #[serde(default)]
     pub actions: Vec<Spanned<super::workflow::ActionDef>>,
     pub verify: Option<super::workflow::VerifySpec>,
+    pub backup: Option<Spanned<super::workflow::BackupSpec>>,
+    pub restore_test: Option<Spanned<super::workflow::RestoreTestSpec>>,
+    pub prune: Option<Spanned<super::workflow::PruneSpec>>,
     pub report: Option<Spanned<ReportSpec>>,
+    pub notify: Option<Spanned<crate::notify::NotifySpec>>,
 }
 
 /// `report:` — how the Japanese report and checklist of this runbook are

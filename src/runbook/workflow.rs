@@ -1,7 +1,9 @@
 //! The workflow parts of a runbook beyond its checks: the `incident:`
-//! header, recovery `actions:` and the `verify:` loop (SPEC §8). Actions
-//! are the only steps that change the host, and they run only when the
-//! operator says `--execute`.
+//! header, recovery `actions:` and the `verify:` loop, and the backup
+//! blocks `backup:`, `restore_test:` and `prune:` (SPEC §8). Actions are
+//! the only steps that change the host: incident actions run only when the
+//! operator says `--execute`; backup actions write only into a new
+//! generation under `backup.dir` (`opsrun backup run`).
 
 use std::fmt;
 use std::time::Duration;
@@ -146,6 +148,13 @@ impl UnitAction {
 pub enum Step {
     Systemctl(SystemctlAction),
     Wait(Duration),
+    /// A consistent copy of a live SQLite database into the new backup
+    /// generation (SQLite's online backup API).
+    SqliteBackup(SqliteBackupStep),
+    /// A file or directory copied into the new backup generation.
+    Copy(CopyStep),
+    /// A file or directory stored as a tar.gz in the new backup generation.
+    Archive(ArchiveStep),
     /// Any check kind used as a step (`command:` runs a program; `http:`
     /// confirms something mid-way). The step succeeds when the check passes.
     Check(&'static str, Box<dyn Kind>),
@@ -158,9 +167,23 @@ pub struct ActionDef {
     pub title: Option<String>,
     pub timeout: Option<Dur>,
     pub step: Option<Step>,
+    /// Line and column of the step's key, for errors about the step.
+    pub step_at: (usize, usize),
 }
 
-const ACTION_FIELDS: &[&str] = &["id", "title", "timeout", "systemctl", "wait"];
+const ACTION_FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "timeout",
+    "systemctl",
+    "wait",
+    "sqlite_backup",
+    "copy",
+    "archive",
+];
+
+/// Step keys besides the check kinds.
+const STEP_KEYS: &[&str] = &["systemctl", "wait", "sqlite_backup", "copy", "archive"];
 
 impl<'de> Deserialize<'de> for ActionDef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ActionDef, D::Error> {
@@ -187,12 +210,14 @@ impl<'de> Visitor<'de> for ActionVisitor {
             let at = |msg: String| -> A::Error {
                 de::Error::custom(super::error::at(here.line(), here.column(), &msg))
             };
-            if a.step.is_some()
-                && (key == "systemctl" || key == "wait" || KIND_NAMES.contains(&key.as_str()))
-            {
+            let is_step = STEP_KEYS.contains(&key.as_str()) || KIND_NAMES.contains(&key.as_str());
+            if a.step.is_some() && is_step {
                 return Err(at(format!(
                     "an action has exactly one step, but `{key}` is a second one: split it into two actions"
                 )));
+            }
+            if is_step {
+                a.step_at = (here.line() as usize, here.column() as usize);
             }
             match key.as_str() {
                 "id" => a.id = Some(map.next_value()?),
@@ -200,6 +225,21 @@ impl<'de> Visitor<'de> for ActionVisitor {
                 "timeout" => a.timeout = Some(map.next_value()?),
                 "systemctl" => a.step = Some(Step::Systemctl(map.next_value()?)),
                 "wait" => a.step = Some(Step::Wait(map.next_value::<Dur>()?.0)),
+                "sqlite_backup" => {
+                    let st: SqliteBackupStep = map.next_value()?;
+                    inside_generation("dest", st.dest.as_deref()).map_err(at)?;
+                    a.step = Some(Step::SqliteBackup(st));
+                }
+                "copy" => {
+                    let st: CopyStep = map.next_value()?;
+                    inside_generation("to", st.to.as_deref()).map_err(at)?;
+                    a.step = Some(Step::Copy(st));
+                }
+                "archive" => {
+                    let st: ArchiveStep = map.next_value()?;
+                    inside_generation("to", st.to.as_deref()).map_err(at)?;
+                    a.step = Some(Step::Archive(st));
+                }
                 other => match parse_kind(other, &mut map)? {
                     Some(k) => {
                         if let Err(msg) = k.validate() {
@@ -243,7 +283,18 @@ impl Action {
                 crate::units::format_millis(d.as_secs_f64() * 1000.0)
             ),
             Step::Check(kind, k) => format!("{kind}: {}", k.target()),
+            Step::SqliteBackup(s) => format!("sqlite_backup {} → {}", s.source, s.dest_name()),
+            Step::Copy(s) => format!("copy {} → {}", s.from, s.to_name()),
+            Step::Archive(s) => format!("archive {} → {}", s.from, s.to_name()),
         }
+    }
+
+    /// Whether the step writes into a backup generation.
+    pub fn is_backup_step(&self) -> bool {
+        matches!(
+            self.step,
+            Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_)
+        )
     }
 }
 
@@ -254,4 +305,234 @@ pub struct Workflow {
     pub actions: Vec<Action>,
     /// Ids of the checks to re-run after the actions, with attempts and interval.
     pub verify: Option<(Vec<String>, u32, Duration)>,
+    /// Where `opsrun backup` keeps its generations.
+    pub backup: Option<BackupSpec>,
+    pub restore_test: Option<RestoreTestSpec>,
+    pub prune: Option<PruneSpec>,
+}
+
+/// A path inside the new generation: relative, without `..`.
+fn inside_generation(field: &str, p: Option<&str>) -> Result<(), String> {
+    let Some(p) = p else { return Ok(()) };
+    let path = std::path::Path::new(p);
+    if p.trim().is_empty()
+        || path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "invalid {field} `{p}`: expected a path inside the new generation, like app.db or files/.env"
+        ));
+    }
+    Ok(())
+}
+
+/// The last component of a source path, the default name in the generation.
+fn base_name(p: &str) -> String {
+    std::path::Path::new(p.trim_end_matches('/'))
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "backup".into())
+}
+
+/// How a database is checked after it is copied (`check:` of
+/// `sqlite_backup`, `restore_test`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteCheck {
+    #[default]
+    Integrity,
+    Quick,
+    None,
+}
+
+impl SqliteCheck {
+    /// The PRAGMA that does the check.
+    pub fn pragma(self) -> Option<&'static str> {
+        match self {
+            SqliteCheck::Integrity => Some("integrity_check"),
+            SqliteCheck::Quick => Some("quick_check"),
+            SqliteCheck::None => None,
+        }
+    }
+}
+
+/// `sqlite_backup: {source: /srv/app/app.db, dest: app.db, check: integrity}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteBackupStep {
+    /// The live database (relative: to the runbook's directory).
+    pub source: String,
+    /// Path inside the generation [the source's file name].
+    pub dest: Option<String>,
+    /// Checked in the generation before it is published [integrity].
+    #[serde(default)]
+    pub check: SqliteCheck,
+}
+
+impl SqliteBackupStep {
+    pub fn dest_name(&self) -> String {
+        self.dest.clone().unwrap_or_else(|| base_name(&self.source))
+    }
+}
+
+/// `copy: {from: /srv/app/.env, to: .env}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyStep {
+    /// A file or a directory (relative: to the runbook's directory).
+    pub from: String,
+    /// Path inside the generation [the source's name].
+    pub to: Option<String>,
+}
+
+impl CopyStep {
+    pub fn to_name(&self) -> String {
+        self.to.clone().unwrap_or_else(|| base_name(&self.from))
+    }
+}
+
+/// `archive: {from: /srv/app/uploads, to: uploads.tar.gz}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveStep {
+    /// A directory (or file) to pack (relative: to the runbook's directory).
+    pub from: String,
+    /// Path of the .tar.gz inside the generation [NAME.tar.gz].
+    pub to: Option<String>,
+}
+
+impl ArchiveStep {
+    pub fn to_name(&self) -> String {
+        self.to
+            .clone()
+            .unwrap_or_else(|| format!("{}.tar.gz", base_name(&self.from)))
+    }
+}
+
+/// `backup: {dir: /path/to/backups/estimator, pattern: "20*", name: "%Y%m%d_%H%M%S"}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// The directory holding one entry per generation.
+    pub dir: String,
+    /// Which names directly inside `dir` are generations [20*].
+    #[serde(default = "default_pattern")]
+    pub pattern: String,
+    /// strftime format of a new generation's name, local time [%Y%m%d_%H%M%S].
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// A symlink in `dir` pointed at the newest generation after each run
+    /// (e.g. `latest`), so checks can name files in it.
+    pub latest: Option<String>,
+}
+
+fn default_pattern() -> String {
+    "20*".into()
+}
+
+fn default_name() -> String {
+    "%Y%m%d_%H%M%S".into()
+}
+
+/// How names inside the backup directory are matched: `*` never matches a
+/// leading dot, so temporary `.NAME.tmp-PID` directories are never generations.
+pub const MATCH_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: true,
+};
+
+impl BackupSpec {
+    /// The glob of generation names (validated at load).
+    pub fn glob(&self) -> glob::Pattern {
+        glob::Pattern::new(&self.pattern)
+            .unwrap_or_else(|_| glob::Pattern::new("20*").expect("static"))
+    }
+
+    /// The name of a generation made at `t`.
+    pub fn name_at(&self, t: &chrono::DateTime<chrono::FixedOffset>) -> Result<String, String> {
+        use std::fmt::Write;
+        let mut out = String::new();
+        write!(out, "{}", t.format(&self.name)).map_err(|_| {
+            format!(
+                "invalid name `{}`: expected a strftime format like %Y%m%d_%H%M%S",
+                self.name
+            )
+        })?;
+        Ok(out)
+    }
+
+    /// Rules across fields, checked at load: a new generation's name must
+    /// be a plain name the pattern matches, or `verify` and `prune` would
+    /// never see it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.dir.trim().is_empty() {
+            return Err(
+                "backup: `dir` is empty: expected the directory holding the generations".into(),
+            );
+        }
+        if self.pattern.contains('/') {
+            return Err(format!(
+                "backup: invalid pattern `{}`: it matches names directly inside `dir`, so it cannot contain `/`",
+                self.pattern
+            ));
+        }
+        let pattern = glob::Pattern::new(&self.pattern)
+            .map_err(|e| format!("backup: invalid pattern `{}`: {}", self.pattern, e.msg))?;
+        let sample =
+            chrono::DateTime::parse_from_rfc3339("2025-10-21T02:00:00+09:00").expect("static time");
+        let name = self.name_at(&sample).map_err(|e| format!("backup: {e}"))?;
+        if name.is_empty() || name.contains('/') || name.starts_with('.') || name.contains('\0') {
+            return Err(format!(
+                "backup: name `{}` gives `{name}`: expected a plain file name, not starting with `.`",
+                self.name
+            ));
+        }
+        if !pattern.matches_with(&name, MATCH_OPTIONS) {
+            return Err(format!(
+                "backup: name `{}` gives `{name}`, which pattern `{}` does not match: verify, restore-test and prune would never see the new generations",
+                self.name, self.pattern
+            ));
+        }
+        if let Some(l) = &self.latest {
+            if l.is_empty() || l.contains('/') || l.starts_with('.') {
+                return Err(format!(
+                    "backup: invalid latest `{l}`: expected a plain name like latest"
+                ));
+            }
+            if pattern.matches_with(l, MATCH_OPTIONS) {
+                return Err(format!(
+                    "backup: latest `{l}` matches pattern `{}`: it would count as a generation",
+                    self.pattern
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `restore_test: {}` — copy the newest generation to a temporary
+/// directory, check every SQLite database and archive in it, remove it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreTestSpec {
+    /// integrity or quick [integrity].
+    #[serde(default)]
+    pub check: SqliteCheck,
+    /// Where the temporary copy is made [$TMPDIR, else /tmp].
+    pub temp_dir: Option<String>,
+    /// Bound on the whole test [1h].
+    pub timeout: Option<Dur>,
+}
+
+/// `prune: {keep_days: 60, keep_min: 7}`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneSpec {
+    /// Generations older than this many days may be deleted.
+    pub keep_days: u32,
+    /// The newest this-many generations are never deleted, whatever their age.
+    pub keep_min: u32,
 }

@@ -322,3 +322,42 @@ fn url_credentials_are_redacted() {
         r.stdout
     );
 }
+
+/// HTTPS with a private CA: verified against `ca_file`, rejected without it
+/// (the system roots do not know the CA), accepted with `insecure: true`.
+#[test]
+fn https_ca_file_and_insecure() {
+    use crate::service_data::certs::{Ca, serve};
+    let ca = Ca::root("opsrun test CA");
+    let leaf = ca.leaf(&["localhost"], -1, 90);
+    let port = serve(vec![leaf.der.clone()], leaf.key.clone_key());
+    let env = Env::new();
+    env.write("ca.pem", &ca.pem);
+    let url = format!("https://localhost:{port}/");
+    let (doc, _) = one(
+        &env,
+        &format!(
+            "  - id: with-ca\n    http: {{url: \"{url}\", ca_file: ../ca.pem, body_contains: ok}}\n  - id: no-ca\n    http: {{url: \"{url}\"}}\n  - id: insecure\n    http: {{url: \"{url}\", insecure: true}}\n  - id: bad-ca-file\n    http: {{url: \"{url}\", ca_file: ../missing.pem}}\n"
+        ),
+    );
+    assert_eq!(check(&doc, "with-ca")["status"], "pass", "{doc:#}");
+    let no_ca = check(&doc, "no-ca");
+    assert_eq!(no_ca["status"], "fail");
+    assert!(
+        no_ca["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS certificate rejected"),
+        "{no_ca:#}"
+    );
+    assert_eq!(check(&doc, "insecure")["status"], "pass");
+    let bad = check(&doc, "bad-ca-file");
+    assert_eq!(bad["status"], "unknown");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read ca_file"),
+        "{bad:#}"
+    );
+}

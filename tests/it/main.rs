@@ -4,6 +4,7 @@
 
 mod common;
 
+mod backup;
 mod cli;
 mod commands;
 mod databases;
@@ -13,7 +14,9 @@ mod history;
 mod hostile;
 mod http;
 mod incident;
+mod logs;
 mod malformed;
+mod notify;
 mod outputs;
 mod parsers;
 mod prometheus;

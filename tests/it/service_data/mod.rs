@@ -5,7 +5,7 @@
 
 mod backup;
 mod cert_file;
-mod certs;
+pub(crate) mod certs;
 mod process;
 mod sqlite;
 mod systemd;

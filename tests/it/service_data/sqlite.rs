@@ -383,7 +383,7 @@ fn sqlite_read_only_directory_as_nobody() {
     assert!(
         m.ends_with(&format!(
             "wal.db is a WAL database and this user cannot create wal.db-shm in {} (SQLite needs the -shm file even to read): run the check as a user who can write that directory",
-            env.runbooks().join("../data").display()
+            env.path().join("data").display()
         )),
         "{m}"
     );

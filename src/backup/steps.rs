@@ -1,0 +1,488 @@
+//! The data steps of a backup run — `sqlite_backup`, `copy`, `archive` —
+//! each writing into the new generation's temporary directory. Blocking
+//! (run them in `spawn_blocking`), cancellable through [`Cancel`].
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+
+use super::cancel::Cancel;
+use super::tree::{self, Copied};
+use crate::runbook::{SqliteCheck, io_reason};
+use crate::units::format_bytes;
+
+/// What a step produced: a short value for the table and detail lines.
+#[derive(Debug, Default)]
+pub(crate) struct Done {
+    pub value: String,
+    pub bytes: u64,
+    pub detail: Vec<String>,
+}
+
+/// Pages copied per backup step: small steps keep each read lock short.
+const PAGES_PER_STEP: i32 = 512;
+/// Pause between steps, so the application's writers get the database.
+const PAUSE: Duration = Duration::from_millis(5);
+/// Restarts (a writer committed between steps of a rollback-journal
+/// database) before the rest is copied in one step.
+const MAX_RESTARTS: u32 = 3;
+
+/// The first 16 bytes of every SQLite database file.
+pub(crate) const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+fn sqlite_msg(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `file:` URI opening `path` read-only (reserved characters escaped).
+fn ro_uri(path: &Path) -> String {
+    let mut s = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => s.push_str(&format!("%{:02X}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s.push_str("?mode=ro");
+    s
+}
+
+fn not_found_or(e: &std::io::Error, path: &Path, what: &str) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{what} {} does not exist", path.display())
+    } else {
+        format!("cannot read {what} {}: {}", path.display(), io_reason(e))
+    }
+}
+
+/// Refuses a destination that is already there (two steps writing the same
+/// name would silently lose one of them).
+fn fresh(dest: &Path, name: &str) -> Result<(), String> {
+    if fs::symlink_metadata(dest).is_ok() {
+        return Err(format!(
+            "{name} already exists in the new generation: two steps write the same name"
+        ));
+    }
+    if let Some(p) = dest.parent() {
+        fs::create_dir_all(p)
+            .map_err(|e| format!("cannot create {}: {}", p.display(), io_reason(&e)))?;
+    }
+    Ok(())
+}
+
+/// Runs `PRAGMA integrity_check`/`quick_check` on `conn`: `Ok(())` for
+/// `ok`, else the first messages.
+pub(crate) fn check_db(conn: &Connection, pragma: &str) -> Result<(), String> {
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA {pragma}(10)"))
+        .map_err(|e| format!("{pragma}: {}", sqlite_msg(&e)))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| format!("{pragma}: {}", sqlite_msg(&e)))?;
+    let mut lines = Vec::new();
+    for r in rows {
+        match r {
+            Ok(s) => lines.extend(
+                s.lines()
+                    .filter(|l| !l.starts_with("*** in database"))
+                    .map(str::to_owned),
+            ),
+            Err(e) => {
+                lines.push(sqlite_msg(&e));
+                break;
+            }
+        }
+    }
+    if lines.len() == 1 && lines[0] == "ok" {
+        Ok(())
+    } else {
+        Err(format!("{pragma}: {}", lines.join("; ")))
+    }
+}
+
+/// A consistent copy of the live database `source` at `dest` through
+/// SQLite's online backup API, then checked with `check`.
+///
+/// WAL database: the copy is made inside one read transaction, so every
+/// step sees the same snapshot while the application keeps writing (WAL
+/// readers do not block writers). Rollback-journal database: each step
+/// holds the shared lock only for its pages; a commit in between restarts
+/// the copy, and after a few restarts the rest is copied in one step
+/// (writers wait on their busy timeout for that long) so a busy database
+/// cannot keep the backup from finishing.
+pub(crate) fn sqlite_backup(
+    source: &Path,
+    dest: &Path,
+    dest_name: &str,
+    check: SqliteCheck,
+    cancel: &Cancel,
+) -> Result<Done, String> {
+    let meta = fs::metadata(source).map_err(|e| not_found_or(&e, source, "source"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "source {} is not a database file",
+            source.display()
+        ));
+    }
+    File::open(source).map_err(|e| not_found_or(&e, source, "source"))?;
+    fresh(dest, dest_name)?;
+    let src = Connection::open_with_flags(
+        ro_uri(source),
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| {
+        format!(
+            "cannot open {} read-only: {}",
+            source.display(),
+            sqlite_msg(&e)
+        )
+    })?;
+    let _ = src.busy_timeout(Duration::from_secs(5));
+    let mode: String = src
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(|e| format!("{}: {}", source.display(), sqlite_msg(&e)))?;
+    let wal = mode.eq_ignore_ascii_case("wal");
+    if wal {
+        // Pins one snapshot for the whole copy (see above).
+        src.execute_batch("BEGIN")
+            .and_then(|_| src.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())))
+            .map_err(|e| format!("{}: {}", source.display(), sqlite_msg(&e)))?;
+    }
+    let mut dst = Connection::open(dest)
+        .map_err(|e| format!("cannot create {dest_name}: {}", sqlite_msg(&e)))?;
+    let mut restarts = 0u32;
+    let pages;
+    {
+        let b = Backup::new(&src, &mut dst)
+            .map_err(|e| format!("cannot start the backup: {}", sqlite_msg(&e)))?;
+        let mut last_remaining = i32::MAX;
+        let mut whole = false;
+        loop {
+            if cancel.is_cancelled() {
+                return Err("cancelled".into());
+            }
+            let r = b
+                .step(if whole { -1 } else { PAGES_PER_STEP })
+                .map_err(|e| {
+                    format!("backup of {} failed: {}", source.display(), sqlite_msg(&e))
+                })?;
+            match r {
+                StepResult::Done => break,
+                StepResult::More => {
+                    let remaining = b.progress().remaining;
+                    if remaining > last_remaining {
+                        restarts += 1;
+                        whole = restarts >= MAX_RESTARTS;
+                    }
+                    last_remaining = remaining;
+                    std::thread::sleep(PAUSE);
+                }
+                // A writer holds the lock right now: wait a little.
+                StepResult::Busy | StepResult::Locked => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                // rusqlite's enum is non-exhaustive.
+                #[allow(unreachable_patterns)]
+                _ => std::thread::sleep(PAUSE),
+            }
+        }
+        pages = b.progress().pagecount;
+    }
+    if wal {
+        let _ = src.execute_batch("COMMIT");
+    }
+    drop(src);
+    // The copy carries the source's WAL flag in its header; a backup should
+    // be one self-contained file, so switch it to a rollback journal.
+    dst.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
+        .map_err(|e| format!("{dest_name}: {}", sqlite_msg(&e)))?;
+    let mut detail = vec![format!(
+        "{} → {dest_name}: {pages} pages, source journal_mode {mode}{}",
+        source.display(),
+        if restarts > 0 {
+            format!(", restarted {restarts}× by concurrent writes")
+        } else {
+            String::new()
+        }
+    )];
+    let verdict = match check.pragma() {
+        Some(p) => {
+            cancel.watch(&dst);
+            let r = check_db(&dst, p);
+            cancel.unwatch();
+            if cancel.is_cancelled() {
+                return Err("cancelled".into());
+            }
+            r.map_err(|m| format!("the copy {dest_name} failed {m}"))?;
+            format!(", {p} ok")
+        }
+        None => String::new(),
+    };
+    drop(dst);
+    let bytes = fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    if let Ok(f) = File::open(dest) {
+        let _ = f.sync_all();
+    }
+    detail.push(format!(
+        "{dest_name}: {}{verdict}",
+        format_bytes(bytes as f64)
+    ));
+    Ok(Done {
+        value: format!("{}{verdict}", format_bytes(bytes as f64)),
+        bytes,
+        detail,
+    })
+}
+
+fn describe(c: &Copied) -> String {
+    let mut parts = vec![format!(
+        "{} file{}",
+        c.files,
+        if c.files == 1 { "" } else { "s" }
+    )];
+    if c.dirs > 0 {
+        parts.push(format!(
+            "{} dir{}",
+            c.dirs,
+            if c.dirs == 1 { "" } else { "s" }
+        ));
+    }
+    if c.symlinks > 0 {
+        parts.push(format!(
+            "{} symlink{}",
+            c.symlinks,
+            if c.symlinks == 1 { "" } else { "s" }
+        ));
+    }
+    format!("{}, {}", parts.join(", "), format_bytes(c.bytes as f64))
+}
+
+/// Fails with "cannot read source …" when `from` cannot be read at all.
+fn readable(from: &Path) -> Result<fs::Metadata, String> {
+    let meta = fs::metadata(from).map_err(|e| not_found_or(&e, from, "source"))?;
+    let r = if meta.is_dir() {
+        fs::read_dir(from).map(drop)
+    } else {
+        File::open(from).map(drop)
+    };
+    r.map_err(|e| not_found_or(&e, from, "source"))?;
+    Ok(meta)
+}
+
+/// `copy`: a file or directory tree into the generation.
+pub(crate) fn copy(
+    from: &Path,
+    dest: &Path,
+    dest_name: &str,
+    cancel: &Cancel,
+    exclude: tree::Exclude,
+) -> Result<Done, String> {
+    readable(from)?;
+    fresh(dest, dest_name)?;
+    let c = tree::copy_path(from, dest, cancel, exclude).map_err(|e| {
+        if cancel.is_cancelled() {
+            "cancelled".to_owned()
+        } else {
+            format!("copy of {} failed: {e}", from.display())
+        }
+    })?;
+    let mut detail = vec![format!(
+        "{} → {dest_name}: {}",
+        from.display(),
+        describe(&c)
+    )];
+    detail.extend(c.skipped.iter().cloned());
+    Ok(Done {
+        value: describe(&c),
+        bytes: c.bytes,
+        detail,
+    })
+}
+
+/// Reads exactly `size` bytes of a file for a tar entry whose header
+/// already says `size`: a file that shrank while being read is padded with
+/// zeros and one that grew is cut (as GNU tar does), so the archive stays
+/// readable; either is reported.
+struct EntryReader<'a> {
+    inner: std::io::Take<File>,
+    left: u64,
+    short: bool,
+    cancel: &'a Cancel,
+}
+
+impl Read for EntryReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.cancel.check()?;
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(self.left.min(1 << 20) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        let n = if n == 0 {
+            self.short = true;
+            buf[..want].fill(0);
+            want
+        } else {
+            n
+        };
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// `archive`: `from` as a tar.gz at `dest`, entries under `from`'s own
+/// name (`uploads/…`, like `tar czf uploads.tar.gz -C /srv/app uploads`).
+/// Symlinks are stored as symlinks, never followed.
+pub(crate) fn archive(
+    from: &Path,
+    dest: &Path,
+    dest_name: &str,
+    cancel: &Cancel,
+    exclude: tree::Exclude,
+) -> Result<Done, String> {
+    let meta = readable(from)?;
+    if tree::is_excluded(&meta, exclude) {
+        return Err(format!("{} is the backup directory itself", from.display()));
+    }
+    fresh(dest, dest_name)?;
+    let top = from
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    let mut changed = Vec::new();
+    let mut excluded = Vec::new();
+    let mut c = Copied::default();
+    let result = (|| -> std::io::Result<()> {
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(dest)
+            .map_err(tree::at(dest))?;
+        let gz =
+            flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        tar.follow_symlinks(false);
+        let mut add = |tar: &mut tar::Builder<_>,
+                       path: &Path,
+                       name: &Path,
+                       m: &fs::Metadata|
+         -> std::io::Result<()> {
+            cancel.check()?;
+            let mut h = tar::Header::new_gnu();
+            h.set_metadata_in_mode(m, tar::HeaderMode::Complete);
+            let ft = m.file_type();
+            if ft.is_symlink() {
+                h.set_size(0);
+                tar.append_link(&mut h, name, fs::read_link(path).map_err(tree::at(path))?)?;
+                c.symlinks += 1;
+            } else if ft.is_dir() {
+                h.set_size(0);
+                tar.append_data(&mut h, name, std::io::empty())?;
+                c.dirs += 1;
+            } else if ft.is_file() {
+                let size = m.len();
+                let mut r = EntryReader {
+                    inner: File::open(path).map_err(tree::at(path))?.take(size),
+                    left: size,
+                    short: false,
+                    cancel,
+                };
+                tar.append_data(&mut h, name, &mut r)?;
+                let grew = fs::metadata(path).map(|n| n.len() > size).unwrap_or(false);
+                if r.short || grew {
+                    changed.push(format!("{} changed while being archived", path.display()));
+                }
+                c.files += 1;
+                c.bytes += size;
+            } else {
+                c.skipped
+                    .push(format!("{} (special file, skipped)", path.display()));
+            }
+            Ok(())
+        };
+        add(&mut tar, from, Path::new(&top), &meta)?;
+        if meta.is_dir() {
+            let mut stack = vec![(from.to_path_buf(), std::path::PathBuf::from(&top))];
+            while let Some((dir, name)) = stack.pop() {
+                let mut entries: Vec<_> = fs::read_dir(&dir)
+                    .and_then(|rd| rd.collect::<Result<_, _>>())
+                    .map_err(tree::at(&dir))?;
+                entries.sort_by_key(|e| e.file_name());
+                for e in entries {
+                    let p = e.path();
+                    let n = name.join(e.file_name());
+                    let m = fs::symlink_metadata(&p).map_err(tree::at(&p))?;
+                    if tree::is_excluded(&m, exclude) {
+                        excluded.push(format!("{} (the backup directory, skipped)", p.display()));
+                        continue;
+                    }
+                    add(&mut tar, &p, &n, &m)?;
+                    if m.is_dir() {
+                        stack.push((p, n));
+                    }
+                }
+            }
+        }
+        let gz = tar.into_inner()?;
+        let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        return Err(if cancel.is_cancelled() {
+            "cancelled".into()
+        } else {
+            format!("archive of {} failed: {}", from.display(), io_reason(&e))
+        });
+    }
+    let size = fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    let mut detail = vec![format!(
+        "{} → {dest_name}: {} ({} compressed)",
+        from.display(),
+        describe(&c),
+        format_bytes(size as f64)
+    )];
+    detail.extend(changed);
+    detail.extend(excluded);
+    detail.extend(c.skipped.iter().cloned());
+    Ok(Done {
+        value: format!(
+            "{} ({} compressed)",
+            describe(&c),
+            format_bytes(size as f64)
+        ),
+        bytes: size,
+        detail,
+    })
+}
+
+/// Reads a tar.gz to its end: a truncated or corrupt archive is an error.
+pub(crate) fn read_archive(path: &Path, cancel: &Cancel) -> Result<u64, String> {
+    let f = File::open(path).map_err(|e| io_reason(&e))?;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
+    let mut n = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    for e in ar.entries().map_err(|e| e.to_string())? {
+        let mut e = e.map_err(|e| e.to_string())?;
+        loop {
+            if cancel.is_cancelled() {
+                return Err("cancelled".into());
+            }
+            match e.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(err) => return Err(err.to_string()),
+            }
+        }
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,509 @@
+//! `journal`: count systemd journal entries of some units at or above a
+//! priority within a window, optionally filtered and classified by regex.
+//! Replaces the seeds' `journalctl -u estimator --since "24 hours ago" -p err`
+//! and the manual sorting of its output into エラー分類.
+//!
+//! Reads `journalctl -o json` line by line (never the whole output at
+//! once). Journal field values arrive as strings, as byte arrays (binary or
+//! non-UTF-8 data) or as arrays (a field set more than once); all three are
+//! read. journalctl prints nothing and exits 0 when there are no journal
+//! files at all, which would look like a clean pass — so the files are
+//! looked for first and their absence is `unknown`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+use super::logscan::{self, Classify, Tally, Window};
+use super::threshold::{Direction, Threshold};
+use super::{CheckFuture, Ctx, Kind, sections};
+use crate::outcome::{Outcome, Status};
+use crate::units::{Unit, format_millis};
+
+/// Where journald keeps journals when no `directory`/`file` is given.
+const SYSTEM_DIRS: [&str; 2] = ["/var/log/journal", "/run/log/journal"];
+const PRIORITIES: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    /// `estimator` or `[estimator, httpd]` (`.service` is implied, as in `journalctl -u`).
+    #[serde(default)]
+    unit: Units,
+    #[serde(default)]
+    priority: Priority,
+    #[serde(default = "day")]
+    since: Window,
+    /// Only entries whose MESSAGE matches (`(?i)` for case-insensitive).
+    #[serde(default, with = "logscan::opt_bytes_regex")]
+    grep: Option<regex::bytes::Regex>,
+    #[serde(default, deserialize_with = "super::threshold::count")]
+    count: Option<Threshold>,
+    #[serde(default)]
+    classify: Classify,
+    /// Read the journal files in this directory (`journalctl -D`).
+    directory: Option<String>,
+    /// Read this journal file or glob (`journalctl --file`).
+    file: Option<String>,
+}
+
+fn day() -> Window {
+    Window::Last(std::time::Duration::from_secs(86400))
+}
+
+/// One unit name or a list of them.
+#[derive(Debug, Default)]
+struct Units(Vec<String>);
+
+impl<'de> Deserialize<'de> for Units {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Units, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Units;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a unit name like estimator, or a list like [estimator, httpd]")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Units, E> {
+                Ok(Units(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Units, A::Error> {
+                let mut out = Vec::new();
+                while let Some(u) = seq.next_element::<String>()? {
+                    out.push(u);
+                }
+                Ok(Units(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `err` (and worse), `0`–`7`, a range `warning..err`, or `all`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Priority(Option<String>);
+
+impl Default for Priority {
+    fn default() -> Self {
+        Priority(Some("err".into()))
+    }
+}
+
+impl Priority {
+    fn parse(s: &str) -> Result<Priority, String> {
+        let t = s.trim();
+        if t == "all" {
+            return Ok(Priority(None));
+        }
+        let one = |p: &str| {
+            PRIORITIES.contains(&p)
+                || p.len() == 1 && p.as_bytes()[0].is_ascii_digit() && p.as_bytes()[0] <= b'7'
+        };
+        let ok = match t.split_once("..") {
+            Some((a, b)) => one(a) && one(b),
+            None => one(t),
+        };
+        if ok {
+            Ok(Priority(Some(t.to_owned())))
+        } else {
+            Err(format!(
+                "invalid priority `{s}`: expected one of {}, 0-7, a range like warning..err, or all",
+                PRIORITIES.join(", ")
+            ))
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.0 {
+            None => String::new(),
+            Some(p) if p.contains("..") => format!(" at priority {p}"),
+            Some(p) => format!(" at {p} or worse"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Priority {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
+        let s = d.deserialize_any(super::threshold::ScalarText)?;
+        Priority::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl Kind for Journal {
+    fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
+        Box::pin(self.check(ctx))
+    }
+    fn section(&self) -> &'static str {
+        sections::LOGS
+    }
+    fn target(&self) -> String {
+        let units = if self.unit.0.is_empty() {
+            "all units".to_owned()
+        } else {
+            self.unit.0.join(", ")
+        };
+        let src = match (&self.directory, &self.file) {
+            (Some(d), _) => format!(" in {d}"),
+            (_, Some(f)) => format!(" in {f}"),
+            _ => String::new(),
+        };
+        format!(
+            "{units}{}, {}{src}",
+            self.priority.describe(),
+            self.since.describe()
+        )
+    }
+    fn validate(&self) -> Result<(), String> {
+        if self.directory.is_some() && self.file.is_some() {
+            return Err("set at most one of `directory` and `file`".into());
+        }
+        if let Some(u) = self.unit.0.iter().find(|u| u.trim().is_empty()) {
+            return Err(format!("invalid unit name `{u}`"));
+        }
+        Ok(())
+    }
+}
+
+/// The fields read from each entry; the rest of the JSON is skipped.
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(rename = "MESSAGE", default)]
+    message: Value,
+    #[serde(rename = "__REALTIME_TIMESTAMP", default)]
+    realtime: Value,
+    #[serde(rename = "PRIORITY", default)]
+    priority: Value,
+    #[serde(rename = "_SYSTEMD_UNIT", default)]
+    unit: Value,
+    #[serde(rename = "SYSLOG_IDENTIFIER", default)]
+    ident: Value,
+}
+
+/// A journal field value as bytes: a string, a byte array, or (a field
+/// present more than once) an array of those, joined by newlines.
+fn field_bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Array(a) if a.iter().all(Value::is_u64) => {
+            Some(a.iter().map(|x| x.as_u64().unwrap_or(0) as u8).collect())
+        }
+        Value::Array(a) => {
+            let parts: Vec<Vec<u8>> = a.iter().filter_map(field_bytes).collect();
+            Some(parts.join(&b'\n'))
+        }
+        Value::Number(n) => Some(n.to_string().into_bytes()),
+        _ => None,
+    }
+}
+
+fn field_text(v: &Value) -> Option<String> {
+    field_bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// The journal files a source names; empty means journalctl would read nothing.
+fn journal_files(dir: &Path) -> Vec<PathBuf> {
+    let is_journal = |p: &Path| {
+        p.extension()
+            .is_some_and(|e| e == "journal" || e == "journal~")
+    };
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            // journald's layout: DIR/<machine-id>/system.journal
+            if let Ok(sub) = std::fs::read_dir(&p) {
+                out.extend(sub.flatten().map(|e| e.path()).filter(|p| is_journal(p)));
+            }
+        } else if is_journal(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// What the journal said.
+#[derive(Default)]
+struct Seen {
+    count: u64,
+    by_priority: [u64; 8],
+    last: Option<String>,
+    unparsed: u64,
+}
+
+impl Journal {
+    /// `-D DIR` / `--file F…` arguments, or why there is nothing to read.
+    fn source(&self, ctx: &Ctx) -> Result<Vec<String>, String> {
+        if let Some(f) = &self.file {
+            let files = logscan::expand(&ctx.path(f)).map_err(|e| format!("journal: {e}"))?;
+            return Ok(files
+                .into_iter()
+                .map(|f| format!("--file={}", f.path.display()))
+                .collect());
+        }
+        if let Some(d) = &self.directory {
+            let dir = ctx.path(d);
+            if !dir.is_dir() {
+                return Err(format!(
+                    "journal directory {} does not exist",
+                    dir.display()
+                ));
+            }
+            if journal_files(&dir).is_empty() {
+                return Err(format!("no journal files in {}", dir.display()));
+            }
+            return Ok(vec!["-D".into(), dir.display().to_string()]);
+        }
+        if SYSTEM_DIRS
+            .iter()
+            .all(|d| journal_files(Path::new(d)).is_empty())
+        {
+            return Err(format!(
+                "no journal files in {}: journald is not running here or keeps no journal (Storage=none)",
+                SYSTEM_DIRS.join(" or ")
+            ));
+        }
+        Ok(Vec::new())
+    }
+
+    async fn check(&self, ctx: &Ctx) -> Outcome {
+        let source = match self.source(ctx) {
+            Ok(s) => s,
+            Err(e) => return Outcome::unknown(e),
+        };
+        let mut span = self.since.span(ctx.now);
+        let mut cmd = tokio::process::Command::new("journalctl");
+        // No --output-fields: journalctl before systemd 236 (RHEL 7)
+        // rejects it, and the unused fields cost little.
+        cmd.args(["-o", "json", "--all", "--no-pager"]);
+        // Absolute epoch times: journalctl would read "YYYY-MM-DD HH:MM:SS"
+        // in its own TZ, which need not be the run's offset.
+        if let Some(start) = span.local_start() {
+            cmd.arg(format!("--since=@{start}"));
+            cmd.arg(format!("--until=@{}", span.end()));
+        }
+        if let Some(p) = &self.priority.0 {
+            cmd.arg(format!("--priority={p}"));
+        }
+        for u in &self.unit.0 {
+            cmd.arg(format!("--unit={u}"));
+        }
+        cmd.args(&source)
+            .env("LC_ALL", "C")
+            .env("SYSTEMD_COLORS", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return Outcome::unknown(format!(
+                    "cannot run journalctl: {}",
+                    crate::runbook::io_reason(&e)
+                ));
+            }
+        };
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let err_task = tokio::spawn(async move {
+            let mut b = Vec::new();
+            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut b).await;
+            b
+        });
+        let mut seen = Seen::default();
+        let mut tally = Tally::new(&self.classify);
+        let off = *ctx.now.offset();
+        let read = async {
+            let mut lines = BufReader::with_capacity(256 * 1024, stdout);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match lines.read_until(b'\n', &mut line).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => self.entry(&line, &mut seen, &mut tally, off),
+                }
+            }
+            child.wait().await
+        };
+        let status = match tokio::time::timeout(ctx.timeout, read).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Outcome::unknown(format!("journalctl: {e}")),
+            Err(_) => {
+                return Outcome::fail(format!(
+                    "timed out after {} reading the journal ({} entries so far)",
+                    format_millis(ctx.timeout.as_secs_f64() * 1000.0),
+                    seen.count
+                ))
+                .with_value("timeout");
+            }
+        };
+        let stderr = err_task.await.unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&stderr);
+        let first_err = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+            .to_owned();
+        if !status.success() {
+            return Outcome::unknown(format!(
+                "journalctl exited with {}: {first_err}",
+                status.code().unwrap_or(-1)
+            ));
+        }
+        self.outcome(ctx, seen, tally, &stderr)
+    }
+
+    fn entry(&self, line: &[u8], seen: &mut Seen, tally: &mut Tally, off: chrono::FixedOffset) {
+        let Ok(e) = serde_json::from_slice::<Entry>(line) else {
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                seen.unparsed += 1;
+            }
+            return;
+        };
+        let msg = field_bytes(&e.message).unwrap_or_default();
+        if let Some(g) = &self.grep
+            && !g.is_match(&msg)
+        {
+            return;
+        }
+        seen.count += 1;
+        if let Some(p) = field_text(&e.priority).and_then(|p| p.trim().parse::<usize>().ok())
+            && p < 8
+        {
+            seen.by_priority[p] += 1;
+        }
+        let shown = || {
+            let when = field_text(&e.realtime)
+                .and_then(|t| t.parse::<i64>().ok())
+                .map(|us| logscan::show_time(us.div_euclid(1_000_000), off))
+                .unwrap_or_default();
+            let who = field_text(&e.unit)
+                .or_else(|| field_text(&e.ident))
+                .unwrap_or_default();
+            let text = logscan::show_line(&msg);
+            format!("{when} {who}: {text}")
+        };
+        tally.add(&self.classify, &msg, shown);
+        seen.last = Some(shown());
+    }
+
+    fn outcome(&self, ctx: &Ctx, seen: Seen, tally: Tally, stderr: &str) -> Outcome {
+        let units = if self.unit.0.is_empty() {
+            "journal".to_owned()
+        } else {
+            format!("journal {}", self.unit.0.join(","))
+        };
+        let mut out = Outcome::pass(logscan::plural(seen.count, "entry", "entries")).with_metric(
+            "count",
+            seen.count as f64,
+            Unit::Count,
+        );
+        let mut span = self.since.span(ctx.now);
+        let off = *ctx.now.offset();
+        if let Some(s) = span.local_start() {
+            out.detail.push(format!(
+                "window {}: from {} to {}",
+                self.since.describe(),
+                logscan::show_time(s, off),
+                logscan::show_time(span.end(), off)
+            ));
+        }
+        let by: Vec<String> = seen
+            .by_priority
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| format!("{} {n}", PRIORITIES[i]))
+            .collect();
+        if !by.is_empty() {
+            out.detail.push(format!("by priority: {}", by.join(", ")));
+        }
+        out.detail.extend(tally.detail(&self.classify));
+        if let Some(l) = &seen.last {
+            out.detail.push(format!("last: {l}"));
+        }
+        if seen.unparsed > 0 {
+            out.detail.push(format!(
+                "{} line(s) of journalctl output were not JSON entries",
+                seen.unparsed
+            ));
+        }
+        // Without the right group journalctl shows only the user's own
+        // entries and says so on stderr: the count is not the system's.
+        if stderr.contains("not seeing messages from other users")
+            || stderr.contains("insufficient permissions")
+            || stderr.contains("Permission denied")
+        {
+            out.worsen(
+                Status::Unknown,
+                "journalctl cannot read the whole journal as this user: run as root or in group systemd-journal/adm",
+            );
+        }
+        let th = self
+            .count
+            .clone()
+            .unwrap_or_else(|| Threshold::new(Unit::Count, Some(1.0), None));
+        let v = th.eval(seen.count as f64, Direction::HigherIsWorse);
+        let grep = self
+            .grep
+            .as_ref()
+            .map(|g| format!(" matching /{}/", g.as_str()))
+            .unwrap_or_default();
+        out.worsen(
+            v.status,
+            format!(
+                "{units}: {}{}{grep} {} {}",
+                logscan::plural(seen.count, "entry", "entries"),
+                self.priority.describe(),
+                match self.since {
+                    Window::All => "in the whole journal".into(),
+                    w => w.phrase(),
+                },
+                v.breach
+            ),
+        );
+        out.threshold = Some(th);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_values_of_every_shape() {
+        let v: Value = serde_json::json!("text");
+        assert_eq!(field_text(&v).unwrap(), "text");
+        let v: Value = serde_json::json!([104, 105, 10, 255]);
+        assert_eq!(field_bytes(&v).unwrap(), b"hi\n\xff");
+        let v: Value = serde_json::json!(["a", [98]]);
+        assert_eq!(field_text(&v).unwrap(), "a\nb");
+        assert_eq!(field_text(&Value::Null), None);
+    }
+
+    #[test]
+    fn priorities() {
+        assert_eq!(Priority::parse("err").unwrap().0.as_deref(), Some("err"));
+        assert_eq!(Priority::parse("3").unwrap().0.as_deref(), Some("3"));
+        assert_eq!(
+            Priority::parse("warning..err").unwrap().0.as_deref(),
+            Some("warning..err")
+        );
+        assert_eq!(Priority::parse("all").unwrap().0, None);
+        for bad in ["error", "8", "err..", "x..err", ""] {
+            let e = Priority::parse(bad).unwrap_err();
+            assert!(e.contains("expected one of emerg"), "{e}");
+        }
+    }
+}

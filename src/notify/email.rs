@@ -1,0 +1,211 @@
+//! Email notifications with lettre: SMTP (STARTTLS, implicit TLS, or
+//! plain to a local relay; optional login) or a local sendmail program.
+//! lettre writes the Japanese subject as RFC 2047 encoded words and the
+//! body as UTF-8 in a 7-bit-safe transfer encoding.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::config::{EmailSpec, SmtpSpec, TlsMode, Transport};
+
+/// An email channel with its secrets read, ready to send.
+#[derive(Clone)]
+pub(crate) struct Mailer {
+    to: Vec<Mailbox>,
+    from: Option<Mailbox>,
+    how: How,
+}
+
+#[derive(Clone)]
+enum How {
+    Smtp {
+        spec: SmtpSpec,
+        password: Option<String>,
+        ca_pem: Option<Vec<u8>>,
+    },
+    Sendmail(PathBuf),
+}
+
+impl Mailer {
+    /// Reads the password and CA file now, so a missing secret is known
+    /// (and the password registered for redaction) before anything runs.
+    pub(crate) fn new(spec: &EmailSpec) -> Result<Mailer, String> {
+        let how = match &spec.transport {
+            Transport::Smtp(s) => How::Smtp {
+                password: s.password.as_ref().map(|p| p.read()).transpose()?,
+                ca_pem: s
+                    .ca_file
+                    .as_ref()
+                    .map(|p| {
+                        crate::read_limit::read(p, crate::read_limit::CERTS).map_err(|e| {
+                            format!(
+                                "cannot read ca_file {}: {}",
+                                p.display(),
+                                crate::runbook::io_reason(&e)
+                            )
+                        })
+                    })
+                    .transpose()?,
+                spec: s.clone(),
+            },
+            Transport::Sendmail(p) => How::Sendmail(p.clone()),
+        };
+        Ok(Mailer {
+            to: spec.to.clone(),
+            from: spec.from.clone(),
+            how,
+        })
+    }
+
+    /// `to ops@example.com via smtp.example.com:587 (starttls)`, for `-v`.
+    pub(crate) fn describe(&self) -> String {
+        let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
+        let via = match &self.how {
+            How::Smtp { spec, .. } => format!(
+                "{}:{} ({})",
+                spec.host,
+                spec.port,
+                match spec.tls {
+                    TlsMode::Starttls => "starttls",
+                    TlsMode::Implicit => "implicit tls",
+                    TlsMode::None => "no tls",
+                }
+            ),
+            How::Sendmail(p) => p.display().to_string(),
+        };
+        format!("to {} via {via}", to.join(", "))
+    }
+
+    /// Sends one message; `host` gives the default sender `opsrun@host`.
+    pub(crate) async fn send(
+        self,
+        subject: String,
+        body: String,
+        host: String,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let from = self.from.clone().unwrap_or_else(|| default_from(&host));
+        let mut b = Message::builder()
+            .from(from)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN);
+        for t in &self.to {
+            b = b.to(t.clone());
+        }
+        let msg = b
+            .body(body)
+            .map_err(|e| format!("cannot build the message: {e}"))?;
+        match &self.how {
+            How::Smtp {
+                spec,
+                password,
+                ca_pem,
+            } => {
+                let transport =
+                    smtp_transport(spec, password.as_deref(), ca_pem.as_deref(), timeout)?;
+                let answer = transport
+                    .send(msg)
+                    .await
+                    .map_err(|e| smtp_error(&e, spec))?;
+                let text: Vec<&str> = answer.message().collect();
+                Ok(format!(
+                    "{}; server said {} {}",
+                    self.describe(),
+                    answer.code(),
+                    text.join(" ")
+                ))
+            }
+            How::Sendmail(path) => {
+                let t = AsyncSendmailTransport::<Tokio1Executor>::new_with_command(path);
+                t.send(msg).await.map_err(|e| {
+                    let e = e.to_string();
+                    let e = e.strip_prefix("internal client error: ").unwrap_or(&e);
+                    let first = e.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed");
+                    format!("{}: {}", path.display(), first.trim())
+                })?;
+                Ok(self.describe())
+            }
+        }
+    }
+}
+
+fn default_from(host: &str) -> Mailbox {
+    format!("opsrun <opsrun@{host}>")
+        .parse()
+        .unwrap_or_else(|_| "opsrun <opsrun@localhost>".parse().expect("valid address"))
+}
+
+fn smtp_transport(
+    spec: &SmtpSpec,
+    password: Option<&str>,
+    ca_pem: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let tls = if spec.tls == TlsMode::None {
+        Tls::None
+    } else {
+        let mut p = TlsParameters::builder(spec.host.clone());
+        if let Some(pem) = ca_pem {
+            let cert = Certificate::from_pem(pem)
+                .map_err(|e| format!("ca_file is not a PEM certificate: {e}"))?;
+            p = p.add_root_certificate(cert);
+        }
+        let p = p
+            .build_rustls()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        match spec.tls {
+            TlsMode::Implicit => Tls::Wrapper(p),
+            _ => Tls::Required(p),
+        }
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(spec.host.clone())
+        .port(spec.port)
+        .tls(tls)
+        .timeout(Some(timeout));
+    if let Some(user) = &spec.username {
+        b = b.credentials(Credentials::new(
+            user.clone(),
+            password.unwrap_or_default().to_owned(),
+        ));
+    }
+    Ok(b.build())
+}
+
+/// lettre's error, said with the server it is about.
+fn smtp_error(e: &lettre::transport::smtp::Error, spec: &SmtpSpec) -> String {
+    let what = if e.is_permanent() || e.is_transient() {
+        "refused"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_tls() {
+        "TLS failed"
+    } else {
+        "failed"
+    };
+    let e = e.to_string();
+    let e = e.strip_prefix("internal client error: ").unwrap_or(&e);
+    format!("{}:{} {what}: {e}", spec.host, spec.port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_sender_is_opsrun_at_host() {
+        assert_eq!(
+            default_from("web01").email.to_string(),
+            "opsrun@web01".to_owned()
+        );
+        assert_eq!(
+            default_from("bad host!").email.to_string(),
+            "opsrun@localhost".to_owned()
+        );
+    }
+}

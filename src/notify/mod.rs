@@ -1,0 +1,447 @@
+//! Notifications (docs/notify.md): with `--notify`, after a run has been
+//! printed and recorded, each runbook whose status matches its `on:` list
+//! is sent by email and/or Slack with the Japanese report as the body.
+//!
+//! A notification never changes the run's exit code: one that cannot be
+//! sent is a `warning:` line on stderr. Secrets (SMTP password, webhook
+//! URL) are read before the checks run, so they are registered for
+//! redaction before any output exists.
+
+pub mod config;
+mod email;
+mod slack;
+
+use std::time::Duration;
+
+use crate::cli::RunArgs;
+use crate::history::RunRecord;
+use crate::history::commands::{Recorded, render_ja};
+use crate::outcome::Status;
+use crate::output::Format;
+use crate::runbook::Runbook;
+
+pub use config::{NotifySpec, Trigger};
+
+/// All notifications of a run together may take this long unless
+/// `notify.timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `--notify` will send for each runbook of the run.
+#[derive(Default)]
+pub struct Plan {
+    targets: Vec<Target>,
+    verbose: bool,
+    reporter: Option<String>,
+}
+
+struct Target {
+    runbook: String,
+    channels: Vec<Channel>,
+    /// The previous run's status, when a channel wants recoveries.
+    previous: Option<Status>,
+    timeout: Duration,
+}
+
+struct Channel {
+    name: &'static str,
+    on: Vec<Trigger>,
+    /// Why it cannot send (a secret that cannot be read), when it cannot.
+    sender: Result<Sender, String>,
+}
+
+#[derive(Clone)]
+enum Sender {
+    Email(Box<email::Mailer>),
+    Slack(slack::Hook),
+}
+
+impl Plan {
+    /// Resolves each runbook's notification settings (its `notify:` over
+    /// the shared configuration file) and reads their secrets. Without
+    /// `--notify` this does nothing. Errors are configuration errors
+    /// (exit 3, nothing runs); an unreadable secret is not: it is warned
+    /// about after the run, whose exit code it does not change.
+    pub fn prepare(runbooks: &[Runbook], args: &RunArgs) -> Result<Plan, String> {
+        if !args.notify {
+            return Ok(Plan::default());
+        }
+        let dir = crate::app::runbook_dir(&args.dir);
+        let shared_path = config::find(&dir);
+        let shared = match &shared_path {
+            Some(p) => config::load(p).map_err(|e| e.to_string())?.notify,
+            None => None,
+        };
+        let history = crate::history::resolve_path(args.record.path.history.as_deref());
+        let mut targets = Vec::new();
+        for rb in runbooks {
+            let spec = match (&rb.notify, &shared) {
+                (Some(own), sh) => own.over(sh.as_ref()),
+                (None, Some(sh)) => sh.clone(),
+                (None, None) => {
+                    return Err(format!(
+                        "--notify: nowhere to send: no `notify:` block in {} and no configuration file ({}, {})",
+                        rb.path.display(),
+                        dir.join("config.yaml").display(),
+                        config::SYSTEM_CONFIG
+                    ));
+                }
+            };
+            if spec.email.is_none() && spec.slack.is_none() {
+                let at = match (&rb.notify, &shared_path) {
+                    (None, Some(p)) => p.display().to_string(),
+                    _ => rb.path.display().to_string(),
+                };
+                return Err(format!(
+                    "--notify: the `notify:` block for {} ({at}) has no channel: add `email:` or `slack:`",
+                    rb.name
+                ));
+            }
+            let on = spec
+                .on
+                .clone()
+                .unwrap_or_else(|| config::DEFAULT_ON.to_vec());
+            let mut channels = Vec::new();
+            if let Some(e) = &spec.email {
+                channels.push(Channel {
+                    name: "email",
+                    on: e.on.clone().unwrap_or_else(|| on.clone()),
+                    sender: email::Mailer::new(e).map(|m| Sender::Email(Box::new(m))),
+                });
+            }
+            if let Some(s) = &spec.slack {
+                channels.push(Channel {
+                    name: "slack",
+                    on: s.on.clone().unwrap_or_else(|| on.clone()),
+                    sender: slack::Hook::new(s).map(Sender::Slack),
+                });
+            }
+            let wants_recovery = channels.iter().any(|c| c.on.contains(&Trigger::Recovered));
+            // Read before this run is recorded: "previous" is the run before it.
+            let previous = if wants_recovery {
+                crate::history::store::last_status(&history, &rb.name)
+            } else {
+                None
+            };
+            targets.push(Target {
+                runbook: rb.name.clone(),
+                channels,
+                previous,
+                timeout: spec.timeout.map(|t| t.0).unwrap_or(DEFAULT_TIMEOUT),
+            });
+        }
+        Ok(Plan {
+            targets,
+            verbose: args.verbose > 0,
+            reporter: args.reporter.clone(),
+        })
+    }
+
+    /// Sends what the runs call for and reports failures on stderr. Runs
+    /// that were interrupted are not notified about.
+    pub fn send(self, runbooks: &[Runbook], records: &[RunRecord], recorded: &mut Recorded) {
+        if self.targets.is_empty() {
+            return;
+        }
+        let multi = self.targets.len() > 1;
+        let mut jobs = Vec::new();
+        for ((t, rb), rec) in self.targets.iter().zip(runbooks).zip(records) {
+            let label = |name: &str| {
+                if multi {
+                    format!("{name} ({})", t.runbook)
+                } else {
+                    name.to_owned()
+                }
+            };
+            warn_unusable(t, multi);
+            if rec.interrupted {
+                if self.verbose {
+                    eprintln!("notify: {}: interrupted run, nothing sent", t.runbook);
+                }
+                continue;
+            }
+            let status = run_status(rec);
+            let mut report: Option<String> = None;
+            for c in &t.channels {
+                let Ok(sender) = &c.sender else { continue };
+                let Some(event) = event(&c.on, status, t.previous) else {
+                    if self.verbose {
+                        let on: Vec<&str> = c.on.iter().map(|t| t.as_str()).collect();
+                        eprintln!(
+                            "notify: {} not sent (run is {}; on: [{}])",
+                            label(c.name),
+                            status.as_str(),
+                            on.join(", ")
+                        );
+                    }
+                    continue;
+                };
+                let subject = subject(event, rec);
+                let body = report
+                    .get_or_insert_with(|| {
+                        render_ja(
+                            Format::Report,
+                            std::slice::from_ref(rb),
+                            std::slice::from_ref(rec),
+                            recorded,
+                            self.reporter.as_deref(),
+                        )
+                    })
+                    .clone();
+                jobs.push(Job {
+                    label: label(c.name),
+                    sender: sender.clone(),
+                    subject,
+                    body,
+                    host: rec.host.clone(),
+                    timeout: t.timeout,
+                });
+            }
+        }
+        dispatch(jobs, self.verbose);
+    }
+
+    /// `opsrun incident --notify`: the 障害報告 goes to every channel,
+    /// whatever its `on:` — an incident is what the operator is already
+    /// escalating. Subject: `[opsrun][異常] web01 【障害報告】AI見積りシステム P1（緊急）`.
+    pub fn send_incident(self, inc: &crate::incident::IncidentRun) {
+        let Some(t) = self.targets.first() else {
+            return;
+        };
+        warn_unusable(t, false);
+        if inc.diagnostics.interrupted.is_some() {
+            return;
+        }
+        let word = match &inc.verify {
+            Some(v) if v.recovered => "復旧",
+            _ => status_word(inc.status()),
+        };
+        let subject = format!(
+            "[opsrun][{word}] {} 【障害報告】{} {}（{}）",
+            inc.diagnostics.host,
+            inc.system.as_deref().unwrap_or(&inc.title),
+            inc.level.as_str(),
+            inc.level_name
+        );
+        let body = crate::output::incident_report(inc);
+        let jobs = t
+            .channels
+            .iter()
+            .filter_map(|c| {
+                Some(Job {
+                    label: c.name.to_owned(),
+                    sender: c.sender.as_ref().ok()?.clone(),
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    host: inc.diagnostics.host.clone(),
+                    timeout: t.timeout,
+                })
+            })
+            .collect();
+        dispatch(jobs, self.verbose);
+    }
+}
+
+/// One warning per channel that cannot send (its secret is unreadable).
+fn warn_unusable(t: &Target, multi: bool) {
+    for c in &t.channels {
+        if let Err(why) = &c.sender {
+            let label = if multi {
+                format!("{} ({})", c.name, t.runbook)
+            } else {
+                c.name.to_owned()
+            };
+            eprintln!(
+                "warning: notification {label} cannot be sent: {}",
+                crate::secret::redact(why)
+            );
+        }
+    }
+}
+
+/// Sends every job at once, each bounded by its timeout, and reports.
+fn dispatch(jobs: Vec<Job>, verbose: bool) {
+    if jobs.is_empty() {
+        return;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warning: notifications not sent: cannot start the runtime: {e}");
+            return;
+        }
+    };
+    let labels: Vec<String> = jobs.iter().map(|j| j.label.clone()).collect();
+    let results = rt.block_on(async {
+        let handles: Vec<_> = jobs.into_iter().map(|j| tokio::spawn(j.run())).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(
+                h.await
+                    .unwrap_or_else(|e| Err(format!("internal error: {e}"))),
+            );
+        }
+        out
+    });
+    // A pooled SMTP connection's idle task must not hold the process.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    for (label, r) in labels.iter().zip(results) {
+        match r {
+            Ok(done) if verbose => {
+                eprintln!("notify: {label} sent: {}", crate::secret::redact(&done))
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "warning: notification {label} failed: {}",
+                crate::secret::redact(&without_os_error(&e))
+            ),
+        }
+    }
+}
+
+struct Job {
+    label: String,
+    sender: Sender,
+    subject: String,
+    body: String,
+    host: String,
+    timeout: Duration,
+}
+
+impl Job {
+    async fn run(self) -> Result<String, String> {
+        let t = self.timeout;
+        let fut = async move {
+            match self.sender {
+                Sender::Email(m) => m.send(self.subject, self.body, self.host, t).await,
+                Sender::Slack(h) => {
+                    h.send(format!("{}\n\n{}", self.subject, self.body), t)
+                        .await
+                }
+            }
+        };
+        match tokio::time::timeout(t, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "timed out after {}",
+                crate::units::format_millis(t.as_millis() as f64)
+            )),
+        }
+    }
+}
+
+/// `Connection refused (os error 111)` → `Connection refused`.
+fn without_os_error(s: &str) -> String {
+    let mut out = s.to_owned();
+    while let Some(i) = out.find(" (os error ") {
+        match out[i..].find(')') {
+            Some(j) => out.replace_range(i..i + j + 1, ""),
+            None => break,
+        }
+    }
+    out
+}
+
+/// The run's status for notifications: skipped checks count as passing.
+fn run_status(rec: &RunRecord) -> Status {
+    match rec.status() {
+        Status::Skip => Status::Pass,
+        s => s,
+    }
+}
+
+/// What a channel with `on` says about a run: a recovery (when wanted and
+/// the previous run did not pass), else the run's own status if listed.
+fn event(on: &[Trigger], status: Status, previous: Option<Status>) -> Option<Trigger> {
+    let passed = status <= Status::Skip;
+    if passed && on.contains(&Trigger::Recovered) && previous.is_some_and(|p| p > Status::Skip) {
+        return Some(Trigger::Recovered);
+    }
+    let t = match status {
+        Status::Pass | Status::Skip => Trigger::Pass,
+        Status::Warn => Trigger::Warn,
+        Status::Fail => Trigger::Fail,
+        Status::Unknown => Trigger::Unknown,
+    };
+    on.contains(&t).then_some(t)
+}
+
+/// The report's word for a status.
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass | Status::Skip => "正常",
+        Status::Warn => "警告",
+        Status::Fail => "異常",
+        Status::Unknown => "不明",
+    }
+}
+
+/// `[opsrun][警告] web01 日次点検: 1 warn 0 fail` (`N unknown` when some).
+fn subject(event: Trigger, rec: &RunRecord) -> String {
+    let word = match event {
+        Trigger::Pass => "正常",
+        Trigger::Warn => "警告",
+        Trigger::Fail => "異常",
+        Trigger::Unknown => "不明",
+        Trigger::Recovered => "復旧",
+    };
+    let mut s = format!(
+        "[opsrun][{word}] {} {}: {} warn {} fail",
+        rec.host,
+        rec.title,
+        rec.count(Status::Warn),
+        rec.count(Status::Fail)
+    );
+    let unknown = rec.count(Status::Unknown);
+    if unknown > 0 {
+        s.push_str(&format!(" {unknown} unknown"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status::*;
+
+    #[test]
+    fn events() {
+        let all = config::DEFAULT_ON;
+        assert_eq!(event(all, Warn, None), Some(Trigger::Warn));
+        assert_eq!(event(all, Unknown, None), Some(Trigger::Unknown));
+        assert_eq!(event(all, Pass, None), None);
+        assert_eq!(event(all, Pass, Some(Pass)), None);
+        assert_eq!(event(all, Pass, Some(Fail)), Some(Trigger::Recovered));
+        assert_eq!(event(all, Skip, Some(Warn)), Some(Trigger::Recovered));
+        assert_eq!(event(&[Trigger::Fail], Warn, None), None);
+        assert_eq!(
+            event(&[Trigger::Pass], Pass, Some(Fail)),
+            Some(Trigger::Pass)
+        );
+        assert_eq!(event(&[], Fail, None), None);
+    }
+
+    #[test]
+    fn subjects() {
+        let rec = RunRecord {
+            runbook: "daily".into(),
+            title: "日次点検".into(),
+            system: None,
+            host: "web01".into(),
+            started_at: chrono::DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00").unwrap(),
+            duration_ms: 1,
+            interrupted: false,
+            results: Vec::new(),
+        };
+        assert_eq!(
+            subject(Trigger::Warn, &rec),
+            "[opsrun][警告] web01 日次点検: 0 warn 0 fail"
+        );
+        assert_eq!(
+            subject(Trigger::Recovered, &rec),
+            "[opsrun][復旧] web01 日次点検: 0 warn 0 fail"
+        );
+    }
+}

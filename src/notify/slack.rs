@@ -1,0 +1,168 @@
+//! Slack notifications: POST `{"text": …}` to an incoming webhook. The
+//! webhook URL is a secret: it is registered for redaction when read, and
+//! no error or log line built here contains it.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use super::config::SlackSpec;
+
+/// A Retry-After longer than this is not waited for: the run has ended
+/// and cron is waiting on us.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub(crate) struct Hook {
+    url: String,
+}
+
+impl Hook {
+    /// Reads the webhook URL (and registers it for redaction).
+    pub(crate) fn new(spec: &SlackSpec) -> Result<Hook, String> {
+        let url = spec.webhook.read()?.trim().to_owned();
+        crate::secret::register(&url);
+        // The token is the path (`/services/T…/B…/…`): a log line that
+        // prints only the path must not show it either.
+        if let Some(rest) = url.split_once("://").map(|(_, r)| r)
+            && let Some(i) = rest.find('/')
+            && rest.len() - i > 8
+        {
+            crate::secret::register(&rest[i..]);
+        }
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(format!(
+                "the webhook ({}) does not hold an http(s) URL",
+                describe_source(spec)
+            ));
+        }
+        Ok(Hook { url })
+    }
+
+    /// Posts `text`; success is a 2xx answer (Slack says `200 ok`). A 429
+    /// is retried once after its Retry-After.
+    pub(crate) async fn send(self, text: String, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            // A redirect would carry the request elsewhere, and its error
+            // would name the URL.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("opsrun/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| describe(&e))?;
+        let payload = serde_json::json!({ "text": escape(&text) });
+        let mut retried = false;
+        loop {
+            let resp = client
+                .post(&self.url)
+                .json(&payload)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            let status = resp.status();
+            let wait = retry_after(resp.headers());
+            let body = resp.text().await.unwrap_or_default();
+            if status.is_success() {
+                return Ok(format!("webhook answered {status} {}", short(&body)));
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS && !retried {
+                let wait = wait.unwrap_or(Duration::from_secs(1));
+                let left = deadline.saturating_duration_since(Instant::now());
+                if wait <= MAX_RETRY_AFTER && wait < left {
+                    tokio::time::sleep(wait).await;
+                    retried = true;
+                    continue;
+                }
+                return Err(format!(
+                    "rate limited (429), retry after {}s is past the notification time limit",
+                    wait.as_secs()
+                ));
+            }
+            let again = if retried { " (after one retry)" } else { "" };
+            return Err(format!(
+                "webhook answered {status}{again}: {}",
+                short(&body)
+            ));
+        }
+    }
+}
+
+fn describe_source(spec: &SlackSpec) -> String {
+    match &spec.webhook {
+        super::config::Secret::Env(n) => format!("environment variable {n}"),
+        super::config::Secret::File(p) => format!("file {}", p.display()),
+    }
+}
+
+fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    h.get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// The first line of an answer body, bounded (Slack answers `no_service`,
+/// `invalid_payload` …).
+fn short(body: &str) -> String {
+    let line = body.lines().next().unwrap_or("").trim();
+    let mut s: String = line.chars().take(200).collect();
+    if s.len() < line.len() {
+        s.push('…');
+    }
+    if s.is_empty() {
+        "(empty body)".into()
+    } else {
+        s
+    }
+}
+
+/// reqwest's error without its URL: what failed and the innermost cause
+/// (`cannot connect: Connection refused`).
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut root = None;
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        root = Some(s.to_string());
+        src = s.source();
+    }
+    let msg = match root {
+        Some(r) => format!("{kind}: {r}"),
+        None => kind.to_owned(),
+    };
+    crate::secret::redact(&msg)
+}
+
+/// Slack reads `&`, `<` and `>` as markup; they must be escaped.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(escape("a < b & c > d"), "a &lt; b &amp; c &gt; d");
+    }
+
+    #[test]
+    fn short_bodies() {
+        assert_eq!(short("no_service\n"), "no_service");
+        assert_eq!(short(""), "(empty body)");
+        assert_eq!(short(&"x".repeat(300)).chars().count(), 201);
+    }
+}

@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 secs=${1:-180}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(runbook units systemctl_show cert_file redact)
+[ ${#targets[@]} -gt 0 ] || targets=(runbook units systemctl_show cert_file redact access_log journal_json)
 
 seed() { # seed TARGET FILES...
   local dir=corpus/$1; shift
@@ -28,6 +28,13 @@ printf '\001Id=estimator.service\nLoadState=loaded\nActiveState=active\nSubState
 printf '\000Id=x.service\nLoadState=not-found\nActiveState=inactive\nLoadError=org.freedesktop.systemd1.NoSuchUnit "Unit x.service not found."\n' \
   > corpus/systemctl_show/seed-notfound
 seed cert_file $(ls /etc/ssl/certs/*.pem 2>/dev/null | head -20)
+mkdir -p corpus/access_log corpus/journal_json
+# The first byte picks the format and window (0: combined_d, all).
+printf '\000127.0.0.1 - - [21/Oct/2025:09:00:00 +0900] "GET /api/estimate HTTP/1.1" 200 512 "-" "curl/8.0" 123456\n10.0.0.2 - bob [21/Oct/2025:09:00:01 +0900] "POST /login HTTP/1.1" 401 10 "-" "x" 999\n' \
+  > corpus/access_log/seed-combined-d
+printf '\003127.0.0.1 - - [21/Oct/2025:09:00:00 +0900] "GET / HTTP/1.1" 502 0 "-" "-" 0.250\n' > corpus/access_log/seed-nginx-rt
+printf '{"MESSAGE":"database is locked","PRIORITY":"3","_SYSTEMD_UNIT":"estimator.service","__REALTIME_TIMESTAMP":"1761004800000000"}\n{"MESSAGE":[112,101,114,109,105,115,115,105,111,110,32,100,101,110,105,101,100],"PRIORITY":"4","SYSLOG_IDENTIFIER":"sshd"}\n' \
+  > corpus/journal_json/seed-entries
 
 # Stable Rust: no sanitizer (-s none); coverage instrumentation alone.
 cargo fuzz build -s none

@@ -1,7 +1,8 @@
 //! Entry points for the fuzz targets in `fuzz/` and the property tests:
 //! every parser that reads text opsrun does not control (runbooks, the
 //! units and thresholds written in them, `systemctl show` output,
-//! certificate files, text passed through secret redaction). Hidden from
+//! `journalctl -o json` output, access-log lines, certificate files, text
+//! passed through secret redaction). Hidden from
 //! the docs; not a stable API.
 
 use std::collections::BTreeMap;
@@ -36,6 +37,22 @@ pub fn cert_file(data: &[u8]) -> Result<usize, String> {
         crate::check::x509::CertInfo::parse(c)?;
     }
     Ok(certs.len())
+}
+
+fn fixed_now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00").expect("a valid fixed time")
+}
+
+/// The outcome an `access_log` check reports for log text `data` in
+/// `format` (`combined_d`, `combined`, `common`, `nginx_rt` or a regex),
+/// over `window` (`all`, `today`, `24h`), at a fixed clock.
+pub fn access_log(format: &str, window: &str, data: &[u8]) -> Result<Outcome, String> {
+    crate::check::access_log_outcome(format, window, data, fixed_now())
+}
+
+/// The outcome a `journal` check reports for `journalctl -o json` output.
+pub fn journal_json(data: &[u8]) -> Outcome {
+    crate::check::Journal::outcome_from_json(data, fixed_now())
 }
 
 /// Secret and URL-credential redaction of any text.

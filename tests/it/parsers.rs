@@ -1,15 +1,15 @@
 //! Property tests for every parser of untrusted text — the same entry
 //! points the fuzz targets in `fuzz/` drive (`opsrun::fuzz_api`), so a
 //! plain `cargo test` exercises them with generated input too: runbooks,
-//! durations/sizes/percentages/limits, `systemctl show` output,
-//! certificate files and redaction. Crashes the fuzzers found are kept as
+//! durations/sizes/percentages/limits, `systemctl show` output, access-log
+//! lines, `journalctl -o json` output, certificate files and redaction. Crashes the fuzzers found are kept as
 //! regression tests at the end, named after what broke.
 
 use std::path::Path;
 
 use opsrun::fuzz_api::{
-    MAX_DURATION_SECS, Op, Unit, cert_file, load_runbook, parse_duration, parse_limit, parse_size,
-    redact, systemctl_show,
+    MAX_DURATION_SECS, Op, Unit, access_log, cert_file, journal_json, load_runbook, parse_duration,
+    parse_limit, parse_size, redact, systemctl_show,
 };
 use proptest::prelude::*;
 
@@ -319,6 +319,74 @@ proptest! {
             data
         };
         let _ = cert_file(&data);
+    }
+
+    #[test]
+    fn access_log_lines_of_any_bytes_give_one_line_answers(
+        format in prop::sample::select(&["combined_d", "combined", "common", "nginx_rt"][..]),
+        window in prop::sample::select(&["all", "today", "24h"][..]),
+        data in prop::collection::vec(any::<u8>(), 0..4096),
+    ) {
+        let o = access_log(format, window, &data).unwrap();
+        prop_assert!(!o.message.contains('\n'), "{:?}", o.message);
+    }
+
+    /// Well-formed lines (the request line may hold escaped quotes) are
+    /// all counted, with their 5xx and 4xx exactly.
+    #[test]
+    fn access_log_counts_match_the_lines_written(
+        lines in prop::collection::vec(
+            (
+                (1u8..255, 0u8..255),
+                prop::sample::select(&[200u16, 201, 301, 304, 401, 404, 500, 502, 503][..]),
+                prop_oneof![Just("GET /"), Just("POST /api/estimate?q=1"), Just(r#"GET /\"quoted\" x"#)],
+                0u64..10_000_000,
+            ),
+            1..60,
+        ),
+    ) {
+        let text: String = lines
+            .iter()
+            .map(|((a, b), status, req, us)| {
+                format!("10.0.{a}.{b} - - [21/Oct/2025:08:59:59 +0900] \"{req} HTTP/1.1\" {status} 512 \"-\" \"ua\" {us}\n")
+            })
+            .collect();
+        let o = access_log("combined_d", "all", text.as_bytes()).unwrap();
+        let m = |n: &str| o.metrics.iter().find(|(k, _)| k == n).map(|(_, v)| v.value);
+        prop_assert_eq!(m("requests"), Some(lines.len() as f64), "{:?}", o);
+        let e5 = lines.iter().filter(|l| l.1 >= 500).count() as f64;
+        let e4 = lines.iter().filter(|l| (400..500).contains(&l.1)).count() as f64;
+        prop_assert_eq!(m("errors_5xx"), Some(e5));
+        prop_assert_eq!(m("errors_4xx"), Some(e4));
+    }
+
+    #[test]
+    fn journal_json_of_any_shape_gives_a_one_line_answer(
+        entries in prop::collection::vec(
+            (
+                prop_oneof![
+                    any::<String>().prop_map(|s| serde_json::Value::String(s)),
+                    prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| serde_json::json!(b)),
+                    any::<i64>().prop_map(|n| serde_json::json!(n)),
+                    Just(serde_json::json!(["a", [1, 2], {"x": 1}])),
+                    Just(serde_json::Value::Null),
+                ],
+                prop_oneof![Just("3"), Just("9"), Just("-1"), Just("err"), Just("")],
+                prop_oneof![Just("1761004800000000"), Just("-5"), Just("99999999999999999999"), Just("x")],
+            ),
+            0..20,
+        ),
+        junk in any::<String>(),
+    ) {
+        let mut text = String::new();
+        for (msg, prio, ts) in &entries {
+            let v = serde_json::json!({"MESSAGE": msg, "PRIORITY": prio, "__REALTIME_TIMESTAMP": ts, "_SYSTEMD_UNIT": "x.service"});
+            text.push_str(&v.to_string());
+            text.push('\n');
+        }
+        text.push_str(&junk);
+        let o = journal_json(text.as_bytes());
+        prop_assert!(!o.message.contains('\n'), "{:?}", o.message);
     }
 
     #[test]

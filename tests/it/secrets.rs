@@ -6,9 +6,8 @@
 //! the history database files byte for byte, and `opsrun history`/`report`
 //! read back from it. No secret value may appear anywhere.
 //!
-//! Not covered yet: webhook URLs and SMTP passwords (notifications are
-//! built on another branch); add them to `SECRETS` and the runbook here
-//! when they land.
+//! Notifications are part of the same run (`--notify` on every run): the
+//! SMTP password and the Slack webhook URL, whose path is the secret.
 
 use std::path::Path;
 
@@ -16,6 +15,7 @@ use crate::common::http_server::Server;
 use crate::common::postgres_server::{APP_PASSWORD, PgServer};
 use crate::common::redis_server::RedisServer;
 use crate::common::{Env, Run, check};
+use crate::notify::{SMTP_PASSWORD, SMTP_USER, SmtpServer, WEBHOOK_PATH, Webhook};
 
 /// The server's basic-auth password (user:hunter2) and bearer token.
 const WEB_PASSWORD: &str = "hunter2";
@@ -27,7 +27,10 @@ const REDIS_PASSWORD: &str = "redis-Secr3t-8812";
 const WRONG_REDIS_PASSWORD: &str = "redis-Wrong-4410";
 const WRONG_PG_PASSWORD: &str = "pg-Wrong-31337";
 
-const SECRETS: [&str; 9] = [
+/// The secret token inside [`WEBHOOK_PATH`].
+const WEBHOOK_TOKEN: &str = "XyZsecretTOKEN42";
+
+const SECRETS: [&str; 12] = [
     WEB_PASSWORD,
     BEARER_TOKEN,
     WRONG_WEB_PASSWORD,
@@ -37,6 +40,9 @@ const SECRETS: [&str; 9] = [
     REDIS_PASSWORD,
     WRONG_REDIS_PASSWORD,
     WRONG_PG_PASSWORD,
+    SMTP_PASSWORD,
+    WEBHOOK_PATH,
+    WEBHOOK_TOKEN,
 ];
 
 fn assert_clean(what: &str, text: &str) {
@@ -52,8 +58,9 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-fn run(env: &Env, args: &[&str]) -> Run {
+fn run(env: &Env, args: &[&str], webhook: &str) -> Run {
     let mut c = env.cmd();
+    c.env_remove("OPSRUN_CONFIG");
     for v in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE"] {
         c.env_remove(v);
     }
@@ -64,6 +71,8 @@ fn run(env: &Env, args: &[&str]) -> Run {
         .env("WRONG_WEB_PW", WRONG_WEB_PASSWORD)
         .env("PG_PW", APP_PASSWORD)
         .env("REDIS_PW", REDIS_PASSWORD)
+        .env("OPSRUN_SMTP_PASSWORD", SMTP_PASSWORD)
+        .env("OPSRUN_SLACK_WEBHOOK", webhook)
         .args(args)
         .output()
         .expect("run opsrun");
@@ -84,6 +93,9 @@ fn no_secret_appears_in_any_output_log_or_history() {
     let web = Server::start();
     let pg = PgServer::start().with_app();
     let redis = RedisServer::start(&["--requirepass", REDIS_PASSWORD]);
+    let smtp = SmtpServer::start("none", true, None);
+    let hook = Webhook::start(vec![]);
+    let hook_url = hook.url();
     let env = Env::new();
     env.write("secrets/token", &format!("{BEARER_TOKEN}\n"));
     env.write("secrets/redis", &format!("{REDIS_PASSWORD}\n"));
@@ -109,14 +121,20 @@ checks:
   - {{id: redis, redis: {{url: "redis://127.0.0.1:{rport}", password_file: ../secrets/redis}}}}
   - {{id: redis-env, redis: {{url: "redis://127.0.0.1:{rport}", password_env: REDIS_PW}}}}
   - {{id: redis-wrong, redis: {{url: "redis://:{WRONG_REDIS_PASSWORD}@127.0.0.1:{rport}"}}}}
+notify:
+  email:
+    to: ops@example.com
+    smtp: {{host: 127.0.0.1, port: {sport}, tls: none, username: {SMTP_USER}, password_env: OPSRUN_SMTP_PASSWORD}}
+  slack: {{webhook_env: OPSRUN_SLACK_WEBHOOK}}
 "#,
+            sport = smtp.port,
             auth = web.url("/auth"),
             bearer = web.url("/bearer"),
         ),
     );
 
     // The checks did what they should: the right secrets were used.
-    let r = run(&env, &["daily", "-f", "json"]);
+    let r = run(&env, &["daily", "-f", "json", "--notify"], &hook_url);
     assert_clean("json stdout", &r.stdout);
     assert_clean("json stderr (trace log)", &r.stderr);
     assert!(
@@ -148,6 +166,13 @@ checks:
     let all = r.stdout.clone();
     assert!(all.contains("http://***@127.0.0.1"), "{all}");
     assert!(all.contains("token=***&page=2"), "{all}");
+    // Both notifications went out, with the secrets they need.
+    assert_eq!(smtp.mails().len(), 1, "{}", r.stderr);
+    assert_eq!(smtp.mails()[0]["login"], SMTP_USER);
+    assert_eq!(hook.requests().len(), 1, "{}", r.stderr);
+    for m in smtp.mails() {
+        assert_clean("the mail sent", &m.to_string());
+    }
 
     // Every format on stdout, verbose, and --output files.
     let out_dir = env.path().join("out");
@@ -164,7 +189,11 @@ checks:
     ] {
         let file = out_dir.join(format!("out.{format}"));
         let spec = format!("{format}={}", file.display());
-        let r = run(&env, &["daily", "-f", format, "-v", "--output", &spec]);
+        let r = run(
+            &env,
+            &["daily", "-f", format, "-v", "--notify", "--output", &spec],
+            &hook_url,
+        );
         assert!(!r.stdout.is_empty(), "{format}: empty output");
         assert_clean(&format!("{format} stdout"), &r.stdout);
         assert_clean(&format!("{format} stderr"), &r.stderr);
@@ -178,7 +207,7 @@ checks:
         &["history", "--check", "url-creds"][..],
         &["report", "daily"][..],
     ] {
-        let r = run(&env, args);
+        let r = run(&env, args, &hook_url);
         assert_clean(&format!("{args:?} stdout"), &r.stdout);
         assert_clean(&format!("{args:?} stderr"), &r.stderr);
     }
@@ -190,6 +219,13 @@ checks:
     }
     assert!(stored.contains("basic-wrong"), "history holds the runs");
     assert_clean("history database", &stored);
+    // Every notification sent in all those runs.
+    for m in smtp.mails() {
+        assert_clean("a mail sent", &m.to_string());
+    }
+    for req in hook.requests() {
+        assert_clean("a webhook payload", &req.body);
+    }
 }
 
 /// A check that prints a secret before the check that reads it has run
@@ -206,7 +242,7 @@ fn a_secret_printed_before_it_is_read_is_still_redacted() {
             web.url("/slow/200")
         ),
     );
-    let r = run(&env, &["run", "t", "-f", "json", "--concurrency", "1"]);
+    let r = run(&env, &["run", "t", "-f", "json", "--concurrency", "1"], "");
     assert_clean("json", &r.stdout);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(

@@ -445,3 +445,28 @@ fn mkfifo(p: &Path) {
     let ok = Command::new("mkfifo").arg(p).status().unwrap().success();
     assert!(ok, "mkfifo {}", p.display());
 }
+
+#[test]
+fn logs_of_one_endless_line_and_binary_junk_are_read_in_bounded_memory() {
+    let env = Env::new();
+    // 64 MB without a newline, then 16 MB of pseudo-random bytes.
+    let mut data = vec![b'a'; 64 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    data.extend((0..16 << 20).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    }));
+    std::fs::write(env.path().join("junk.log"), &data).unwrap();
+    let rb = env.write(
+        "rb.yaml",
+        "version: 1\nchecks:\n  - {id: log, timeout: 30s, log: {path: junk.log, pattern: 'ERROR'}}\n  - {id: access, timeout: 30s, access_log: {path: junk.log, window: all}}\n",
+    );
+    let doc = assert_runs(&env, &rb, &[]);
+    for id in ["log", "access"] {
+        let c = crate::common::check(&doc, id);
+        assert_ne!(c["status"], "fail", "{id}: {c}");
+        assert!(!c["message"].as_str().unwrap().contains('\n'), "{c}");
+    }
+}

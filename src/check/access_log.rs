@@ -21,7 +21,7 @@ use super::histogram::Histogram;
 use super::logscan::{self, LogFile, ReadStats, ScanError, Span, Stop, TsFormat, TsParser, Window};
 use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Metric, Outcome, Status};
+use crate::outcome::{Metric, Outcome};
 use crate::units::{Unit, format_bytes, format_millis, trim_float};
 
 #[derive(Debug, Deserialize)]
@@ -463,18 +463,18 @@ impl AccessLog {
             why.detail = out.detail;
             return why;
         }
-        let parsed = s.stats.lines - t.malformed;
-        if s.stats.lines > 0 && parsed == 0 {
-            out.worsen(
-                Status::Unknown,
-                format!(
-                    "no line of {} is in format {} ({} malformed, first: {})",
-                    self.path,
-                    self.format.name(),
-                    t.malformed,
-                    t.first_malformed.as_deref().unwrap_or("")
-                ),
-            );
+        if s.stats.lines > 0 && t.malformed == s.stats.lines {
+            // Most likely the wrong `format:`; the counts mean nothing, so
+            // no metrics and no thresholds.
+            let mut o = Outcome::unknown(format!(
+                "no line of {} is in format {} ({} malformed, first: {})",
+                self.path,
+                self.format.name(),
+                t.malformed,
+                t.first_malformed.as_deref().unwrap_or("")
+            ));
+            o.detail = out.detail;
+            return o;
         }
         for (n, th) in &self.metrics.0 {
             match value_of(*n) {

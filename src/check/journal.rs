@@ -230,12 +230,30 @@ fn journal_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Does the journal hold any entry of `unit`? `None` if journalctl fails.
+async fn has_entries(unit: &str, source: &[String]) -> Option<bool> {
+    let out = tokio::process::Command::new("journalctl")
+        .args(["-o", "json", "--no-pager", "-n", "1"])
+        .arg(format!("--unit={unit}"))
+        .args(source)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .ok()?;
+    out.status
+        .success()
+        .then(|| out.stdout.iter().any(|b| !b.is_ascii_whitespace()))
+}
+
 /// What the journal said.
 #[derive(Default)]
 struct Seen {
     count: u64,
     by_priority: [u64; 8],
-    last: Option<String>,
+    last: logscan::LastLine,
     unparsed: u64,
 }
 
@@ -314,10 +332,20 @@ impl Journal {
         };
         let stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
+        // Drain stderr to the end (a full pipe would stall journalctl) but
+        // keep only its start.
         let err_task = tokio::spawn(async move {
-            let mut b = Vec::new();
-            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut b).await;
-            b
+            let mut keep = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                if keep.len() < 64 * 1024 {
+                    keep.extend_from_slice(&buf[..n]);
+                }
+            }
+            keep
         });
         let mut seen = Seen::default();
         let mut tally = Tally::new(&self.classify);
@@ -360,7 +388,28 @@ impl Journal {
                 status.code().unwrap_or(-1)
             ));
         }
-        self.outcome(ctx, seen, tally, &stderr)
+        let mut out = self.outcome(ctx, seen, tally, &stderr);
+        // A misspelt unit matches nothing and would pass forever: a unit
+        // with no entry at all, ever (not even systemd's "Started …"), is
+        // reported. One cheap `-n 1` query per unit.
+        let mut silent = Vec::new();
+        for u in &self.unit.0 {
+            match tokio::time::timeout(ctx.timeout, has_entries(u, &source)).await {
+                Ok(Some(false)) => silent.push(u.as_str()),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if !silent.is_empty() {
+            out.worsen(
+                Status::Unknown,
+                format!(
+                    "no journal entry at all for unit {} (is the name right?)",
+                    silent.join(", ")
+                ),
+            );
+        }
+        out
     }
 
     /// The outcome for `journalctl -o json` output `data`, with a grep and
@@ -409,19 +458,17 @@ impl Journal {
         {
             seen.by_priority[p] += 1;
         }
-        let shown = || {
-            let when = field_text(&e.realtime)
-                .and_then(|t| t.parse::<i64>().ok())
-                .map(|us| logscan::show_time(us.div_euclid(1_000_000), off))
-                .unwrap_or_default();
-            let who = field_text(&e.unit)
-                .or_else(|| field_text(&e.ident))
-                .unwrap_or_default();
-            let text = logscan::show_line(&msg);
-            format!("{when} {who}: {text}")
-        };
-        tally.add(&self.classify, &msg, shown);
-        seen.last = Some(shown());
+        let when = field_text(&e.realtime)
+            .and_then(|t| t.parse::<i64>().ok())
+            .map(|us| logscan::show_time(us.div_euclid(1_000_000), off))
+            .unwrap_or_default();
+        let who = field_text(&e.unit)
+            .or_else(|| field_text(&e.ident))
+            .unwrap_or_default();
+        let mut shown = format!("{when} {who}: ").into_bytes();
+        shown.extend_from_slice(&msg);
+        tally.add(&self.classify, &msg, &shown);
+        seen.last.set(&shown);
     }
 
     fn outcome(&self, ctx: &Ctx, seen: Seen, tally: Tally, stderr: &str) -> Outcome {
@@ -456,7 +503,7 @@ impl Journal {
             out.detail.push(format!("by priority: {}", by.join(", ")));
         }
         out.detail.extend(tally.detail(&self.classify));
-        if let Some(l) = &seen.last {
+        if let Some(l) = seen.last.shown() {
             out.detail.push(format!("last: {l}"));
         }
         if seen.unparsed > 0 {

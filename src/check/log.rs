@@ -17,7 +17,7 @@ use super::logscan::{
 };
 use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
+use crate::outcome::Outcome;
 use crate::units::{Unit, format_bytes, format_millis};
 
 #[derive(Debug, Deserialize)]
@@ -183,15 +183,15 @@ impl Log {
             return o;
         }
         if self.since.is_some() && f.stats.lines > 0 && f.format_seen.is_none() {
-            out.worsen(
-                Status::Unknown,
-                format!(
-                    "no timestamp ({}) found in {}: cannot apply since {}",
-                    self.timestamp.name(),
-                    self.path,
-                    self.since.map(|w| w.describe()).unwrap_or_default()
-                ),
-            );
+            // The window cannot be applied: a count of 0 would be a lie.
+            let mut o = Outcome::unknown(format!(
+                "no timestamp ({}) found in {}: cannot apply since {}",
+                self.timestamp.name(),
+                self.path,
+                self.since.map(|w| w.describe()).unwrap_or_default()
+            ));
+            o.detail = out.detail;
+            return o;
         }
         let th = self
             .count
@@ -246,7 +246,8 @@ fn scan(
         ts.reset();
         // The time of the last timestamped line of this file.
         let mut current: Option<(i64, i32)> = None;
-        let mut last_in_file: Option<(Option<i64>, String)> = None;
+        let mut last_in_file: Option<Option<i64>> = None;
+        let mut last_line = logscan::LastLine::default();
         let r = logscan::scan_file(&file.path, stop, &mut f.stats, |line| {
             let when = if let Some(span) = span.as_mut() {
                 if let Some(t) = ts.parse(line) {
@@ -273,11 +274,11 @@ fn scan(
                 return;
             }
             f.count += 1;
-            f.tally
-                .add(&job.classify, line, || logscan::show_line(line));
-            last_in_file = Some((when, logscan::show_line(line)));
+            f.tally.add(&job.classify, line, line);
+            last_in_file = Some(when);
+            last_line.set(line);
         });
-        if let Some((t, l)) = last_in_file {
+        if let (Some(t), Some(l)) = (last_in_file, last_line.shown()) {
             f.last = Some((file.path.clone(), t, l));
         }
         if f.format_seen.is_none() && windowed {

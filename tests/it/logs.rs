@@ -239,9 +239,14 @@ fn journal_counts_priorities_units_and_windows() {
     let all = common::check(&doc, "jall");
     assert_eq!(all["metric"], 10.0);
     assert_eq!(all["status"], "pass", "count: {{}} sets no limit");
+    // A unit that never logged anything is most likely misspelt.
     let none = common::check(&doc, "jnone");
-    assert_eq!(none["status"], "pass");
+    assert_eq!(none["status"], "unknown");
     assert_eq!(none["metric"], 0.0);
+    assert_eq!(
+        none["message"],
+        "no journal entry at all for unit nosuchunit (is the name right?)"
+    );
 }
 
 #[test]
@@ -339,6 +344,44 @@ fn journal_directory_and_missing_journals_are_unknown_not_pass() {
         assert!(c["message"].as_str().unwrap().contains(why), "{id}: {c:#}");
         assert!(!c["message"].as_str().unwrap().contains('\n'));
     }
+}
+
+#[test]
+fn journal_system_journal_missing_is_unknown() {
+    // The system journal can only be tested for absence where there is
+    // none (containers, CI): journalctl would print nothing and exit 0.
+    let has_journal = ["/var/log/journal", "/run/log/journal"]
+        .iter()
+        .any(|d| walk_has_journal(Path::new(d), 2));
+    if has_journal {
+        eprintln!("skipped: this host keeps a system journal");
+        return;
+    }
+    let env = Env::new();
+    let (doc, code) = run(&env, "  - {id: j, journal: {unit: estimator}}\n");
+    assert_eq!(code, 3);
+    let c = common::check(&doc, "j");
+    assert_eq!(c["status"], "unknown");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no journal files in /var/log/journal or /run/log/journal"),
+        "{c:#}"
+    );
+}
+
+fn walk_has_journal(d: &Path, depth: u32) -> bool {
+    std::fs::read_dir(d)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let p = e.path();
+            p.extension()
+                .is_some_and(|x| x == "journal" || x == "journal~")
+                || (depth > 0 && p.is_dir() && walk_has_journal(&p, depth - 1))
+        })
 }
 
 #[test]
@@ -1143,4 +1186,56 @@ fn access_log_field_errors_are_load_errors() {
     assert!(e.contains("between 0% and 100%"), "{e}");
     let e = load_error(&env, "  - {id: a, access_log: {path: x, window: 24}}\n");
     assert!(e.contains("expected today, all, or a duration"), "{e}");
+}
+
+#[test]
+fn scans_stop_at_the_timeout_and_say_so() {
+    // `timeout: 0s` expires before the first block is read: the scan
+    // must stop and report a failure, not a partial count as a pass.
+    let env = Env::new();
+    env.write(
+        "a.log",
+        &"1.2.3.4 - - [21/Oct/2025:08:00:00 +0900] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\" 10\n"
+            .repeat(1000),
+    );
+    let (doc, code) = run(
+        &env,
+        "  - {id: a, timeout: 0s, access_log: {path: ../a.log}}
+  - {id: l, timeout: 0s, log: {path: ../a.log, pattern: GET}}
+",
+    );
+    assert_eq!(code, 2);
+    for id in ["a", "l"] {
+        let c = common::check(&doc, id);
+        assert_eq!(c["status"], "fail", "{c:#}");
+        assert_eq!(c["value"], "incomplete");
+        assert!(
+            c["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("timed out after 0ms reading ../a.log"),
+            "{c:#}"
+        );
+    }
+}
+
+#[test]
+fn docs_examples_are_valid_runbook_checks() {
+    // Every ```yaml block of docs/logs.md is a list of checks: each must load.
+    let env = Env::new();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/logs.md")).unwrap();
+    let mut blocks = 0;
+    for (i, block) in doc.split("```yaml\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap();
+        let indented: String = body.lines().map(|l| format!("  {l}\n")).collect();
+        let p = env.runbook(
+            &format!("doc{i}.yaml"),
+            &format!("version: 1\nchecks:\n{indented}"),
+        );
+        let r = env.run(&["validate", p.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "docs/logs.md yaml block {i}:\n{body}\n{r:?}");
+        blocks += 1;
+    }
+    assert!(blocks >= 3);
 }

@@ -23,7 +23,7 @@
 //! | " | file, secrets, includes, runbooks | [`unreadable_files_and_directories`] |
 //! | files that never end or never open (`/dev/zero`, FIFOs) | includes, secrets, certs | `hostile::*` |
 //! | SQLite locked past the timeout | sqlite | `service_data::sqlite::sqlite_locked_past_the_timeout_fails_in_time` |
-//! | log file truncated mid-scan | log | [`a_log_truncated_mid_scan`] |
+//! | log file truncated mid-scan | log | [`a_log_truncated_mid_scan`] (the binary, end to end); unit test `check::logscan::…::live_file_truncated_or_growing_while_read` |
 //! | history DB locked beyond the busy timeout | history | `history::store::a_locked_history_does_not_stop_the_checks` |
 //! | corrupt history DB | history | `history::store::a_corrupt_history_does_not_stop_the_checks` |
 //! | SIGINT / SIGTERM during slow checks | engine | `engine::sigint_…_exits_130`, `engine::sigterm_…_exits_143` |

@@ -365,7 +365,7 @@ proptest! {
         entries in prop::collection::vec(
             (
                 prop_oneof![
-                    any::<String>().prop_map(|s| serde_json::Value::String(s)),
+                    any::<String>().prop_map(serde_json::Value::String),
                     prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| serde_json::json!(b)),
                     any::<i64>().prop_map(|n| serde_json::json!(n)),
                     Just(serde_json::json!(["a", [1, 2], {"x": 1}])),

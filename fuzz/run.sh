@@ -41,7 +41,7 @@ cargo fuzz build -s none
 bin=target/x86_64-unknown-linux-gnu/release
 for t in "${targets[@]}"; do
   echo "== $t (${secs}s)"
-  mkdir -p "artifacts/$t"
+  mkdir -p "artifacts/$t" "corpus/$t"
   "$bin/$t" -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="artifacts/$t/" -print_final_stats=1 "corpus/$t" 2>&1 \
     | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|SUMMARY|thread .* panicked)|Test unit written|panicked at' || true

@@ -5,11 +5,13 @@
 #
 #   bench/http_checks.sh            (builds the release binary if needed)
 #
-# Prints a Markdown table row set; the README quotes it.
+# Prints a Markdown table row set; the README quotes it. RUNS=5 times each
+# command that many times and reports the medians (bench/run.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-50}
 DELAY_MS=${DELAY_MS:-200}
+RUNS=${RUNS:-1}
 cargo build --release -q
 BIN=$PWD/target/release/opsrun
 work=$(mktemp -d)
@@ -37,7 +39,13 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; 
 } > "$work/curl.sh"
 chmod +x "$work/curl.sh"
 
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+# Median wall time of RUNS runs, in seconds.
+t() {
+  local i s e
+  for i in $(seq "$RUNS"); do
+    s=$(date +%s.%N); "$@" >/dev/null || true; e=$(date +%s.%N); echo "$e - $s" | bc -l
+  done | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
 command -v bc >/dev/null || { echo "needs bc (apt-get install bc)" >&2; exit 1; }
 NOHIST=()
 "$BIN" run --help | grep -q -- --no-history && NOHIST=(--no-history)

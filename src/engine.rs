@@ -169,7 +169,7 @@ pub async fn run(
         }
     }
 
-    let results = slots
+    let mut results: Vec<CheckResult> = slots
         .into_iter()
         .zip(rb.checks.iter())
         .map(|(slot, check)| {
@@ -185,6 +185,12 @@ pub async fn run(
             })
         })
         .collect();
+    // A check may print a secret that another check reads only later
+    // (`echo $TOKEN` before the `token_env` check): every secret is known
+    // now, so redact all results again before anything is shown or stored.
+    for r in &mut results {
+        redact_outcome(&mut r.outcome);
+    }
     RunResult {
         runbook: rb.name.clone(),
         title: rb.title.clone(),

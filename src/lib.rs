@@ -11,11 +11,14 @@ pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzz_api;
 pub mod history;
 pub mod incident;
 pub mod notify;
 pub mod outcome;
 pub mod output;
+pub mod read_limit;
 pub mod runbook;
 pub mod secret;
 pub mod suggest;

@@ -129,9 +129,12 @@ pub fn from_env(name: &str) -> Result<String, String> {
 
 /// Reads a secret from a file (trailing newline removed).
 pub fn from_file(path: &Path) -> Result<String, String> {
-    match std::fs::read_to_string(path) {
+    match crate::read_limit::read_to_string(path, crate::read_limit::SECRET) {
         Ok(v) => {
             let v = v.trim_end_matches(['\n', '\r']).to_owned();
+            if v.is_empty() {
+                return Err(format!("secret file {} is empty", path.display()));
+            }
             register(&v);
             Ok(v)
         }

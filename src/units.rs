@@ -146,6 +146,11 @@ pub fn format_bytes(b: f64) -> String {
     }
 }
 
+/// The longest duration accepted (~31,700 years): a whole number of days,
+/// so the longest value printed (`format_millis` rounds days to 0.1)
+/// never rounds past it and always parses back.
+pub const MAX_DURATION_SECS: f64 = 11_574_074.0 * 86_400.0;
+
 /// Parses a duration: a number followed by `ms`, `s`, `m`, `h`, `d` or `w`.
 /// Several parts may be combined (`1h30m`); a bare number is rejected because
 /// `timeout: 30` is ambiguous.
@@ -182,7 +187,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total += n * secs;
         rest = rest[unit_end..].trim_start();
     }
-    if !total.is_finite() || total > 1e12 {
+    if !total.is_finite() || total > MAX_DURATION_SECS {
         return Err(err());
     }
     Ok(Duration::from_secs_f64(total))
@@ -205,10 +210,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "M" | "MB" => 1e6,
         "G" | "GB" => 1e9,
         "T" | "TB" => 1e12,
+        // format_bytes prints PB for the largest sizes; what opsrun prints
+        // must read back.
+        "P" | "PB" => 1e15,
         "KiB" | "Ki" => 1024.0,
         "MiB" | "Mi" => 1024f64.powi(2),
         "GiB" | "Gi" => 1024f64.powi(3),
         "TiB" | "Ti" => 1024f64.powi(4),
+        "PiB" | "Pi" => 1024f64.powi(5),
         _ => return Err(err()),
     };
     let v = n * mult;
@@ -239,6 +248,16 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_duration_prints_and_parses_back() {
+        let max = MAX_DURATION_SECS * 1000.0;
+        for ms in [max, max - 1.0, max - 4_000_000.0] {
+            let shown = format_millis(ms);
+            assert!(parse_duration(&shown).is_ok(), "{ms} → {shown}");
+        }
+        assert!(parse_duration("1000000000000s").is_err());
+    }
+
+    #[test]
     fn sizes_decimal_vs_binary() {
         assert_eq!(parse_size("100MB").unwrap(), 100_000_000);
         assert_eq!(parse_size("100MiB").unwrap(), 104_857_600);
@@ -246,9 +265,19 @@ mod tests {
         assert_eq!(parse_size("1GiB").unwrap(), 1_073_741_824);
         assert_eq!(parse_size("2048").unwrap(), 2048);
         assert_eq!(parse_size("1.5kB").unwrap(), 1500);
-        for bad in ["", "MB", "10XB", "-1MB", "1e30TB"] {
+        for bad in ["", "MB", "10XB", "-1MB", "1e30TB", "20000PB"] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found by the `units` fuzzer: sizes over 1000 TB print as `PB`,
+    /// which did not parse back.
+    #[test]
+    fn printed_petabytes_parse_back() {
+        let v = Unit::Bytes.parse("11111111111111111").unwrap();
+        assert_eq!(Unit::Bytes.format(v), "11.1PB");
+        assert_eq!(parse_size("11.1PB").unwrap(), 11_100_000_000_000_000);
+        assert_eq!(parse_size("1PiB").unwrap(), 1 << 50);
     }
 
     #[test]

@@ -579,6 +579,74 @@ impl AccessLog {
     }
 }
 
+/// The outcome for access-log text `data` in `format` (a built-in name or
+/// a regex) over `window`, with every metric thresholded: the hand-written
+/// line parser on untrusted text, for fuzzing and property tests.
+pub(crate) fn outcome_from_text(
+    format: &str,
+    window: &str,
+    data: &[u8],
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Outcome, String> {
+    let check: AccessLog = serde_json::from_value(serde_json::json!({
+        "path": "access_log",
+        "format": format,
+        "window": window,
+        "metrics": {
+            "requests": {"warn": "< 1"}, "errors_5xx": {"warn": 1}, "errors_4xx": {"warn": 10},
+            "status_401": {"warn": 5}, "error_rate": {"warn": "1%", "fail": "5%"},
+            "avg": {"warn": "500ms"}, "p95": {"warn": "1s"}, "p99": {"fail": "3s"},
+            "unique_clients": {"warn": "< 1"},
+        },
+    }))
+    .map_err(|e| e.to_string())?;
+    let mut p = Parser {
+        format: check.format.clone(),
+        span: check.window.span(now),
+        ts: ClfCache::default(),
+        iso: TsParser::new(TsFormat::Auto, now),
+        locs: None,
+        tally: Tally::default(),
+    };
+    if let Format::Custom(c) = &p.format {
+        p.locs = Some(c.re.capture_locations());
+    }
+    // Lines as `logscan::scan_file` gives them: no `\n` or `\r\n`, no
+    // empty line after the last newline.
+    let data = data.strip_suffix(b"\n").unwrap_or(data);
+    let mut stats = ReadStats {
+        bytes: data.len() as u64,
+        ..ReadStats::default()
+    };
+    for l in data.split(|b| *b == b'\n') {
+        if data.is_empty() {
+            break;
+        }
+        stats.lines += 1;
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        match p.format {
+            Format::CombinedD => p.builtin::<D_US>(l),
+            Format::NginxRt => p.builtin::<D_SECS>(l),
+            Format::Combined | Format::Common => p.builtin::<D_NONE>(l),
+            Format::Custom(_) => p.custom(l),
+        }
+    }
+    let ctx = Ctx {
+        now,
+        timeout: std::time::Duration::from_secs(10),
+        base_dir: PathBuf::from("/"),
+        previous: Default::default(),
+    };
+    let scanned = Scanned {
+        tally: p.tally,
+        stats,
+        files: Vec::new(),
+        skipped_old: 0,
+        error: None,
+    };
+    Ok(check.outcome(&ctx, scanned))
+}
+
 // ---------------------------------------------------------------------------
 // The pass
 

@@ -56,7 +56,13 @@ pub(crate) fn read_certs(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, St
 impl CertFile {
     async fn check(&self, ctx: &Ctx) -> Outcome {
         let path = ctx.path(&self.path);
-        let data = match tokio::fs::read(&path).await {
+        let p = path.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            crate::read_limit::read(&p, crate::read_limit::CERTS)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        let data = match read {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Outcome::fail(format!("{} does not exist", path.display()))

@@ -233,7 +233,7 @@ impl Http {
             });
         if let Some(ca) = &self.ca_file {
             let path = ctx.path(ca);
-            let pem = std::fs::read(&path).map_err(|e| {
+            let pem = crate::read_limit::read(&path, crate::read_limit::CERTS).map_err(|e| {
                 format!(
                     "cannot read ca_file {}: {}",
                     path.display(),

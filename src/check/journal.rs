@@ -419,6 +419,33 @@ impl Journal {
         out
     }
 
+    /// The outcome for `journalctl -o json` output `data`, with a grep and
+    /// two categories: the JSON comes from journal files, which anything
+    /// allowed to log may fill. For fuzzing and property tests.
+    pub(crate) fn outcome_from_json(
+        data: &[u8],
+        now: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Outcome {
+        let j: Journal = serde_json::from_value(serde_json::json!({
+            "grep": "(?i)error|fail|denied",
+            "count": {"warn": 1, "fail": 100},
+            "classify": {"DB": "(?i)database|sqlite", "認証": "denied"},
+        }))
+        .expect("a valid journal check");
+        let ctx = Ctx {
+            now,
+            timeout: std::time::Duration::from_secs(10),
+            base_dir: std::path::PathBuf::from("/"),
+            previous: Default::default(),
+        };
+        let mut seen = Seen::default();
+        let mut tally = Tally::new(&j.classify);
+        for line in data.split(|b| *b == b'\n') {
+            j.entry(line, &mut seen, &mut tally, *now.offset());
+        }
+        j.outcome(&ctx, seen, tally, "")
+    }
+
     fn entry(&self, line: &[u8], seen: &mut Seen, tally: &mut Tally, off: chrono::FixedOffset) {
         let Ok(e) = serde_json::from_slice::<Entry>(line) else {
             if !line.iter().all(u8::is_ascii_whitespace) {

@@ -27,6 +27,11 @@ mod tcp;
 mod tls;
 pub(crate) mod x509;
 
+pub(crate) use access_log::outcome_from_text as access_log_outcome;
+pub(crate) use cert_file::read_certs;
+pub(crate) use journal::Journal;
+pub(crate) use systemd::outcome_from_show;
+
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;

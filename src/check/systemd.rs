@@ -211,6 +211,18 @@ impl Systemd {
     }
 }
 
+/// The outcome for `systemctl show` output `text` (fuzzing and tests: the
+/// output of a tool is untrusted text).
+pub(crate) fn outcome_from_show(
+    text: &str,
+    unit: &str,
+    want: &str,
+    enabled: Option<bool>,
+    now: &DateTime<FixedOffset>,
+) -> Outcome {
+    evaluate(&Show::parse(text), unit, want, enabled, now)
+}
+
 fn evaluate(
     show: &Show,
     unit: &str,

@@ -247,7 +247,7 @@ fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, String), St
     let mut store = RootCertStore::empty();
     if let Some(ca) = ca_file {
         let path = ctx.path(ca);
-        let data = std::fs::read(&path).map_err(|e| {
+        let data = crate::read_limit::read(&path, crate::read_limit::CERTS).map_err(|e| {
             format!(
                 "cannot read ca_file {}: {}",
                 path.display(),
@@ -273,7 +273,10 @@ fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, String), St
         .map(String::as_str)
         .chain(SYSTEM_BUNDLES.iter().copied())
     {
-        let Ok(data) = std::fs::read(f) else { continue };
+        let Ok(data) = crate::read_limit::read(std::path::Path::new(f), crate::read_limit::CERTS)
+        else {
+            continue;
+        };
         let Ok(certs) = read_certs(&data) else {
             continue;
         };

@@ -514,7 +514,8 @@ pub fn find(runbook_dir: &Path) -> Option<PathBuf> {
 
 /// Loads and checks a configuration file; errors name file, line and column.
 pub fn load(path: &Path) -> Result<ConfigFile, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    // The size cap of a runbook: a config file is YAML written by hand.
+    let text = crate::read_limit::read_to_string(path, 8 * 1024 * 1024).map_err(|e| {
         LoadError::file(
             path,
             format!(

@@ -43,7 +43,7 @@ impl Mailer {
                     .ca_file
                     .as_ref()
                     .map(|p| {
-                        std::fs::read(p).map_err(|e| {
+                        crate::read_limit::read(p, crate::read_limit::CERTS).map_err(|e| {
                             format!(
                                 "cannot read ca_file {}: {}",
                                 p.display(),

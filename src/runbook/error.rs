@@ -12,9 +12,18 @@ pub struct LoadError {
     pub line: usize,
     pub col: usize,
     pub message: String,
-    /// The offending line of the file, when known.
+    /// The offending line of the file, when known (a long line is cut to
+    /// a window around the column, marked with `…`).
     pub source_line: Option<String>,
+    /// Where the caret goes in `source_line` (1-based, in characters).
+    pub caret: usize,
 }
+
+/// Longest message shown; a message quoting a huge value keeps its start
+/// and its end (which says what was expected).
+const MAX_MESSAGE_CHARS: usize = 600;
+/// Longest source line shown, in characters.
+const MAX_LINE_CHARS: usize = 160;
 
 impl LoadError {
     pub fn new(
@@ -26,15 +35,20 @@ impl LoadError {
     ) -> Self {
         // A secret written where it does not belong (a webhook URL in the
         // YAML) is registered before the error is made: never echo it.
-        let source_line = (line > 0)
-            .then(|| text.lines().nth(line - 1).map(crate::secret::redact))
-            .flatten();
+        let (source_line, caret) = match (line > 0).then(|| text.lines().nth(line - 1)).flatten() {
+            Some(l) => {
+                let (s, c) = clip_line(&crate::secret::redact(l), col);
+                (Some(s), c)
+            }
+            None => (None, col),
+        };
         LoadError {
             file: file.to_owned(),
             line,
             col,
-            message: crate::secret::redact(&message.into()),
+            message: clip_message(crate::secret::redact(&message.into())),
             source_line,
+            caret,
         }
     }
 
@@ -58,8 +72,9 @@ impl LoadError {
             file: file.to_owned(),
             line: 0,
             col: 0,
-            message: message.into(),
+            message: clip_message(message.into()),
             source_line: None,
+            caret: 0,
         }
     }
 
@@ -88,6 +103,75 @@ impl LoadError {
     }
 }
 
+/// Control characters from a hostile file (escape sequences, NULs,
+/// newlines inside a quoted value) are shown escaped, never sent to the
+/// terminal as they are.
+fn printable(s: &str) -> String {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Keeps the start and the end of an over-long message.
+fn clip_message(m: String) -> String {
+    let m = printable(&m);
+    let n = m.chars().count();
+    if n <= MAX_MESSAGE_CHARS {
+        return m;
+    }
+    let head: String = m.chars().take(MAX_MESSAGE_CHARS - 200).collect();
+    let tail: String = m.chars().skip(n - 199).collect();
+    format!("{head}…{tail}")
+}
+
+/// A window of `line` around character column `col`, and the caret's
+/// column within that window.
+fn clip_line(line: &str, col: usize) -> (String, usize) {
+    let n = line.chars().count();
+    if n <= MAX_LINE_CHARS && !line.chars().any(|c| c.is_control() && c != '\t') {
+        return (line.to_owned(), col);
+    }
+    let col = col.clamp(1, n.max(1));
+    let start = if n <= MAX_LINE_CHARS {
+        1
+    } else {
+        col.saturating_sub(MAX_LINE_CHARS / 3).max(1)
+    };
+    let end = (start + MAX_LINE_CHARS).min(n + 1);
+    let mut s = String::new();
+    let mut caret = col - start + 1;
+    if start > 1 {
+        s.push('…');
+        caret += 1;
+    }
+    // Each control character is shown escaped (`\u{1b}`); the caret moves
+    // by the extra width of those before it.
+    for (i, c) in line.chars().skip(start - 1).take(end - start).enumerate() {
+        if c.is_control() && c != '\t' {
+            let e = c.escape_default().to_string();
+            if start + i < col {
+                caret += e.chars().count() - 1;
+            }
+            s.push_str(&e);
+        } else {
+            s.push(c);
+        }
+    }
+    if end <= n {
+        s.push('…');
+    }
+    (s, caret)
+}
+
 const MARK: char = '⟦';
 const MARK_END: char = '⟧';
 
@@ -101,7 +185,13 @@ pub fn at(line: u64, col: u64, msg: &str) -> String {
 /// Strips the parser's own " at line X column Y" suffix (we print our own
 /// location) and rewords serde's phrasing where it helps an operator.
 fn clean_message(m: &str) -> String {
+    if let Some(b) = budget_message(m) {
+        return b;
+    }
     let mut s = m.trim().to_owned();
+    if s.starts_with("recursion limit exceeded") {
+        return NESTED_TOO_DEEPLY.into();
+    }
     if let Some(i) = s.rfind(" at line ")
         && s[i..].contains("column")
     {
@@ -123,12 +213,57 @@ fn clean_message(m: &str) -> String {
         ("invalid u32", "expected a whole number"),
         ("invalid u64", "expected a whole number"),
         ("invalid i64", "expected a whole number"),
+        ("invalid u16", "expected a whole number from 0 to 65535"),
+        ("invalid u8", "expected a whole number from 0 to 255"),
+        (
+            "expected string scalar",
+            "expected a text value, not a list or a mapping",
+        ),
     ] {
         if s == from {
             return to.to_owned();
         }
     }
+    if let Some(key) = s
+        .strip_prefix("duplicate mapping key: ")
+        .and_then(|r| r.split(", set DuplicateKeyPolicy").next())
+    {
+        return format!("duplicate key `{key}`: each key may appear once in a mapping");
+    }
+    if s.starts_with("multiple YAML documents detected") {
+        return "a runbook is one YAML document: remove the `---` line and what follows".into();
+    }
+    if let Some(v) = s
+        .strip_prefix("non-finite float `")
+        .and_then(|r| r.split('`').next())
+    {
+        return format!("`{v}` is not a usable number: expected a finite value");
+    }
+    if s.starts_with("tabs disallowed") {
+        return format!("{s}: indent with spaces");
+    }
     s
+}
+
+const NESTED_TOO_DEEPLY: &str = "nested too deeply (more than 64 levels of lists and mappings)";
+
+/// serde-saphyr refuses documents past its budget (nesting depth, node
+/// count, alias expansion) with `budget breached: Depth { depth: 65 } …`;
+/// say what that means for a runbook.
+fn budget_message(m: &str) -> Option<String> {
+    let rest = m.trim().strip_prefix("budget breached: ")?;
+    let what = rest.split([' ', '{']).next().unwrap_or("");
+    let number = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|n| !n.is_empty())
+        .unwrap_or("?");
+    Some(match what {
+        "Depth" => NESTED_TOO_DEEPLY.into(),
+        "Nodes" | "Events" | "Aliases" | "RecordedAnchorEvents" | "RecordedAnchorBytes" => format!(
+            "the YAML expands to too many values ({what} {number}): anchors and aliases that repeat each other are refused"
+        ),
+        _ => format!("the YAML is too large or too complex ({what} {number}); refused"),
+    })
 }
 
 /// serde says "unknown field `tiemout`, expected one of `a`, `b`"; add the
@@ -170,7 +305,7 @@ impl fmt::Display for LoadError {
             // so that it lines up under Japanese text too.
             let caret_pad: String = src
                 .chars()
-                .take(self.col.saturating_sub(1))
+                .take(self.caret.saturating_sub(1))
                 .map(|c| {
                     if c == '\t' {
                         "\t"

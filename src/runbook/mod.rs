@@ -33,8 +33,28 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// The timeout of a backup data step (`sqlite_backup`, `copy`, `archive`)
 /// that sets none: large databases and upload trees take a while.
 pub const DEFAULT_BACKUP_STEP_TIMEOUT: Duration = Duration::from_secs(3600);
-/// Runbook files larger than this are refused rather than parsed.
+/// Runbook files larger than this are refused rather than parsed; so is a
+/// file that grows past it once `${vars}` are expanded.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+/// A variable's value after expanding the variables it refers to: vars
+/// that repeat each other (`b: ${a}${a}…`, `c: ${b}${b}…`) would
+/// otherwise grow exponentially.
+const MAX_VAR_BYTES: usize = 64 * 1024;
+/// A runbook and everything it includes: at most this many files and
+/// bytes. Each file may be included once, so `include: [b, b, b]` in every
+/// file of a 16-deep chain cannot make the loader read 3^16 files.
+const MAX_FILES: usize = 256;
+const MAX_TOTAL_BYTES: u64 = 4 * MAX_FILE_BYTES;
+
+/// What the loader has read so far, across includes.
+#[derive(Default)]
+struct Loading {
+    /// Files being loaded, outermost first (cycle detection).
+    stack: Vec<PathBuf>,
+    /// Every file read, with where it was first included (`a.yaml:3`).
+    seen: BTreeMap<PathBuf, String>,
+    bytes: u64,
+}
 
 /// A loaded runbook: the root file plus everything it includes.
 #[derive(Debug)]
@@ -84,8 +104,33 @@ impl Check {
 
 /// Loads a runbook file; `overrides` are `--var KEY=VALUE` settings.
 pub fn load(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Runbook, LoadError> {
-    let mut stack = Vec::new();
-    let root = load_file(path, overrides, &Defaults::default(), &mut stack, None)?;
+    load_root(path, None, overrides)
+}
+
+/// Loads a runbook from `text` as if it were the contents of `path`
+/// (includes are read relative to it). For tests and fuzzing.
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Runbook, LoadError> {
+    load_root(path, Some(text.to_owned()), overrides)
+}
+
+fn load_root(
+    path: &Path,
+    text: Option<String>,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Runbook, LoadError> {
+    let mut loading = Loading::default();
+    let root = load_file(
+        path,
+        text,
+        overrides,
+        &Defaults::default(),
+        &mut loading,
+        None,
+    )?;
     let version = root.version;
     if version.is_none() {
         return Err(LoadError::new(
@@ -231,7 +276,10 @@ struct LoadedFile {
     verify_pos: Vec<(usize, usize)>,
 }
 
-fn read_text(path: &Path) -> Result<String, LoadError> {
+/// Reads a runbook file. An included file must be a regular file: an
+/// include of `/dev/zero` or of a named pipe would never end. The file
+/// named on the command line may also be a pipe (`opsrun validate <(…)`).
+fn read_text(path: &Path, included: bool) -> Result<String, LoadError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| LoadError::file(path, format!("cannot read runbook: {}", io_reason(&e))))?;
     if meta.is_dir() {
@@ -249,8 +297,37 @@ fn read_text(path: &Path) -> Result<String, LoadError> {
             ),
         ));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| LoadError::file(path, format!("cannot read runbook: {}", io_reason(&e))))?;
+    if included && !meta.is_file() {
+        return Err(LoadError::file(
+            path,
+            "cannot read runbook: not a regular file (a device, pipe or socket)",
+        ));
+    }
+    let read = if included {
+        crate::read_limit::read(path, MAX_FILE_BYTES)
+    } else {
+        // The file named on the command line may be a pipe that is still
+        // being written (`opsrun validate <(…)`): wait for it.
+        std::fs::File::open(path).and_then(|f| {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf)?;
+            if buf.len() as u64 > MAX_FILE_BYTES {
+                return Err(crate::read_limit::too_large(MAX_FILE_BYTES));
+            }
+            Ok(buf)
+        })
+    };
+    let bytes = read.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            LoadError::file(
+                path,
+                format!("runbook is over {MAX_FILE_BYTES} bytes; such files are refused"),
+            )
+        } else {
+            LoadError::file(path, format!("cannot read runbook: {}", io_reason(&e)))
+        }
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let text = String::from_utf8_lossy(good);
@@ -282,9 +359,10 @@ pub fn io_reason(e: &std::io::Error) -> String {
 
 fn load_file(
     path: &Path,
+    given_text: Option<String>,
     inherited: &BTreeMap<String, String>,
     parent_defaults: &Defaults,
-    stack: &mut Vec<PathBuf>,
+    loading: &mut Loading,
     included_at: Option<(&Path, usize, usize, &str, &str)>,
 ) -> Result<LoadedFile, LoadError> {
     let at_include = |msg: String| match included_at {
@@ -292,8 +370,9 @@ fn load_file(
         None => LoadError::file(path, msg),
     };
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    if stack.contains(&canon) {
-        let chain: Vec<String> = stack
+    if loading.stack.contains(&canon) {
+        let chain: Vec<String> = loading
+            .stack
             .iter()
             .chain(std::iter::once(&canon))
             .map(|p| {
@@ -304,12 +383,31 @@ fn load_file(
             .collect();
         return Err(at_include(format!("include cycle: {}", chain.join(" → "))));
     }
-    if stack.len() >= MAX_INCLUDE_DEPTH {
+    if loading.stack.len() >= MAX_INCLUDE_DEPTH {
         return Err(at_include(format!(
             "includes nested deeper than {MAX_INCLUDE_DEPTH} files"
         )));
     }
-    let text = match read_text(path) {
+    if let Some((f, l, _, _, written)) = included_at {
+        if let Some(first) = loading.seen.get(&canon) {
+            return Err(at_include(format!(
+                "`{written}` is already included (at {first}): a file may be included once"
+            )));
+        }
+        if loading.seen.len() >= MAX_FILES {
+            return Err(at_include(format!(
+                "more than {MAX_FILES} files included: refused"
+            )));
+        }
+        let name = f.file_name().unwrap_or(f.as_os_str()).to_string_lossy();
+        loading.seen.insert(canon.clone(), format!("{name}:{l}"));
+    } else {
+        loading.seen.insert(canon.clone(), "the top".into());
+    }
+    let text = match given_text
+        .map(Ok)
+        .unwrap_or_else(|| read_text(path, included_at.is_some()))
+    {
         Ok(t) => t,
         Err(e) if included_at.is_some() && e.line == 0 => {
             let written = included_at.map(|i| i.4).unwrap_or_default();
@@ -321,6 +419,12 @@ fn load_file(
         }
         Err(e) => return Err(e),
     };
+    loading.bytes += text.len() as u64;
+    if loading.bytes > MAX_TOTAL_BYTES {
+        return Err(at_include(format!(
+            "the runbook and its includes are over {MAX_TOTAL_BYTES} bytes in all: refused"
+        )));
+    }
     if text.trim().is_empty()
         || text
             .lines()
@@ -367,6 +471,7 @@ fn load_file(
     // Pass 2: the whole file with `${name}`/`${env:NAME}` replaced.
     let expanded =
         interpolate(&text, &vars).map_err(|(l, c, msg)| LoadError::new(path, l, c, msg, &text))?;
+
     let raw: RawFile =
         serde_saphyr::from_str(&expanded).map_err(|e| LoadError::from_yaml(path, &text, &e))?;
 
@@ -395,15 +500,16 @@ fn load_file(
     };
 
     let mut checks = Vec::new();
-    stack.push(canon);
+    loading.stack.push(canon);
     for inc in &raw.include {
         let (l, c) = pos(inc);
         let inc_path = path.parent().unwrap_or(Path::new(".")).join(&inc.value);
         let sub = load_file(
             &inc_path,
+            None,
             &vars,
             &defaults,
-            stack,
+            loading,
             Some((path, l, c, &text, &inc.value)),
         )?;
         if sub.workflow.incident.is_some()
@@ -442,7 +548,7 @@ fn load_file(
         }
         checks.extend(sub.checks);
     }
-    stack.pop();
+    loading.stack.pop();
 
     for def in raw.checks {
         checks.push(build_check(path, &text, &text_arc, def, &defaults)?);
@@ -827,6 +933,15 @@ fn interpolate(
                 ));
             }
             out.push_str(&value);
+            if out.len() as u64 > MAX_FILE_BYTES {
+                return Err((
+                    n + 1,
+                    col,
+                    format!(
+                        "the runbook grows over {MAX_FILE_BYTES} bytes once variables are expanded; refused"
+                    ),
+                ));
+            }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
@@ -843,6 +958,8 @@ fn resolve_vars(
     for _ in 0..8 {
         let mut changed = false;
         let snapshot = vars.clone();
+        // All expanded values together are bounded like the file itself.
+        let mut total = 0usize;
         for (name, value) in vars.iter_mut() {
             if !value.contains("${") {
                 continue;
@@ -859,6 +976,15 @@ fn resolve_vars(
                     ));
                 };
                 let reference = &after[..end];
+                let plain = reference.strip_prefix("env:").unwrap_or(reference);
+                if !valid_var_name(plain) {
+                    return Err((
+                        name.clone(),
+                        format!(
+                            "invalid reference `${{{reference}}}` in variable `{name}`: expected `${{name}}` or `${{env:NAME}}`"
+                        ),
+                    ));
+                }
                 if let Some(env) = reference.strip_prefix("env:") {
                     match std::env::var(env) {
                         Ok(v) => out.push_str(&v),
@@ -885,9 +1011,24 @@ fn resolve_vars(
                         ),
                     ));
                 }
+                if out.len() > MAX_VAR_BYTES {
+                    return Err((
+                        name.clone(),
+                        format!(
+                            "variable `{name}` expands to more than {MAX_VAR_BYTES} bytes; refused"
+                        ),
+                    ));
+                }
                 rest = &after[end + 1..];
             }
             out.push_str(rest);
+            total += out.len();
+            if total as u64 > MAX_FILE_BYTES {
+                return Err((
+                    name.clone(),
+                    format!("variables expand to more than {MAX_FILE_BYTES} bytes in all; refused"),
+                ));
+            }
             if *value != out {
                 *value = out;
                 changed = true;

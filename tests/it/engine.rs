@@ -1,5 +1,7 @@
 //! The engine: order, selection, severity, exit code for every status mix,
-//! `-q`, and Ctrl-C/SIGTERM during slow checks.
+//! `-q`, and Ctrl-C/SIGTERM during slow checks (SPEC §9: partial results
+//! printed, the rest `unknown: interrupted`, the run recorded, temporary
+//! files removed, exit 130/143).
 
 use std::time::{Duration, Instant};
 
@@ -173,12 +175,23 @@ fn interrupt(signal: i32, want_code: i32) {
     let sleep = format!("sleep {}", 40 + signal);
     env.runbook(
         "t.yaml",
-        &format!("version: 1\nchecks:\n  - id: quick\n    command: {{run: [\"true\"]}}\n  - id: slow\n    timeout: 60s\n    command: {{shell: '{sleep}'}}\n"),
+        &format!("version: 1\nchecks:\n  - id: quick\n    command: {{run: [\"true\"]}}\n  - id: slow\n    timeout: 60s\n    command: {{shell: '{sleep}'}}\n  - id: slower\n    timeout: 60s\n    command: {{shell: '{sleep}; true'}}\n"),
     );
+    // A private TMPDIR and an output directory: after the interrupt both
+    // hold nothing but the finished outputs.
+    let tmp = env.path().join("tmp");
+    let out = env.path().join("out");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_opsrun"))
-        .args(["run", "t", "-f", "json"])
+        .args(["run", "t", "--color", "never"])
+        .arg("--output")
+        .arg(format!("json={}", out.join("run.json").display()))
+        .arg("--output")
+        .arg(format!("prometheus={}", out.join("opsrun.prom").display()))
         .current_dir(env.path())
         .env("OPSRUN_HISTORY", env.path().join("h.db"))
+        .env("TMPDIR", &tmp)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -190,18 +203,69 @@ fn interrupt(signal: i32, want_code: i32) {
         rustix::process::Signal::from_named_raw(signal).unwrap(),
     )
     .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let output = child.wait_with_output().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "did not stop promptly"
     );
-    assert_eq!(out.status.code(), Some(want_code));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(want_code));
+    assert!(want_code >= 3);
+
+    // The partial table on stdout.
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("PASS") && table.contains("quick"), "{table}");
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.contains("UNKNOWN") && l.contains("interrupted"))
+            .count(),
+        2,
+        "{table}"
+    );
+    assert!(
+        table.contains("1 pass · 0 warn · 0 fail · 2 unknown"),
+        "{table}"
+    );
+
+    // The same in the JSON written with --output.
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(check(&doc, "quick")["status"], "pass");
-    assert_eq!(check(&doc, "slow")["status"], "unknown");
-    assert_eq!(check(&doc, "slow")["message"], "interrupted");
+    for id in ["slow", "slower"] {
+        assert_eq!(check(&doc, id)["status"], "unknown");
+        assert_eq!(check(&doc, id)["message"], "interrupted");
+    }
     assert_eq!(doc["interrupted"], true);
-    // The sleeping command went with the run.
+
+    // Recorded in history, as interrupted, with every check.
+    let db = rusqlite::Connection::open(env.path().join("h.db")).unwrap();
+    let (runs, interrupted): (i64, i64) = db
+        .query_row("SELECT COUNT(*), SUM(interrupted) FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((runs, interrupted), (1, 1));
+    let slow: (String, String) = db
+        .query_row(
+            "SELECT status, message FROM results WHERE check_id = 'slow'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(slow, ("unknown".to_owned(), "interrupted".to_owned()));
+
+    // No temporary file left anywhere opsrun writes.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    let mut outputs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    outputs.sort();
+    assert_eq!(outputs, ["opsrun.prom", "run.json"]);
+
+    // The sleeping commands went with the run.
     std::thread::sleep(Duration::from_millis(200));
     let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
         std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {

@@ -19,10 +19,10 @@ use crate::common::{Env, Run, hostname};
 /// Debian's interpreter, where `python3-aiosmtpd` is installed (a
 /// `python3` earlier on PATH, such as pyenv's, would not have it).
 const PYTHON: &str = "/usr/bin/python3";
-const SMTP_USER: &str = "opsrun-mailer";
-const SMTP_PASSWORD: &str = "Smtp-Pw-7f3k-Sekret";
+pub(crate) const SMTP_USER: &str = "opsrun-mailer";
+pub(crate) const SMTP_PASSWORD: &str = "Smtp-Pw-7f3k-Sekret";
 /// The secret part of a Slack webhook URL is its path.
-const WEBHOOK_PATH: &str = "/services/T0001/B0002/XyZsecretTOKEN42";
+pub(crate) const WEBHOOK_PATH: &str = "/services/T0001/B0002/XyZsecretTOKEN42";
 
 /// An SMTP server (aiosmtpd) that writes each message it accepts to
 /// `mailN.eml` with `mailN.json` (envelope, login, TLS, and the message
@@ -102,15 +102,15 @@ while True:
     time.sleep(3600)
 "#;
 
-struct SmtpServer {
-    port: u16,
+pub(crate) struct SmtpServer {
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
     _daemon: Daemon,
 }
 
 impl SmtpServer {
     /// `mode`: none, starttls or implicit (the latter two need `cert`).
-    fn start(mode: &str, login: bool, cert: Option<(&Path, &Path)>) -> SmtpServer {
+    pub(crate) fn start(mode: &str, login: bool, cert: Option<(&Path, &Path)>) -> SmtpServer {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("smtp_server.py");
         std::fs::write(&script, SMTP_SERVER).unwrap();
@@ -154,7 +154,7 @@ impl SmtpServer {
     }
 
     /// The messages received so far, in order.
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         let mut out = Vec::new();
         for n in 1.. {
             let p = self.dir.path().join(format!("mail{n}.json"));
@@ -188,24 +188,24 @@ fn decode_mail(path: &Path) -> Value {
 
 /// A request the webhook receiver got.
 #[derive(Clone, Debug)]
-struct Req {
-    path: String,
-    content_type: String,
-    body: String,
+pub(crate) struct Req {
+    pub(crate) path: String,
+    pub(crate) content_type: String,
+    pub(crate) body: String,
 }
 
 /// A scripted answer: status, extra header lines, body.
-type Answer = (u16, &'static str, &'static str);
+pub(crate) type Answer = (u16, &'static str, &'static str);
 
 /// A webhook receiver on 127.0.0.1: answers each request with the next
 /// scripted response (`(status, extra header lines, body)`), then `200 ok`.
-struct Webhook {
+pub(crate) struct Webhook {
     port: u16,
     reqs: Arc<Mutex<Vec<Req>>>,
 }
 
 impl Webhook {
-    fn start(script: Vec<Answer>) -> Webhook {
+    pub(crate) fn start(script: Vec<Answer>) -> Webhook {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let reqs = Arc::new(Mutex::new(Vec::new()));
@@ -222,11 +222,11 @@ impl Webhook {
         Webhook { port, reqs }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}{WEBHOOK_PATH}", self.port)
     }
 
-    fn requests(&self) -> Vec<Req> {
+    pub(crate) fn requests(&self) -> Vec<Req> {
         self.reqs.lock().unwrap().clone()
     }
 }

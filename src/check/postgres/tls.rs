@@ -55,7 +55,7 @@ pub(super) fn roots(rootcert: &str, path: &Path) -> Result<RootCertStore, String
         }
         return Ok(store);
     }
-    let pem = std::fs::read(path).map_err(|e| {
+    let pem = crate::read_limit::read(path, crate::read_limit::CERTS).map_err(|e| {
         format!(
             "cannot read sslrootcert {}: {}",
             path.display(),

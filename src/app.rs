@@ -223,20 +223,25 @@ pub(crate) fn use_color(c: ColorChoice) -> bool {
     }
 }
 
+/// Loads the runbooks and checks the notification settings — everything
+/// that can be wrong before a check runs. Errors are printed; `None` means
+/// exit 3 with nothing run.
+pub(crate) fn prepare(
+    names: &[&str],
+    args: &RunArgs,
+) -> Option<(Vec<Runbook>, crate::notify::Plan)> {
+    let runbooks = load_all(names, args)
+        .map_err(|e| eprintln!("error: {e}"))
+        .ok()?;
+    let notify = crate::notify::Plan::prepare(&runbooks, args)
+        .map_err(|e| eprintln!("error: {e}"))
+        .ok()?;
+    Some((runbooks, notify))
+}
+
 fn run_named(names: &[&str], args: RunArgs) -> anyhow::Result<i32> {
-    let runbooks = match load_all(names, &args) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::UNKNOWN);
-        }
-    };
-    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::UNKNOWN);
-        }
+    let Some((runbooks, notify)) = prepare(names, &args) else {
+        return Ok(exit::UNKNOWN);
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -337,12 +342,8 @@ fn run_incident(
         crate::cli::LevelArg::P3 => "incident-p3",
         crate::cli::LevelArg::P4 => "incident-p4",
     };
-    let runbooks = match load_all(&[name], &args) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::UNKNOWN);
-        }
+    let Some((runbooks, notify)) = prepare(&[name], &args) else {
+        return Ok(exit::UNKNOWN);
     };
     let rb = &runbooks[0];
     if rb.workflow.incident.is_none() {
@@ -352,13 +353,6 @@ fn run_incident(
         );
         return Ok(exit::UNKNOWN);
     }
-    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::UNKNOWN);
-        }
-    };
     // Checks run on the host's clock like any run (naive log timestamps are
     // local time); the header and the 障害報告 speak JST.
     let check_now = args

@@ -52,21 +52,10 @@ pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Re
         );
         return Ok(exit::UNKNOWN);
     }
-    let runbooks = match app::load_all(&["backup"], &args) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::UNKNOWN);
-        }
-    };
     // Notification settings are checked before anything runs, so a broken
     // `notify:` never shows up only after a backup was made.
-    let notify = match crate::notify::Plan::prepare(&runbooks, &args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::UNKNOWN);
-        }
+    let Some((runbooks, notify)) = app::prepare(&["backup"], &args) else {
+        return Ok(exit::UNKNOWN);
     };
     let rb = &runbooks[0];
     let spec = rb.workflow.backup.clone();

@@ -359,11 +359,12 @@ fn run_incident(
             return Ok(exit::UNKNOWN);
         }
     };
-    let now = args.now.unwrap_or_else(|| {
-        chrono::Utc::now()
-            .with_timezone(&incident::jst())
-            .fixed_offset()
-    });
+    // Checks run on the host's clock like any run (naive log timestamps are
+    // local time); the header and the 障害報告 speak JST.
+    let check_now = args
+        .now
+        .unwrap_or_else(|| chrono::Local::now().fixed_offset());
+    let now = check_now.with_timezone(&incident::jst()).fixed_offset();
     let since = match since.as_deref().map(|s| incident::parse_since(s, now)) {
         None => now,
         Some(Ok(t)) => t.with_timezone(&incident::jst()).fixed_offset(),
@@ -378,7 +379,8 @@ fn run_incident(
     let opts = incident::IncidentOptions {
         confirm,
         since,
-        now: now.with_timezone(&incident::jst()).fixed_offset(),
+        now,
+        check_now,
         reporter: reporter_name(args.reporter.clone()),
         concurrency: args.concurrency as usize,
         narrate,
@@ -411,12 +413,7 @@ fn run_incident(
                 _ => "diagnosed",
             }
             .to_owned(),
-            summary: inc
-                .actions
-                .iter()
-                .map(|a| format!("{} ({}): {:?}", a.title, a.describe, a.state))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            summary: inc.summary_line(),
             reporter: Some(inc.reporter.clone()),
         };
         if let Err(e) = store.record_incident(&rec) {

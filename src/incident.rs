@@ -78,6 +78,38 @@ impl IncidentRun {
             None => self.diagnostics.status(),
         }
     }
+
+    /// One line for history and the monthly インシデントサマリー: what the
+    /// diagnostics found failing and what was done, e.g.
+    /// `異常: ヘルスチェック、ポート 8100 / 対応: estimatorサービス再起動 → 成功`.
+    pub fn summary_line(&self) -> String {
+        let failing: Vec<&str> = self
+            .diagnostics
+            .results
+            .iter()
+            .filter(|r| r.outcome.status == Status::Fail)
+            .map(|r| r.check.label.as_str())
+            .collect();
+        let mut line = if failing.is_empty() {
+            "異常なし".to_owned()
+        } else {
+            format!("異常: {}", failing.join("、"))
+        };
+        let done: Vec<String> = self
+            .actions
+            .iter()
+            .filter(|a| !a.describe.starts_with("wait "))
+            .filter_map(|a| match &a.state {
+                ActionState::Succeeded => Some(format!("{} → 成功", a.title)),
+                ActionState::Failed(_) => Some(format!("{} → 失敗", a.title)),
+                ActionState::Declined | ActionState::NotRun => None,
+            })
+            .collect();
+        if !done.is_empty() {
+            line.push_str(&format!(" / 対応: {}", done.join("、")));
+        }
+        line
+    }
 }
 
 /// JST, the seeds' timezone, unless the runbook says otherwise.
@@ -304,7 +336,13 @@ async fn run_action(
 pub struct IncidentOptions {
     pub confirm: Confirm,
     pub since: DateTime<FixedOffset>,
+    /// The clock the header and the 障害報告 show (JST).
     pub now: DateTime<FixedOffset>,
+    /// The same instant in the offset the checks run with: the host's own,
+    /// as for every other run (or `--now` as given), because logs without
+    /// an offset in their lines (nginx/Apache error logs, syslog) are
+    /// written in the host's local time and read in the check clock's.
+    pub check_now: DateTime<FixedOffset>,
     pub reporter: String,
     pub concurrency: usize,
     /// Print progress (header, diagnostics, steps) as it happens.
@@ -386,7 +424,7 @@ pub async fn run(
     let settings = RunSettings {
         previous: Default::default(),
         concurrency: opts.concurrency,
-        now: opts.now,
+        now: opts.check_now,
         selection: Selection::default(),
     };
     inc.diagnostics = engine::run(rb, &settings, stop.clone()).await;
@@ -434,7 +472,7 @@ pub async fn run(
         let started = Instant::now();
         let mut stop_rx = stop.clone();
         let (state, output) = tokio::select! {
-            r = run_action(a, rb, opts.now) => r,
+            r = run_action(a, rb, opts.check_now) => r,
             _ = stop_rx.wait_for(|s| s.is_some()) => (ActionState::Failed("interrupted".into()), vec![]),
         };
         let verdict = match &state {
@@ -469,7 +507,7 @@ pub async fn run(
         let settings = RunSettings {
             previous: Default::default(),
             concurrency: opts.concurrency,
-            now: opts.now,
+            now: opts.check_now,
             selection,
         };
         // After a failed step the plan stopped: look once at where things

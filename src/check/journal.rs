@@ -306,7 +306,14 @@ impl Journal {
         // in its own TZ, which need not be the run's offset.
         if let Some(start) = span.local_start() {
             cmd.arg(format!("--since=@{start}"));
-            cmd.arg(format!("--until=@{}", span.end()));
+            // To the microsecond: whole seconds would leave out what was
+            // logged in the second just before the check ran.
+            let until = ctx.now.timestamp_micros();
+            cmd.arg(format!(
+                "--until=@{}.{:06}",
+                until.div_euclid(1_000_000),
+                until.rem_euclid(1_000_000)
+            ));
         }
         if let Some(p) = &self.priority.0 {
             cmd.arg(format!("--priority={p}"));

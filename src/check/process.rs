@@ -76,6 +76,7 @@ struct Proc {
     exe: Option<String>,
     uid: Option<u32>,
     zombie: bool,
+    ppid: Option<u32>,
 }
 
 impl Proc {
@@ -103,7 +104,9 @@ impl Proc {
         // Uid: real, effective, saved, fs.
         let uid = field("Uid:").and_then(|u| u.split_whitespace().nth(1)?.parse().ok());
         let zombie = field("State:").is_some_and(|s| s.starts_with('Z'));
+        let ppid = field("PPid:").and_then(|p| p.parse().ok());
         Some(Proc {
+            ppid,
             pid,
             comm: comm.trim_end_matches('\n').to_owned(),
             argv,
@@ -132,9 +135,16 @@ fn name_matches(p: &Proc, name: &str) -> bool {
         || p.exe.as_deref().is_some_and(|e| base_name(e) == name)
 }
 
-/// Every process on the host except this one.
+/// Every process on the host except this one — and except this one's
+/// children that are still copies of it: another check spawning a program
+/// (`journalctl`, `systemctl`) is, between fork and exec, a process with
+/// opsrun's own command line, which holds the runbook's variables and
+/// would match a `cmdline` pattern taken from them.
 fn scan(proc_root: &Path) -> Result<Vec<Proc>, String> {
     let me = std::process::id();
+    let my_exe = std::fs::read_link("/proc/self/exe")
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
     let entries = std::fs::read_dir(proc_root).map_err(|e| {
         format!(
             "cannot read {}: {}",
@@ -151,7 +161,10 @@ fn scan(proc_root: &Path) -> Result<Vec<Proc>, String> {
             continue;
         }
         if let Some(p) = Proc::read(&e.path(), pid) {
-            out.push(p);
+            let unexeced_child = p.ppid == Some(me) && my_exe.is_some() && p.exe == my_exe;
+            if !unexeced_child {
+                out.push(p);
+            }
         }
     }
     out.sort_by_key(|p| p.pid);
@@ -270,6 +283,7 @@ mod tests {
             exe: exe.map(str::to_owned),
             uid: Some(0),
             zombie: false,
+            ppid: Some(0),
         }
     }
 

@@ -62,10 +62,14 @@ pub fn render(inc: &IncidentRun) -> String {
     }
 
     out.push_str("■ 初期対応:\n");
+    // A finished `wait` is not something anyone did.
     let done: Vec<_> = inc
         .actions
         .iter()
-        .filter(|a| matches!(a.state, ActionState::Succeeded | ActionState::Failed(_)))
+        .filter(|a| {
+            matches!(a.state, ActionState::Succeeded | ActionState::Failed(_))
+                && !a.describe.starts_with("wait ")
+        })
         .collect();
     if done.is_empty() {
         out.push_str("- 診断チェック実施（復旧操作は未実施）\n");

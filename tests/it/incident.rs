@@ -250,3 +250,100 @@ fn verify_must_name_existing_checks() {
         r.stderr
     );
 }
+
+/// Regression: incident diagnostics ran on a JST clock, so on a host whose
+/// local time is not JST a `log` check read the error log's local
+/// timestamps (nginx/Apache write no offset) nine hours off and a `since:
+/// 1h` window missed the errors of the outage. Found by examples/demo on a
+/// UTC host. Checks now run on the host's clock, like `opsrun daily`.
+#[test]
+fn incident_log_window_reads_local_timestamps_in_the_hosts_zone() {
+    let env = Env::new();
+    // The host's zone for this run: UTC, whatever the machine says.
+    let now = chrono::Utc::now();
+    let line = |ago_min: i64, msg: &str| {
+        format!(
+            "{} [error] 811#811: *1 {msg}\n",
+            (now - chrono::Duration::minutes(ago_min)).format("%Y/%m/%d %H:%M:%S")
+        )
+    };
+    let log = env.write(
+        "error.log",
+        &format!(
+            "{}{}",
+            line(180, "old: outside the hour"),
+            line(
+                2,
+                "connect() failed (111: Connection refused) while connecting to upstream"
+            )
+        ),
+    );
+    env.runbook(
+        "incident-p1.yaml",
+        &format!(
+            "version: 1\nincident: {{level: p1}}\nchecks:\n  - id: web-errors\n    log: {{path: \"{}\", pattern: '(?i)\\berror\\b', since: 1h, count: {{warn: 1}}}}\n",
+            log.display()
+        ),
+    );
+    let out = env
+        .cmd()
+        .args(["incident", "p1", "-f", "json"])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let c = crate::common::check(&doc, "web-errors");
+    assert_eq!(c["metric"].as_f64(), Some(1.0), "{c:#}");
+    assert_eq!(c["status"], "warn", "{c:#}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// On a terminal, `--execute` asks y/N before each step. `script` (util-linux)
+/// gives opsrun a real pseudo-terminal; the answers are typed into it.
+#[test]
+fn on_a_terminal_each_step_is_confirmed() {
+    let server = Server::start();
+    let s = setup(&server);
+    let path = format!(
+        "{}:{}",
+        s.env.path().join("stub").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cmd = format!(
+        "{} incident p1 --execute --now {NOW} --since 10:23 --reporter 運用担当者A",
+        env!("CARGO_BIN_EXE_opsrun")
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(s.env.path())
+        .env("PATH", path)
+        .env("OPSRUN_HISTORY", s.env.path().join("history.db"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    use std::io::Write;
+    // No to the first restart, yes to the second; `wait` steps are not asked.
+    child.stdin.take().unwrap().write_all(b"n\ny\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    // A terminal ends lines with CRLF.
+    let stdout = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert!(
+        stdout.contains(
+            "[1/3] estimatorサービス再起動 (systemctl restart app) を実行しますか? [y/N]"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("→ スキップ"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(&s.log).unwrap(),
+        "restart httpd --no-pager\n"
+    );
+    let rep = report(&stdout);
+    assert!(rep.contains("- Apacheサービス再起動実施 → 成功"), "{rep}");
+    assert!(
+        rep.contains("■ 次のアクション:\n- estimatorサービス再起動（systemctl restart app）"),
+        "{rep}"
+    );
+}

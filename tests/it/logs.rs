@@ -1239,3 +1239,42 @@ fn docs_examples_are_valid_runbook_checks() {
     }
     assert!(blocks >= 3);
 }
+
+/// Regression: the journal window ended at the run's clock cut to whole
+/// seconds (`--until=@SECS`), so entries logged in the same second just
+/// before the check ran were left out (found by examples/demo: a daily run
+/// right after the traffic missed the newest タスク作成 and errors).
+#[test]
+fn journal_window_ends_at_the_clock_not_the_whole_second() {
+    let env = Env::new();
+    let at = |micros_after: i64, msg: &str| Entry {
+        t: now_s() * 1_000_000 + micros_after,
+        fields: vec![
+            ("PRIORITY", b"3".to_vec()),
+            ("_SYSTEMD_UNIT", b"estimator.service".to_vec()),
+            ("MESSAGE", msg.as_bytes().to_vec()),
+        ],
+    };
+    let j = make_journal(
+        &env,
+        "subsecond",
+        &[
+            at(-2_000_000, "two seconds before"),
+            at(300_000, "same second, before the clock"),
+            at(900_000, "same second, after the clock"),
+        ],
+    );
+    env.runbook(
+        "t.yaml",
+        &format!(
+            "version: 1\nchecks:\n  - {{id: j, journal: {{unit: estimator, since: 1h, file: '{}'}}}}\n",
+            j.display()
+        ),
+    );
+    let clock = now() + chrono::Duration::milliseconds(600);
+    let r = env.run(&["run", "t", "-f", "json", "--now", &clock.to_rfc3339()]);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+    let c = common::check(&doc, "j");
+    assert_eq!(c["metric"], 2.0, "{c:#}");
+    assert!(detail(c).contains("same second, before the clock"), "{c:#}");
+}

@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod commands;
 mod databases;
+mod demo;
 mod engine;
 mod failure_injection;
 mod history;

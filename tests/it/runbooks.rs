@@ -69,3 +69,50 @@ fn list_shows_runbooks_and_checks() {
     assert!(r.stdout.contains("daily — 日次点検"));
     assert!(r.stdout.contains("disk-root"));
 }
+
+/// Each seed example's README maps every seed item to a check (rows
+/// numbered 1..M, automated ones ending in ✔) and states "Coverage: N of M
+/// items automated"; docs/examples.md repeats N of M. Both must agree with
+/// the table, so a row added or changed cannot leave a stale number.
+#[test]
+fn example_readmes_coverage_matches_their_tables() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let overview = std::fs::read_to_string(root.join("docs/examples.md")).unwrap();
+    for dir in [
+        "ai-estimator",
+        "member-form",
+        "ops-design",
+        "ops-template",
+        "smart-office",
+    ] {
+        let text = std::fs::read_to_string(root.join("examples").join(dir).join("README.md"))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.strip_prefix("| ")
+                    .and_then(|r| r.split(' ').next())
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .collect();
+        let numbers: Vec<u32> = rows
+            .iter()
+            .map(|l| l[2..].split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        let expected: Vec<u32> = (1..=rows.len() as u32).collect();
+        assert_eq!(numbers, expected, "{dir}: rows must be numbered 1..M");
+        let automated = rows
+            .iter()
+            .filter(|l| l.trim_end().ends_with("| ✔ |"))
+            .count();
+        let line = format!("**Coverage: {automated} of {} items automated", rows.len());
+        assert!(text.contains(&line), "{dir}: README should say `{line}`");
+        let cell = format!("| {automated} of {} (", rows.len());
+        assert!(
+            overview
+                .lines()
+                .any(|l| l.contains(&format!("examples/{dir}")) && l.contains(&cell)),
+            "docs/examples.md: the {dir} row should say `{cell}`"
+        );
+    }
+}

@@ -155,15 +155,14 @@ impl<'de> Visitor<'de> for ThresholdToggle {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut t = Threshold::new(self.0, None, None);
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
+        while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+            match key.value.as_str() {
                 "warn" => t.warn = Some(map.next_value_seed(LimitSeed(self.0))?),
                 "fail" => t.fail = Some(map.next_value_seed(LimitSeed(self.0))?),
                 other => {
-                    return Err(de::Error::custom(crate::suggest::unknown_key(
-                        other,
-                        &["warn", "fail"],
-                    )));
+                    let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
+                    let (l, c) = (key.referenced.line(), key.referenced.column());
+                    return Err(de::Error::custom(crate::runbook::at(l, c, &msg)));
                 }
             }
         }

@@ -17,7 +17,46 @@ use std::process::Stdio;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
+
+/// The largest journal entry (one line of `journalctl -o json`) read whole.
+/// journald's own limits keep real entries far below this; a hostile or
+/// corrupt journal cannot make opsrun's memory grow past it.
+const MAX_ENTRY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads one line into `line`, keeping at most `max` bytes of it. `None` at
+/// end of input; `Some(true)` when the line was longer than `max` (the rest
+/// was read and dropped).
+async fn read_line_capped<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    let mut truncated = false;
+    let mut any = false;
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(any.then_some(truncated));
+        }
+        any = true;
+        let (take, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = max.saturating_sub(line.len());
+        if take > room {
+            line.extend_from_slice(&buf[..room]);
+            truncated = true;
+        } else {
+            line.extend_from_slice(&buf[..take]);
+        }
+        r.consume(take);
+        if done {
+            return Ok(Some(truncated));
+        }
+    }
+}
 
 use super::logscan::{self, Classify, Tally, Window};
 use super::threshold::{Direction, Threshold};
@@ -362,9 +401,12 @@ impl Journal {
             let mut line = Vec::new();
             loop {
                 line.clear();
-                match lines.read_until(b'\n', &mut line).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => self.entry(&line, &mut seen, &mut tally, off),
+                match read_line_capped(&mut lines, &mut line, MAX_ENTRY_BYTES).await {
+                    Ok(None) | Err(_) => break,
+                    // An entry too large to hold is counted, never parsed
+                    // from a truncated copy (and never allowed to grow memory).
+                    Ok(Some(true)) => seen.unparsed += 1,
+                    Ok(Some(false)) => self.entry(&line, &mut seen, &mut tally, off),
                 }
             }
             child.wait().await
@@ -561,6 +603,32 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn long_lines_are_capped_and_flagged() {
+        let data = format!("{}\nshort\nlast", "x".repeat(100));
+        let mut r = tokio::io::BufReader::with_capacity(8, data.as_bytes());
+        let mut line = Vec::new();
+        assert_eq!(
+            read_line_capped(&mut r, &mut line, 10).await.unwrap(),
+            Some(true)
+        );
+        assert_eq!(line.len(), 10);
+        line.clear();
+        assert_eq!(
+            read_line_capped(&mut r, &mut line, 10).await.unwrap(),
+            Some(false)
+        );
+        assert_eq!(line, b"short\n");
+        line.clear();
+        assert_eq!(
+            read_line_capped(&mut r, &mut line, 10).await.unwrap(),
+            Some(false)
+        );
+        assert_eq!(line, b"last");
+        line.clear();
+        assert_eq!(read_line_capped(&mut r, &mut line, 10).await.unwrap(), None);
+    }
 
     #[test]
     fn field_values_of_every_shape() {

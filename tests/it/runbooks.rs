@@ -116,3 +116,29 @@ fn example_readmes_coverage_matches_their_tables() {
         );
     }
 }
+
+/// The README's YAML examples of checks load (wrapped in a runbook), so the
+/// front door never shows a field that does not exist.
+#[test]
+fn readme_check_examples_validate() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let env = Env::new();
+    let mut n = 0;
+    for block in readme.split("```yaml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if !block.contains("- id:") || block.contains("version:") || block.contains("checks: [...]")
+        {
+            continue;
+        }
+        let body: String = block.lines().map(|l| format!("  {l}\n")).collect();
+        let path = env.runbook(
+            &format!("readme{n}.yaml"),
+            &format!("version: 1\nchecks:\n{body}"),
+        );
+        let r = env.run(&["validate", path.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "README example {n}:\n{block}\n{}", r.stderr);
+        n += 1;
+    }
+    assert!(n >= 1, "no check examples found in README.md");
+}

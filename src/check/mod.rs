@@ -157,13 +157,14 @@ macro_rules! kinds {
         /// Every kind name, in the order of the registry.
         pub const KIND_NAMES: &[&str] = &[$($name),*];
 
-        /// Deserializes the value of kind key `name`, or `None` if no kind has that name.
+        /// Deserializes the value of kind key `name`, returning the kind's
+        /// registered (static) name with it, or `None` if no kind has that name.
         pub(crate) fn parse_kind<'de, A: MapAccess<'de>>(
             name: &str,
             map: &mut A,
-        ) -> Result<Option<Box<dyn Kind>>, A::Error> {
+        ) -> Result<Option<(&'static str, Box<dyn Kind>)>, A::Error> {
             Ok(Some(match name {
-                $($name => Box::new(map.next_value::<$ty>()?) as Box<dyn Kind>,)*
+                $($name => ($name, Box::new(map.next_value::<$ty>()?) as Box<dyn Kind>),)*
                 _ => return Ok(None),
             }))
         }

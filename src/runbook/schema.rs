@@ -386,15 +386,10 @@ impl<'de> Visitor<'de> for CheckVisitor {
                         )));
                     }
                     match parse_kind(other, &mut map)? {
-                        Some(k) => {
+                        Some((name, k)) => {
                             if let Err(msg) = k.validate() {
                                 return Err(at(format!("{other}: {msg}")));
                             }
-                            let name = KIND_NAMES
-                                .iter()
-                                .find(|n| **n == other)
-                                .copied()
-                                .unwrap_or("");
                             c.kind = Some((name, k));
                         }
                         None => {

@@ -241,15 +241,10 @@ impl<'de> Visitor<'de> for ActionVisitor {
                     a.step = Some(Step::Archive(st));
                 }
                 other => match parse_kind(other, &mut map)? {
-                    Some(k) => {
+                    Some((name, k)) => {
                         if let Err(msg) = k.validate() {
                             return Err(at(format!("{other}: {msg}")));
                         }
-                        let name = KIND_NAMES
-                            .iter()
-                            .find(|n| **n == other)
-                            .copied()
-                            .unwrap_or("");
                         a.step = Some(Step::Check(name, k));
                     }
                     None => {

@@ -10,6 +10,7 @@ mod nagios;
 pub(crate) mod prometheus;
 pub mod report;
 pub(crate) mod table;
+pub mod words;
 
 use crate::engine::RunResult;
 

@@ -10,10 +10,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::check::Ctx;
-use crate::outcome::{Outcome, Status, worst};
 use crate::runbook::{Check, Runbook, Severity};
 use crate::secret;
-use crate::units::format_millis;
+use crate::values::outcome::{Outcome, Status, worst};
+use crate::values::units::format_millis;
 
 /// Extra time the engine allows past a check's own timeout before it drops
 /// the check: kinds bound their inner waits by the timeout and explain

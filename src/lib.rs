@@ -16,12 +16,11 @@ pub mod fuzz_api;
 pub mod history;
 pub mod incident;
 pub mod notify;
-pub mod outcome;
 pub mod output;
 pub mod read_limit;
 pub mod runbook;
 pub mod secret;
 pub mod suggest;
-pub mod units;
+pub mod values;
 
 pub use app::main_entry;

@@ -3,21 +3,21 @@
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::units::{Unit, format_bytes, trim_float};
+use crate::values::outcome::Outcome;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, trim_float};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disk {
     #[serde(default = "root")]
     path: String,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     used: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     inodes: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
     free: Option<Threshold>,
 }
 
@@ -84,7 +84,7 @@ impl Disk {
                 return Outcome::unknown(format!(
                     "statvfs {}: {}",
                     path.display(),
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
             Err(e) => return Outcome::unknown(format!("statvfs {}: {e}", path.display())),

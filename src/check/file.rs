@@ -5,11 +5,11 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::runbook::Dur;
-use crate::units::{Unit, format_bytes, format_millis};
+use crate::values::Dur;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,7 +18,7 @@ pub struct File {
     #[serde(default = "yes")]
     exists: bool,
     max_age: Option<Dur>,
-    #[serde(default, deserialize_with = "super::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
     size: Option<Threshold>,
 }
 
@@ -55,7 +55,7 @@ impl File {
                 return Outcome::unknown(format!(
                     "cannot stat {}: {}",
                     path.display(),
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };

@@ -1,8 +1,6 @@
 //! Check kinds. Each kind lives in its own file and implements [`Kind`];
 //! the [`kinds!`] registry at the bottom is the one line a new kind adds.
 
-pub(crate) mod threshold;
-
 mod access_log;
 mod backup;
 mod cert_file;
@@ -16,7 +14,6 @@ mod http;
 mod journal;
 mod log;
 mod logscan;
-pub(crate) mod measure;
 mod memory;
 mod postgres;
 mod process;
@@ -42,7 +39,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use serde::de::MapAccess;
 
-use crate::outcome::Outcome;
+use crate::values::outcome::Outcome;
 
 /// A boxed future returned by [`Kind::run`]; kinds write `Box::pin(async move { … })`.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

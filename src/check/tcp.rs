@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::units::{Unit, format_millis};
+use crate::values::outcome::Outcome;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_millis};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,7 +16,7 @@ pub struct Tcp {
     address: String,
     #[serde(default)]
     state: PortState,
-    #[serde(default, deserialize_with = "super::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
     latency: Option<Threshold>,
 }
 
@@ -106,6 +106,6 @@ impl Tcp {
 fn reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        _ => crate::runbook::io_reason(e),
+        _ => crate::values::io_reason(e),
     }
 }

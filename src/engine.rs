@@ -11,10 +11,10 @@ use tokio::task::JoinSet;
 
 use crate::check::{Attempt, Ctx, Failure, Kind, Overran};
 use crate::judge;
-use crate::outcome::{Outcome, Status, worst};
-use crate::reason::{Reason, common};
 use crate::runbook::{Check, Runbook};
 use crate::secret;
+use crate::values::outcome::{Outcome, Status, worst};
+use crate::values::reason::{Reason, common};
 
 /// Extra time the engine allows past a check's own deadline before it
 /// drops the check: kinds bound their steps by the deadline and explain
@@ -281,10 +281,10 @@ fn redact_outcome(o: &mut Outcome) {
     }
 }
 
-fn redact_param(p: &mut crate::reason::Param) {
+fn redact_param(p: &mut crate::values::reason::Param) {
     match p {
-        crate::reason::Param::Text(t) => *t = secret::redact(t),
-        crate::reason::Param::List(l) => l.iter_mut().for_each(redact_param),
+        crate::values::reason::Param::Text(t) => *t = secret::redact(t),
+        crate::values::reason::Param::List(l) => l.iter_mut().for_each(redact_param),
         _ => {}
     }
 }

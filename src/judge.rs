@@ -3,11 +3,11 @@
 //! parser: `check::threshold`), applies a kind's own observations, and
 //! applies `severity`. Kinds only measure (see `check::measurement`).
 
-use crate::check::threshold::{Direction, Limit, Op, Threshold};
 use crate::check::{Attempt, Metric};
-use crate::outcome::{Outcome, Status};
-use crate::reason::{Reason, common};
 use crate::runbook::Severity;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::reason::{Reason, common};
+use crate::values::threshold::{Direction, Limit, Op, Threshold};
 
 /// The outcome of one attempt.
 pub fn judge(attempt: Attempt) -> Outcome {

@@ -33,10 +33,11 @@ use crate::cli::{BackupAction, RunArgs};
 use crate::engine::{self, CheckResult, Interrupt, RunResult, RunSettings, Selection};
 use crate::exit;
 use crate::history;
-use crate::outcome::{Outcome, Status};
 use crate::output::Format;
-use crate::runbook::{Action, BackupSpec, Check, Runbook, Step, io_reason};
-use crate::units::format_millis;
+use crate::runbook::{Action, BackupSpec, Check, Runbook, Step};
+use crate::values::io_reason;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::units::format_millis;
 use cancel::Cancel;
 use generation::TempDir;
 
@@ -503,7 +504,7 @@ async fn make_generation(
                 let bytes = tree::tree_bytes(&final_path);
                 let mut o = Outcome::pass(format!(
                     "{name} ({})",
-                    crate::units::format_bytes(bytes as f64)
+                    crate::values::units::format_bytes(bytes as f64)
                 ))
                 .with_detail(format!("published {}", final_path.display()));
                 if let Some(l) = &spec.latest {
@@ -602,7 +603,7 @@ async fn run_action(
                     let mut o = Outcome::pass(done.value).with_extra_metric(
                         "bytes",
                         done.bytes as f64,
-                        crate::units::Unit::Bytes,
+                        crate::values::units::Unit::Bytes,
                     );
                     for d in done.detail {
                         o = o.with_detail(d);

@@ -19,10 +19,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::histogram::Histogram;
 use super::logscan::{self, LogFile, ReadStats, ScanError, Span, Stop, TsFormat, TsParser, Window};
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Metric, Outcome};
-use crate::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::outcome::{Metric, Outcome};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,7 +240,7 @@ impl<'de> Deserialize<'de> for MetricSpecs {
                     let k = key.value.as_str();
                     // Errors point at the metric's key, not at the mapping.
                     let at = |msg: String| -> A::Error {
-                        de::Error::custom(crate::runbook::at(
+                        de::Error::custom(crate::values::at(
                             key.referenced.line(),
                             key.referenced.column(),
                             &msg,
@@ -268,7 +268,7 @@ struct ThresholdOf(Unit);
 impl<'de> de::DeserializeSeed<'de> for ThresholdOf {
     type Value = Threshold;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Threshold, D::Error> {
-        use super::threshold as t;
+        use crate::values::threshold as t;
         let th = match self.0 {
             Unit::Percent => t::percent(d),
             Unit::Millis => t::millis(d),

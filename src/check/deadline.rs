@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::reason::{Code, Reason};
-use crate::units::Unit;
+use crate::values::reason::{Code, Reason};
+use crate::values::units::Unit;
 
 /// One attempt's time budget.
 #[derive(Clone, Copy, Debug)]

@@ -3,10 +3,10 @@
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
-use crate::reason::{Code, Reason};
-use crate::units::{Unit, format_bytes, trim_float};
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, trim_float};
 
 /// The reason catalog entries of `disk` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[&STATVFS];
@@ -18,11 +18,11 @@ static STATVFS: Code = Code::new("disk.statvfs", "statvfs {path}: {error}");
 pub struct Disk {
     #[serde(default = "root")]
     path: String,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     used: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     inodes: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
     free: Option<Threshold>,
 }
 
@@ -92,7 +92,7 @@ impl Disk {
         let p = path.clone();
         let usage = match tokio::task::spawn_blocking(move || statvfs(&p)).await {
             Ok(Ok(u)) => u,
-            Ok(Err(e)) => return Err(cannot(crate::runbook::io_reason(&e))),
+            Ok(Err(e)) => return Err(cannot(crate::values::io_reason(&e))),
             Err(e) => return Err(cannot(e.to_string())),
         };
         let used_th = self

@@ -23,11 +23,11 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Name, ResolveError, ResolveErrorKind, Resolver};
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
-use crate::outcome::Status;
-use crate::reason::{Code, Reason};
-use crate::units::{Unit, format_millis};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_millis};
 
 /// The reason catalog entries of `dns` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[
@@ -75,8 +75,8 @@ pub struct Dns {
     record: RecordKind,
     server: Option<String>,
     #[serde(default)]
-    expect: Vec<crate::runbook::Text>,
-    #[serde(default, deserialize_with = "super::threshold::millis")]
+    expect: Vec<crate::values::Text>,
+    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
     latency: Option<Threshold>,
 }
 
@@ -302,7 +302,7 @@ impl Dns {
             .shown("timeout"),
             Some(ProtoErrorKind::Io(io)) => Failure::fail(
                 self.reason(&ERROR)
-                    .with("error", crate::runbook::io_reason(io)),
+                    .with("error", crate::values::io_reason(io)),
             ),
             _ => Failure::fail(self.reason(&ERROR).with("error", e.to_string())),
         }
@@ -349,7 +349,7 @@ fn summary(answers: &[String]) -> String {
     let shown: Vec<String> = answers
         .iter()
         .take(3)
-        .map(|a| super::measure::one_line(a, 60))
+        .map(|a| crate::values::measure::one_line(a, 60))
         .collect();
     match answers.len() {
         n if n > 3 => format!("{} (+{} more)", shown.join(", "), n - 3),

@@ -5,12 +5,12 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
-use crate::outcome::Status;
-use crate::reason::{Code, Reason};
-use crate::runbook::Dur;
-use crate::units::{Unit, format_bytes, format_millis};
+use crate::values::Dur;
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis};
 
 /// The reason catalog entries of `file` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[&MISSING, &PRESENT, &STAT, &STALE];
@@ -30,7 +30,7 @@ pub struct File {
     #[serde(default = "yes")]
     exists: bool,
     max_age: Option<Dur>,
-    #[serde(default, deserialize_with = "super::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
     size: Option<Threshold>,
 }
 
@@ -65,7 +65,7 @@ impl File {
             }
             Err(e) => {
                 return Err(Failure::unknown(
-                    reason(&STAT).with("error", crate::runbook::io_reason(&e)),
+                    reason(&STAT).with("error", crate::values::io_reason(&e)),
                 ));
             }
         };

@@ -59,10 +59,10 @@ async fn read_line_capped<R: AsyncBufRead + Unpin>(
 }
 
 use super::logscan::{self, Classify, Tally, Window};
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::units::{Unit, format_millis};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_millis};
 
 /// Where journald keeps journals when no `directory`/`file` is given.
 const SYSTEM_DIRS: [&str; 2] = ["/var/log/journal", "/run/log/journal"];
@@ -83,7 +83,7 @@ pub struct Journal {
     /// Only entries whose MESSAGE matches (`(?i)` for case-insensitive).
     #[serde(default, with = "logscan::opt_bytes_regex")]
     grep: Option<regex::bytes::Regex>,
-    #[serde(default, deserialize_with = "super::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::count")]
     count: Option<Threshold>,
     #[serde(default)]
     classify: Classify,
@@ -169,7 +169,7 @@ impl Priority {
 
 impl<'de> Deserialize<'de> for Priority {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
-        let s = d.deserialize_any(super::threshold::ScalarText)?;
+        let s = d.deserialize_any(crate::values::threshold::ScalarText)?;
         Priority::parse(&s).map_err(de::Error::custom)
     }
 }
@@ -372,7 +372,7 @@ impl Journal {
             Err(e) => {
                 return Outcome::unknown(format!(
                     "cannot run journalctl: {}",
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };

@@ -13,7 +13,7 @@
 //!    On overrun return `Failure::fail(o.reason(&TIMEOUT)…)` with the
 //!    kind's own `timeout` entry (`Code::variant("tcp.timeout", "timeout",
 //!    "…")`), never a second clock and never a fraction of the budget.
-//! 3. Each way of failing is a `static` [`Code`](crate::reason::Code) in
+//! 3. Each way of failing is a `static` [`Code`](crate::values::reason::Code) in
 //!    the kind's file (its English words, today's sentence with `{param}`
 //!    holes) plus a [`Reason`] built with its parameters; list the codes
 //!    in the kind's registration (`CODES`) and in docs/reasons.md.
@@ -29,10 +29,10 @@
 //!    the measurement and on reason codes and parameters, not on words;
 //!    the integration tests keep asserting the rendered English.
 
-use crate::check::threshold::{Direction, Threshold};
-use crate::outcome::{Outcome, Status};
-use crate::reason::Reason;
-use crate::units::Unit;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::reason::Reason;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::Unit;
 
 /// One measured number of a check.
 #[derive(Clone, Debug, PartialEq)]

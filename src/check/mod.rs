@@ -7,8 +7,6 @@
 //! or fail. How to convert a kind written the old way (judging itself,
 //! writing English) is in [`measurement`]'s module doc.
 
-pub(crate) mod threshold;
-
 mod deadline;
 #[cfg(test)]
 pub(crate) mod harness;
@@ -28,7 +26,6 @@ mod http;
 mod journal;
 mod log;
 mod logscan;
-pub(crate) mod measure;
 mod memory;
 mod postgres;
 mod process;
@@ -57,8 +54,8 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use serde::de::MapAccess;
 
-use crate::outcome::Outcome;
-use crate::reason::Code;
+use crate::values::outcome::Outcome;
+use crate::values::reason::Code;
 
 /// A boxed future returned by [`Kind::run`]; kinds write
 /// `Box::pin(async move { self.check(ctx).await.into() })`.

@@ -13,8 +13,8 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::Deserialize;
 
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::units::{Unit, format_millis};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::units::{Unit, format_millis};
 
 /// Properties read; `systemctl show` prints them in its own order.
 const PROPERTIES: &str = "Id,LoadState,LoadError,ActiveState,SubState,UnitFileState,Result,\
@@ -173,13 +173,13 @@ impl Systemd {
             Err(e) => {
                 return Err(format!(
                     "cannot run systemctl: {}",
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };
         let out = match tokio::time::timeout(ctx.timeout, child.wait_with_output()).await {
             Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(format!("systemctl: {}", crate::runbook::io_reason(&e))),
+            Ok(Err(e)) => return Err(format!("systemctl: {}", crate::values::io_reason(&e))),
             Err(_) => {
                 return Err(format!(
                     "{TIMED_OUT} {}",

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
-use crate::reason::{Code, Reason};
-use crate::units::{Unit, format_millis};
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_millis};
 
 /// The reason catalog entries of `tcp` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[&REFUSED, &CONNECT, &TIMEOUT, &IN_USE, &CANNOT, &FILTERED];
@@ -39,7 +39,7 @@ pub struct Tcp {
     address: String,
     #[serde(default)]
     state: PortState,
-    #[serde(default, deserialize_with = "super::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
     latency: Option<Threshold>,
 }
 
@@ -99,7 +99,7 @@ impl Tcp {
             }
             (PortState::Open, Ok(Err(e))) => Err(Failure::fail(
                 self.reason(&CONNECT)
-                    .with("error", crate::runbook::io_reason(&e)),
+                    .with("error", crate::values::io_reason(&e)),
             )
             .shown("closed")),
             (PortState::Open, Err(o)) => Err(Failure::fail(
@@ -112,7 +112,7 @@ impl Tcp {
             (PortState::Closed, Ok(Err(e))) if refused(&e) => Ok(Measurement::new("closed")),
             (PortState::Closed, Ok(Err(e))) => Err(Failure::unknown(
                 self.reason(&CANNOT)
-                    .with("error", crate::runbook::io_reason(&e)),
+                    .with("error", crate::values::io_reason(&e)),
             )),
             // A silent drop (firewall) is neither proof of free nor of in use.
             (PortState::Closed, Err(_)) => Err(Failure::unknown(self.reason(&FILTERED))),

@@ -9,10 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 
 use super::HistoryError;
-use super::aggregation::{self, Forecast, Stat, Uptime};
-use super::period::{Period, PeriodKind};
+use super::aggregation::{self, Forecast, Uptime};
+use super::period::Period;
 use super::store::{IncidentRecord, SampleRow, Store};
 use crate::runbook::{CheckRef, ReportSpec};
+use crate::values::PeriodKind;
+use crate::values::Stat;
 
 const DAY: Duration = Duration::from_secs(86_400);
 

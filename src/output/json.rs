@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::engine::RunResult;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 pub fn value(run: &RunResult) -> Value {
     let checks: Vec<Value> = run

@@ -78,7 +78,7 @@ pub fn render(format: Format, runs: &[&RunResult], opts: &RenderOpts) -> String 
 
 fn daily_ja(format: Format, run: &RunResult) -> String {
     let rec = crate::history::RunRecord::from_run(run);
-    let tz = crate::history::period::jst();
+    let tz = crate::values::jst();
     let period = crate::history::period::Period::day(
         rec.started_at.with_timezone(&tz).date_naive(),
         tz,

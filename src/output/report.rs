@@ -8,12 +8,13 @@ use chrono::{DateTime, FixedOffset, TimeZone};
 
 use crate::history::ResultRecord;
 use crate::history::RunRecord;
-use crate::history::aggregation::{Forecast, Stat};
-use crate::history::period::{Period, PeriodKind};
+use crate::history::aggregation::Forecast;
+use crate::history::period::Period;
 use crate::history::summary::{ForecastLine, LIVENESS_KINDS, PeriodSummary, TrendLine};
-use crate::outcome::Status;
 use crate::runbook::ReportSpec;
-use crate::units::{Unit, format_bytes, trim_float};
+use crate::values::outcome::Status;
+use crate::values::units::{Unit, format_bytes, trim_float};
+use crate::values::{PeriodKind, Stat};
 
 /// What a report is rendered from besides the run.
 #[derive(Clone, Copy, Debug)]
@@ -535,7 +536,7 @@ mod tests {
         use crate::history::store::IncidentRecord;
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
         let now = t("2025-11-01T10:00:00+09:00");
-        let period = Period::current(PeriodKind::Monthly, now, crate::history::period::jst());
+        let period = Period::current(PeriodKind::Monthly, now, crate::values::jst());
         let inc = |level: &str, at: &str, mins: i64| IncidentRecord {
             run_id: None,
             level: level.into(),

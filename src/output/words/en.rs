@@ -1,6 +1,6 @@
 //! English: the catalog's own templates (today's wording, word for word).
 
-use crate::reason::Reason;
+use crate::values::reason::Reason;
 
 /// The reason in English.
 pub fn say(r: &Reason) -> String {

@@ -7,11 +7,11 @@
 
 pub mod en;
 
-use crate::reason::{Param, Reason};
+use crate::values::reason::{Param, Reason};
 
 /// Installs the default words (English) for the run's messages.
 pub fn install() {
-    crate::reason::install_words(en::say);
+    crate::values::reason::install_words(en::say);
 }
 
 /// Fills `template` with `reason`'s parameters: `{name}` → the parameter,
@@ -83,8 +83,8 @@ pub fn format_param(p: &Param, join: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reason::Code;
-    use crate::units::Unit;
+    use crate::values::reason::Code;
+    use crate::values::units::Unit;
 
     static C: Code = Code::new("t", "");
 

@@ -12,8 +12,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::threshold::{Direction, Limit, Threshold, parse_limit};
-use crate::outcome::{Outcome, Status};
-use crate::units::Unit;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::units::Unit;
 
 /// One measured value of a check.
 #[derive(Clone, Debug)]
@@ -162,7 +162,7 @@ impl<'de> Visitor<'de> for ThresholdToggle {
                 other => {
                     let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
                     let (l, c) = (key.referenced.line(), key.referenced.column());
-                    return Err(de::Error::custom(crate::runbook::at(l, c, &msg)));
+                    return Err(de::Error::custom(crate::values::at(l, c, &msg)));
                 }
             }
         }

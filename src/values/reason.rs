@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
-use crate::units::Unit;
+use crate::values::units::Unit;
 
 /// One catalog entry: the machine code and its English words.
 #[derive(Debug, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::check::threshold::Threshold;
-use crate::reason::{Reason, say};
-use crate::units::Unit;
+use crate::values::reason::{Reason, say};
+use crate::values::threshold::Threshold;
+use crate::values::units::Unit;
 
 /// The status of one check. The derived order is "how bad", used for the
 /// exit code: pass/skip < unknown < warn < fail (SPEC §2).

@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::outcome::Status;
-use crate::units::Unit;
+use crate::values::outcome::Status;
+use crate::values::units::Unit;
 
 /// Which way a metric gets worse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,7 +225,7 @@ impl<'de> Visitor<'de> for ThresholdVisitor {
                 other => {
                     let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
                     let (l, c) = (key.referenced.line(), key.referenced.column());
-                    return Err(de::Error::custom(crate::runbook::at(l, c, &msg)));
+                    return Err(de::Error::custom(crate::values::at(l, c, &msg)));
                 }
             }
         }

@@ -7,7 +7,7 @@ use crate::check::{Attempt, Metric};
 use crate::runbook::Severity;
 use crate::values::outcome::{Outcome, Status};
 use crate::values::reason::{Reason, common};
-use crate::values::threshold::{Direction, Limit, Op, Threshold};
+use crate::values::threshold::{Direction, Limit, Threshold};
 
 /// The outcome of one attempt.
 pub fn judge(attempt: Attempt) -> Outcome {
@@ -60,7 +60,7 @@ pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
 pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
     let th = metric.threshold.as_ref()?;
     let (status, level, limit) = level(th, metric.value, metric.direction)?;
-    let op = op_symbol(limit, metric.direction);
+    let op = limit.op_for(metric.direction).symbol();
     Some((
         status,
         Reason::new(&common::THRESHOLD)
@@ -85,17 +85,4 @@ fn level(th: &Threshold, v: f64, dir: Direction) -> Option<(Status, &'static str
             .filter(|l| l.breached(v, dir))
             .map(|l| (s, name, l))
     })
-}
-
-/// The comparison a limit applies, as written in messages (`≥`).
-fn op_symbol(limit: &Limit, dir: Direction) -> &'static str {
-    match limit.op.unwrap_or(match dir {
-        Direction::HigherIsWorse => Op::Ge,
-        Direction::LowerIsWorse => Op::Le,
-    }) {
-        Op::Gt => ">",
-        Op::Ge => "≥",
-        Op::Lt => "<",
-        Op::Le => "≤",
-    }
 }

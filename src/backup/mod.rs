@@ -113,11 +113,9 @@ pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Re
                     // A `backup` check may still pass on the previous
                     // generation; for this run's record (weekly backup
                     // success) the backup did not happen.
-                    for c in r
-                        .results
-                        .iter_mut()
-                        .filter(|c| c.check.kind_name == "backup")
-                    {
+                    for c in r.results.iter_mut().filter(|c| {
+                        crate::check::has_role(c.check.kind_name, crate::check::Role::Backup)
+                    }) {
                         c.outcome.worsen(
                             Status::Fail,
                             "no new generation from this run (see the generation row)",

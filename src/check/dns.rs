@@ -81,6 +81,7 @@ pub struct Dns {
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[allow(clippy::upper_case_acronyms)] // the record types as DNS spells them
 enum RecordKind {
     #[default]
     #[serde(alias = "a")]
@@ -225,11 +226,13 @@ impl Dns {
             .map_err(|o| Failure::fail(self.timeout_reason(o.reason(&TIMEOUT))).shown("timeout"))?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let lookup = answer.map_err(|e| self.failure(e, ctx))?;
-        let answers: Vec<String> = lookup
+        let mut answers: Vec<String> = lookup
             .record_iter()
             .filter(|r| r.record_type() == self.record.rtype())
             .filter_map(|r| show(r.data()))
             .collect();
+        // Servers rotate the order of answers; the value and history should not.
+        answers.sort_by_key(|a| (a.parse::<IpAddr>().ok(), a.clone()));
         if answers.is_empty() {
             return Err(Failure::fail(self.reason(&NO_RECORDS)).shown("no record"));
         }
@@ -285,11 +288,10 @@ impl Dns {
             Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => match *response_code {
                 ResponseCode::NXDomain => Failure::fail(self.reason(&NXDOMAIN)).shown("NXDOMAIN"),
                 ResponseCode::NoError => Failure::fail(self.reason(&NO_RECORDS)).shown("no record"),
-                rc => Failure::fail(
-                    self.reason(&RCODE)
-                        .with("rcode", rc.to_str().to_uppercase()),
-                )
-                .shown(rc.to_str().to_uppercase()),
+                rc => {
+                    let name = rcode_name(rc);
+                    Failure::fail(self.reason(&RCODE).with("rcode", name.clone())).shown(name)
+                }
             },
             Some(ProtoErrorKind::Timeout) => Failure::fail(
                 self.timeout_reason(
@@ -306,6 +308,19 @@ impl Dns {
             ),
             _ => Failure::fail(self.reason(&ERROR).with("error", e.to_string())),
         }
+    }
+}
+
+/// The response code as dig prints it (`SERVFAIL`, `REFUSED`).
+fn rcode_name(rc: ResponseCode) -> String {
+    match rc {
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::YXDomain => "YXDOMAIN".into(),
+        ResponseCode::NotAuth => "NOTAUTH".into(),
+        other => format!("RCODE {}", u16::from(other)),
     }
 }
 

@@ -196,6 +196,9 @@ pub enum Role {
     HealthEndpoint,
     /// Its headline number is worth a trend line (usage, latency, counts).
     Measurement,
+    /// Its headline fills up toward a limit: without a `forecast` list,
+    /// monthly reports forecast when it reaches 100%.
+    Capacity,
     /// Checks backups: the reports show its success rate.
     Backup,
     /// Checks a certificate's expiry.
@@ -257,7 +260,7 @@ macro_rules! kinds {
 kinds! {
     "http" => http::Http, [Liveness, HealthEndpoint], &[];
     "tcp" => tcp::Tcp, [Liveness], tcp::CODES;
-    "disk" => disk::Disk, [Measurement], disk::CODES;
+    "disk" => disk::Disk, [Measurement, Capacity], disk::CODES;
     "memory" => memory::Memory, [Measurement], &[];
     "cpu" => cpu::Cpu, [Measurement], &[];
     "file" => file::File, [Liveness], file::CODES;
@@ -305,5 +308,40 @@ mod path_tests {
             normalize(std::path::Path::new("../x")),
             PathBuf::from("../x")
         );
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+    use crate::values::reason::common;
+
+    /// Every catalog entry is documented in docs/reasons.md, and no two
+    /// entries share a key.
+    #[test]
+    fn reasons_are_documented() {
+        let doc = include_str!("../../docs/reasons.md");
+        let mut keys = std::collections::BTreeSet::new();
+        let all = common::CODES
+            .iter()
+            .chain(KINDS.iter().flat_map(|k| k.codes.iter()));
+        for c in all {
+            assert!(keys.insert(c.key), "catalog key {} twice", c.key);
+            assert!(
+                doc.contains(&format!("`{}`", c.key)) && doc.contains(&format!("| `{}` |", c.code)),
+                "docs/reasons.md does not list {} ({})",
+                c.key,
+                c.code
+            );
+        }
+    }
+
+    #[test]
+    fn roles_are_read_by_name() {
+        assert!(has_role("http", Role::HealthEndpoint));
+        assert!(has_role("tcp", Role::Liveness));
+        assert!(!has_role("disk", Role::Liveness));
+        assert!(has_role("backup", Role::Backup));
+        assert!(roles("no-such-kind").is_empty());
     }
 }

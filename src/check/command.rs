@@ -274,7 +274,7 @@ impl Command {
             );
         }
         if let Some(why) = check_json(&stdout, &self.json) {
-            out.worsen(Status::Fail, why);
+            out.worsen_by(Status::Fail, why);
         }
         if let Some(v) = &self.value {
             self.apply_value(v, &text, &mut out);

@@ -267,7 +267,7 @@ kinds! {
     "memory" => memory::Memory, [Measurement], memory::CODES;
     "cpu" => cpu::Cpu, [Measurement], cpu::CODES;
     "file" => file::File, [Liveness], file::CODES;
-    "command" => command::Command, [Measurement], &[];
+    "command" => command::Command, [Measurement], command::CODES;
     "systemd" => systemd::Systemd, [Liveness], &[];
     "process" => process::Process, [Liveness], &[];
     "sqlite" => sqlite::Sqlite, [Measurement], &[];

@@ -19,6 +19,7 @@ pub mod output;
 pub mod read_limit;
 pub mod runbook;
 pub mod secret;
+pub mod spec;
 pub mod suggest;
 pub mod values;
 

@@ -70,4 +70,3 @@ pub struct Defaults {
     pub retry: Option<Retry>,
     pub severity: Option<Severity>,
 }
-

@@ -176,7 +176,6 @@ pub struct ChecklistItem {
     pub checks: Vec<Spanned<String>>,
 }
 
-
 /// A check id: lowercase letters, digits, `-` and `_`, at most 128 bytes.
 pub(crate) fn valid_id(s: &str) -> bool {
     let mut chars = s.chars();

@@ -15,6 +15,7 @@ mod history;
 mod hostile;
 mod http;
 mod incident;
+mod layers;
 mod logs;
 mod malformed;
 mod notify;

@@ -247,26 +247,13 @@ async fn run_action(
             vec![],
         ),
         Step::Check(_, kind) => {
-            let ctx = Ctx {
-                now,
-                timeout: a.timeout,
-                base_dir: rb
-                    .path
-                    .parent()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_default(),
-                previous: Default::default(),
-            };
+            let base_dir = rb
+                .path
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default();
             let o =
-                match tokio::time::timeout(a.timeout + Duration::from_millis(500), kind.run(&ctx))
-                    .await
-                {
-                    Ok(o) => o,
-                    Err(_) => crate::values::outcome::Outcome::fail(format!(
-                        "timed out after {}",
-                        format_millis(a.timeout.as_secs_f64() * 1000.0)
-                    )),
-                };
+                crate::engine::attempt(kind.as_ref(), &Ctx::new(now, a.timeout, base_dir)).await;
             let lines: Vec<String> = o.detail.iter().map(|d| crate::secret::redact(d)).collect();
             if o.status == Status::Pass {
                 (ActionState::Succeeded, lines)

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod fuzz_api;
 pub mod history;
 pub mod incident;
+pub mod judge;
 pub mod notify;
 pub mod output;
 pub mod read_limit;

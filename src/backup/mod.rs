@@ -93,7 +93,7 @@ pub(crate) async fn make(
         for c in r
             .results
             .iter_mut()
-            .filter(|c| c.check.kind_name == "backup")
+            .filter(|c| crate::check::has_role(c.check.kind_name, crate::check::Role::Backup))
         {
             c.outcome.worsen(
                 Status::Fail,
@@ -167,7 +167,7 @@ struct Row(String);
 
 impl Kind for Row {
     fn run<'a>(&'a self, _ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(async { Outcome::unknown("not a check") })
+        Box::pin(async { Outcome::unknown("not a check").into() })
     }
     fn section(&self) -> &'static str {
         sections::DATA
@@ -461,16 +461,9 @@ async fn run_action(
         Step::Check(_, kind) => {
             // Relative paths of a check used as a step (a command's working
             // directory, a `file:` path) are inside the new generation.
-            let ctx = Ctx {
-                now,
-                timeout: a.timeout,
-                base_dir: gen_dir.to_path_buf(),
-                previous: Default::default(),
-            };
-            let bounded =
-                tokio::time::timeout(a.timeout + Duration::from_millis(500), kind.run(&ctx));
+            let ctx = Ctx::new(now, a.timeout, gen_dir.to_path_buf());
             return tokio::select! {
-                r = bounded => (r.unwrap_or_else(|_| timed_out()), None),
+                o = crate::engine::attempt(kind.as_ref(), &ctx) => (o, None),
                 // Dropping the step's future kills a command's process group.
                 w = stop.wait_for(|s| s.is_some()) => (Outcome::unknown("interrupted"), w.ok().and_then(|v| *v)),
             };

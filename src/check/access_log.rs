@@ -283,7 +283,7 @@ impl<'de> de::DeserializeSeed<'de> for ThresholdOf {
 
 impl Kind for AccessLog {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::RESULTS
@@ -640,12 +640,7 @@ pub(crate) fn outcome_from_text(
             Format::Custom(_) => p.custom(l),
         }
     }
-    let ctx = Ctx {
-        now,
-        timeout: std::time::Duration::from_secs(10),
-        base_dir: PathBuf::from("/"),
-        previous: Default::default(),
-    };
+    let ctx = Ctx::new(now, std::time::Duration::from_secs(10), PathBuf::from("/"));
     let scanned = Scanned {
         tally: p.tally,
         stats,

@@ -22,7 +22,7 @@ pub struct CertFile {
 
 impl Kind for CertFile {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::SECURITY

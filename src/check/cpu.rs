@@ -58,7 +58,7 @@ async fn read(path: &str) -> Result<String, String> {
 
 impl Kind for Cpu {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::RESOURCES

@@ -207,7 +207,7 @@ impl<'de> Deserialize<'de> for StatusSpec {
 
 impl Kind for Http {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {

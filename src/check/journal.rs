@@ -176,7 +176,7 @@ impl<'de> Deserialize<'de> for Priority {
 
 impl Kind for Journal {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::LOGS
@@ -474,12 +474,11 @@ impl Journal {
             "classify": {"DB": "(?i)database|sqlite", "認証": "denied"},
         }))
         .expect("a valid journal check");
-        let ctx = Ctx {
+        let ctx = Ctx::new(
             now,
-            timeout: std::time::Duration::from_secs(10),
-            base_dir: std::path::PathBuf::from("/"),
-            previous: Default::default(),
-        };
+            std::time::Duration::from_secs(10),
+            std::path::PathBuf::from("/"),
+        );
         let mut seen = Seen::default();
         let mut tally = Tally::new(&j.classify);
         for line in data.split(|b| *b == b'\n') {

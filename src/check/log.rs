@@ -45,7 +45,7 @@ fn auto() -> TsFormat {
 
 impl Kind for Log {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::LOGS

@@ -73,7 +73,7 @@ fn cgroup_limit() -> Option<(f64, f64)> {
 
 impl Kind for Memory {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::RESOURCES

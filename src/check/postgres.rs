@@ -177,7 +177,7 @@ impl fmt::Display for Role {
 
 impl Kind for Postgres {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {

@@ -158,7 +158,7 @@ fn parse_url(url: &str) -> Result<Target, String> {
 
 impl Kind for Redis {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {

@@ -49,6 +49,7 @@ pub fn main_entry() -> i32 {
         }
     };
     init_tracing();
+    crate::output::words::install();
     match run(cli) {
         Ok(code) => code,
         // The one place an error becomes words.

@@ -17,6 +17,7 @@ mod nagios;
 pub(crate) mod prometheus;
 pub mod report;
 pub(crate) mod table;
+pub mod words;
 
 use chrono::FixedOffset;
 

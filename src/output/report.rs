@@ -6,11 +6,12 @@
 
 use chrono::{DateTime, FixedOffset, TimeZone};
 
+use crate::check::{Role, has_role};
 use crate::history::ResultRecord;
 use crate::history::RunRecord;
 use crate::history::aggregation::Forecast;
 use crate::history::period::Period;
-use crate::history::summary::{ForecastLine, LIVENESS_KINDS, PeriodSummary, TrendLine};
+use crate::history::summary::{ForecastLine, PeriodSummary, TrendLine};
 use crate::runbook::ReportSpec;
 use crate::values::outcome::Status;
 use crate::values::units::{Unit, format_bytes, trim_float};
@@ -130,7 +131,8 @@ fn shows_value(r: &ResultRecord, spec: Option<&ReportSpec>) -> bool {
             return false;
         }
     }
-    !LIVENESS_KINDS.contains(&r.kind.as_str()) && r.kind != "backup"
+    // Liveness and backup checks read as a status (正常/異常), measurements as a number.
+    has_role(&r.kind, Role::Measurement)
 }
 
 fn shown(r: &ResultRecord, spec: Option<&ReportSpec>) -> String {

@@ -9,6 +9,7 @@ pub mod io;
 pub mod located;
 pub mod measure;
 pub mod outcome;
+pub mod reason;
 pub mod scalar;
 pub mod stat;
 pub mod threshold;

@@ -24,7 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // registry, so it sits above the kinds.
     ("runbook", &["runbook"]),
     // Running checks, and the workflows built on it.
-    ("engine", &["engine", "incident", "backup"]),
+    ("engine", &["engine", "judge", "incident", "backup"]),
     ("history", &["history"]),
     // Formats, reports, 障害報告 — the only place words are chosen.
     ("presentation", &["output"]),

@@ -7,7 +7,10 @@
 
 pub mod aggregation;
 pub mod commands;
+pub mod lookback;
 pub mod period;
+pub mod schema;
+pub mod stop;
 pub mod store;
 pub mod summary;
 

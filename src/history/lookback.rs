@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::schema::{self, Version};
 use super::stop;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 /// How long a run waits for a writer's lock before going without history.
 const QUICK: Duration = Duration::from_millis(200);

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::ResultRecord;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 /// Version 1 (opsrun 0.1.0): one wide row per result.
 const V1: &str = "CREATE TABLE runs (

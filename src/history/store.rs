@@ -25,8 +25,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use super::aggregation::Sample;
 use super::schema::{self, Ids, Version};
 use super::{ResultRecord, RunRecord, stop};
-use crate::outcome::Status;
 use crate::runbook::CheckRef;
+use crate::values::outcome::Status;
 
 pub use super::lookback::{last_status, previous_metrics};
 
@@ -240,7 +240,7 @@ impl Store {
                 err(format!(
                     "cannot create directory {}: {}",
                     dir.display(),
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ))
             })?;
         }

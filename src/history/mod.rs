@@ -6,10 +6,10 @@
 //! whether it comes from the run just made or from the database).
 
 pub mod aggregation;
-pub mod commands;
 pub mod lookback;
 pub mod period;
 pub mod schema;
+pub mod session;
 pub mod stop;
 pub mod store;
 pub mod summary;
@@ -23,7 +23,9 @@ use crate::secret;
 use crate::values::outcome::Status;
 use crate::values::units::trim_float;
 
+pub use session::{HistorySettings, Session};
 pub use store::{HistoryError, Store};
+pub use summary::PeriodSummary;
 
 /// A run as history keeps it.
 #[derive(Clone, Debug, PartialEq)]

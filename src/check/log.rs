@@ -337,13 +337,13 @@ mod tests {
         let th = c.threshold.as_ref().unwrap();
         assert_eq!(th.warn.as_ref().map(|l| l.value), Some(1.0));
         assert_eq!(c.subject(), "app.log /ERROR/: 3 matches in whole file");
-        let (status, r) = crate::judge::breach(c).unwrap();
-        assert_eq!(status, Status::Warn);
-        assert_eq!(r.param("limit"), Some(&Param::Quantity(1.0, Unit::Count)));
+        assert!(th.fail.is_none());
 
         let l: Log = kind("path: app.log\npattern: ERROR\ncount: {fail: 5}").unwrap();
         let m = run_in(&l, &ctx()).await.unwrap();
-        assert!(crate::judge::breach(&m.metrics[0]).is_none());
+        let th = m.metrics[0].threshold.as_ref().unwrap();
+        assert_eq!(th.fail.as_ref().map(|l| l.value), Some(5.0));
+        assert!(th.warn.is_none());
 
         // A window needs timestamps: none found is unknown, not 0 matches.
         let l: Log = kind("path: app.log\nsince: 1h").unwrap();

@@ -40,6 +40,7 @@ pub fn main_entry() -> i32 {
         }
     };
     init_tracing();
+    crate::output::words::install();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -158,7 +159,7 @@ fn runbook_files(dir: &Path) -> Vec<PathBuf> {
                 .filter(|p| {
                     p.is_file()
                         && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-                        && !crate::notify::config::is_config_file(p)
+                        && !crate::runbook::notify::is_config_file(p)
                 })
                 .collect()
         })
@@ -274,8 +275,8 @@ pub(crate) fn present(
         junit_warn: args.junit_warn,
         prom: Default::default(),
     };
-    let worst = crate::outcome::worst(results.iter().map(RunResult::status));
-    let all_pass = worst <= crate::outcome::Status::Skip;
+    let worst = crate::values::outcome::worst(results.iter().map(RunResult::status));
+    let all_pass = worst <= crate::values::outcome::Status::Skip;
     let interrupted = results.iter().find_map(|r| r.interrupted);
     // Report and checklist read the runbook's `report:` block and history;
     // every other format is a function of the runs alone.
@@ -565,7 +566,7 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.map_err(|e| std::io::Error::new(e.kind(), runbook::io_reason(&e)))
+    result.map_err(|e| std::io::Error::new(e.kind(), crate::values::io_reason(&e)))
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
@@ -595,7 +596,7 @@ fn validate(paths: &[PathBuf], dir: &DirArg, vars: &BTreeMap<String, String>) ->
             files.extend(found);
             // The shared configuration next to the runbooks is checked too.
             files.extend(
-                crate::notify::config::CONFIG_NAMES
+                crate::runbook::notify::CONFIG_NAMES
                     .iter()
                     .map(|n| p.join(n))
                     .filter(|c| c.is_file()),
@@ -606,8 +607,8 @@ fn validate(paths: &[PathBuf], dir: &DirArg, vars: &BTreeMap<String, String>) ->
     }
     let mut bad = 0;
     for f in &files {
-        if crate::notify::config::is_config_file(f) {
-            match crate::notify::config::load(f) {
+        if crate::runbook::notify::is_config_file(f) {
+            match crate::runbook::notify::load(f) {
                 Ok(_) => println!("ok: {} (configuration)", f.display()),
                 Err(e) => {
                     bad += 1;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::history::period::PeriodKind;
 use crate::output::{Format, WarnAs};
+use crate::values::PeriodKind;
 
 /// Execute operations runbooks: typed checks, a pass/warn/fail table and
 /// Japanese ops reports.
@@ -289,7 +289,7 @@ pub enum JaFormat {
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    crate::units::parse_duration(s)
+    crate::values::units::parse_duration(s)
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {

@@ -9,14 +9,15 @@ use chrono::{DateTime, FixedOffset};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::check::Ctx;
-use crate::outcome::{Outcome, Status, worst};
-use crate::runbook::{Check, Runbook, Severity};
+use crate::check::{Attempt, Ctx, Failure, Kind, Overran};
+use crate::judge;
+use crate::runbook::{Check, Runbook};
 use crate::secret;
-use crate::units::format_millis;
+use crate::values::outcome::{Outcome, Status, worst};
+use crate::values::reason::{Reason, common};
 
-/// Extra time the engine allows past a check's own timeout before it drops
-/// the check: kinds bound their inner waits by the timeout and explain
+/// Extra time the engine allows past a check's own deadline before it
+/// drops the check: kinds bound their steps by the deadline and explain
 /// which step was slow; this margin lets them say so.
 const GRACE: Duration = Duration::from_millis(500);
 
@@ -30,17 +31,17 @@ pub struct Selection {
 
 impl Selection {
     /// Why a check is not selected, or `None` if it runs.
-    pub fn excludes(&self, c: &Check) -> Option<String> {
-        if !self.only.is_empty() && !self.only.contains(&c.id) {
-            return Some("not selected by --only".into());
-        }
-        if self.skip.contains(&c.id) {
-            return Some("skipped by --skip".into());
-        }
-        if !self.tags.is_empty() && !c.tags.iter().any(|t| self.tags.contains(t)) {
-            return Some("not selected by --tag".into());
-        }
-        None
+    pub fn excludes(&self, c: &Check) -> Option<Reason> {
+        let (code, by) = if !self.only.is_empty() && !self.only.contains(&c.id) {
+            (&common::NOT_ONLY, "--only")
+        } else if self.skip.contains(&c.id) {
+            (&common::SKIPPED, "--skip")
+        } else if !self.tags.is_empty() && !c.tags.iter().any(|t| self.tags.contains(t)) {
+            (&common::NOT_TAGGED, "--tag")
+        } else {
+            return None;
+        };
+        Some(Reason::new(code).with("by", by))
     }
 }
 
@@ -123,7 +124,11 @@ pub async fn run(
         if let Some(why) = settings.selection.excludes(check) {
             slots[i] = Some(CheckResult {
                 check: check.clone(),
-                outcome: Outcome::new(Status::Skip, "").with_message(why),
+                outcome: {
+                    let mut o = Outcome::new(Status::Skip, "");
+                    o.worsen_by(Status::Skip, why);
+                    o
+                },
                 duration: Duration::ZERO,
                 attempts: 0,
             });
@@ -175,11 +180,13 @@ pub async fn run(
         .map(|(slot, check)| {
             slot.unwrap_or_else(|| CheckResult {
                 check: check.clone(),
-                outcome: Outcome::unknown(if interrupted.is_some() {
-                    "interrupted"
-                } else {
-                    "check did not finish"
-                }),
+                outcome: judge::judge(Attempt::Failed(Failure::unknown(Reason::new(
+                    if interrupted.is_some() {
+                        &common::INTERRUPTED
+                    } else {
+                        &common::UNFINISHED
+                    },
+                )))),
                 duration: Duration::ZERO,
                 attempts: 0,
             })
@@ -203,32 +210,22 @@ pub async fn run(
     }
 }
 
-/// Runs one check with its retries; every attempt is bounded.
+/// Runs one check with its retries; every attempt is bounded by its own
+/// deadline, and the judge decides each attempt's status.
 pub async fn run_check(
     check: Arc<Check>,
     now: DateTime<FixedOffset>,
     previous: crate::check::Previous,
 ) -> CheckResult {
     let started = Instant::now();
-    let ctx = Ctx {
-        now,
-        timeout: check.timeout,
-        base_dir: check.base_dir(),
-        previous,
-    };
     let max = check.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
     let mut attempts = 0;
     let mut outcome;
     loop {
         attempts += 1;
-        outcome = match tokio::time::timeout(check.timeout + GRACE, check.kind.run(&ctx)).await {
-            Ok(o) => o,
-            Err(_) => Outcome::fail(format!(
-                "timed out after {}",
-                format_millis(check.timeout.as_secs_f64() * 1000.0)
-            ))
-            .with_value("timeout"),
-        };
+        let mut ctx = Ctx::new(now, check.timeout, check.base_dir());
+        ctx.previous = previous.clone();
+        outcome = attempt(check.kind.as_ref(), &ctx).await;
         if outcome.status == Status::Pass || attempts >= max {
             break;
         }
@@ -246,12 +243,7 @@ pub async fn run_check(
             outcome.status.as_str()
         ));
     }
-    if check.severity == Some(Severity::Warn) && outcome.status == Status::Fail {
-        outcome.status = Status::Warn;
-        outcome
-            .detail
-            .push("failure counted as warn (severity: warn)".into());
-    }
+    judge::apply_severity(&mut outcome, check.severity);
     redact_outcome(&mut outcome);
     CheckResult {
         check,
@@ -261,10 +253,38 @@ pub async fn run_check(
     }
 }
 
+/// One attempt of `kind` in `ctx`, judged. A kind that overruns its
+/// deadline by more than the grace period is dropped (a command's process
+/// group is killed on drop) and fails with `timeout`. Checks used as steps
+/// (incident actions, backup steps) run through here too.
+pub async fn attempt(kind: &dyn Kind, ctx: &Ctx) -> Outcome {
+    let budget = ctx.deadline.budget();
+    let a = match tokio::time::timeout(budget + GRACE, kind.run(ctx)).await {
+        Ok(a) => a,
+        Err(_) => Attempt::Failed(
+            Failure::fail(Overran { after: budget }.reason(&common::TIMEOUT)).shown("timeout"),
+        ),
+    };
+    judge::judge(a)
+}
+
 fn redact_outcome(o: &mut Outcome) {
     o.value = secret::redact(&o.value);
     o.message = secret::redact(&o.message);
     for d in &mut o.detail {
         *d = secret::redact(d);
+    }
+    for r in &mut o.reasons {
+        for (_, p) in &mut r.params {
+            redact_param(p);
+        }
+    }
+}
+
+fn redact_param(p: &mut crate::values::reason::Param) {
+    match p {
+        crate::values::reason::Param::Text(t) => *t = secret::redact(t),
+        crate::values::reason::Param::List(l) => l.iter_mut().for_each(redact_param),
+        _ => {}
     }
 }

@@ -1,6 +1,6 @@
 //! The exit-code table of SPEC §2, in one place.
 
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 /// Every check passed (or was skipped).
 pub const OK: i32 = 0;

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use crate::check::threshold::{Limit, Op, parse_limit};
-pub use crate::units::{MAX_DURATION_SECS, Unit, parse_duration, parse_size};
+pub use crate::values::threshold::{Limit, Op, parse_limit};
+pub use crate::values::units::{MAX_DURATION_SECS, Unit, parse_duration, parse_size};
 
-use crate::outcome::Outcome;
+use crate::values::outcome::Outcome;
 
 /// Loads `text` as the runbook `path` (includes resolve next to it) and
 /// returns how many checks it has, or the error as printed.

@@ -12,9 +12,9 @@ use tokio::sync::watch;
 
 use crate::check::Ctx;
 use crate::engine::{self, Interrupt, RunResult, RunSettings, Selection};
-use crate::outcome::Status;
 use crate::runbook::{Action, Level, Runbook, Step};
-use crate::units::format_millis;
+use crate::values::outcome::Status;
+use crate::values::units::format_millis;
 
 /// What happened to one recovery action.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,7 +136,7 @@ pub fn parse_since(s: &str, now: DateTime<FixedOffset>) -> Result<DateTime<Fixed
         };
         return Ok(candidate.fixed_offset());
     }
-    if let Ok(d) = crate::units::parse_duration(s) {
+    if let Ok(d) = crate::values::units::parse_duration(s) {
         return Ok(now - chrono::Duration::from_std(d).map_err(|e| e.to_string())?);
     }
     Err(format!(
@@ -245,7 +245,7 @@ async fn run_systemctl(action: &str, unit: &str, timeout: Duration) -> (bool, Ve
         Ok(Err(e)) => (
             false,
             vec![],
-            format!("cannot run systemctl: {}", crate::runbook::io_reason(&e)),
+            format!("cannot run systemctl: {}", crate::values::io_reason(&e)),
         ),
         Ok(Ok(o)) => {
             let text = format!(
@@ -299,26 +299,13 @@ async fn run_action(
             vec![],
         ),
         Step::Check(_, kind) => {
-            let ctx = Ctx {
-                now,
-                timeout: a.timeout,
-                base_dir: rb
-                    .path
-                    .parent()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_default(),
-                previous: Default::default(),
-            };
+            let base_dir = rb
+                .path
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default();
             let o =
-                match tokio::time::timeout(a.timeout + Duration::from_millis(500), kind.run(&ctx))
-                    .await
-                {
-                    Ok(o) => o,
-                    Err(_) => crate::outcome::Outcome::fail(format!(
-                        "timed out after {}",
-                        format_millis(a.timeout.as_secs_f64() * 1000.0)
-                    )),
-                };
+                crate::engine::attempt(kind.as_ref(), &Ctx::new(now, a.timeout, base_dir)).await;
             let lines: Vec<String> = o.detail.iter().map(|d| crate::secret::redact(d)).collect();
             if o.status == Status::Pass {
                 (ActionState::Succeeded, lines)

@@ -15,13 +15,13 @@ pub mod exit;
 pub mod fuzz_api;
 pub mod history;
 pub mod incident;
+pub mod judge;
 pub mod notify;
-pub mod outcome;
 pub mod output;
 pub mod read_limit;
 pub mod runbook;
 pub mod secret;
 pub mod suggest;
-pub mod units;
+pub mod values;
 
 pub use app::main_entry;

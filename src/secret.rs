@@ -141,7 +141,7 @@ pub fn from_file(path: &Path) -> Result<String, String> {
         Err(e) => Err(format!(
             "cannot read secret file {}: {}",
             path.display(),
-            crate::runbook::io_reason(&e)
+            crate::values::io_reason(&e)
         )),
     }
 }

@@ -14,7 +14,8 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::runbook::{MATCH_OPTIONS, io_reason};
+use crate::runbook::MATCH_OPTIONS;
+use crate::values::io_reason;
 
 /// One entry of the backup directory that matches the pattern.
 #[derive(Debug, Clone)]

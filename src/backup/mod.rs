@@ -33,10 +33,11 @@ use crate::cli::{BackupAction, RunArgs};
 use crate::engine::{self, CheckResult, Interrupt, RunResult, RunSettings, Selection};
 use crate::exit;
 use crate::history;
-use crate::outcome::{Outcome, Status};
 use crate::output::Format;
-use crate::runbook::{Action, BackupSpec, Check, Runbook, Step, io_reason};
-use crate::units::format_millis;
+use crate::runbook::{Action, BackupSpec, Check, Runbook, Step};
+use crate::values::io_reason;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::units::format_millis;
 use cancel::Cancel;
 use generation::TempDir;
 
@@ -112,11 +113,9 @@ pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Re
                     // A `backup` check may still pass on the previous
                     // generation; for this run's record (weekly backup
                     // success) the backup did not happen.
-                    for c in r
-                        .results
-                        .iter_mut()
-                        .filter(|c| c.check.kind_name == "backup")
-                    {
+                    for c in r.results.iter_mut().filter(|c| {
+                        crate::check::has_role(c.check.kind_name, crate::check::Role::Backup)
+                    }) {
                         c.outcome.worsen(
                             Status::Fail,
                             "no new generation from this run (see the generation row)",
@@ -289,7 +288,7 @@ struct Row(String);
 
 impl Kind for Row {
     fn run<'a>(&'a self, _ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(async { Outcome::unknown("not a check") })
+        Box::pin(async { Outcome::unknown("not a check").into() })
     }
     fn section(&self) -> &'static str {
         sections::DATA
@@ -503,7 +502,7 @@ async fn make_generation(
                 let bytes = tree::tree_bytes(&final_path);
                 let mut o = Outcome::pass(format!(
                     "{name} ({})",
-                    crate::units::format_bytes(bytes as f64)
+                    crate::values::units::format_bytes(bytes as f64)
                 ))
                 .with_detail(format!("published {}", final_path.display()));
                 if let Some(l) = &spec.latest {
@@ -583,16 +582,9 @@ async fn run_action(
         Step::Check(_, kind) => {
             // Relative paths of a check used as a step (a command's working
             // directory, a `file:` path) are inside the new generation.
-            let ctx = Ctx {
-                now,
-                timeout: a.timeout,
-                base_dir: gen_dir.to_path_buf(),
-                previous: Default::default(),
-            };
-            let bounded =
-                tokio::time::timeout(a.timeout + Duration::from_millis(500), kind.run(&ctx));
+            let ctx = Ctx::new(now, a.timeout, gen_dir.to_path_buf());
             return tokio::select! {
-                r = bounded => (r.unwrap_or_else(|_| timed_out()), None),
+                o = crate::engine::attempt(kind.as_ref(), &ctx) => (o, None),
                 // Dropping the step's future kills a command's process group.
                 w = stop.wait_for(|s| s.is_some()) => (Outcome::unknown("interrupted"), w.ok().and_then(|v| *v)),
             };
@@ -609,7 +601,7 @@ async fn run_action(
                     let mut o = Outcome::pass(done.value).with_extra_metric(
                         "bytes",
                         done.bytes as f64,
-                        crate::units::Unit::Bytes,
+                        crate::values::units::Unit::Bytes,
                     );
                     for d in done.detail {
                         o = o.with_detail(d);

@@ -13,7 +13,8 @@ use chrono::{DateTime, FixedOffset, TimeZone};
 use serde_json::json;
 
 use super::generation::{self, Generation};
-use crate::runbook::{BackupSpec, PruneSpec, io_reason};
+use crate::runbook::{BackupSpec, PruneSpec};
+use crate::values::io_reason;
 
 /// What prune decided for one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

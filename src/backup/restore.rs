@@ -18,9 +18,10 @@ use super::generation::{self, Generation, TempDir};
 use super::steps::{SQLITE_MAGIC, check_db, read_archive};
 use super::tree;
 use crate::engine::Interrupt;
-use crate::outcome::{Outcome, Status};
-use crate::runbook::{BackupSpec, RestoreTestSpec, io_reason};
-use crate::units::{format_bytes, format_millis};
+use crate::runbook::{BackupSpec, RestoreTestSpec};
+use crate::values::io_reason;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::units::{format_bytes, format_millis};
 
 /// Bound on a whole restore test that sets no `timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);

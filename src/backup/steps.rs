@@ -12,8 +12,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::cancel::Cancel;
 use super::tree::{self, Copied};
-use crate::runbook::{SqliteCheck, io_reason};
-use crate::units::format_bytes;
+use crate::runbook::SqliteCheck;
+use crate::values::io_reason;
+use crate::values::units::format_bytes;
 
 /// What a step produced: a short value for the table and detail lines.
 #[derive(Debug, Default)]

@@ -43,7 +43,7 @@ pub(crate) fn at(p: &Path) -> impl Fn(std::io::Error) -> std::io::Error + '_ {
         }
         std::io::Error::new(
             e.kind(),
-            format!("{}: {}", p.display(), crate::runbook::io_reason(&e)),
+            format!("{}: {}", p.display(), crate::values::io_reason(&e)),
         )
     }
 }

@@ -19,10 +19,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::histogram::Histogram;
 use super::logscan::{self, LogFile, ReadStats, ScanError, Span, Stop, TsFormat, TsParser, Window};
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Metric, Outcome};
-use crate::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::outcome::{Metric, Outcome};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,7 +240,7 @@ impl<'de> Deserialize<'de> for MetricSpecs {
                     let k = key.value.as_str();
                     // Errors point at the metric's key, not at the mapping.
                     let at = |msg: String| -> A::Error {
-                        de::Error::custom(crate::runbook::at(
+                        de::Error::custom(crate::values::at(
                             key.referenced.line(),
                             key.referenced.column(),
                             &msg,
@@ -268,7 +268,7 @@ struct ThresholdOf(Unit);
 impl<'de> de::DeserializeSeed<'de> for ThresholdOf {
     type Value = Threshold;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Threshold, D::Error> {
-        use super::threshold as t;
+        use crate::values::threshold as t;
         let th = match self.0 {
             Unit::Percent => t::percent(d),
             Unit::Millis => t::millis(d),
@@ -283,7 +283,7 @@ impl<'de> de::DeserializeSeed<'de> for ThresholdOf {
 
 impl Kind for AccessLog {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::RESULTS
@@ -640,12 +640,7 @@ pub(crate) fn outcome_from_text(
             Format::Custom(_) => p.custom(l),
         }
     }
-    let ctx = Ctx {
-        now,
-        timeout: std::time::Duration::from_secs(10),
-        base_dir: PathBuf::from("/"),
-        previous: Default::default(),
-    };
+    let ctx = Ctx::new(now, std::time::Duration::from_secs(10), PathBuf::from("/"));
     let scanned = Scanned {
         tally: p.tally,
         stats,

@@ -13,11 +13,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, FixedOffset, TimeZone};
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::runbook::{Dur, Size};
-use crate::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::{Dur, Size};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,9 +30,9 @@ pub struct Backup {
     #[serde(default)]
     require: Vec<String>,
     min_size: Option<Size>,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     shrink: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::count")]
     generations: Option<Threshold>,
 }
 
@@ -62,7 +62,7 @@ mod glob_pattern {
 
 impl Kind for Backup {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {
@@ -241,7 +241,7 @@ impl Backup {
                 return Outcome::unknown(format!(
                     "cannot read {}: {}",
                     dir.display(),
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
             Err(e) => return Outcome::unknown(format!("backup scan failed: {e}")),

@@ -7,22 +7,22 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 
-use super::threshold::Threshold;
 use super::x509::{CertInfo, default_days, expiry_outcome};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
+use crate::values::outcome::Outcome;
+use crate::values::threshold::Threshold;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertFile {
     path: String,
-    #[serde(default, deserialize_with = "super::threshold::days")]
+    #[serde(default, deserialize_with = "crate::values::threshold::days")]
     days: Option<Threshold>,
 }
 
 impl Kind for CertFile {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::SECURITY
@@ -72,7 +72,7 @@ impl CertFile {
                 return Outcome::unknown(format!(
                     "cannot read {}: {}",
                     path.display(),
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };

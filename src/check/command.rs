@@ -12,10 +12,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::expect::{Codes, JsonExpect, check_json};
 use super::http::opt_regex;
-use super::threshold::{Direction, Limit, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::units::{Unit, format_millis, trim_float};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Limit, Threshold};
+use crate::values::units::{Unit, format_millis, trim_float};
 
 /// Output kept per stream; earlier output is dropped (the tail is what explains a failure).
 const KEEP_BYTES: usize = 256 * 1024;
@@ -50,9 +50,9 @@ fn zero() -> Codes {
 struct ValueSpec {
     #[serde(default, with = "opt_regex")]
     regex: Option<regex::Regex>,
-    #[serde(default, deserialize_with = "super::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
     warn: Option<Limit>,
-    #[serde(default, deserialize_with = "super::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
     fail: Option<Limit>,
     /// Unit label for display (`件`, `MB`); the number itself is unitless.
     unit: Option<String>,
@@ -60,7 +60,7 @@ struct ValueSpec {
 
 impl Kind for Command {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::OTHER
@@ -185,7 +185,7 @@ impl Command {
                     .unwrap_or_else(|| "/bin/sh".into());
                 return Outcome::unknown(format!(
                     "cannot run {what}: {}",
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };
@@ -311,7 +311,7 @@ impl Command {
             "days" => Unit::Days,
             _ => Unit::Number,
         };
-        let m = crate::outcome::Metric::new(n, unit);
+        let m = crate::values::outcome::Metric::new(n, unit);
         out.metric = Some(m.clone());
         out.metrics.push(("value".into(), m));
         let th = Threshold {

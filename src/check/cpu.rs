@@ -5,20 +5,20 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::runbook::Dur;
-use crate::units::{Unit, trim_float};
+use crate::values::Dur;
+use crate::values::outcome::Outcome;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, trim_float};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cpu {
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     used: Option<Threshold>,
     #[serde(default = "one_second")]
     sample: Dur,
-    #[serde(default, deserialize_with = "super::threshold::number")]
+    #[serde(default, deserialize_with = "crate::values::threshold::number")]
     load: Option<Threshold>,
 }
 
@@ -53,12 +53,12 @@ fn cores(stat: &str) -> usize {
 async fn read(path: &str) -> Result<String, String> {
     tokio::fs::read_to_string(path)
         .await
-        .map_err(|e| format!("cannot read {path}: {}", crate::runbook::io_reason(&e)))
+        .map_err(|e| format!("cannot read {path}: {}", crate::values::io_reason(&e)))
 }
 
 impl Kind for Cpu {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::RESOURCES

@@ -3,21 +3,26 @@
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::units::{Unit, format_bytes, trim_float};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, trim_float};
+
+/// The reason catalog entries of `disk` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[&STATVFS];
+
+static STATVFS: Code = Code::new("disk.statvfs", "statvfs {path}: {error}");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disk {
     #[serde(default = "root")]
     path: String,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     used: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     inodes: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
     free: Option<Threshold>,
 }
 
@@ -62,7 +67,7 @@ fn statvfs(path: &std::path::Path) -> Result<Usage, std::io::Error> {
 
 impl Kind for Disk {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::RESOURCES
@@ -73,69 +78,66 @@ impl Kind for Disk {
 }
 
 impl Disk {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let path = ctx.path(&self.path);
+        let cannot = |error: String| {
+            Failure::unknown(
+                Reason::new(&STATVFS)
+                    .with("path", path.display().to_string())
+                    .with("error", error),
+            )
+        };
         // statvfs can hang on a dead network filesystem: off the runtime,
-        // and the engine's timeout bounds the wait.
+        // and the deadline bounds the wait.
         let p = path.clone();
         let usage = match tokio::task::spawn_blocking(move || statvfs(&p)).await {
             Ok(Ok(u)) => u,
-            Ok(Err(e)) => {
-                return Outcome::unknown(format!(
-                    "statvfs {}: {}",
-                    path.display(),
-                    crate::runbook::io_reason(&e)
-                ));
-            }
-            Err(e) => return Outcome::unknown(format!("statvfs {}: {e}", path.display())),
+            Ok(Err(e)) => return Err(cannot(crate::values::io_reason(&e))),
+            Err(e) => return Err(cannot(e.to_string())),
         };
         let used_th = self
             .used
             .clone()
             .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(80.0), Some(90.0)));
         let shown = trim_float(usage.used_pct, 1);
-        let mut out = Outcome::pass(format!("{shown}%"))
-            .with_metric("used", usage.used_pct, Unit::Percent)
-            .with_extra_metric("free", usage.free_bytes, Unit::Bytes)
-            .with_detail(format!(
+        let mut m = Measurement::new(format!("{shown}%"))
+            .metric(
+                Metric::new(
+                    "used",
+                    usage.used_pct,
+                    Unit::Percent,
+                    Direction::HigherIsWorse,
+                )
+                .held_to(used_th)
+                .says(format!("disk {} {shown}% used", self.path)),
+            )
+            .metric(
+                Metric::new(
+                    "free",
+                    usage.free_bytes,
+                    Unit::Bytes,
+                    Direction::LowerIsWorse,
+                )
+                .held(&self.free)
+                .says(format!(
+                    "disk {} {} free",
+                    self.path,
+                    format_bytes(usage.free_bytes)
+                )),
+            )
+            .detail(format!(
                 "{}: {} free of {}",
                 self.path,
                 format_bytes(usage.free_bytes),
                 format_bytes(usage.total_bytes)
             ));
         if let Some(ip) = usage.inode_pct {
-            out = out.with_extra_metric("inodes", ip, Unit::Percent);
-        }
-        let v = used_th.eval(usage.used_pct, Direction::HigherIsWorse);
-        out.worsen(
-            v.status,
-            format!("disk {} {shown}% used {}", self.path, v.breach),
-        );
-        out.threshold = Some(used_th);
-        if let (Some(th), Some(ip)) = (&self.inodes, usage.inode_pct) {
-            let v = th.eval(ip, Direction::HigherIsWorse);
-            out.worsen(
-                v.status,
-                format!(
-                    "inodes {} {}% used {}",
-                    self.path,
-                    trim_float(ip, 1),
-                    v.breach
-                ),
+            m = m.metric(
+                Metric::new("inodes", ip, Unit::Percent, Direction::HigherIsWorse)
+                    .held(&self.inodes)
+                    .says(format!("inodes {} {}% used", self.path, trim_float(ip, 1))),
             );
         }
-        if let Some(th) = &self.free {
-            let v = th.eval(usage.free_bytes, Direction::LowerIsWorse);
-            out.worsen(
-                v.status,
-                format!(
-                    "disk {} {} free {}",
-                    self.path,
-                    format_bytes(usage.free_bytes),
-                    v.breach
-                ),
-            );
-        }
-        out
+        Ok(m)
     }
 }

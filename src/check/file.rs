@@ -5,11 +5,23 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::runbook::Dur;
-use crate::units::{Unit, format_bytes, format_millis};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::Dur;
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis};
+
+/// The reason catalog entries of `file` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[&MISSING, &PRESENT, &STAT, &STALE];
+
+static MISSING: Code = Code::new("file.missing", "{path} does not exist, expected it to");
+static PRESENT: Code = Code::new("file.present", "{path} exists, expected it not to");
+static STAT: Code = Code::new("file.stat", "cannot stat {path}: {error}");
+static STALE: Code = Code::new(
+    "file.stale",
+    "modified {age} ago, expected within {max_age}",
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,7 +30,7 @@ pub struct File {
     #[serde(default = "yes")]
     exists: bool,
     max_age: Option<Dur>,
-    #[serde(default, deserialize_with = "super::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
     size: Option<Threshold>,
 }
 
@@ -28,7 +40,7 @@ fn yes() -> bool {
 
 impl Kind for File {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::DATA
@@ -39,29 +51,26 @@ impl Kind for File {
 }
 
 impl File {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let path = ctx.path(&self.path);
+        let reason = |code| Reason::new(code).with("path", path.display().to_string());
         let meta = match tokio::fs::metadata(&path).await {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return if self.exists {
-                    Outcome::fail(format!("{} does not exist, expected it to", path.display()))
-                        .with_value("missing")
+                    Err(Failure::fail(reason(&MISSING)).shown("missing"))
                 } else {
-                    Outcome::pass("absent")
+                    Ok(Measurement::new("absent"))
                 };
             }
             Err(e) => {
-                return Outcome::unknown(format!(
-                    "cannot stat {}: {}",
-                    path.display(),
-                    crate::runbook::io_reason(&e)
+                return Err(Failure::unknown(
+                    reason(&STAT).with("error", crate::values::io_reason(&e)),
                 ));
             }
         };
         if !self.exists {
-            return Outcome::fail(format!("{} exists, expected it not to", path.display()))
-                .with_value("present");
+            return Err(Failure::fail(reason(&PRESENT)).shown("present"));
         }
         let size = meta.len() as f64;
         let age_ms = meta
@@ -71,34 +80,33 @@ impl File {
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0);
         let kind = if meta.is_dir() { "directory, " } else { "" };
-        let mut out = Outcome::pass(format!(
+        let mut m = Measurement::new(format!(
             "{kind}{}, {} ago",
             format_bytes(size),
             format_millis(age_ms)
         ))
-        .with_metric("size", size, Unit::Bytes)
-        .with_extra_metric("age", age_ms, Unit::Millis);
+        .metric(
+            Metric::new("size", size, Unit::Bytes, Direction::HigherIsWorse)
+                .held(&self.size)
+                .says(format!("size {}", format_bytes(size))),
+        )
+        .metric(Metric::new(
+            "age",
+            age_ms,
+            Unit::Millis,
+            Direction::HigherIsWorse,
+        ));
         if let Some(max) = self.max_age {
             let max_ms = max.0.as_secs_f64() * 1000.0;
             if age_ms > max_ms {
-                out.worsen(
+                m.observe(
                     Status::Fail,
-                    format!(
-                        "modified {} ago, expected within {}",
-                        format_millis(age_ms),
-                        format_millis(max_ms)
-                    ),
+                    reason(&STALE)
+                        .with_quantity("age", age_ms, Unit::Millis)
+                        .with_quantity("max_age", max_ms, Unit::Millis),
                 );
             }
         }
-        if let Some(th) = &self.size {
-            let v = th.eval(size, Direction::HigherIsWorse);
-            out.worsen(
-                v.status,
-                format!("size {} {}", format_bytes(size), v.breach),
-            );
-            out.threshold = Some(th.clone());
-        }
-        out
+        Ok(m)
     }
 }

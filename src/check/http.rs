@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::expect::{JsonExpect, check_json};
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::runbook::Size;
 use crate::secret;
-use crate::units::{Unit, format_bytes, format_millis};
+use crate::values::Size;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +35,7 @@ pub struct Http {
     body_regex: Option<regex::Regex>,
     #[serde(default)]
     json: JsonExpect,
-    #[serde(default, deserialize_with = "super::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
     latency: Option<Threshold>,
     #[serde(default)]
     insecure: bool,
@@ -192,7 +192,7 @@ impl<'de> Deserialize<'de> for StatusSpec {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<StatusSpec, A::Error> {
                 let mut out = Vec::new();
-                while let Some(t) = s.next_element::<crate::runbook::Text>()? {
+                while let Some(t) = s.next_element::<crate::values::Text>()? {
                     out.push(parse_status_pat(&t.0)?);
                 }
                 if out.is_empty() {
@@ -207,7 +207,7 @@ impl<'de> Deserialize<'de> for StatusSpec {
 
 impl Kind for Http {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {
@@ -237,7 +237,7 @@ impl Http {
                 format!(
                     "cannot read ca_file {}: {}",
                     path.display(),
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 )
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {

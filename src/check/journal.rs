@@ -59,10 +59,10 @@ async fn read_line_capped<R: AsyncBufRead + Unpin>(
 }
 
 use super::logscan::{self, Classify, Tally, Window};
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::units::{Unit, format_millis};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_millis};
 
 /// Where journald keeps journals when no `directory`/`file` is given.
 const SYSTEM_DIRS: [&str; 2] = ["/var/log/journal", "/run/log/journal"];
@@ -83,7 +83,7 @@ pub struct Journal {
     /// Only entries whose MESSAGE matches (`(?i)` for case-insensitive).
     #[serde(default, with = "logscan::opt_bytes_regex")]
     grep: Option<regex::bytes::Regex>,
-    #[serde(default, deserialize_with = "super::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::count")]
     count: Option<Threshold>,
     #[serde(default)]
     classify: Classify,
@@ -169,14 +169,14 @@ impl Priority {
 
 impl<'de> Deserialize<'de> for Priority {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
-        let s = d.deserialize_any(super::threshold::ScalarText)?;
+        let s = d.deserialize_any(crate::values::threshold::ScalarText)?;
         Priority::parse(&s).map_err(de::Error::custom)
     }
 }
 
 impl Kind for Journal {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::LOGS
@@ -372,7 +372,7 @@ impl Journal {
             Err(e) => {
                 return Outcome::unknown(format!(
                     "cannot run journalctl: {}",
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };
@@ -474,12 +474,11 @@ impl Journal {
             "classify": {"DB": "(?i)database|sqlite", "認証": "denied"},
         }))
         .expect("a valid journal check");
-        let ctx = Ctx {
+        let ctx = Ctx::new(
             now,
-            timeout: std::time::Duration::from_secs(10),
-            base_dir: std::path::PathBuf::from("/"),
-            previous: Default::default(),
-        };
+            std::time::Duration::from_secs(10),
+            std::path::PathBuf::from("/"),
+        );
         let mut seen = Seen::default();
         let mut tally = Tally::new(&j.classify);
         for line in data.split(|b| *b == b'\n') {

@@ -15,10 +15,10 @@ use serde::Deserialize;
 use super::logscan::{
     self, Classify, LogFile, ReadStats, ScanError, Span, Stop, Tally, TsFormat, TsParser, Window,
 };
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::units::{Unit, format_bytes, format_millis};
+use crate::values::outcome::Outcome;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +33,7 @@ pub struct Log {
     /// How timestamps are written [auto].
     #[serde(default = "auto")]
     timestamp: TsFormat,
-    #[serde(default, deserialize_with = "super::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::count")]
     count: Option<Threshold>,
     #[serde(default)]
     classify: Classify,
@@ -45,7 +45,7 @@ fn auto() -> TsFormat {
 
 impl Kind for Log {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::LOGS

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::Ctx;
-use crate::units::parse_duration;
+use crate::values::units::parse_duration;
 
 /// Bytes read per `read(2)` when the parsing thread reads: small enough
 /// that a block is still in the CPU cache when it is parsed.
@@ -112,7 +112,7 @@ impl Window {
 
 impl<'de> Deserialize<'de> for Window {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Window, D::Error> {
-        let s = d.deserialize_any(super::threshold::ScalarText)?;
+        let s = d.deserialize_any(crate::values::threshold::ScalarText)?;
         Window::parse(&s).map_err(de::Error::custom)
     }
 }
@@ -557,7 +557,7 @@ pub(crate) fn expand(pattern: &Path) -> Result<Vec<LogFile>, String> {
             Err(e) => {
                 return Err(format!(
                     "cannot read {text}: {}",
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         }
@@ -610,7 +610,7 @@ impl fmt::Display for ScanError {
                 {
                     format!("corrupt or truncated gzip data ({e})")
                 } else {
-                    crate::runbook::io_reason(e)
+                    crate::values::io_reason(e)
                 };
                 write!(f, "cannot read {}: {why}", p.display())
             }

@@ -4,17 +4,17 @@
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::units::{Unit, format_bytes, trim_float};
+use crate::values::outcome::Outcome;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, trim_float};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Memory {
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     used: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
     swap: Option<Threshold>,
 }
 
@@ -73,7 +73,7 @@ fn cgroup_limit() -> Option<(f64, f64)> {
 
 impl Kind for Memory {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
     fn section(&self) -> &'static str {
         sections::RESOURCES
@@ -90,7 +90,7 @@ impl Memory {
             Err(e) => {
                 return Outcome::unknown(format!(
                     "cannot read /proc/meminfo: {}",
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };

@@ -1,7 +1,16 @@
 //! Check kinds. Each kind lives in its own file and implements [`Kind`];
-//! the [`kinds!`] registry at the bottom is the one line a new kind adds.
+//! the [`kinds!`] registry at the bottom is the one line a new kind adds:
+//! its name, its type, its [`Role`]s and its reason codes.
+//!
+//! A kind measures and reports what it saw ([`Measurement`]) or why it
+//! could not ([`Failure`]); the engine's judge turns that into pass, warn
+//! or fail. How to convert a kind written the old way (judging itself,
+//! writing English) is in [`measurement`]'s module doc.
 
-pub(crate) mod threshold;
+mod deadline;
+#[cfg(test)]
+pub(crate) mod harness;
+pub(crate) mod measurement;
 
 mod access_log;
 mod backup;
@@ -9,6 +18,7 @@ mod cert_file;
 mod command;
 mod cpu;
 mod disk;
+mod dns;
 pub(crate) mod expect;
 mod file;
 mod histogram;
@@ -16,7 +26,6 @@ mod http;
 mod journal;
 mod log;
 mod logscan;
-pub(crate) mod measure;
 mod memory;
 mod postgres;
 mod process;
@@ -32,6 +41,9 @@ pub(crate) use cert_file::read_certs;
 pub(crate) use journal::Journal;
 pub(crate) use systemd::outcome_from_show;
 
+pub use deadline::{Deadline, Overran};
+pub use measurement::{Attempt, Failure, Measurement, Metric, Observation};
+
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
@@ -42,19 +54,28 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use serde::de::MapAccess;
 
-use crate::outcome::Outcome;
+use crate::values::outcome::Outcome;
+use crate::values::reason::Code;
 
-/// A boxed future returned by [`Kind::run`]; kinds write `Box::pin(async move { … })`.
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+/// A boxed future returned by [`Kind::run`]; kinds write
+/// `Box::pin(async move { self.check(ctx).await.into() })`.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Attempt> + Send + 'a>>;
+
+/// `run` for a kind not converted yet: it judges itself and writes words.
+pub(crate) fn legacy<'a>(f: impl Future<Output = Outcome> + Send + 'a) -> CheckFuture<'a> {
+    Box::pin(async move { Attempt::Judged(f.await) })
+}
 
 /// Everything a running check may need from the run.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     /// The run's clock (fixed by `--now`).
     pub now: DateTime<FixedOffset>,
-    /// This check's timeout; kinds bound inner waits by it so they can say
-    /// which step was slow before the engine's hard timeout fires.
+    /// This check's timeout (the deadline's budget); kinds not converted
+    /// yet bound their inner waits by it.
     pub timeout: Duration,
+    /// This attempt's deadline: every step of a kind shares it.
+    pub deadline: Deadline,
     /// Directory of the runbook file the check came from (relative paths).
     pub base_dir: PathBuf,
     /// This check's metrics from its previous run, for kinds that report a
@@ -93,6 +114,17 @@ impl fmt::Debug for Previous {
 }
 
 impl Ctx {
+    /// A context for one attempt of a check with `timeout`, starting now.
+    pub fn new(now: DateTime<FixedOffset>, timeout: Duration, base_dir: PathBuf) -> Ctx {
+        Ctx {
+            now,
+            timeout,
+            deadline: Deadline::start(timeout),
+            base_dir,
+            previous: Previous::default(),
+        }
+    }
+
     /// Resolves a path written in a runbook relative to the runbook's directory.
     pub fn path(&self, p: &str) -> PathBuf {
         let p = PathBuf::from(p);
@@ -150,10 +182,64 @@ pub trait Kind: Send + Sync + fmt::Debug {
     }
 }
 
-/// Builds the registry: the list of kind names and the function that
-/// deserializes a kind's value from a runbook mapping.
+/// What a kind is for. Reports and history read roles, never kind names,
+/// so a new kind declares its roles in its registry line and touches
+/// nothing else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Says whether something is up, not how much: reports show its
+    /// status rather than its number, it feeds 稼働率 when chosen, and it
+    /// gets no trend line of its own by default.
+    Liveness,
+    /// A request to the service itself: without a configured `uptime`
+    /// check, the first check of this role seen is the 稼働率 source.
+    HealthEndpoint,
+    /// Its headline number is worth a trend line (usage, latency, counts).
+    Measurement,
+    /// Its headline fills up toward a limit: without a `forecast` list,
+    /// monthly reports forecast when it reaches 100%.
+    Capacity,
+    /// Checks backups: the reports show its success rate.
+    Backup,
+    /// Checks a certificate's expiry.
+    Certificate,
+}
+
+/// A registered kind: its name, roles and reason catalog entries.
+#[derive(Debug)]
+pub struct KindInfo {
+    pub name: &'static str,
+    pub roles: &'static [Role],
+    /// Every catalog entry the kind reports (docs/reasons.md lists them).
+    pub codes: &'static [&'static Code],
+}
+
+/// The roles of the kind named `kind` (empty for a name not registered,
+/// such as a kind that history recorded and a later release dropped).
+pub fn roles(kind: &str) -> &'static [Role] {
+    KINDS
+        .iter()
+        .find(|k| k.name == kind)
+        .map(|k| k.roles)
+        .unwrap_or(&[])
+}
+
+/// Whether the kind named `kind` has `role`.
+pub fn has_role(kind: &str, role: Role) -> bool {
+    roles(kind).contains(&role)
+}
+
+/// Builds the registry: the kinds with their roles and reasons, and the
+/// function that deserializes a kind's value from a runbook mapping.
 macro_rules! kinds {
-    ($($name:literal => $ty:ty),* $(,)?) => {
+    ($($name:literal => $ty:ty, [$($role:ident),*], $codes:expr;)*) => {
+        /// Every kind, in the order of the registry.
+        pub static KINDS: &[KindInfo] = &[$(KindInfo {
+            name: $name,
+            roles: &[$(Role::$role),*],
+            codes: $codes,
+        }),*];
+
         /// Every kind name, in the order of the registry.
         pub const KIND_NAMES: &[&str] = &[$($name),*];
 
@@ -172,24 +258,25 @@ macro_rules! kinds {
 }
 
 kinds! {
-    "http" => http::Http,
-    "tcp" => tcp::Tcp,
-    "disk" => disk::Disk,
-    "memory" => memory::Memory,
-    "cpu" => cpu::Cpu,
-    "file" => file::File,
-    "command" => command::Command,
-    "systemd" => systemd::Systemd,
-    "process" => process::Process,
-    "sqlite" => sqlite::Sqlite,
-    "tls" => tls::Tls,
-    "cert_file" => cert_file::CertFile,
-    "backup" => backup::Backup,
-    "postgres" => postgres::Postgres,
-    "redis" => redis::Redis,
-    "journal" => journal::Journal,
-    "log" => log::Log,
-    "access_log" => access_log::AccessLog,
+    "http" => http::Http, [Liveness, HealthEndpoint], &[];
+    "tcp" => tcp::Tcp, [Liveness], tcp::CODES;
+    "disk" => disk::Disk, [Measurement, Capacity], disk::CODES;
+    "memory" => memory::Memory, [Measurement], &[];
+    "cpu" => cpu::Cpu, [Measurement], &[];
+    "file" => file::File, [Liveness], file::CODES;
+    "command" => command::Command, [Measurement], &[];
+    "systemd" => systemd::Systemd, [Liveness], &[];
+    "process" => process::Process, [Liveness], &[];
+    "sqlite" => sqlite::Sqlite, [Measurement], &[];
+    "tls" => tls::Tls, [Certificate, Measurement], &[];
+    "cert_file" => cert_file::CertFile, [Certificate, Measurement], &[];
+    "backup" => backup::Backup, [Backup], &[];
+    "postgres" => postgres::Postgres, [Measurement], &[];
+    "redis" => redis::Redis, [Measurement], &[];
+    "journal" => journal::Journal, [Measurement], &[];
+    "log" => log::Log, [Measurement], &[];
+    "access_log" => access_log::AccessLog, [Measurement], &[];
+    "dns" => dns::Dns, [Liveness], dns::CODES;
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).
@@ -221,5 +308,40 @@ mod path_tests {
             normalize(std::path::Path::new("../x")),
             PathBuf::from("../x")
         );
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+    use crate::values::reason::common;
+
+    /// Every catalog entry is documented in docs/reasons.md, and no two
+    /// entries share a key.
+    #[test]
+    fn reasons_are_documented() {
+        let doc = include_str!("../../docs/reasons.md");
+        let mut keys = std::collections::BTreeSet::new();
+        let all = common::CODES
+            .iter()
+            .chain(KINDS.iter().flat_map(|k| k.codes.iter()));
+        for c in all {
+            assert!(keys.insert(c.key), "catalog key {} twice", c.key);
+            assert!(
+                doc.contains(&format!("`{}`", c.key)) && doc.contains(&format!("| `{}` |", c.code)),
+                "docs/reasons.md does not list {} ({})",
+                c.key,
+                c.code
+            );
+        }
+    }
+
+    #[test]
+    fn roles_are_read_by_name() {
+        assert!(has_role("http", Role::HealthEndpoint));
+        assert!(has_role("tcp", Role::Liveness));
+        assert!(!has_role("disk", Role::Liveness));
+        assert!(has_role("backup", Role::Backup));
+        assert!(roles("no-such-kind").is_empty());
     }
 }

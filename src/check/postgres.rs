@@ -22,13 +22,13 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Row};
 
 use self::conn::Resolved;
-use super::measure::{self, Measured};
-use super::threshold::{Direction, Limit, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::runbook::Dur;
 use crate::secret;
-use crate::units::{Unit, format_millis, trim_float};
+use crate::values::Dur;
+use crate::values::measure::{self, Measured};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Limit, Threshold};
+use crate::values::units::{Unit, format_millis, trim_float};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,23 +46,23 @@ pub struct Postgres {
     /// PEM file of trusted roots, or `system`.
     sslrootcert: Option<String>,
     /// Connection latency threshold (it is always measured).
-    #[serde(default, deserialize_with = "super::measure::millis")]
+    #[serde(default, deserialize_with = "crate::values::measure::millis")]
     connect: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::measure::count")]
     connections: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::measure::percent")]
+    #[serde(default, deserialize_with = "crate::values::measure::percent")]
     connections_pct: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::measure::toggle")]
+    #[serde(default, deserialize_with = "crate::values::measure::toggle")]
     long_queries: Option<LongQueries>,
-    #[serde(default, deserialize_with = "super::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::measure::count")]
     deadlocks: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::measure::toggle")]
+    #[serde(default, deserialize_with = "crate::values::measure::toggle")]
     replication: Option<Replication>,
-    #[serde(default, deserialize_with = "super::measure::bytes")]
+    #[serde(default, deserialize_with = "crate::values::measure::bytes")]
     database_size: Option<Threshold>,
     /// One scalar SQL query whose result becomes the `value` metric.
     query: Option<String>,
-    #[serde(default, deserialize_with = "super::threshold::number")]
+    #[serde(default, deserialize_with = "crate::values::threshold::number")]
     value: Option<Threshold>,
 }
 
@@ -114,9 +114,9 @@ impl SslMode {
 struct LongQueries {
     #[serde(default = "five_minutes")]
     older_than: Dur,
-    #[serde(default, deserialize_with = "super::measure::count_limit")]
+    #[serde(default, deserialize_with = "crate::values::measure::count_limit")]
     warn: Option<Limit>,
-    #[serde(default, deserialize_with = "super::measure::count_limit")]
+    #[serde(default, deserialize_with = "crate::values::measure::count_limit")]
     fail: Option<Limit>,
 }
 
@@ -151,10 +151,10 @@ impl LongQueries {
 #[serde(deny_unknown_fields)]
 struct Replication {
     role: Option<Role>,
-    #[serde(default, deserialize_with = "super::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
     lag: Option<Threshold>,
     /// Standbys connected to a primary (lower is worse).
-    #[serde(default, deserialize_with = "super::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::count")]
     standbys: Option<Threshold>,
 }
 
@@ -177,7 +177,7 @@ impl fmt::Display for Role {
 
 impl Kind for Postgres {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {

@@ -12,10 +12,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::http::opt_regex;
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::units::Unit;
+use crate::values::outcome::Outcome;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::Unit;
 
 /// Processes listed in the detail; the count covers all of them.
 const SHOW: usize = 5;
@@ -28,13 +28,13 @@ pub struct Process {
     cmdline: Option<regex::Regex>,
     /// User name or numeric uid (effective uid, as `ps -u`).
     user: Option<String>,
-    #[serde(default, deserialize_with = "super::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::count")]
     count: Option<Threshold>,
 }
 
 impl Kind for Process {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {
@@ -149,7 +149,7 @@ fn scan(proc_root: &Path) -> Result<Vec<Proc>, String> {
         format!(
             "cannot read {}: {}",
             proc_root.display(),
-            crate::runbook::io_reason(&e)
+            crate::values::io_reason(&e)
         )
     })?;
     let mut out = Vec::new();

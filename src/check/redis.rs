@@ -13,12 +13,12 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::time::Instant;
 
-use super::measure::{self, Measured};
-use super::threshold::{Direction, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
 use crate::secret;
-use crate::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::measure::{self, Measured};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
 
 /// Longest reply line or bulk string accepted (INFO is a few kB).
 const MAX_REPLY: usize = 4 * 1024 * 1024;
@@ -33,17 +33,17 @@ pub struct Redis {
     username: Option<String>,
     password_env: Option<String>,
     password_file: Option<String>,
-    #[serde(default, deserialize_with = "super::measure::millis")]
+    #[serde(default, deserialize_with = "crate::values::measure::millis")]
     ping: Option<Threshold>,
     /// `used_memory` as a percentage of `maxmemory` (of the host's memory
     /// when no `maxmemory` is set).
-    #[serde(default, deserialize_with = "super::measure::percent")]
+    #[serde(default, deserialize_with = "crate::values::measure::percent")]
     used_memory: Option<Threshold>,
-    #[serde(default, deserialize_with = "super::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::measure::count")]
     connected_clients: Option<Threshold>,
     role: Option<Role>,
     /// Keys in the selected database (`DBSIZE`).
-    #[serde(default, deserialize_with = "super::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::measure::count")]
     key_count: Option<Threshold>,
 }
 
@@ -158,7 +158,7 @@ fn parse_url(url: &str) -> Result<Target, String> {
 
 impl Kind for Redis {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {
@@ -335,7 +335,7 @@ impl Redis {
                 io::ErrorKind::UnexpectedEof => {
                     format!("the server closed the connection while {step}")
                 }
-                _ => format!("{step}: {}", crate::runbook::io_reason(&e)),
+                _ => format!("{step}: {}", crate::values::io_reason(&e)),
             };
             Failure(Status::Fail, format!("{addr}: {why}"))
         };

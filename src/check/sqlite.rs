@@ -19,10 +19,10 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, InterruptHandle, OpenFlags, ffi};
 use serde::Deserialize;
 
-use super::threshold::{Direction, Limit, Threshold};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Limit, Threshold};
+use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
 
 /// Messages kept from a failed integrity check (SQLite's own limit).
 const MAX_ERRORS: usize = 10;
@@ -62,9 +62,9 @@ impl Mode {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ValueSpec {
-    #[serde(default, deserialize_with = "super::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
     warn: Option<Limit>,
-    #[serde(default, deserialize_with = "super::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
     fail: Option<Limit>,
     /// Display label (`件`); the metric itself is a plain number.
     unit: Option<String>,
@@ -72,7 +72,7 @@ struct ValueSpec {
 
 impl Kind for Sqlite {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {
@@ -231,7 +231,7 @@ fn inspect(
             return Err(Problem::Unknown(format!(
                 "cannot stat {}: {}",
                 path.display(),
-                crate::runbook::io_reason(&e)
+                crate::values::io_reason(&e)
             )));
         }
     };
@@ -247,7 +247,7 @@ fn inspect(
         return Err(Problem::Unknown(format!(
             "cannot read {}: {}",
             path.display(),
-            crate::runbook::io_reason(&e)
+            crate::values::io_reason(&e)
         )));
     }
     let wal = is_wal(path);
@@ -486,7 +486,7 @@ impl Sqlite {
             let spec = self.value.as_ref();
             let label = spec.and_then(|s| s.unit.clone()).unwrap_or_default();
             out.value = format!("{}{label}", trim_float(n, 2));
-            let m = crate::outcome::Metric::new(n, Unit::Number);
+            let m = crate::values::outcome::Metric::new(n, Unit::Number);
             out.metric = Some(m.clone());
             out.metrics.insert(0, ("value".into(), m));
             if let Some(q) = &self.query {

@@ -13,8 +13,8 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::Deserialize;
 
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::units::{Unit, format_millis};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::units::{Unit, format_millis};
 
 /// Properties read; `systemctl show` prints them in its own order.
 const PROPERTIES: &str = "Id,LoadState,LoadError,ActiveState,SubState,UnitFileState,Result,\
@@ -61,7 +61,7 @@ fn active() -> String {
 
 impl Kind for Systemd {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {
@@ -173,13 +173,13 @@ impl Systemd {
             Err(e) => {
                 return Err(format!(
                     "cannot run systemctl: {}",
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ));
             }
         };
         let out = match tokio::time::timeout(ctx.timeout, child.wait_with_output()).await {
             Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(format!("systemctl: {}", crate::runbook::io_reason(&e))),
+            Ok(Err(e)) => return Err(format!("systemctl: {}", crate::values::io_reason(&e))),
             Err(_) => {
                 return Err(format!(
                     "{TIMED_OUT} {}",

@@ -5,10 +5,33 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::threshold::{Direction, Threshold};
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::Outcome;
-use crate::units::{Unit, format_millis};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::{Unit, format_millis};
+
+/// The reason catalog entries of `tcp` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[&REFUSED, &CONNECT, &TIMEOUT, &IN_USE, &CANNOT, &FILTERED];
+
+static REFUSED: Code = Code::new(
+    "tcp.refused",
+    "{address}: connection refused, expected open",
+);
+static CONNECT: Code = Code::new("tcp.connect", "{address}: {error}, expected open");
+static TIMEOUT: Code = Code::variant(
+    "tcp.timeout",
+    "timeout",
+    "{address}: connect timed out after {after}, expected open",
+);
+static IN_USE: Code = Code::new(
+    "tcp.in_use",
+    "{address} is in use (something accepts connections), expected free",
+);
+static CANNOT: Code = Code::new("tcp.error", "{address}: {error}");
+static FILTERED: Code = Code::new(
+    "tcp.filtered",
+    "{address}: no answer within the timeout (filtered?)",
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,7 +39,7 @@ pub struct Tcp {
     address: String,
     #[serde(default)]
     state: PortState,
-    #[serde(default, deserialize_with = "super::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
     latency: Option<Threshold>,
 }
 
@@ -30,7 +53,7 @@ enum PortState {
 
 impl Kind for Tcp {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::SERVICES
@@ -49,63 +72,81 @@ impl Kind for Tcp {
 }
 
 impl Tcp {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    fn reason(&self, code: &'static Code) -> Reason {
+        Reason::new(code).with("address", &self.address)
+    }
+
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let started = Instant::now();
-        let attempt =
-            tokio::time::timeout(ctx.timeout, tokio::net::TcpStream::connect(&self.address)).await;
+        let attempt = ctx
+            .deadline
+            .within(tokio::net::TcpStream::connect(&self.address))
+            .await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let refused = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionRefused;
         match (self.state, attempt) {
             (PortState::Open, Ok(Ok(_))) => {
-                let mut out = Outcome::pass(format!("open {}", format_millis(ms))).with_metric(
-                    "latency",
-                    ms,
-                    Unit::Millis,
-                );
-                if let Some(th) = &self.latency {
-                    let v = th.eval(ms, Direction::HigherIsWorse);
-                    out.worsen(
-                        v.status,
-                        format!("connect {} {}", format_millis(ms), v.breach),
-                    );
-                    out.threshold = Some(th.clone());
-                }
-                out
+                Ok(
+                    Measurement::new(format!("open {}", format_millis(ms))).metric(
+                        Metric::new("latency", ms, Unit::Millis, Direction::HigherIsWorse)
+                            .held(&self.latency)
+                            .says(format!("connect {}", format_millis(ms))),
+                    ),
+                )
             }
-            (PortState::Open, Ok(Err(e))) => {
-                Outcome::fail(format!("{}: {}, expected open", self.address, reason(&e)))
-                    .with_value("closed")
+            (PortState::Open, Ok(Err(e))) if refused(&e) => {
+                Err(Failure::fail(self.reason(&REFUSED)).shown("closed"))
             }
-            (PortState::Open, Err(_)) => Outcome::fail(format!(
-                "{}: connect timed out after {}, expected open",
-                self.address,
-                format_millis(ctx.timeout.as_secs_f64() * 1000.0)
-            ))
-            .with_value("timeout"),
-            (PortState::Closed, Ok(Ok(_))) => Outcome::fail(format!(
-                "{} is in use (something accepts connections), expected free",
-                self.address
-            ))
-            .with_value("open"),
-            (PortState::Closed, Ok(Err(e)))
-                if e.kind() == std::io::ErrorKind::ConnectionRefused =>
-            {
-                Outcome::pass("closed")
+            (PortState::Open, Ok(Err(e))) => Err(Failure::fail(
+                self.reason(&CONNECT)
+                    .with("error", crate::values::io_reason(&e)),
+            )
+            .shown("closed")),
+            (PortState::Open, Err(o)) => Err(Failure::fail(
+                o.reason(&TIMEOUT).with("address", &self.address),
+            )
+            .shown("timeout")),
+            (PortState::Closed, Ok(Ok(_))) => {
+                Err(Failure::fail(self.reason(&IN_USE)).shown("open"))
             }
-            (PortState::Closed, Ok(Err(e))) => {
-                Outcome::unknown(format!("{}: {}", self.address, reason(&e)))
-            }
-            // A silent drop (firewall) is neither proof of free nor of in use.
-            (PortState::Closed, Err(_)) => Outcome::unknown(format!(
-                "{}: no answer within the timeout (filtered?)",
-                self.address
+            (PortState::Closed, Ok(Err(e))) if refused(&e) => Ok(Measurement::new("closed")),
+            (PortState::Closed, Ok(Err(e))) => Err(Failure::unknown(
+                self.reason(&CANNOT)
+                    .with("error", crate::values::io_reason(&e)),
             )),
+            // A silent drop (firewall) is neither proof of free nor of in use.
+            (PortState::Closed, Err(_)) => Err(Failure::unknown(self.reason(&FILTERED))),
         }
     }
 }
 
-fn reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        _ => crate::runbook::io_reason(e),
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::harness::{kind, run};
+    use super::*;
+
+    #[tokio::test]
+    async fn open_refused_and_free() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t: Tcp = kind(&format!("address: {addr}\nlatency: {{warn: 1h}}")).unwrap();
+        let m = run(&t, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(m.metrics[0].name, "latency");
+        assert!(m.metrics[0].threshold.is_some());
+        let t: Tcp = kind(&format!("address: {addr}\nstate: closed")).unwrap();
+        let f = run(&t, Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "tcp.in_use");
+        drop(l);
+        let t: Tcp = kind(&format!("address: {addr}")).unwrap();
+        let f = run(&t, Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "tcp.refused");
+        assert_eq!(f.reason.param("address"), Some(&addr.to_string().into()));
+        let t: Tcp = kind(&format!("address: {addr}\nstate: closed")).unwrap();
+        assert_eq!(
+            run(&t, Duration::from_secs(5)).await.unwrap().value,
+            "closed"
+        );
     }
 }

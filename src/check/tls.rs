@@ -22,11 +22,11 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 use super::cert_file::read_certs;
-use super::threshold::Threshold;
 use super::x509::{CertInfo, default_days, expiry_outcome};
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::outcome::{Outcome, Status};
-use crate::units::format_millis;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::Threshold;
+use crate::values::units::format_millis;
 
 /// CA bundles of the common distributions, first one found wins
 /// (`SSL_CERT_FILE` before all). Without any, webpki-roots (Mozilla's
@@ -46,7 +46,7 @@ pub struct Tls {
     #[serde(default = "https_port")]
     port: u16,
     server_name: Option<String>,
-    #[serde(default, deserialize_with = "super::threshold::days")]
+    #[serde(default, deserialize_with = "crate::values::threshold::days")]
     days: Option<Threshold>,
     #[serde(default = "yes")]
     verify: bool,
@@ -62,7 +62,7 @@ fn yes() -> bool {
 
 impl Kind for Tls {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(self.check(ctx))
+        super::legacy(self.check(ctx))
     }
 
     fn section(&self) -> &'static str {
@@ -251,7 +251,7 @@ fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, String), St
             format!(
                 "cannot read ca_file {}: {}",
                 path.display(),
-                crate::runbook::io_reason(&e)
+                crate::values::io_reason(&e)
             )
         })?;
         let certs = read_certs(&data).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
@@ -411,7 +411,7 @@ impl Tls {
                 Ok(Err(e)) => {
                     return Outcome::fail(format!(
                         "{target}: cannot connect ({})",
-                        crate::runbook::io_reason(&e)
+                        crate::values::io_reason(&e)
                     ));
                 }
                 Err(_) => {

@@ -10,9 +10,9 @@
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use x509_parser::extensions::GeneralName;
 
-use super::threshold::{Direction, Threshold};
-use crate::outcome::{Outcome, Status};
-use crate::units::Unit;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::Unit;
 
 const DAY: i64 = 86_400;
 

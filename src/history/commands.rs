@@ -10,8 +10,8 @@ use chrono::{DateTime, FixedOffset};
 use comfy_table::{Table, presets};
 use serde_json::json;
 
-use super::aggregation::{self, Stat};
-use super::period::{Period, PeriodKind, jst};
+use super::aggregation;
+use super::period::Period;
 use super::store::{SampleRow, Store};
 use super::summary::{self, PeriodSummary};
 use super::{HistoryError, RunRecord, resolve_path};
@@ -19,7 +19,9 @@ use crate::cli::{HistoryCmd, HistoryFormat, JaFormat, RecordArgs, ReportCmd};
 use crate::exit;
 use crate::output::{Format, checklist, report};
 use crate::runbook::{CheckRef, ReportSpec, Runbook};
-use crate::units::{format_bytes, format_millis, trim_float};
+use crate::values::Stat;
+use crate::values::units::{format_bytes, format_millis, trim_float};
+use crate::values::{PeriodKind, jst};
 
 /// 担当者 when `--reporter` is not given: `$USER`, else `$LOGNAME`, else
 /// the effective user's name in /etc/passwd (cron and containers often
@@ -462,7 +464,7 @@ fn check_series(
     });
     let spark = aggregation::sparkline(&aggregation::resample(&values, 60));
     let count = |s| rows.iter().filter(|r| r.sample.status == s).count();
-    use crate::outcome::Status;
+    use crate::values::outcome::Status;
     if cmd.format == HistoryFormat::Json {
         let v = json!({
             "check": id,

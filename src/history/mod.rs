@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::engine::RunResult;
-use crate::outcome::Status;
 use crate::secret;
-use crate::units::trim_float;
+use crate::values::outcome::Status;
+use crate::values::units::trim_float;
 
 pub use store::{HistoryError, Store};
 
@@ -114,7 +114,7 @@ impl RunRecord {
     }
 
     pub fn status(&self) -> Status {
-        crate::outcome::worst(self.results.iter().map(|r| r.status))
+        crate::values::outcome::worst(self.results.iter().map(|r| r.status))
     }
 
     pub fn count(&self, s: Status) -> usize {

@@ -16,8 +16,8 @@ use serde_json::{Map, Value, json};
 
 use super::aggregation::Sample;
 use super::{ResultRecord, RunRecord};
-use crate::outcome::Status;
 use crate::runbook::CheckRef;
+use crate::values::outcome::Status;
 
 /// How long a writer waits for another one before giving up. A run writes
 /// a few dozen rows in milliseconds, so only a stuck process waits this long.
@@ -213,7 +213,7 @@ impl Store {
                 err(format!(
                     "cannot create directory {}: {}",
                     dir.display(),
-                    crate::runbook::io_reason(&e)
+                    crate::values::io_reason(&e)
                 ))
             })?;
         }

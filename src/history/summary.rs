@@ -9,16 +9,15 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 
 use super::HistoryError;
-use super::aggregation::{self, Forecast, Stat, Uptime};
-use super::period::{Period, PeriodKind};
+use super::aggregation::{self, Forecast, Uptime};
+use super::period::Period;
 use super::store::{IncidentRecord, SampleRow, Store};
+use crate::check::{Role, has_role};
 use crate::runbook::{CheckRef, ReportSpec};
+use crate::values::PeriodKind;
+use crate::values::Stat;
 
 const DAY: Duration = Duration::from_secs(86_400);
-
-/// Kinds that say "is it up", not "how much": they feed uptime, and get
-/// no trend line of their own by default.
-pub const LIVENESS_KINDS: &[&str] = &["http", "tcp", "systemd", "process", "file"];
 
 /// Everything history contributes to one weekly/monthly report.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -98,7 +97,7 @@ pub fn summarize(
     // 稼働率: the configured health check, else the first http check seen.
     let uptime_ref = spec.uptime.as_ref().map(|u| u.check.clone()).or_else(|| {
         seen.iter()
-            .find(|c| c.kind == "http")
+            .find(|c| has_role(&c.kind, Role::HealthEndpoint))
             .map(|c| check_ref(&c.runbook, &c.check_id))
     });
     if let Some(r) = &uptime_ref {
@@ -123,14 +122,17 @@ pub fn summarize(
 
     if spec.trends.unwrap_or(spec.sections.is_empty()) {
         for c in &seen {
-            let numeric = c.unit.is_some() && !LIVENESS_KINDS.contains(&c.kind.as_str());
+            // Liveness kinds say "is it up", not "how much": no trend line
+            // of their own by default.
+            let numeric = c.unit.is_some() && has_role(&c.kind, Role::Measurement);
+            let backup = has_role(&c.kind, Role::Backup);
             let is_uptime = uptime_ref.as_ref().is_some_and(|r| {
                 r.id == c.check_id && r.runbook.as_ref().is_none_or(|rb| *rb == c.runbook)
             });
-            if c.runbook == own_runbook || is_uptime || !(numeric || c.kind == "backup") {
+            if c.runbook == own_runbook || is_uptime || !(numeric || backup) {
                 continue;
             }
-            let stat = (c.kind == "backup").then_some(Stat::Success);
+            let stat = backup.then_some(Stat::Success);
             let line = trend_line(
                 store,
                 &check_ref(&c.runbook, &c.check_id),
@@ -160,7 +162,7 @@ pub fn summarize(
                 }
             }
             None => {
-                for c in seen.iter().filter(|c| c.kind == "disk") {
+                for c in seen.iter().filter(|c| has_role(&c.kind, Role::Capacity)) {
                     out.forecasts.push(forecast_line(
                         store,
                         &check_ref(&c.runbook, &c.check_id),

@@ -12,7 +12,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::config::{EmailSpec, SmtpSpec, TlsMode, Transport};
+use crate::runbook::notify::{EmailSpec, SmtpSpec, TlsMode, Transport};
 
 /// An email channel with its secrets read, ready to send.
 #[derive(Clone)]
@@ -47,7 +47,7 @@ impl Mailer {
                             format!(
                                 "cannot read ca_file {}: {}",
                                 p.display(),
-                                crate::runbook::io_reason(&e)
+                                crate::values::io_reason(&e)
                             )
                         })
                     })

@@ -7,7 +7,6 @@
 //! URL) are read before the checks run, so they are registered for
 //! redaction before any output exists.
 
-pub mod config;
 mod email;
 mod slack;
 
@@ -16,11 +15,11 @@ use std::time::Duration;
 use crate::cli::RunArgs;
 use crate::history::RunRecord;
 use crate::history::commands::{Recorded, render_ja};
-use crate::outcome::Status;
 use crate::output::Format;
 use crate::runbook::Runbook;
+use crate::values::outcome::Status;
 
-pub use config::{NotifySpec, Trigger};
+pub use crate::runbook::notify::{NotifySpec, Trigger};
 
 /// All notifications of a run together may take this long unless
 /// `notify.timeout` says otherwise.
@@ -66,9 +65,13 @@ impl Plan {
             return Ok(Plan::default());
         }
         let dir = crate::app::runbook_dir(&args.dir);
-        let shared_path = config::find(&dir);
+        let shared_path = crate::runbook::notify::find(&dir);
         let shared = match &shared_path {
-            Some(p) => config::load(p).map_err(|e| e.to_string())?.notify,
+            Some(p) => {
+                crate::runbook::notify::load(p)
+                    .map_err(|e| e.to_string())?
+                    .notify
+            }
             None => None,
         };
         let history = crate::history::resolve_path(args.record.path.history.as_deref());
@@ -82,7 +85,7 @@ impl Plan {
                         "--notify: nowhere to send: no `notify:` block in {} and no configuration file ({}, {})",
                         rb.path.display(),
                         dir.join("config.yaml").display(),
-                        config::SYSTEM_CONFIG
+                        crate::runbook::notify::SYSTEM_CONFIG
                     ));
                 }
             };
@@ -99,7 +102,7 @@ impl Plan {
             let on = spec
                 .on
                 .clone()
-                .unwrap_or_else(|| config::DEFAULT_ON.to_vec());
+                .unwrap_or_else(|| crate::runbook::notify::DEFAULT_ON.to_vec());
             let mut channels = Vec::new();
             if let Some(e) = &spec.email {
                 channels.push(Channel {
@@ -326,7 +329,7 @@ impl Job {
             Ok(r) => r,
             Err(_) => Err(format!(
                 "timed out after {}",
-                crate::units::format_millis(t.as_millis() as f64)
+                crate::values::units::format_millis(t.as_millis() as f64)
             )),
         }
     }
@@ -408,7 +411,7 @@ mod tests {
 
     #[test]
     fn events() {
-        let all = config::DEFAULT_ON;
+        let all = crate::runbook::notify::DEFAULT_ON;
         assert_eq!(event(all, Warn, None), Some(Trigger::Warn));
         assert_eq!(event(all, Unknown, None), Some(Trigger::Unknown));
         assert_eq!(event(all, Pass, None), None);

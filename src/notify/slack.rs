@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use super::config::SlackSpec;
+use crate::runbook::notify::SlackSpec;
 
 /// A Retry-After longer than this is not waited for: the run has ended
 /// and cron is waiting on us.
@@ -90,8 +90,8 @@ impl Hook {
 
 fn describe_source(spec: &SlackSpec) -> String {
     match &spec.webhook {
-        super::config::Secret::Env(n) => format!("environment variable {n}"),
-        super::config::Secret::File(p) => format!("file {}", p.display()),
+        crate::runbook::notify::Secret::Env(n) => format!("environment variable {n}"),
+        crate::runbook::notify::Secret::File(p) => format!("file {}", p.display()),
     }
 }
 

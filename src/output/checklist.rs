@@ -8,9 +8,10 @@
 //! `サービス稼働状況（httpd/estimator）`.
 
 use crate::history::RunRecord;
-use crate::history::period::{Period, PeriodKind};
-use crate::outcome::{Status, worst};
+use crate::history::period::Period;
 use crate::runbook::ReportSpec;
+use crate::values::PeriodKind;
+use crate::values::outcome::{Status, worst};
 
 /// The tick of an item from the worst status of its checks; `□` when none ran.
 fn tick(statuses: &[Status]) -> &'static str {

@@ -2,7 +2,7 @@
 //! run — ready to paste into Slack or mail.
 
 use crate::incident::{ActionState, IncidentRun};
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 fn hm(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
     t.format("%H:%M").to_string()

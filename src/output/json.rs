@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::engine::RunResult;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 pub fn value(run: &RunResult) -> Value {
     let checks: Vec<Value> = run
@@ -30,6 +30,8 @@ pub fn value(run: &RunResult) -> Value {
                 "unit": o.metric.as_ref().map(|m| m.unit),
                 "metrics": metrics,
                 "message": o.message,
+                "reason": o.reasons.first().map(|r| r.json()),
+                "reasons": o.reasons.iter().map(|r| r.json()).collect::<Vec<_>>(),
                 "hint": r.check.hint,
                 "duration_ms": r.duration.as_millis() as u64,
                 "attempts": r.attempts,

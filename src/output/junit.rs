@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::engine::RunResult;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 /// How warnings appear in JUnit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -1,7 +1,7 @@
 //! `markdown`: the table as Markdown, for Slack, GitHub issues and wikis.
 
 use crate::engine::RunResult;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', "<br>")

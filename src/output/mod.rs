@@ -10,6 +10,7 @@ mod nagios;
 pub(crate) mod prometheus;
 pub mod report;
 pub(crate) mod table;
+pub mod words;
 
 use crate::engine::RunResult;
 
@@ -77,7 +78,7 @@ pub fn render(format: Format, runs: &[&RunResult], opts: &RenderOpts) -> String 
 
 fn daily_ja(format: Format, run: &RunResult) -> String {
     let rec = crate::history::RunRecord::from_run(run);
-    let tz = crate::history::period::jst();
+    let tz = crate::values::jst();
     let period = crate::history::period::Period::day(
         rec.started_at.with_timezone(&tz).date_naive(),
         tz,

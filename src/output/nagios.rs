@@ -4,7 +4,7 @@
 //! the plugin convention.
 
 use crate::engine::RunResult;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 fn word(s: Status) -> &'static str {
     match s {
@@ -27,11 +27,11 @@ fn uom(unit: &str) -> &'static str {
 }
 
 fn n(v: f64) -> String {
-    crate::units::trim_float(v, 3)
+    crate::values::units::trim_float(v, 3)
 }
 
 pub fn render(runs: &[&RunResult]) -> String {
-    let worst = crate::outcome::worst(runs.iter().map(|r| r.status()));
+    let worst = crate::values::outcome::worst(runs.iter().map(|r| r.status()));
     let all: Vec<_> = runs.iter().flat_map(|r| r.results.iter()).collect();
     let count = |s: Status| all.iter().filter(|r| r.outcome.status == s).count();
     let total = all

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::engine::RunResult;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 /// What the file needs beyond the runs: the previous last-success time of
 /// each runbook, so a failing run does not reset it.

@@ -6,14 +6,16 @@
 
 use chrono::{DateTime, FixedOffset, TimeZone};
 
+use crate::check::{Role, has_role};
 use crate::history::ResultRecord;
 use crate::history::RunRecord;
-use crate::history::aggregation::{Forecast, Stat};
-use crate::history::period::{Period, PeriodKind};
-use crate::history::summary::{ForecastLine, LIVENESS_KINDS, PeriodSummary, TrendLine};
-use crate::outcome::Status;
+use crate::history::aggregation::Forecast;
+use crate::history::period::Period;
+use crate::history::summary::{ForecastLine, PeriodSummary, TrendLine};
 use crate::runbook::ReportSpec;
-use crate::units::{Unit, format_bytes, trim_float};
+use crate::values::outcome::Status;
+use crate::values::units::{Unit, format_bytes, trim_float};
+use crate::values::{PeriodKind, Stat};
 
 /// What a report is rendered from besides the run.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +131,8 @@ fn shows_value(r: &ResultRecord, spec: Option<&ReportSpec>) -> bool {
             return false;
         }
     }
-    !LIVENESS_KINDS.contains(&r.kind.as_str()) && r.kind != "backup"
+    // Liveness and backup checks read as a status (正常/異常), measurements as a number.
+    has_role(&r.kind, Role::Measurement)
 }
 
 fn shown(r: &ResultRecord, spec: Option<&ReportSpec>) -> String {
@@ -535,7 +538,7 @@ mod tests {
         use crate::history::store::IncidentRecord;
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
         let now = t("2025-11-01T10:00:00+09:00");
-        let period = Period::current(PeriodKind::Monthly, now, crate::history::period::jst());
+        let period = Period::current(PeriodKind::Monthly, now, crate::values::jst());
         let inc = |level: &str, at: &str, mins: i64| IncidentRecord {
             run_id: None,
             level: level.into(),

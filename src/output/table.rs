@@ -5,7 +5,7 @@ use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets
 
 use super::RenderOpts;
 use crate::engine::RunResult;
-use crate::outcome::Status;
+use crate::values::outcome::Status;
 
 fn color(s: Status) -> Color {
     match s {

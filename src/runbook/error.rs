@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::values::located::{MARK, MARK_END};
+
 /// A runbook that could not be loaded.
 #[derive(Debug, Clone)]
 pub struct LoadError {
@@ -170,16 +172,6 @@ fn clip_line(line: &str, col: usize) -> (String, usize) {
         s.push('…');
     }
     (s, caret)
-}
-
-const MARK: char = '⟦';
-const MARK_END: char = '⟧';
-
-/// Wraps a message with a location that [`LoadError::from_yaml`] will use:
-/// serde's custom errors cannot carry one, and the parser would otherwise
-/// report the start of the enclosing mapping.
-pub fn at(line: u64, col: u64, msg: &str) -> String {
-    format!("{MARK}{line}:{col}{MARK_END}{msg}")
 }
 
 /// Strips the parser's own " at line X column Y" suffix (we print our own

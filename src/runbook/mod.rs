@@ -2,6 +2,7 @@
 //! engine can run. See SPEC §3.
 
 mod error;
+pub mod notify;
 mod schema;
 mod workflow;
 
@@ -12,10 +13,10 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-pub use error::{LoadError, at};
+pub use error::LoadError;
 pub use schema::{
-    Amount, CheckRef, ChecklistItem, Dur, ForecastSpec, LineSpec, ReportSpec, Retry, SectionSpec,
-    Severity, Size, Text, Tz, UptimeSpec,
+    Amount, CheckRef, ChecklistItem, ForecastSpec, LineSpec, ReportSpec, Retry, SectionSpec,
+    Severity, Tz, UptimeSpec,
 };
 pub use workflow::{
     Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PruneSpec,
@@ -23,6 +24,7 @@ pub use workflow::{
 };
 
 use crate::check::Kind;
+use crate::values::io_reason;
 use schema::{CheckDef, Defaults, Prelude, RawFile};
 
 /// The timeout of a check when neither it nor `defaults:` sets one.
@@ -70,7 +72,7 @@ pub struct Runbook {
     /// The `report:` block (defaults when absent).
     pub report: ReportSpec,
     /// The `notify:` block, paths resolved (sent only with `--notify`).
-    pub notify: Option<crate::notify::NotifySpec>,
+    pub notify: Option<crate::runbook::notify::NotifySpec>,
 }
 
 /// One check, ready to run.
@@ -268,7 +270,7 @@ struct LoadedFile {
     title: Option<String>,
     system: Option<String>,
     report: Option<Spanned<ReportSpec>>,
-    notify: Option<Spanned<crate::notify::NotifySpec>>,
+    notify: Option<Spanned<crate::runbook::notify::NotifySpec>>,
     /// Each check with its id's line/column and its file's text (for errors).
     checks: Vec<(Check, usize, usize, Arc<str>)>,
     workflow: Workflow,
@@ -346,15 +348,6 @@ fn read_text(path: &Path, included: bool) -> Result<String, LoadError> {
             &String::from_utf8_lossy(e.as_bytes()),
         )
     })
-}
-
-/// `No such file or directory` without the `(os error 2)` noise.
-pub fn io_reason(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_owned(),
-        None => s,
-    }
 }
 
 fn load_file(

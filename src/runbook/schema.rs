@@ -14,45 +14,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::check::threshold::ScalarText;
 use crate::check::{KIND_NAMES, Kind, parse_kind};
-use crate::history::aggregation::Stat;
-use crate::history::period::{PeriodKind, parse_timezone};
-use crate::units::parse_duration;
-
-/// A duration field (`30s`, `5m`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Dur(pub Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
-        let s = d.deserialize_any(ScalarText)?;
-        parse_duration(&s).map(Dur).map_err(de::Error::custom)
-    }
-}
-
-/// A size field (`100MB`, `1GiB`), in bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Size(pub u64);
-
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
-        let s = d.deserialize_any(ScalarText)?;
-        crate::units::parse_size(&s)
-            .map(Size)
-            .map_err(de::Error::custom)
-    }
-}
-
-/// Any scalar kept as text (`vars` values may be numbers).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Text(pub String);
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
-        d.deserialize_any(ScalarText).map(Text)
-    }
-}
+use crate::values::threshold::ScalarText;
+use crate::values::{Dur, PeriodKind, Stat, Text, parse_timezone};
 
 /// `retry: {attempts: 5, interval: 10s}`.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -87,7 +51,7 @@ impl TryFrom<RawRetry> for Retry {
         if r.interval.0 > MAX_INTERVAL {
             return Err(format!(
                 "retry.interval {} is over the limit of 1h",
-                crate::units::format_millis(r.interval.0.as_secs_f64() * 1000.0)
+                crate::values::units::format_millis(r.interval.0.as_secs_f64() * 1000.0)
             ));
         }
         Ok(Retry {
@@ -149,7 +113,7 @@ pub struct RawFile {
     pub restore_test: Option<Spanned<super::workflow::RestoreTestSpec>>,
     pub prune: Option<Spanned<super::workflow::PruneSpec>>,
     pub report: Option<Spanned<ReportSpec>>,
-    pub notify: Option<Spanned<crate::notify::NotifySpec>>,
+    pub notify: Option<Spanned<crate::runbook::notify::NotifySpec>>,
 }
 
 /// `report:` — how the Japanese report and checklist of this runbook are
@@ -252,7 +216,7 @@ impl<'de> Deserialize<'de> for Amount {
         } else if let Ok(n) = t.parse::<f64>() {
             Some(n)
         } else {
-            crate::units::parse_size(t).ok().map(|b| b as f64)
+            crate::values::units::parse_size(t).ok().map(|b| b as f64)
         };
         v.filter(|v| v.is_finite()).map(Amount).ok_or_else(|| {
             de::Error::custom(format!(
@@ -361,7 +325,7 @@ impl<'de> Visitor<'de> for CheckVisitor {
             let here = spanned.referenced;
             // Errors about a key point at the key, not at the check.
             let at = |msg: String| -> A::Error {
-                de::Error::custom(super::error::at(here.line(), here.column(), &msg))
+                de::Error::custom(crate::values::at(here.line(), here.column(), &msg))
             };
             if seen.contains(&key) {
                 return Err(at(format!("duplicate key `{key}`")));

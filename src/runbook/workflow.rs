@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::schema::{Dur, Text};
 use crate::check::{KIND_NAMES, Kind, parse_kind};
+use crate::values::{Dur, Text};
 
 /// `incident: {level: p1, name: 緊急, scope: …, response: …, escalation: …, deadlines: {…}}`.
 #[derive(Clone, Debug, Deserialize)]
@@ -208,7 +208,7 @@ impl<'de> Visitor<'de> for ActionVisitor {
             let key = spanned.value;
             let here = spanned.referenced;
             let at = |msg: String| -> A::Error {
-                de::Error::custom(super::error::at(here.line(), here.column(), &msg))
+                de::Error::custom(crate::values::at(here.line(), here.column(), &msg))
             };
             let is_step = STEP_KEYS.contains(&key.as_str()) || KIND_NAMES.contains(&key.as_str());
             if a.step.is_some() && is_step {
@@ -275,7 +275,7 @@ impl Action {
             Step::Systemctl(s) => format!("systemctl {} {}", s.action.as_str(), s.unit),
             Step::Wait(d) => format!(
                 "wait {}",
-                crate::units::format_millis(d.as_secs_f64() * 1000.0)
+                crate::values::units::format_millis(d.as_secs_f64() * 1000.0)
             ),
             Step::Check(kind, k) => format!("{kind}: {}", k.target()),
             Step::SqliteBackup(s) => format!("sqlite_backup {} → {}", s.source, s.dest_name()),

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod databases;
 mod demo;
+mod dns;
 mod engine;
 mod failure_injection;
 mod history;

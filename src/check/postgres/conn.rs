@@ -360,7 +360,7 @@ fn read_passfile(path: &Path, shown: &str) -> Result<Option<String>, String> {
     }
     std::fs::read_to_string(path)
         .map(Some)
-        .map_err(|e| format!("{shown} unreadable: {}", crate::runbook::io_reason(&e)))
+        .map_err(|e| format!("{shown} unreadable: {}", crate::values::io_reason(&e)))
 }
 
 /// Splits a `.pgpass` line on unescaped colons, undoing `\:` and `\\`.

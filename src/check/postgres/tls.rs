@@ -59,7 +59,7 @@ pub(super) fn roots(rootcert: &str, path: &Path) -> Result<RootCertStore, String
         format!(
             "cannot read sslrootcert {}: {}",
             path.display(),
-            crate::runbook::io_reason(&e)
+            crate::values::io_reason(&e)
         )
     })?;
     for cert in CertificateDer::pem_slice_iter(&pem) {

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::runbook::{Dur, LoadError, at};
+use crate::runbook::LoadError;
+use crate::values::{Dur, at};
 
 /// When a channel sends: the run's status, or its recovery.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -520,7 +521,7 @@ pub fn load(path: &Path) -> Result<ConfigFile, LoadError> {
             path,
             format!(
                 "cannot read configuration: {}",
-                crate::runbook::io_reason(&e)
+                crate::values::io_reason(&e)
             ),
         )
     })?;

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::threshold::{Direction, Limit, Threshold, parse_limit};
-use crate::outcome::{Outcome, Status};
-use crate::units::Unit;
+use super::threshold::{Direction, Limit, LimitSeed, Threshold};
+use crate::values::outcome::{Outcome, Status};
+use crate::values::units::Unit;
 
 /// One measured value of a check.
 #[derive(Clone, Debug)]
@@ -111,17 +111,6 @@ toggle_fns! {
     number => Unit::Number,
 }
 
-/// A single limit in `unit`, read from any scalar (`80`, `80%`, `"> 5"`).
-pub(crate) struct LimitSeed(pub Unit);
-
-impl<'de> DeserializeSeed<'de> for LimitSeed {
-    type Value = Limit;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Limit, D::Error> {
-        let text = d.deserialize_any(super::threshold::ScalarText)?;
-        parse_limit(&text, self.0).map_err(de::Error::custom)
-    }
-}
-
 /// `deserialize_with` for a count limit inside a measurement's own mapping
 /// (`long_queries: {older_than: 5m, warn: 1}`).
 pub(crate) fn count_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Limit>, D::Error> {
@@ -153,20 +142,8 @@ impl<'de> Visitor<'de> for ThresholdToggle {
         self.visit_unit()
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut t = Threshold::new(self.0, None, None);
-        while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
-            match key.value.as_str() {
-                "warn" => t.warn = Some(map.next_value_seed(LimitSeed(self.0))?),
-                "fail" => t.fail = Some(map.next_value_seed(LimitSeed(self.0))?),
-                other => {
-                    let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
-                    let (l, c) = (key.referenced.line(), key.referenced.column());
-                    return Err(de::Error::custom(crate::runbook::at(l, c, &msg)));
-                }
-            }
-        }
-        Ok(Some(t))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        super::threshold::read_map(map, self.0).map(Some)
     }
 }
 

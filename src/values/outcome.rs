@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use crate::check::threshold::Threshold;
-use crate::units::Unit;
+use crate::values::reason::{Reason, say};
+use crate::values::threshold::Threshold;
+use crate::values::units::Unit;
 
 /// The status of one check. The derived order is "how bad", used for the
 /// exit code: pass/skip < unknown < warn < fail (SPEC §2).
@@ -100,7 +101,10 @@ pub struct Outcome {
     /// Every named measurement, in a stable order.
     pub metrics: Vec<(String, Metric)>,
     /// One line saying why, with observed vs expected; empty on a plain pass.
+    /// For a converted kind, the words of `reasons`.
     pub message: String,
+    /// Why, as data (JSON `reason`), in the order of `message`.
+    pub reasons: Vec<Reason>,
     /// Further lines shown with `-v` and in JSON.
     pub detail: Vec<String>,
     /// The threshold the headline metric was held against, for reports and perfdata.
@@ -115,6 +119,7 @@ impl Outcome {
             metric: None,
             metrics: Vec::new(),
             message: String::new(),
+            reasons: Vec::new(),
             detail: Vec::new(),
             threshold: None,
         }
@@ -163,6 +168,21 @@ impl Outcome {
     pub fn with_detail(mut self, line: impl Into<String>) -> Outcome {
         self.detail.push(line.into());
         self
+    }
+
+    /// [`Outcome::worsen`] with a structured reason: the reason is kept
+    /// (and its words added to `message`) exactly when `worsen` would keep
+    /// its text.
+    pub fn worsen_by(&mut self, s: Status, reason: Reason) {
+        if s == Status::Pass || s < self.status || self.reasons.contains(&reason) {
+            return;
+        }
+        if s > self.status {
+            self.reasons.insert(0, reason.clone());
+        } else {
+            self.reasons.push(reason.clone());
+        }
+        self.worsen(s, say(&reason));
     }
 
     /// Raises the status to `s` if `s` is worse, keeping the first reason.

@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::outcome::Status;
-use crate::units::Unit;
+use crate::values::outcome::Status;
+use crate::values::units::Unit;
 
 /// Which way a metric gets worse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn symbol(self) -> &'static str {
+    /// As written in messages: `>`, `≥`, `<`, `≤`.
+    pub fn symbol(self) -> &'static str {
         match self {
             Op::Gt => ">",
             Op::Ge => "≥",
@@ -59,7 +60,8 @@ pub struct Limit {
 }
 
 impl Limit {
-    fn op_for(&self, dir: Direction) -> Op {
+    /// The comparison this limit applies for a metric going `dir`.
+    pub fn op_for(&self, dir: Direction) -> Op {
         self.op.unwrap_or(match dir {
             Direction::HigherIsWorse => Op::Ge,
             Direction::LowerIsWorse => Op::Le,
@@ -191,7 +193,8 @@ impl<'de> Visitor<'de> for ScalarText {
     }
 }
 
-struct LimitSeed(Unit);
+/// A single limit in `unit`, read from any scalar (`80`, `80%`, `"> 5"`).
+pub(crate) struct LimitSeed(pub Unit);
 
 impl<'de> DeserializeSeed<'de> for LimitSeed {
     type Value = Limit;
@@ -212,25 +215,35 @@ impl<'de> Visitor<'de> for ThresholdVisitor {
             self.0.expected()
         )
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Threshold, A::Error> {
-        let mut t = Threshold {
-            warn: None,
-            fail: None,
-            unit: self.0,
-        };
-        while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
-            match key.value.as_str() {
-                "warn" => t.warn = Some(map.next_value_seed(LimitSeed(self.0))?),
-                "fail" => t.fail = Some(map.next_value_seed(LimitSeed(self.0))?),
-                other => {
-                    let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
-                    let (l, c) = (key.referenced.line(), key.referenced.column());
-                    return Err(de::Error::custom(crate::runbook::at(l, c, &msg)));
-                }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Threshold, A::Error> {
+        read_map(map, self.0)
+    }
+}
+
+/// The one reader of `{warn, fail}` (every threshold of every kind, and
+/// the measurement switches of `values::measure`): each limit in `unit`,
+/// an unknown key pointing at the key.
+pub(crate) fn read_map<'de, A: MapAccess<'de>>(
+    mut map: A,
+    unit: Unit,
+) -> Result<Threshold, A::Error> {
+    let mut t = Threshold {
+        warn: None,
+        fail: None,
+        unit,
+    };
+    while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+        match key.value.as_str() {
+            "warn" => t.warn = Some(map.next_value_seed(LimitSeed(unit))?),
+            "fail" => t.fail = Some(map.next_value_seed(LimitSeed(unit))?),
+            other => {
+                let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
+                let (l, c) = (key.referenced.line(), key.referenced.column());
+                return Err(de::Error::custom(crate::values::at(l, c, &msg)));
             }
         }
-        Ok(t)
     }
+    Ok(t)
 }
 
 /// A single limit in plain numbers (`value: {warn: 10, fail: "> 20"}`).

@@ -1,0 +1,198 @@
+//! What a kind returns: a [`Measurement`] (what it saw) or a [`Failure`]
+//! (why it could not see it). Kinds do not decide pass/warn/fail from
+//! numbers: the engine's judge (`crate::judge`) holds each [`Metric`]
+//! against its threshold and applies `severity`, so thresholds are read
+//! in one place.
+//!
+//! # Converting a kind (the pattern)
+//!
+//! 1. `run` returns `Box::pin(async move { self.check(ctx).await.into() })`
+//!    where `check` returns `Result<Measurement, Failure>`.
+//! 2. Every wait goes through the deadline: `ctx.deadline.within(step)`
+//!    (or `ctx.deadline.remaining()` for an API that takes a timeout).
+//!    On overrun return `Failure::fail(o.reason(&TIMEOUT)…)` with the
+//!    kind's own `timeout` entry (`Code::variant("tcp.timeout", "timeout",
+//!    "…")`), never a second clock and never a fraction of the budget.
+//! 3. Each way of failing is a `static` [`Code`](crate::values::reason::Code) in
+//!    the kind's file (its English words, today's sentence with `{param}`
+//!    holes) plus a [`Reason`] built with its parameters; list the codes
+//!    in the kind's registration (`CODES`) and in docs/reasons.md.
+//! 4. Numbers become [`Metric`]s: `Metric::new("used", pct, Unit::Percent,
+//!    Direction::HigherIsWorse).held(&self.used).says("disk / 91% used")`.
+//!    The first metric is the headline (value column, `metric`, perfdata);
+//!    `held` attaches the user's threshold, `says` is how a breach names
+//!    the value. Do not call `Threshold::eval` in a kind.
+//! 5. Judgements that are not thresholds (a body that does not match, a
+//!    file too old) are [`Observation`]s with a status and a reason; the
+//!    judge applies them in order, before the thresholds.
+//! 6. Test it with `check::harness` (a fake context, no engine): assert on
+//!    the measurement and on reason codes and parameters, not on words;
+//!    the integration tests keep asserting the rendered English.
+
+use crate::values::outcome::{Outcome, Status};
+use crate::values::reason::Reason;
+use crate::values::threshold::{Direction, Threshold};
+use crate::values::units::Unit;
+
+/// One measured number of a check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    /// Name in JSON, history and Prometheus (`used`, `latency`).
+    pub name: String,
+    pub value: f64,
+    pub unit: Unit,
+    pub direction: Direction,
+    /// The user's threshold for this value, if any.
+    pub threshold: Option<Threshold>,
+    /// How a breach names the value (`disk / 91.2% used`); by default the
+    /// name and the formatted value (`connections 12`).
+    pub subject: Option<String>,
+}
+
+impl Metric {
+    pub fn new(name: impl Into<String>, value: f64, unit: Unit, direction: Direction) -> Metric {
+        Metric {
+            name: name.into(),
+            value,
+            unit,
+            direction,
+            threshold: None,
+            subject: None,
+        }
+    }
+
+    /// Holds the value against `threshold` (when the user set one).
+    pub fn held(mut self, threshold: &Option<Threshold>) -> Metric {
+        self.threshold = threshold.clone();
+        self
+    }
+
+    /// Holds the value against `threshold`.
+    pub fn held_to(mut self, threshold: Threshold) -> Metric {
+        self.threshold = Some(threshold);
+        self
+    }
+
+    pub fn says(mut self, subject: impl Into<String>) -> Metric {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// The words that name this value in a breach.
+    pub fn subject(&self) -> String {
+        self.subject
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", self.name, self.unit.format(self.value)))
+    }
+}
+
+/// A judgement the kind made itself (not a threshold): a body that does
+/// not contain the expected text, a file older than `max_age`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub status: Status,
+    pub reason: Reason,
+}
+
+/// What a kind saw.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measurement {
+    /// Short display value (`65%`, `200 OK 35ms`, `active (running)`).
+    pub value: String,
+    /// Measured numbers, the headline first.
+    pub metrics: Vec<Metric>,
+    /// The kind's own judgements, applied before the thresholds.
+    pub observations: Vec<Observation>,
+    /// Further lines shown with `-v` and in JSON (raw data: a body
+    /// snippet, a log line).
+    pub detail: Vec<String>,
+}
+
+impl Measurement {
+    pub fn new(value: impl Into<String>) -> Measurement {
+        Measurement {
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn metric(mut self, m: Metric) -> Measurement {
+        self.metrics.push(m);
+        self
+    }
+
+    pub fn detail(mut self, line: impl Into<String>) -> Measurement {
+        self.detail.push(line.into());
+        self
+    }
+
+    /// Records a judgement of the kind's own.
+    pub fn observe(&mut self, status: Status, reason: Reason) {
+        self.observations.push(Observation { status, reason });
+    }
+}
+
+/// Why a kind could not measure, or what it found that ends the check
+/// (`connection refused`, `NXDOMAIN`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// `Fail` (the target is wrong) or `Unknown` (the check could not be
+    /// carried out: tool missing, permission denied).
+    pub status: Status,
+    pub reason: Reason,
+    /// Display value (`closed`, `timeout`); empty by default.
+    pub value: String,
+    pub detail: Vec<String>,
+}
+
+impl Failure {
+    pub fn fail(reason: Reason) -> Failure {
+        Failure {
+            status: Status::Fail,
+            reason,
+            value: String::new(),
+            detail: Vec::new(),
+        }
+    }
+
+    pub fn unknown(reason: Reason) -> Failure {
+        Failure {
+            status: Status::Unknown,
+            ..Failure::fail(reason)
+        }
+    }
+
+    pub fn shown(mut self, value: impl Into<String>) -> Failure {
+        self.value = value.into();
+        self
+    }
+
+    pub fn detail(mut self, line: impl Into<String>) -> Failure {
+        self.detail.push(line.into());
+        self
+    }
+}
+
+/// One attempt's result as the engine receives it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    Measured(Measurement),
+    Failed(Failure),
+    /// A kind not converted yet judges itself and writes its own words.
+    Judged(Outcome),
+}
+
+impl From<Result<Measurement, Failure>> for Attempt {
+    fn from(r: Result<Measurement, Failure>) -> Attempt {
+        match r {
+            Ok(m) => Attempt::Measured(m),
+            Err(f) => Attempt::Failed(f),
+        }
+    }
+}
+
+impl From<Outcome> for Attempt {
+    fn from(o: Outcome) -> Attempt {
+        Attempt::Judged(o)
+    }
+}

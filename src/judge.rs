@@ -1,0 +1,88 @@
+//! The judge: the one place where measurements become pass/warn/fail.
+//! It holds every metric against its threshold (one threshold type, one
+//! parser: `check::threshold`), applies a kind's own observations, and
+//! applies `severity`. Kinds only measure (see `check::measurement`).
+
+use crate::check::{Attempt, Metric};
+use crate::runbook::Severity;
+use crate::values::outcome::{Outcome, Status};
+use crate::values::reason::{Reason, common};
+use crate::values::threshold::{Direction, Limit, Threshold};
+
+/// The outcome of one attempt.
+pub fn judge(attempt: Attempt) -> Outcome {
+    match attempt {
+        Attempt::Judged(o) => o,
+        Attempt::Failed(f) => {
+            let mut o = Outcome::new(Status::Pass, f.value);
+            o.worsen_by(f.status, f.reason);
+            o.detail = f.detail;
+            o
+        }
+        Attempt::Measured(m) => {
+            let mut o = Outcome::pass(m.value);
+            for (i, metric) in m.metrics.iter().enumerate() {
+                o = if i == 0 {
+                    o.with_metric(&metric.name, metric.value, metric.unit)
+                } else {
+                    o.with_extra_metric(&metric.name, metric.value, metric.unit)
+                };
+            }
+            o.threshold = m
+                .metrics
+                .first()
+                .and_then(|h| h.threshold.clone())
+                .filter(|t| t.warn.is_some() || t.fail.is_some());
+            o.detail = m.detail;
+            for obs in m.observations {
+                o.worsen_by(obs.status, obs.reason);
+            }
+            for metric in &m.metrics {
+                if let Some((status, reason)) = breach(metric) {
+                    o.worsen_by(status, reason);
+                }
+            }
+            o
+        }
+    }
+}
+
+/// `severity: warn`: a failure counts as a warning (after the retries).
+pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
+    if severity == Some(Severity::Warn) && o.status == Status::Fail {
+        o.status = Status::Warn;
+        o.detail
+            .push("failure counted as warn (severity: warn)".into());
+    }
+}
+
+/// The worst limit `metric` breaches, as a `threshold` reason.
+pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
+    let th = metric.threshold.as_ref()?;
+    let (status, level, limit) = level(th, metric.value, metric.direction)?;
+    let op = limit.op_for(metric.direction).symbol();
+    Some((
+        status,
+        Reason::new(&common::THRESHOLD)
+            .with("metric", metric.name.clone())
+            .with_quantity("value", metric.value, metric.unit)
+            .with("level", level)
+            .with("op", op)
+            .with_quantity("limit", limit.value, th.unit)
+            .with("subject", metric.subject()),
+    ))
+}
+
+/// Fail is checked before warn; every boundary is inclusive as written.
+fn level(th: &Threshold, v: f64, dir: Direction) -> Option<(Status, &'static str, &Limit)> {
+    [
+        (Status::Fail, "fail", &th.fail),
+        (Status::Warn, "warn", &th.warn),
+    ]
+    .into_iter()
+    .find_map(|(s, name, l)| {
+        l.as_ref()
+            .filter(|l| l.breached(v, dir))
+            .map(|l| (s, name, l))
+    })
+}

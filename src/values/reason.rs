@@ -1,0 +1,255 @@
+//! Structured reasons: why a check did not pass, as data.
+//!
+//! Every non-pass outcome carries one or more [`Reason`]s: a stable machine
+//! code (`http.status`, `tcp.refused`, `timeout`, `threshold`, …; the table
+//! is docs/reasons.md) and named parameters (`got: 503`, `want: [200]`).
+//! JSON exposes them as `reason`; people read words rendered from them by
+//! the presentation layer (`output::words`).
+//!
+//! A [`Code`] is one entry of the catalog: the machine code plus the English
+//! template of one way of saying it. Several entries may share a code —
+//! `tcp` and `postgres` both report `timeout`, each in its own sentence —
+//! so the machine contract stays small while today's wording is kept word
+//! for word. The English templates are the source catalog (like gettext's
+//! msgids): a kind's entries live in the kind's file, so a new kind is one
+//! file; another language is one file under `output/words/` that maps
+//! codes (or entries, by `key`) to its own templates and falls back to
+//! English for what it does not know.
+//!
+//! Template syntax (rendered by `output::words`): `{name}` is the parameter
+//! `name`; `{name:or}` joins a list with " or " (default ", "); text in
+//! `[...]` is dropped when a parameter inside it is missing.
+
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value, json};
+
+use crate::values::units::Unit;
+
+/// One catalog entry: the machine code and its English words.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Code {
+    /// Unique name of this entry (`tcp.timeout`); a translation may key on it.
+    pub key: &'static str,
+    /// The stable machine code in JSON `reason.code` (`timeout`).
+    pub code: &'static str,
+    /// The English template (see the module doc).
+    pub en: &'static str,
+}
+
+impl Code {
+    /// An entry whose key is its code (the common case).
+    pub const fn new(code: &'static str, en: &'static str) -> Code {
+        Code {
+            key: code,
+            code,
+            en,
+        }
+    }
+
+    /// An entry that says a shared code in its own words.
+    pub const fn variant(key: &'static str, code: &'static str, en: &'static str) -> Code {
+        Code { key, code, en }
+    }
+}
+
+/// A parameter value of a reason.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+    /// A number in its unit's canonical scale (ms, bytes, percent, days);
+    /// words format it with the unit (`5s`, `1.2 GB`, `91.2%`).
+    Quantity(f64, Unit),
+    List(Vec<Param>),
+    Bool(bool),
+}
+
+impl Param {
+    /// The value in JSON: quantities as plain numbers in their canonical
+    /// unit (docs/reasons.md names the unit of each parameter).
+    pub fn json(&self) -> Value {
+        match self {
+            Param::Text(s) => json!(s),
+            Param::Int(i) => json!(i),
+            Param::Quantity(v, _) => serde_json::Number::from_f64(*v)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            Param::List(l) => Value::Array(l.iter().map(Param::json).collect()),
+            Param::Bool(b) => json!(b),
+        }
+    }
+}
+
+impl From<String> for Param {
+    fn from(s: String) -> Param {
+        Param::Text(s)
+    }
+}
+impl From<&str> for Param {
+    fn from(s: &str) -> Param {
+        Param::Text(s.to_owned())
+    }
+}
+impl From<&String> for Param {
+    fn from(s: &String) -> Param {
+        Param::Text(s.clone())
+    }
+}
+impl From<i64> for Param {
+    fn from(i: i64) -> Param {
+        Param::Int(i)
+    }
+}
+impl From<u16> for Param {
+    fn from(i: u16) -> Param {
+        Param::Int(i64::from(i))
+    }
+}
+impl From<u64> for Param {
+    fn from(i: u64) -> Param {
+        Param::Int(i64::try_from(i).unwrap_or(i64::MAX))
+    }
+}
+impl From<usize> for Param {
+    fn from(i: usize) -> Param {
+        Param::Int(i64::try_from(i).unwrap_or(i64::MAX))
+    }
+}
+impl From<bool> for Param {
+    fn from(b: bool) -> Param {
+        Param::Bool(b)
+    }
+}
+impl<T: Into<Param>> From<Vec<T>> for Param {
+    fn from(v: Vec<T>) -> Param {
+        Param::List(v.into_iter().map(Into::into).collect())
+    }
+}
+
+/// Why a check did not pass: a catalog entry and its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reason {
+    pub code: &'static Code,
+    pub params: Vec<(&'static str, Param)>,
+}
+
+impl Reason {
+    pub fn new(code: &'static Code) -> Reason {
+        Reason {
+            code,
+            params: Vec::new(),
+        }
+    }
+
+    /// Adds parameter `name`.
+    pub fn with(mut self, name: &'static str, value: impl Into<Param>) -> Reason {
+        self.params.push((name, value.into()));
+        self
+    }
+
+    /// Adds parameter `name` when there is a value.
+    pub fn with_opt(self, name: &'static str, value: Option<impl Into<Param>>) -> Reason {
+        match value {
+            Some(v) => self.with(name, v),
+            None => self,
+        }
+    }
+
+    /// Adds a quantity in `unit`.
+    pub fn with_quantity(self, name: &'static str, value: f64, unit: Unit) -> Reason {
+        self.with(name, Param::Quantity(value, unit))
+    }
+
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, p)| p)
+    }
+
+    /// `{"code": "http.status", "params": {"got": 503, "want": [200]}}`.
+    pub fn json(&self) -> Value {
+        let mut params = Map::new();
+        for (n, p) in &self.params {
+            params.insert((*n).to_owned(), p.json());
+        }
+        json!({"code": self.code.code, "params": params})
+    }
+}
+
+/// How reasons read: installed once at start-up by the presentation layer
+/// (`output::words`), the way `log::set_logger` installs a logger — the
+/// layers below produce reasons and call [`say`] without knowing the
+/// language, and no layer imports from above.
+pub type Words = fn(&Reason) -> String;
+
+static WORDS: OnceLock<Words> = OnceLock::new();
+
+/// Installs the words for [`say`]; the first call wins.
+pub fn install_words(words: Words) {
+    let _ = WORDS.set(words);
+}
+
+/// The reason in the installed words; without any installed (a library
+/// user, a unit test), the code and its parameters.
+pub fn say(r: &Reason) -> String {
+    match WORDS.get() {
+        Some(w) => w(r),
+        None => {
+            let params: Vec<String> = r
+                .params
+                .iter()
+                .map(|(n, p)| format!("{n}={}", p.json()))
+                .collect();
+            format!("{} {{{}}}", r.code.code, params.join(", "))
+        }
+    }
+}
+
+/// Catalog entries every kind may use.
+pub mod common {
+    use super::Code;
+
+    /// The engine stopped a check that overran its timeout.
+    pub static TIMEOUT: Code = Code::new("timeout", "timed out after {after}");
+    /// A metric breached its threshold; `subject` is how the kind names the
+    /// measured value (`disk / 91.2% used`).
+    pub static THRESHOLD: Code = Code::new("threshold", "{subject} {op} {level} {limit}");
+    /// A run stopped before the check finished.
+    pub static INTERRUPTED: Code = Code::new("interrupted", "interrupted");
+    /// The check was not selected (`--only`, `--skip`, `--tag`).
+    pub static NOT_ONLY: Code = Code::variant("skip.only", "skipped", "not selected by --only");
+    pub static SKIPPED: Code = Code::variant("skip.skip", "skipped", "skipped by --skip");
+    pub static NOT_TAGGED: Code = Code::variant("skip.tag", "skipped", "not selected by --tag");
+    /// The check's task ended without a result (a bug, reported not hidden).
+    pub static UNFINISHED: Code = Code::new("unfinished", "check did not finish");
+
+    /// Every common entry (docs/reasons.md lists them).
+    pub static CODES: &[&Code] = &[
+        &TIMEOUT,
+        &THRESHOLD,
+        &INTERRUPTED,
+        &NOT_ONLY,
+        &SKIPPED,
+        &NOT_TAGGED,
+        &UNFINISHED,
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static C: Code = Code::new("x.y", "{a}");
+
+    #[test]
+    fn json_shape() {
+        let r = Reason::new(&C)
+            .with("got", 503u16)
+            .with("want", vec![200u16])
+            .with_quantity("after", 5000.0, Unit::Millis);
+        assert_eq!(
+            r.json(),
+            json!({"code": "x.y", "params": {"got": 503, "want": [200], "after": 5000.0}})
+        );
+        assert_eq!(r.param("got"), Some(&Param::Int(503)));
+    }
+}

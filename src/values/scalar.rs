@@ -1,0 +1,41 @@
+//! Scalar runbook values that are more than their YAML text: durations,
+//! sizes, and any scalar kept as text. Their parsers are in [`super::units`].
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use std::time::Duration;
+
+use super::threshold::ScalarText;
+use super::units::{parse_duration, parse_size};
+
+/// A duration field (`30s`, `5m`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+        let s = d.deserialize_any(ScalarText)?;
+        parse_duration(&s).map(Dur).map_err(de::Error::custom)
+    }
+}
+
+/// A size field (`100MB`, `1GiB`), in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
+        let s = d.deserialize_any(ScalarText)?;
+        parse_size(&s).map(Size).map_err(de::Error::custom)
+    }
+}
+
+/// Any scalar kept as text (`vars` values may be numbers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        d.deserialize_any(ScalarText).map(Text)
+    }
+}

@@ -12,10 +12,53 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::expect::{Codes, JsonExpect, check_json};
 use super::http::opt_regex;
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::{Outcome, Status};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Limit, Threshold};
 use crate::values::units::{Unit, format_millis, trim_float};
+
+/// The reason catalog entries of `command` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[
+    &EXIT,
+    &SIGNAL,
+    &TIMEOUT,
+    &STDOUT_CONTAINS,
+    &STDOUT_REGEX,
+    &NO_VALUE,
+    &NOT_A_NUMBER,
+    &SPAWN,
+    &WAIT,
+    &CONFIG,
+];
+
+static EXIT: Code = Code::new(
+    "command.exit",
+    "exit {got}, expected exit {want:or}[ — {last_line}]",
+);
+static SIGNAL: Code = Code::variant(
+    "command.exit.signal",
+    "command.exit",
+    "killed by signal {signal}, expected exit {want:or}[ — {last_line}]",
+);
+static TIMEOUT: Code = Code::variant(
+    "command.timeout",
+    "timeout",
+    "timed out after {after}, killed with its process group",
+);
+static STDOUT_CONTAINS: Code = Code::new(
+    "command.stdout_contains",
+    "stdout does not contain {want:q}",
+);
+static STDOUT_REGEX: Code = Code::new("command.stdout_regex", "stdout does not match /{regex}/");
+static NO_VALUE: Code = Code::new("command.no_value", "no value found in stdout");
+static NOT_A_NUMBER: Code = Code::new("command.not_a_number", "value {raw:q} is not a number");
+static SPAWN: Code = Code::new("command.spawn", "cannot run {program}: {error}");
+static WAIT: Code = Code::new("command.wait", "wait failed: {error}");
+static CONFIG: Code = Code::new(
+    "command.config",
+    "command: set exactly one of `run` (argv list) or `shell` (string)",
+);
 
 /// Output kept per stream; earlier output is dropped (the tail is what explains a failure).
 const KEEP_BYTES: usize = 256 * 1024;
@@ -60,7 +103,7 @@ struct ValueSpec {
 
 impl Kind for Command {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::OTHER
@@ -143,7 +186,7 @@ fn last_lines(b: &[u8], n: usize) -> Vec<String> {
 }
 
 impl Command {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let mut cmd = match (&self.run, &self.shell) {
             (Some(argv), None) if !argv.is_empty() => {
                 let mut c = tokio::process::Command::new(&argv[0]);
@@ -155,11 +198,7 @@ impl Command {
                 c.arg("-c").arg(s);
                 c
             }
-            _ => {
-                return Outcome::unknown(
-                    "command: set exactly one of `run` (argv list) or `shell` (string)",
-                );
-            }
+            _ => return Err(Failure::unknown(Reason::new(&CONFIG))),
         };
         cmd.envs(&self.env)
             .current_dir(
@@ -174,51 +213,52 @@ impl Command {
             .process_group(0)
             .kill_on_drop(true);
         let started = Instant::now();
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let what = self
-                    .run
-                    .as_ref()
-                    .and_then(|a| a.first())
-                    .cloned()
-                    .unwrap_or_else(|| "/bin/sh".into());
-                return Outcome::unknown(format!(
-                    "cannot run {what}: {}",
-                    crate::values::io_reason(&e)
-                ));
-            }
-        };
+        let mut child = cmd.spawn().map_err(|e| {
+            let what = self
+                .run
+                .as_ref()
+                .and_then(|a| a.first())
+                .cloned()
+                .unwrap_or_else(|| "/bin/sh".into());
+            Failure::unknown(
+                Reason::new(&SPAWN)
+                    .with("program", what)
+                    .with("error", crate::values::io_reason(&e)),
+            )
+        })?;
         let mut guard = GroupGuard(child.id().map(|p| p as i32));
         let out_task = tokio::spawn(read_tail(child.stdout.take().expect("piped stdout")));
         let err_task = tokio::spawn(read_tail(child.stderr.take().expect("piped stderr")));
-        let waited = tokio::time::timeout(ctx.timeout, child.wait()).await;
+        let waited = ctx.deadline.within(child.wait()).await;
         // The command is done (or out of time): anything it left running in
         // its group goes too, which also closes the pipes it held.
         guard.kill();
         let stdout = out_task.await.unwrap_or_default();
         let stderr = err_task.await.unwrap_or_default();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let tails = || {
+            let mut d: Vec<String> = last_lines(&stdout, 5)
+                .into_iter()
+                .map(|l| format!("stdout: {l}"))
+                .collect();
+            d.extend(
+                last_lines(&stderr, 5)
+                    .into_iter()
+                    .map(|l| format!("stderr: {l}")),
+            );
+            d
+        };
         let status = match waited {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Outcome::unknown(format!("wait failed: {e}")),
-            Err(_) => {
-                let mut o = Outcome::fail(format!(
-                    "timed out after {}, killed with its process group",
-                    format_millis(ctx.timeout.as_secs_f64() * 1000.0)
-                ))
-                .with_value("timeout");
-                o.detail.extend(
-                    last_lines(&stdout, 5)
-                        .into_iter()
-                        .map(|l| format!("stdout: {l}")),
-                );
-                o.detail.extend(
-                    last_lines(&stderr, 5)
-                        .into_iter()
-                        .map(|l| format!("stderr: {l}")),
-                );
-                return o;
+            Ok(Err(e)) => {
+                return Err(Failure::unknown(
+                    Reason::new(&WAIT).with("error", e.to_string()),
+                ));
+            }
+            Err(o) => {
+                let mut f = Failure::fail(o.reason(&TIMEOUT)).shown("timeout");
+                f.detail = tails();
+                return Err(f);
             }
         };
         let code = status.code();
@@ -229,60 +269,58 @@ impl Command {
                 format!("killed by signal {}", status.signal().unwrap_or(0))
             }
         };
-        let mut out = Outcome::pass(code_text.clone()).with_detail(format!(
+        let mut m = Measurement::new(code_text.clone()).detail(format!(
             "{} → {code_text} in {}",
             self.target(),
             format_millis(ms)
         ));
-        out.detail.extend(
-            last_lines(&stdout, 5)
-                .into_iter()
-                .map(|l| format!("stdout: {l}")),
-        );
-        out.detail.extend(
-            last_lines(&stderr, 5)
-                .into_iter()
-                .map(|l| format!("stderr: {l}")),
-        );
+        m.detail.extend(tails());
         if !code.is_some_and(|c| self.exit.0.contains(&(c as i64))) {
-            let want: Vec<String> = self.exit.0.iter().map(i64::to_string).collect();
-            let last_err = last_lines(&stderr, 1)
+            let last_line = last_lines(&stderr, 1)
                 .pop()
                 .or_else(|| last_lines(&stdout, 1).pop());
-            out.worsen(
+            let reason = match code {
+                Some(c) => Reason::new(&EXIT).with("got", i64::from(c)),
+                None => {
+                    use std::os::unix::process::ExitStatusExt;
+                    Reason::new(&SIGNAL).with("signal", i64::from(status.signal().unwrap_or(0)))
+                }
+            };
+            m.observe(
                 Status::Fail,
-                format!(
-                    "{code_text}, expected exit {}{}",
-                    want.join(" or "),
-                    last_err.map(|l| format!(" — {l}")).unwrap_or_default()
-                ),
+                reason
+                    .with("want", self.exit.0.clone())
+                    .with_opt("last_line", last_line),
             );
-            return out;
+            return Ok(m);
         }
         let text = String::from_utf8_lossy(&stdout);
         if let Some(want) = &self.stdout_contains
             && !text.contains(want.as_str())
         {
-            out.worsen(Status::Fail, format!("stdout does not contain {want:?}"));
+            m.observe(
+                Status::Fail,
+                Reason::new(&STDOUT_CONTAINS).with("want", want),
+            );
         }
         if let Some(re) = &self.stdout_regex
             && !re.is_match(&text)
         {
-            out.worsen(
+            m.observe(
                 Status::Fail,
-                format!("stdout does not match /{}/", re.as_str()),
+                Reason::new(&STDOUT_REGEX).with("regex", re.as_str()),
             );
         }
         if let Some(why) = check_json(&stdout, &self.json) {
-            out.worsen(Status::Fail, why);
+            m.observe(Status::Fail, why);
         }
         if let Some(v) = &self.value {
-            self.apply_value(v, &text, &mut out);
+            Self::apply_value(v, &text, &mut m);
         }
-        out
+        Ok(m)
     }
 
-    fn apply_value(&self, spec: &ValueSpec, text: &str, out: &mut Outcome) {
+    fn apply_value(spec: &ValueSpec, text: &str, m: &mut Measurement) {
         let found = match &spec.regex {
             Some(re) => re
                 .captures(text)
@@ -291,15 +329,15 @@ impl Command {
             None => text.split_whitespace().next().map(str::to_owned),
         };
         let Some(raw) = found else {
-            out.worsen(Status::Fail, "no value found in stdout".to_string());
+            m.observe(Status::Fail, Reason::new(&NO_VALUE));
             return;
         };
         let Ok(n) = raw.trim().replace(',', "").parse::<f64>() else {
-            out.worsen(Status::Fail, format!("value {raw:?} is not a number"));
+            m.observe(Status::Fail, Reason::new(&NOT_A_NUMBER).with("raw", raw));
             return;
         };
         let unit_label = spec.unit.clone().unwrap_or_default();
-        out.value = format!("{}{unit_label}", trim_float(n, 2));
+        m.value = format!("{}{unit_label}", trim_float(n, 2));
         // The label decides the metric's unit for history, JSON and reports.
         let unit = match unit_label.as_str() {
             "%" => Unit::Percent,
@@ -311,20 +349,16 @@ impl Command {
             "days" => Unit::Days,
             _ => Unit::Number,
         };
-        let m = crate::values::outcome::Metric::new(n, unit);
-        out.metric = Some(m.clone());
-        out.metrics.push(("value".into(), m));
         let th = Threshold {
             warn: spec.warn.clone(),
             fail: spec.fail.clone(),
             // Same numbers, but printed in the value's unit (`80%`).
             unit,
         };
-        let v = th.eval(n, Direction::HigherIsWorse);
-        out.worsen(
-            v.status,
-            format!("value {}{unit_label} {}", trim_float(n, 2), v.breach),
+        m.metrics.push(
+            Metric::new("value", n, unit, Direction::HigherIsWorse)
+                .held_to(th)
+                .says(format!("value {}{unit_label}", trim_float(n, 2))),
         );
-        out.threshold = Some(th);
     }
 }

@@ -5,11 +5,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{CheckFuture, Ctx, Kind, sections};
+use super::memory::UNREADABLE;
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
 use crate::values::Dur;
-use crate::values::outcome::Outcome;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, trim_float};
+
+/// The reason catalog entries of `cpu` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[&STAT];
+
+static STAT: Code = Code::new("cpu.stat", "/proc/stat has no aggregate cpu line");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,15 +56,19 @@ fn cores(stat: &str) -> usize {
         .max(1)
 }
 
-async fn read(path: &str) -> Result<String, String> {
-    tokio::fs::read_to_string(path)
-        .await
-        .map_err(|e| format!("cannot read {path}: {}", crate::values::io_reason(&e)))
+async fn read(path: &str) -> Result<String, Failure> {
+    tokio::fs::read_to_string(path).await.map_err(|e| {
+        Failure::unknown(
+            Reason::new(&UNREADABLE)
+                .with("path", path)
+                .with("error", crate::values::io_reason(&e)),
+        )
+    })
 }
 
 impl Kind for Cpu {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::RESOURCES
@@ -69,19 +79,14 @@ impl Kind for Cpu {
 }
 
 impl Cpu {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
-        let first = match read("/proc/stat").await {
-            Ok(t) => t,
-            Err(e) => return Outcome::unknown(e),
-        };
-        let sample = self.sample.0.min(ctx.timeout.mul_f64(0.8));
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
+        let first = read("/proc/stat").await?;
+        // The sample fits in what is left of the deadline.
+        let sample = self.sample.0.min(ctx.deadline.remaining());
         tokio::time::sleep(sample).await;
-        let second = match read("/proc/stat").await {
-            Ok(t) => t,
-            Err(e) => return Outcome::unknown(e),
-        };
+        let second = read("/proc/stat").await?;
         let (Some((b1, t1)), Some((b2, t2))) = (parse_stat(&first), parse_stat(&second)) else {
-            return Outcome::unknown("/proc/stat has no aggregate cpu line");
+            return Err(Failure::unknown(Reason::new(&STAT)));
         };
         let dt = t2.saturating_sub(t1);
         let pct = if dt == 0 {
@@ -94,10 +99,11 @@ impl Cpu {
             .clone()
             .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(80.0), Some(90.0)));
         let shown = trim_float(pct, 1);
-        let mut out = Outcome::pass(format!("{shown}%")).with_metric("used", pct, Unit::Percent);
-        let v = th.eval(pct, Direction::HigherIsWorse);
-        out.worsen(v.status, format!("cpu {shown}% used {}", v.breach));
-        out.threshold = Some(th);
+        let mut m = Measurement::new(format!("{shown}%")).metric(
+            Metric::new("used", pct, Unit::Percent, Direction::HigherIsWorse)
+                .held_to(th)
+                .says(format!("cpu {shown}% used")),
+        );
         let n = cores(&second);
         if let Ok(la) = read("/proc/loadavg").await
             && let Some(l1) = la
@@ -106,22 +112,19 @@ impl Cpu {
                 .and_then(|v| v.parse::<f64>().ok())
         {
             let per_core = l1 / n as f64;
-            out = out
-                .with_extra_metric("load", per_core, Unit::Number)
-                .with_detail(format!(
+            m = m
+                .metric(
+                    Metric::new("load", per_core, Unit::Number, Direction::HigherIsWorse)
+                        .held(&self.load)
+                        .says(format!("load {} per core", trim_float(per_core, 2))),
+                )
+                .detail(format!(
                     "load1 {l1} on {n} cores = {} per core; sampled {}ms",
                     trim_float(per_core, 2),
                     sample.as_millis()
                 ));
-            if let Some(lt) = &self.load {
-                let v = lt.eval(per_core, Direction::HigherIsWorse);
-                out.worsen(
-                    v.status,
-                    format!("load {} per core {}", trim_float(per_core, 2), v.breach),
-                );
-            }
         }
-        out
+        Ok(m)
     }
 }
 

@@ -8,6 +8,18 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::values::reason::{Code, Reason};
+
+/// The reason catalog entries of JSON expectations (`http`, `command`).
+pub(crate) static CODES: &[&Code] = &[&NOT_JSON, &MISSING, &MISMATCH];
+
+static NOT_JSON: Code = Code::new(
+    "json.invalid",
+    "body is not JSON ({error}), expected {want}",
+);
+static MISSING: Code = Code::new("json.missing", "json {path} is missing, expected {want}");
+static MISMATCH: Code = Code::new("json.mismatch", "json {path} = {got}, expected {want}");
+
 /// `json: {status: healthy, /checks/db: ok, items.0.name: x}`.
 pub type JsonExpect = BTreeMap<String, Value>;
 
@@ -49,30 +61,39 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// Checks every expectation against `body`; returns the first mismatch as
-/// a one-line reason, or `None` when all hold.
-pub fn check_json(body: &[u8], expect: &JsonExpect) -> Option<String> {
+/// Checks every expectation against `body`; returns the first mismatch,
+/// or `None` when all hold. Values in the reason are JSON text, cut at 60
+/// characters.
+pub fn check_json(body: &[u8], expect: &JsonExpect) -> Option<Reason> {
     if expect.is_empty() {
         return None;
     }
     let doc: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            return Some(format!(
-                "body is not JSON ({e}), expected {}",
-                describe(expect)
-            ));
+            return Some(
+                Reason::new(&NOT_JSON)
+                    .with("error", e.to_string())
+                    .with("want", describe(expect)),
+            );
         }
     };
     for (path, want) in expect {
         match lookup(&doc, path) {
-            None => return Some(format!("json {path} is missing, expected {}", short(want))),
+            None => {
+                return Some(
+                    Reason::new(&MISSING)
+                        .with("path", path)
+                        .with("want", short(want)),
+                );
+            }
             Some(got) if !matches(got, want) => {
-                return Some(format!(
-                    "json {path} = {}, expected {}",
-                    short(got),
-                    short(want)
-                ));
+                return Some(
+                    Reason::new(&MISMATCH)
+                        .with("path", path)
+                        .with("got", short(got))
+                        .with("want", short(want)),
+                );
             }
             Some(_) => {}
         }
@@ -143,15 +164,14 @@ mod tests {
         let mut e = JsonExpect::new();
         e.insert("status".into(), json!("healthy"));
         assert_eq!(check_json(br#"{"status":"healthy"}"#, &e), None);
-        assert_eq!(
-            check_json(br#"{"status":"degraded"}"#, &e).unwrap(),
-            r#"json status = "degraded", expected "healthy""#
-        );
-        assert!(
-            check_json(b"<html>", &e)
-                .unwrap()
-                .starts_with("body is not JSON")
-        );
+        let r = check_json(br#"{"status":"degraded"}"#, &e).unwrap();
+        assert_eq!(r.code.code, "json.mismatch");
+        assert_eq!(r.param("path"), Some(&"status".into()));
+        assert_eq!(r.param("got"), Some(&r#""degraded""#.into()));
+        assert_eq!(r.param("want"), Some(&r#""healthy""#.into()));
+        let r = check_json(b"<html>", &e).unwrap();
+        assert_eq!(r.code.code, "json.invalid");
+        assert_eq!(r.param("want"), Some(&r#"status = "healthy""#.into()));
         e.insert("count".into(), json!(3));
         assert_eq!(check_json(br#"{"status":"healthy","count":3.0}"#, &e), None);
     }

@@ -10,12 +10,69 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::expect::{JsonExpect, check_json};
-use super::{CheckFuture, Ctx, Kind, sections};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, sections};
 use crate::secret;
 use crate::values::Size;
-use crate::values::outcome::{Outcome, Status};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Param, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_bytes, format_millis};
+
+/// The reason catalog entries of `http` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[
+    &STATUS,
+    &BODY_CONTAINS,
+    &BODY_CONTAINS_CUT,
+    &BODY_REGEX,
+    &BODY_FAILED,
+    &TIMEOUT,
+    &REFUSED,
+    &RESOLVE,
+    &TLS,
+    &RESET,
+    &CONNECT,
+    &ERROR,
+    &CA_UNREADABLE,
+    &CA_NOT_PEM,
+    &CA_EMPTY,
+    &CLIENT,
+    &METHOD,
+    &SECRET,
+];
+
+static STATUS: Code = Code::new("http.status", "status {got}, expected {want:or}");
+static BODY_CONTAINS: Code = Code::new("http.body_contains", "body does not contain {want:q}");
+static BODY_CONTAINS_CUT: Code = Code::variant(
+    "http.body_contains.max_body",
+    "http.body_contains",
+    "body does not contain {want:q} (within max_body)",
+);
+static BODY_REGEX: Code = Code::new("http.body_regex", "body does not match /{regex}/");
+static BODY_FAILED: Code = Code::new(
+    "http.body_failed",
+    "status {got} but the body failed after {read}: {error}",
+);
+static TIMEOUT: Code = Code::variant("http.timeout", "timeout", "timed out after {after}");
+static REFUSED: Code = Code::new("http.refused", "connection refused");
+static RESOLVE: Code = Code::new("http.resolve", "cannot resolve host");
+static TLS: Code = Code::new("http.tls", "TLS certificate rejected ({error})");
+static RESET: Code = Code::new("http.reset", "connection reset by peer");
+static CONNECT: Code = Code::new("http.connect", "cannot connect ({error})");
+static ERROR: Code = Code::new("http.error", "{error}");
+static CA_UNREADABLE: Code = Code::new("http.ca_file", "cannot read ca_file {path}: {error}");
+static CA_NOT_PEM: Code = Code::variant(
+    "http.ca_file.not_pem",
+    "http.ca_file",
+    "ca_file {path}: not a PEM certificate bundle ({error})",
+);
+static CA_EMPTY: Code = Code::variant(
+    "http.ca_file.empty",
+    "http.ca_file",
+    "ca_file {path}: no certificate found",
+);
+static CLIENT: Code = Code::new("http.client", "cannot build HTTP client: {error}");
+static METHOD: Code = Code::new("http.method", "invalid HTTP method `{method}`");
+static SECRET: Code = Code::new("http.secret", "{field}: {error}");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +194,22 @@ impl StatusSpec {
     }
 }
 
+impl StatusSpec {
+    /// The accepted statuses as reason parameters: codes as numbers,
+    /// classes as text (`[200, "2xx"]`).
+    fn param(&self) -> Param {
+        Param::List(
+            self.0
+                .iter()
+                .map(|p| match p {
+                    StatusPat::Exact(c) => Param::from(*c),
+                    StatusPat::Class(c) => Param::from(format!("{c}xx")),
+                })
+                .collect(),
+        )
+    }
+}
+
 impl fmt::Display for StatusSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self
@@ -207,7 +280,7 @@ impl<'de> Deserialize<'de> for StatusSpec {
 
 impl Kind for Http {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -220,10 +293,10 @@ impl Kind for Http {
 }
 
 impl Http {
-    fn client(&self, ctx: &Ctx) -> Result<reqwest::Client, String> {
+    fn client(&self, ctx: &Ctx) -> Result<reqwest::Client, Failure> {
         let mut b = reqwest::Client::builder()
-            .timeout(ctx.timeout)
-            .connect_timeout(ctx.timeout)
+            .timeout(ctx.deadline.remaining())
+            .connect_timeout(ctx.deadline.remaining())
             .user_agent(concat!("opsrun/", env!("CARGO_PKG_VERSION")))
             .tls_danger_accept_invalid_certs(self.insecure)
             .redirect(if self.follow_redirects {
@@ -233,38 +306,25 @@ impl Http {
             });
         if let Some(ca) = &self.ca_file {
             let path = ctx.path(ca);
+            let at = |code| Reason::new(code).with("path", path.display().to_string());
             let pem = crate::read_limit::read(&path, crate::read_limit::CERTS).map_err(|e| {
-                format!(
-                    "cannot read ca_file {}: {}",
-                    path.display(),
-                    crate::values::io_reason(&e)
-                )
+                Failure::unknown(at(&CA_UNREADABLE).with("error", crate::values::io_reason(&e)))
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                format!(
-                    "ca_file {}: not a PEM certificate bundle ({e})",
-                    path.display()
-                )
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Failure::unknown(at(&CA_NOT_PEM).with("error", e.to_string())))?;
             if certs.is_empty() {
-                return Err(format!("ca_file {}: no certificate found", path.display()));
+                return Err(Failure::unknown(at(&CA_EMPTY)));
             }
             b = b.tls_certs_only(certs);
         }
         b.build()
-            .map_err(|e| format!("cannot build HTTP client: {}", error_chain(&e)))
+            .map_err(|e| Failure::unknown(Reason::new(&CLIENT).with("error", error_chain(&e))))
     }
 
-    async fn check(&self, ctx: &Ctx) -> Outcome {
-        let client = match self.client(ctx) {
-            Ok(c) => c,
-            Err(e) => return Outcome::unknown(e),
-        };
-        let method = match reqwest::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
-        {
-            Ok(m) => m,
-            Err(_) => return Outcome::unknown(format!("invalid HTTP method `{}`", self.method)),
-        };
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
+        let client = self.client(ctx)?;
+        let method = reqwest::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| Failure::unknown(Reason::new(&METHOD).with("method", &self.method)))?;
         let mut req = client.request(method, &self.url);
         for (k, v) in &self.headers {
             req = req.header(k, v);
@@ -272,28 +332,28 @@ impl Http {
         if let Some(b) = &self.body {
             req = req.body(b.clone());
         }
+        let secret_failure = |field: &str, e: String| {
+            Failure::unknown(Reason::new(&SECRET).with("field", field).with("error", e))
+        };
         if let Some(a) = &self.basic_auth {
-            match read_secret(ctx, &a.password_env, &a.password_file, "password") {
-                Ok(p) => req = req.basic_auth(&a.username, Some(p)),
-                Err(e) => return Outcome::unknown(format!("basic_auth: {e}")),
-            }
+            let p = read_secret(ctx, &a.password_env, &a.password_file, "password")
+                .map_err(|e| secret_failure("basic_auth", e))?;
+            req = req.basic_auth(&a.username, Some(p));
         }
         if let Some(t) = &self.bearer {
-            match read_secret(ctx, &t.token_env, &t.token_file, "token") {
-                Ok(tok) => req = req.bearer_auth(tok),
-                Err(e) => return Outcome::unknown(format!("bearer: {e}")),
-            }
+            let tok = read_secret(ctx, &t.token_env, &t.token_file, "token")
+                .map_err(|e| secret_failure("bearer", e))?;
+            req = req.bearer_auth(tok);
         }
 
         let started = Instant::now();
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => return Outcome::fail(describe_error(&e, ctx)),
-        };
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| Failure::fail(describe_error(&e, ctx)))?;
         let code = resp.status();
         let mut body = Vec::new();
         let mut truncated = false;
-        let mut resp = resp;
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
@@ -307,11 +367,12 @@ impl Http {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    return Outcome::fail(format!(
-                        "status {} but the body failed after {}: {}",
-                        code.as_u16(),
-                        format_bytes(body.len() as f64),
-                        describe_error(&e, ctx)
+                    let cause = describe_error(&e, ctx);
+                    return Err(Failure::fail(
+                        Reason::new(&BODY_FAILED)
+                            .with("got", code.as_u16())
+                            .with_quantity("read", body.len() as f64, Unit::Bytes)
+                            .with("error", crate::values::reason::say(&cause)),
                     ));
                 }
             }
@@ -320,63 +381,61 @@ impl Http {
 
         let reason = code.canonical_reason().unwrap_or("");
         let value = format!("{} {reason} {}", code.as_u16(), format_millis(ms)).replace("  ", " ");
-        let mut out = Outcome::pass(value).with_metric("latency", ms, Unit::Millis);
-        out = out.with_detail(format!(
-            "{} → {} ({} body{})",
-            self.target(),
-            code,
-            format_bytes(body.len() as f64),
-            if truncated {
-                ", truncated at max_body"
-            } else {
-                ""
-            }
-        ));
+        let mut m = Measurement::new(value)
+            .metric(
+                Metric::new("latency", ms, Unit::Millis, Direction::HigherIsWorse)
+                    .held(&self.latency)
+                    .says(format!("latency {}", format_millis(ms))),
+            )
+            .detail(format!(
+                "{} → {} ({} body{})",
+                self.target(),
+                code,
+                format_bytes(body.len() as f64),
+                if truncated {
+                    ", truncated at max_body"
+                } else {
+                    ""
+                }
+            ));
 
         if !self.status.accepts(code.as_u16()) {
-            out.worsen(
+            // A wrong status says it all: the body is shown, not judged,
+            // and the latency is not held against its threshold.
+            m.observe(
                 Status::Fail,
-                format!("status {}, expected {}", code.as_u16(), self.status),
+                Reason::new(&STATUS)
+                    .with("got", code.as_u16())
+                    .with("want", self.status.param()),
             );
-            out.detail.push(format!("body: {}", snippet(&body)));
-            return out;
+            m.metrics[0].threshold = None;
+            return Ok(m.detail(format!("body: {}", snippet(&body))));
         }
         let text = String::from_utf8_lossy(&body);
         if let Some(want) = &self.body_contains
             && !text.contains(want.as_str())
         {
-            out.worsen(
-                Status::Fail,
-                format!(
-                    "body does not contain {want:?}{}",
-                    if truncated { " (within max_body)" } else { "" }
-                ),
-            );
-            out.detail.push(format!("body: {}", snippet(&body)));
+            let code = if truncated {
+                &BODY_CONTAINS_CUT
+            } else {
+                &BODY_CONTAINS
+            };
+            m.observe(Status::Fail, Reason::new(code).with("want", want));
+            m = m.detail(format!("body: {}", snippet(&body)));
         }
         if let Some(re) = &self.body_regex
             && !re.is_match(&text)
         {
-            out.worsen(
+            m.observe(
                 Status::Fail,
-                format!("body does not match /{}/", re.as_str()),
+                Reason::new(&BODY_REGEX).with("regex", re.as_str()),
             );
-            out.detail.push(format!("body: {}", snippet(&body)));
+            m = m.detail(format!("body: {}", snippet(&body)));
         }
         if let Some(why) = check_json(&body, &self.json) {
-            out.worsen(Status::Fail, why);
+            m.observe(Status::Fail, why);
         }
-        if let Some(th) = &self.latency {
-            let v = th.eval(ms, Direction::HigherIsWorse);
-            if v.status != Status::Pass {
-                out.worsen(
-                    v.status,
-                    format!("latency {} {}", format_millis(ms), v.breach),
-                );
-            }
-            out.threshold = Some(th.clone());
-        }
-        out
+        Ok(m)
     }
 }
 
@@ -406,40 +465,40 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Turns a reqwest error into the phrase an on-call engineer needs.
-fn describe_error(e: &reqwest::Error, ctx: &Ctx) -> String {
+/// Turns a reqwest error into the reason an on-call engineer needs.
+fn describe_error(e: &reqwest::Error, ctx: &Ctx) -> Reason {
     let chain = error_chain(e);
     let lower = chain.to_ascii_lowercase();
-    let phrase = if e.is_timeout() || lower.contains("timed out") {
-        format!(
-            "timed out after {}",
-            format_millis(ctx.timeout.as_secs_f64() * 1000.0)
-        )
+    let last = || secret::redact(chain.rsplit(": ").next().unwrap_or(""));
+    if e.is_timeout() || lower.contains("timed out") {
+        Overran {
+            after: ctx.deadline.budget(),
+        }
+        .reason(&TIMEOUT)
     } else if lower.contains("connection refused") {
-        "connection refused".to_owned()
+        Reason::new(&REFUSED)
     } else if lower.contains("dns error")
         || lower.contains("failed to lookup")
         || lower.contains("name or service not known")
     {
-        "cannot resolve host".to_owned()
+        Reason::new(&RESOLVE)
     } else if lower.contains("certificate") || lower.contains("invalidcertificate") {
-        let detail = chain.rsplit(": ").next().unwrap_or("").to_owned();
-        format!("TLS certificate rejected ({detail})")
+        Reason::new(&TLS).with("error", last())
     } else if lower.contains("connection reset") {
-        "connection reset by peer".to_owned()
+        Reason::new(&RESET)
     } else if e.is_connect() {
-        format!(
-            "cannot connect ({})",
-            chain.rsplit(": ").next().unwrap_or("")
-        )
+        Reason::new(&CONNECT).with("error", last())
     } else {
-        chain
-            .rsplit(": ")
-            .next()
-            .unwrap_or("request failed")
-            .to_owned()
-    };
-    secret::redact(&phrase)
+        let l = last();
+        Reason::new(&ERROR).with(
+            "error",
+            if l.is_empty() {
+                "request failed".into()
+            } else {
+                l
+            },
+        )
+    }
 }
 
 #[cfg(test)]

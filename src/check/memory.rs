@@ -4,10 +4,20 @@
 
 use serde::Deserialize;
 
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::Outcome;
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_bytes, trim_float};
+
+/// The reason catalog entries of `memory` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[&UNREADABLE, &MEMINFO];
+
+/// Shared with `cpu`: a /proc file could not be read.
+pub(crate) static UNREADABLE: Code = Code::new("proc.unreadable", "cannot read {path}: {error}");
+static MEMINFO: Code = Code::new(
+    "memory.meminfo",
+    "/proc/meminfo has no MemTotal/MemAvailable",
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +83,7 @@ fn cgroup_limit() -> Option<(f64, f64)> {
 
 impl Kind for Memory {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::RESOURCES
@@ -84,19 +94,17 @@ impl Kind for Memory {
 }
 
 impl Memory {
-    async fn check(&self, _ctx: &Ctx) -> Outcome {
-        let text = match tokio::fs::read_to_string("/proc/meminfo").await {
-            Ok(t) => t,
-            Err(e) => {
-                return Outcome::unknown(format!(
-                    "cannot read /proc/meminfo: {}",
-                    crate::values::io_reason(&e)
-                ));
-            }
-        };
-        let Some(mi) = parse_meminfo(&text) else {
-            return Outcome::unknown("/proc/meminfo has no MemTotal/MemAvailable");
-        };
+    async fn check(&self, _ctx: &Ctx) -> Result<Measurement, Failure> {
+        let text = tokio::fs::read_to_string("/proc/meminfo")
+            .await
+            .map_err(|e| {
+                Failure::unknown(
+                    Reason::new(&UNREADABLE)
+                        .with("path", "/proc/meminfo")
+                        .with("error", crate::values::io_reason(&e)),
+                )
+            })?;
+        let mi = parse_meminfo(&text).ok_or_else(|| Failure::unknown(Reason::new(&MEMINFO)))?;
         let (total, used, scope) = match cgroup_limit() {
             Some((max, used)) if max < mi.total => (max, used, "cgroup limit"),
             _ => (mi.total, mi.total - mi.available, "host"),
@@ -107,29 +115,32 @@ impl Memory {
             .clone()
             .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(80.0), Some(90.0)));
         let shown = trim_float(pct, 1);
-        let mut out = Outcome::pass(format!("{shown}%"))
-            .with_metric("used", pct, Unit::Percent)
-            .with_extra_metric("used_bytes", used, Unit::Bytes)
-            .with_detail(format!(
+        let mut m = Measurement::new(format!("{shown}%"))
+            .metric(
+                Metric::new("used", pct, Unit::Percent, Direction::HigherIsWorse)
+                    .held_to(th)
+                    .says(format!("memory {shown}% used")),
+            )
+            .metric(Metric::new(
+                "used_bytes",
+                used,
+                Unit::Bytes,
+                Direction::HigherIsWorse,
+            ))
+            .detail(format!(
                 "{} used of {} ({scope})",
                 format_bytes(used),
                 format_bytes(total)
             ));
-        let v = th.eval(pct, Direction::HigherIsWorse);
-        out.worsen(v.status, format!("memory {shown}% used {}", v.breach));
-        out.threshold = Some(th);
         if mi.swap_total > 0.0 {
             let swap_pct = (mi.swap_total - mi.swap_free) / mi.swap_total * 100.0;
-            out = out.with_extra_metric("swap", swap_pct, Unit::Percent);
-            if let Some(sth) = &self.swap {
-                let v = sth.eval(swap_pct, Direction::HigherIsWorse);
-                out.worsen(
-                    v.status,
-                    format!("swap {}% used {}", trim_float(swap_pct, 1), v.breach),
-                );
-            }
+            m = m.metric(
+                Metric::new("swap", swap_pct, Unit::Percent, Direction::HigherIsWorse)
+                    .held(&self.swap)
+                    .says(format!("swap {}% used", trim_float(swap_pct, 1))),
+            );
         }
-        out
+        Ok(m)
     }
 }
 

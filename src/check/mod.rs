@@ -214,6 +214,9 @@ pub struct KindInfo {
     pub codes: &'static [&'static Code],
 }
 
+/// Catalog entries shared by several kinds (JSON expectations).
+pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES];
+
 /// The roles of the kind named `kind` (empty for a name not registered,
 /// such as a kind that history recorded and a later release dropped).
 pub fn roles(kind: &str) -> &'static [Role] {
@@ -258,13 +261,13 @@ macro_rules! kinds {
 }
 
 kinds! {
-    "http" => http::Http, [Liveness, HealthEndpoint], &[];
+    "http" => http::Http, [Liveness, HealthEndpoint], http::CODES;
     "tcp" => tcp::Tcp, [Liveness], tcp::CODES;
     "disk" => disk::Disk, [Measurement, Capacity], disk::CODES;
-    "memory" => memory::Memory, [Measurement], &[];
-    "cpu" => cpu::Cpu, [Measurement], &[];
+    "memory" => memory::Memory, [Measurement], memory::CODES;
+    "cpu" => cpu::Cpu, [Measurement], cpu::CODES;
     "file" => file::File, [Liveness], file::CODES;
-    "command" => command::Command, [Measurement], &[];
+    "command" => command::Command, [Measurement], command::CODES;
     "systemd" => systemd::Systemd, [Liveness], &[];
     "process" => process::Process, [Liveness], &[];
     "sqlite" => sqlite::Sqlite, [Measurement], &[];
@@ -324,6 +327,7 @@ mod registry_tests {
         let mut keys = std::collections::BTreeSet::new();
         let all = common::CODES
             .iter()
+            .chain(SHARED_CODES.iter().flat_map(|c| c.iter()))
             .chain(KINDS.iter().flat_map(|k| k.codes.iter()));
         for c in all {
             assert!(keys.insert(c.key), "catalog key {} twice", c.key);

@@ -17,8 +17,9 @@
 //! English for what it does not know.
 //!
 //! Template syntax (rendered by `output::words`): `{name}` is the parameter
-//! `name`; `{name:or}` joins a list with " or " (default ", "); text in
-//! `[...]` is dropped when a parameter inside it is missing.
+//! `name`; `{name:or}` joins a list with " or " (default ", "); `{name:q}`
+//! quotes it with escapes; text in `[...]` is dropped when a parameter
+//! inside it is missing.
 
 use std::sync::OnceLock;
 

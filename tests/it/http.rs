@@ -41,6 +41,12 @@ fn unexpected_status_fails_with_observed_and_expected() {
     let c = check(&doc, "web");
     assert_eq!(c["status"], "fail");
     assert_eq!(c["message"], "status 503, expected 200");
+    // The same as data (SPEC §10.1): code and parameters, in `reason`.
+    assert_eq!(
+        c["reason"],
+        serde_json::json!({"code": "http.status", "params": {"got": 503, "want": [200]}})
+    );
+    assert_eq!(c["reasons"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -197,6 +203,13 @@ fn latency_thresholds_warn_and_fail() {
             .unwrap()
             .contains("≥ fail 100ms")
     );
+    let reason = &check(&doc, "slow-fail")["reason"];
+    assert_eq!(reason["code"], "threshold");
+    assert_eq!(reason["params"]["metric"], "latency");
+    assert_eq!(reason["params"]["level"], "fail");
+    assert_eq!(reason["params"]["op"], "≥");
+    assert_eq!(reason["params"]["limit"], 100.0);
+    assert!(reason["params"]["value"].as_f64().unwrap() >= 100.0);
     assert_eq!(r.code, 2);
 }
 
@@ -268,6 +281,7 @@ fn refused_connection_is_fail() {
     );
     assert_eq!(r.code, 2);
     assert_eq!(check(&doc, "down")["message"], "connection refused");
+    assert_eq!(check(&doc, "down")["reason"]["code"], "http.refused");
 }
 
 #[test]

@@ -15,7 +15,8 @@ pub fn install() {
 }
 
 /// Fills `template` with `reason`'s parameters: `{name}` → the parameter,
-/// `{name:or}` → a list joined with " or ", `[...]` → dropped when a
+/// `{name:or}` → a list joined with " or ", `{name:q}` → quoted with
+/// escapes (`"a \"b\""`), `[...]` → dropped when a
 /// parameter inside it is missing. A missing parameter outside brackets
 /// reads `?` (a catalog bug shows, it does not panic).
 pub fn fill(template: &str, reason: &Reason) -> String {
@@ -53,6 +54,7 @@ fn fill_plain(piece: &str, reason: &Reason) -> Result<String, String> {
         let hole = &rest[open + 1..open + close];
         let (name, join) = hole.split_once(':').unwrap_or((hole, ""));
         match reason.param(name) {
+            Some(p) if join == "q" => out.push_str(&format!("{:?}", format_param(p, ", "))),
             Some(p) => out.push_str(&format_param(p, if join == "or" { " or " } else { ", " })),
             None => {
                 missing = true;

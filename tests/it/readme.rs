@@ -6,12 +6,15 @@
 //! ```text
 //! <!-- golden: tests/it/snapshots/it__outputs__nagios.snap -->
 //! <!-- golden: tests/it/snapshots/it__outputs__json.snap lines=1-20 -->
+//! <!-- golden: tests/it/snapshots/it__outputs__json.snap through=2:"    }," -->
 //! ```
 //!
 //! followed by a fenced block (indented like the marker, e.g. inside a list
 //! item). The block must equal the golden — for an insta `.snap`, its body
-//! after the `---` header — or, with `lines=A-B`, those lines of it and a
-//! `…` line when the excerpt stops early. `UPDATE_README=1 cargo test --test
+//! after the `---` header — or an excerpt ending in a `…` line when it
+//! stops early: `lines=A-B` (those lines), or `through=K:"TEXT"` (from the
+//! top through the K-th line that is exactly TEXT, so the excerpt survives
+//! fields added above its end, e.g. `through=2:"    },"` = two JSON checks). `UPDATE_README=1 cargo test --test
 //! it readme` rewrites the blocks from the goldens instead of failing. A
 //! golden that moves only needs its marker's path updated.
 //!
@@ -38,12 +41,16 @@ struct Sample {
     indent: String,
     path: String,
     lines: Option<(usize, usize)>,
+    through: Option<(usize, String)>,
     /// Line indices of the block's content (between the fences).
     body: std::ops::Range<usize>,
 }
 
 fn samples(lines: &[&str]) -> Vec<Sample> {
-    let re = regex::Regex::new(r"^(\s*)<!-- golden: (\S+)(?: lines=(\d+)-(\d+))? -->\s*$").unwrap();
+    let re = regex::Regex::new(
+        r#"^(\s*)<!-- golden: (\S+)(?: lines=(\d+)-(\d+)| through=(\d+):"([^"]*)")? -->\s*$"#,
+    )
+    .unwrap();
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if !line.contains("<!-- golden:") {
@@ -71,6 +78,9 @@ fn samples(lines: &[&str]) -> Vec<Sample> {
             lines: c
                 .get(3)
                 .map(|a| (a.as_str().parse().unwrap(), c[4].parse().unwrap())),
+            through: c
+                .get(5)
+                .map(|k| (k.as_str().parse().unwrap(), c[6].to_string())),
             body: i + 2..close,
         });
     }
@@ -102,7 +112,23 @@ fn golden_text(path: &str) -> String {
 fn expected(s: &Sample) -> Vec<String> {
     let text = golden_text(&s.path);
     let all: Vec<&str> = text.lines().collect();
-    let mut want: Vec<&str> = match s.lines {
+    let range = match (&s.lines, &s.through) {
+        (Some(r), _) => Some(*r),
+        (None, Some((k, text))) => {
+            let end = all
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| *l == text)
+                .nth(k - 1)
+                .unwrap_or_else(|| {
+                    panic!("README marker {}: no {k} lines equal to {text:?}", s.path)
+                })
+                .0;
+            Some((1, end + 1))
+        }
+        (None, None) => None,
+    };
+    let mut want: Vec<&str> = match range {
         None => all.clone(),
         Some((a, b)) => {
             assert!(
@@ -114,7 +140,7 @@ fn expected(s: &Sample) -> Vec<String> {
             all[a - 1..b].to_vec()
         }
     };
-    if matches!(s.lines, Some((_, b)) if b < all.len()) {
+    if matches!(range, Some((_, b)) if b < all.len()) {
         want.push("…");
     }
     want.iter()

@@ -53,7 +53,8 @@ pub fn access_log(format: &str, window: &str, data: &[u8]) -> Result<Outcome, St
 
 /// The outcome a `journal` check reports for `journalctl -o json` output.
 pub fn journal_json(data: &[u8]) -> Outcome {
-    crate::check::Journal::outcome_from_json(data, fixed_now())
+    crate::output::words::install();
+    crate::judge::judge(crate::check::Journal::attempt_from_json(data, fixed_now()))
 }
 
 /// Secret and URL-credential redaction of any text.

@@ -59,10 +59,51 @@ async fn read_line_capped<R: AsyncBufRead + Unpin>(
 }
 
 use super::logscan::{self, Classify, Tally, Window};
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::{Outcome, Status};
+use super::{Attempt, CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_millis};
+use crate::values::units::Unit;
+
+/// The reason catalog entries of `journal` (docs/reasons.md); a `file:`
+/// that cannot be found says `logfile.*` (`logscan::CODES`).
+pub(crate) static CODES: &[&Code] = &[
+    &NO_DIRECTORY,
+    &NO_FILES,
+    &NO_JOURNAL,
+    &SPAWN,
+    &READ,
+    &TIMEOUT,
+    &EXIT,
+    &PERMISSION,
+    &SILENT_UNIT,
+];
+
+static NO_DIRECTORY: Code = Code::new(
+    "journal.no_directory",
+    "journal directory {path} does not exist",
+);
+static NO_FILES: Code = Code::new("journal.no_files", "no journal files in {path}");
+static NO_JOURNAL: Code = Code::new(
+    "journal.no_journal",
+    "no journal files in {dirs:or}: journald is not running here or keeps no journal (Storage=none)",
+);
+static SPAWN: Code = Code::new("journal.spawn", "cannot run journalctl: {error}");
+static READ: Code = Code::new("journal.read", "journalctl: {error}");
+static TIMEOUT: Code = Code::variant(
+    "journal.timeout",
+    "timeout",
+    "timed out after {after} reading the journal ({count} entries so far)",
+);
+static EXIT: Code = Code::new("journal.exit", "journalctl exited with {code}: {error}");
+static PERMISSION: Code = Code::new(
+    "journal.permission",
+    "journalctl cannot read the whole journal as this user: run as root or in group systemd-journal/adm",
+);
+static SILENT_UNIT: Code = Code::new(
+    "journal.silent_unit",
+    "no journal entry at all for unit {units} (is the name right?)",
+);
 
 /// Where journald keeps journals when no `directory`/`file` is given.
 const SYSTEM_DIRS: [&str; 2] = ["/var/log/journal", "/run/log/journal"];
@@ -176,7 +217,7 @@ impl<'de> Deserialize<'de> for Priority {
 
 impl Kind for Journal {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::LOGS
@@ -298,10 +339,9 @@ struct Seen {
 
 impl Journal {
     /// `-D DIR` / `--file F…` arguments, or why there is nothing to read.
-    fn source(&self, ctx: &Ctx) -> Result<Vec<String>, String> {
+    fn source(&self, ctx: &Ctx) -> Result<Vec<String>, Reason> {
         if let Some(f) = &self.file {
-            let files = logscan::expand(&ctx.path(f))
-                .map_err(|e| format!("journal: {}", crate::values::reason::say(&e)))?;
+            let files = logscan::expand(&ctx.path(f)).map_err(|r| r.with("kind", "journal"))?;
             return Ok(files
                 .into_iter()
                 .map(|f| format!("--file={}", f.path.display()))
@@ -310,13 +350,10 @@ impl Journal {
         if let Some(d) = &self.directory {
             let dir = ctx.path(d);
             if !dir.is_dir() {
-                return Err(format!(
-                    "journal directory {} does not exist",
-                    dir.display()
-                ));
+                return Err(Reason::new(&NO_DIRECTORY).with("path", dir.display().to_string()));
             }
             if journal_files(&dir).is_empty() {
-                return Err(format!("no journal files in {}", dir.display()));
+                return Err(Reason::new(&NO_FILES).with("path", dir.display().to_string()));
             }
             return Ok(vec!["-D".into(), dir.display().to_string()]);
         }
@@ -324,19 +361,13 @@ impl Journal {
             .iter()
             .all(|d| journal_files(Path::new(d)).is_empty())
         {
-            return Err(format!(
-                "no journal files in {}: journald is not running here or keeps no journal (Storage=none)",
-                SYSTEM_DIRS.join(" or ")
-            ));
+            return Err(Reason::new(&NO_JOURNAL).with("dirs", SYSTEM_DIRS.to_vec()));
         }
         Ok(Vec::new())
     }
 
-    async fn check(&self, ctx: &Ctx) -> Outcome {
-        let source = match self.source(ctx) {
-            Ok(s) => s,
-            Err(e) => return Outcome::unknown(e),
-        };
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
+        let source = self.source(ctx).map_err(Failure::unknown)?;
         let mut span = self.since.span(ctx.now);
         let mut cmd = tokio::process::Command::new("journalctl");
         // No --output-fields: journalctl before systemd 236 (RHEL 7)
@@ -371,9 +402,8 @@ impl Journal {
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                return Outcome::unknown(format!(
-                    "cannot run journalctl: {}",
-                    crate::values::io_reason(&e)
+                return Err(Failure::unknown(
+                    Reason::new(&SPAWN).with("error", crate::values::io_reason(&e)),
                 ));
             }
         };
@@ -412,16 +442,17 @@ impl Journal {
             }
             child.wait().await
         };
-        let status = match tokio::time::timeout(ctx.timeout, read).await {
+        let status = match ctx.deadline.within(read).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Outcome::unknown(format!("journalctl: {e}")),
-            Err(_) => {
-                return Outcome::fail(format!(
-                    "timed out after {} reading the journal ({} entries so far)",
-                    format_millis(ctx.timeout.as_secs_f64() * 1000.0),
-                    seen.count
-                ))
-                .with_value("timeout");
+            Ok(Err(e)) => {
+                return Err(Failure::unknown(
+                    Reason::new(&READ).with("error", e.to_string()),
+                ));
+            }
+            Err(o) => {
+                return Err(
+                    Failure::fail(o.reason(&TIMEOUT).with("count", seen.count)).shown("timeout")
+                );
             }
         };
         let stderr = err_task.await.unwrap_or_default();
@@ -433,42 +464,40 @@ impl Journal {
             .unwrap_or("")
             .to_owned();
         if !status.success() {
-            return Outcome::unknown(format!(
-                "journalctl exited with {}: {first_err}",
-                status.code().unwrap_or(-1)
+            return Err(Failure::unknown(
+                Reason::new(&EXIT)
+                    .with("code", i64::from(status.code().unwrap_or(-1)))
+                    .with("error", first_err),
             ));
         }
-        let mut out = self.outcome(ctx, seen, tally, &stderr);
+        let mut m = self.measure(ctx, seen, tally, &stderr);
         // A misspelt unit matches nothing and would pass forever: a unit
         // with no entry at all, ever (not even systemd's "Started …"), is
         // reported. One cheap `-n 1` query per unit.
         let mut silent = Vec::new();
         for u in &self.unit.0 {
-            match tokio::time::timeout(ctx.timeout, has_entries(u, &source)).await {
+            match ctx.deadline.within(has_entries(u, &source)).await {
                 Ok(Some(false)) => silent.push(u.as_str()),
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
         if !silent.is_empty() {
-            out.worsen(
+            m.observe(
                 Status::Unknown,
-                format!(
-                    "no journal entry at all for unit {} (is the name right?)",
-                    silent.join(", ")
-                ),
+                Reason::new(&SILENT_UNIT).with("units", silent),
             );
         }
-        out
+        Ok(m)
     }
 
-    /// The outcome for `journalctl -o json` output `data`, with a grep and
+    /// The attempt for `journalctl -o json` output `data`, with a grep and
     /// two categories: the JSON comes from journal files, which anything
     /// allowed to log may fill. For fuzzing and property tests.
-    pub(crate) fn outcome_from_json(
+    pub(crate) fn attempt_from_json(
         data: &[u8],
         now: chrono::DateTime<chrono::FixedOffset>,
-    ) -> Outcome {
+    ) -> Attempt {
         let j: Journal = serde_json::from_value(serde_json::json!({
             "grep": "(?i)error|fail|denied",
             "count": {"warn": 1, "fail": 100},
@@ -485,7 +514,7 @@ impl Journal {
         for line in data.split(|b| *b == b'\n') {
             j.entry(line, &mut seen, &mut tally, *now.offset());
         }
-        j.outcome(&ctx, seen, tally, "")
+        Attempt::Measured(j.measure(&ctx, seen, tally, ""))
     }
 
     fn entry(&self, line: &[u8], seen: &mut Seen, tally: &mut Tally, off: chrono::FixedOffset) {
@@ -520,17 +549,14 @@ impl Journal {
         seen.last.set(&shown);
     }
 
-    fn outcome(&self, ctx: &Ctx, seen: Seen, tally: Tally, stderr: &str) -> Outcome {
+    fn measure(&self, ctx: &Ctx, seen: Seen, tally: Tally, stderr: &str) -> Measurement {
         let units = if self.unit.0.is_empty() {
             "journal".to_owned()
         } else {
             format!("journal {}", self.unit.0.join(","))
         };
-        let mut out = Outcome::pass(logscan::plural(seen.count, "entry", "entries")).with_metric(
-            "count",
-            seen.count as f64,
-            Unit::Count,
-        );
+        let entries = logscan::plural(seen.count, "entry", "entries");
+        let mut out = Measurement::new(entries.clone());
         let mut span = self.since.span(ctx.now);
         let off = *ctx.now.offset();
         if let Some(s) = span.local_start() {
@@ -567,36 +593,36 @@ impl Journal {
             || stderr.contains("insufficient permissions")
             || stderr.contains("Permission denied")
         {
-            out.worsen(
-                Status::Unknown,
-                "journalctl cannot read the whole journal as this user: run as root or in group systemd-journal/adm",
-            );
+            out.observe(Status::Unknown, Reason::new(&PERMISSION));
         }
+        // Without a `count` threshold any entry warns.
         let th = self
             .count
             .clone()
             .unwrap_or_else(|| Threshold::new(Unit::Count, Some(1.0), None));
-        let v = th.eval(seen.count as f64, Direction::HigherIsWorse);
         let grep = self
             .grep
             .as_ref()
             .map(|g| format!(" matching /{}/", g.as_str()))
             .unwrap_or_default();
-        out.worsen(
-            v.status,
-            format!(
-                "{units}: {}{}{grep} {} {}",
-                logscan::plural(seen.count, "entry", "entries"),
-                self.priority.describe(),
-                match self.since {
-                    Window::All => "in the whole journal".into(),
-                    w => w.phrase(),
-                },
-                v.breach
-            ),
+        let subject = format!(
+            "{units}: {entries}{}{grep} {}",
+            self.priority.describe(),
+            match self.since {
+                Window::All => "in the whole journal".into(),
+                w => w.phrase(),
+            },
         );
-        out.threshold = Some(th);
-        out
+        out.metric(
+            Metric::new(
+                "count",
+                seen.count as f64,
+                Unit::Count,
+                Direction::HigherIsWorse,
+            )
+            .held_to(th)
+            .says(subject),
+        )
     }
 }
 
@@ -654,5 +680,70 @@ mod tests {
             let e = Priority::parse(bad).unwrap_err();
             assert!(e.contains("expected one of emerg"), "{e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use std::time::Duration;
+
+    use super::super::harness::{ctx_in, kind, now, run_in};
+    use super::*;
+
+    #[tokio::test]
+    async fn sources_that_cannot_be_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = || ctx_in(dir.path(), Duration::from_secs(10));
+        let j: Journal = kind("directory: nowhere").unwrap();
+        let f = run_in(&j, &ctx()).await.unwrap_err();
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.reason.code.code, "journal.no_directory");
+        let j: Journal = kind("directory: .").unwrap();
+        let f = run_in(&j, &ctx()).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "journal.no_files");
+        assert_eq!(
+            f.reason.param("path"),
+            Some(&dir.path().display().to_string().into())
+        );
+        // A `file:` glob says the shared log-file reason, naming the kind.
+        let j: Journal = kind("file: '*.journal'").unwrap();
+        let f = run_in(&j, &ctx()).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "logfile.no_match");
+        assert_eq!(f.reason.param("kind"), Some(&"journal".into()));
+    }
+
+    #[test]
+    fn entries_are_a_count_held_against_warn_1() {
+        let j: Journal = kind("unit: estimator\ngrep: fail").unwrap();
+        let ctx = ctx_in(".", Duration::from_secs(10));
+        let mut seen = Seen::default();
+        let mut tally = Tally::new(&j.classify);
+        for line in [
+            r#"{"MESSAGE": "job failed", "PRIORITY": "3", "_SYSTEMD_UNIT": "estimator.service"}"#,
+            r#"{"MESSAGE": "all good", "PRIORITY": "6"}"#,
+            "not json",
+        ] {
+            j.entry(line.as_bytes(), &mut seen, &mut tally, *now().offset());
+        }
+        let m = j.measure(
+            &ctx,
+            seen,
+            tally,
+            "Hint: You are currently not seeing messages from other users",
+        );
+        assert_eq!(m.value, "1 entry");
+        let c = &m.metrics[0];
+        assert_eq!((c.name.as_str(), c.value), ("count", 1.0));
+        assert_eq!(
+            c.threshold.as_ref().unwrap().warn.as_ref().unwrap().value,
+            1.0
+        );
+        assert_eq!(
+            c.subject(),
+            "journal estimator: 1 entry at err or worse matching /fail/ in the last 24h"
+        );
+        let codes: Vec<_> = m.observations.iter().map(|o| o.reason.code.code).collect();
+        assert_eq!(codes, ["journal.permission"]);
+        assert!(m.detail.iter().any(|d| d.contains("not JSON")));
     }
 }

@@ -24,21 +24,22 @@ use super::Ctx;
 use crate::values::reason::{Code, Reason};
 use crate::values::units::parse_duration;
 
-/// The reason catalog entries of log files, shared by `log` and
-/// `access_log` (docs/reasons.md).
+/// The reason catalog entries of log files, shared by `log`,
+/// `access_log` and `journal` `file:` (docs/reasons.md). A kind may add
+/// parameter `kind` to be named first (`journal: no file matches …`).
 pub(crate) static CODES: &[&Code] = &[&GLOB, &DIRECTORY, &NOT_FILE, &NO_MATCH, &READ, &GZIP];
 
-static GLOB: Code = Code::new("logfile.glob", "invalid glob `{path}`: {error}");
+static GLOB: Code = Code::new("logfile.glob", "[{kind}: ]invalid glob `{path}`: {error}");
 static DIRECTORY: Code = Code::new(
     "logfile.directory",
-    "{path} is a directory, expected a log file",
+    "[{kind}: ]{path} is a directory, expected a log file",
 );
-static NOT_FILE: Code = Code::new("logfile.not_file", "{path} is not a regular file");
-static NO_MATCH: Code = Code::new("logfile.no_match", "no file matches {path}");
-static READ: Code = Code::new("logfile.read", "cannot read {path}: {error}");
+static NOT_FILE: Code = Code::new("logfile.not_file", "[{kind}: ]{path} is not a regular file");
+static NO_MATCH: Code = Code::new("logfile.no_match", "[{kind}: ]no file matches {path}");
+static READ: Code = Code::new("logfile.read", "[{kind}: ]cannot read {path}: {error}");
 static GZIP: Code = Code::new(
     "logfile.gzip",
-    "cannot read {path}: corrupt or truncated gzip data ({error})",
+    "[{kind}: ]cannot read {path}: corrupt or truncated gzip data ({error})",
 );
 
 /// Bytes read per `read(2)` when the parsing thread reads: small enough

@@ -276,7 +276,7 @@ kinds! {
     "backup" => backup::Backup, [Backup], &[];
     "postgres" => postgres::Postgres, [Measurement], &[];
     "redis" => redis::Redis, [Measurement], redis::CODES;
-    "journal" => journal::Journal, [Measurement], &[];
+    "journal" => journal::Journal, [Measurement], journal::CODES;
     "log" => log::Log, [Measurement], log::CODES;
     "access_log" => access_log::AccessLog, [Measurement], access_log::CODES;
     "dns" => dns::Dns, [Liveness], dns::CODES;

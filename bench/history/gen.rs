@@ -20,21 +20,72 @@ struct Check {
 }
 
 const CHECKS: &[Check] = &[
-    Check { id: "web", label: "Web", section: "サービス稼働状況", kind: "command" },
-    Check { id: "api", label: "API", section: "サービス稼働状況", kind: "command" },
-    Check { id: "disk-root", label: "ディスク使用率", section: "リソース使用状況", kind: "disk" },
-    Check { id: "disk-tmp", label: "一時領域", section: "リソース使用状況", kind: "disk" },
-    Check { id: "memory", label: "メモリ使用率", section: "リソース使用状況", kind: "memory" },
-    Check { id: "root-dir", label: "ルート", section: "サービス稼働状況", kind: "command" },
-    Check { id: "conf", label: "設定ファイル", section: "サービス稼働状況", kind: "file" },
-    Check { id: "passwd", label: "passwd", section: "サービス稼働状況", kind: "file" },
-    Check { id: "queue", label: "キュー滞留", section: "本日の実績", kind: "command" },
-    Check { id: "errors", label: "エラー数", section: "本日の実績", kind: "command" },
+    Check {
+        id: "web",
+        label: "Web",
+        section: "サービス稼働状況",
+        kind: "command",
+    },
+    Check {
+        id: "api",
+        label: "API",
+        section: "サービス稼働状況",
+        kind: "command",
+    },
+    Check {
+        id: "disk-root",
+        label: "ディスク使用率",
+        section: "リソース使用状況",
+        kind: "disk",
+    },
+    Check {
+        id: "disk-tmp",
+        label: "一時領域",
+        section: "リソース使用状況",
+        kind: "disk",
+    },
+    Check {
+        id: "memory",
+        label: "メモリ使用率",
+        section: "リソース使用状況",
+        kind: "memory",
+    },
+    Check {
+        id: "root-dir",
+        label: "ルート",
+        section: "サービス稼働状況",
+        kind: "command",
+    },
+    Check {
+        id: "conf",
+        label: "設定ファイル",
+        section: "サービス稼働状況",
+        kind: "file",
+    },
+    Check {
+        id: "passwd",
+        label: "passwd",
+        section: "サービス稼働状況",
+        kind: "file",
+    },
+    Check {
+        id: "queue",
+        label: "キュー滞留",
+        section: "本日の実績",
+        kind: "command",
+    },
+    Check {
+        id: "errors",
+        label: "エラー数",
+        section: "本日の実績",
+        kind: "command",
+    },
 ];
 
 /// A cheap deterministic pseudo-random number in [0, 1).
 fn noise(i: i64, salt: u64) -> f64 {
-    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let mut x =
+        (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 31;
     x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^= x >> 29;
@@ -73,7 +124,11 @@ fn result(c: &Check, i: i64, total: i64) -> ResultRecord {
             r.unit = Some("%".into());
             r.metrics = vec![
                 ("used".into(), used, "%".into()),
-                ("free".into(), ((100.0 - used) / 100.0 * size).round(), "B".into()),
+                (
+                    "free".into(),
+                    ((100.0 - used) / 100.0 * size).round(),
+                    "B".into(),
+                ),
                 ("inodes".into(), 2.5 + n / 10.0, "%".into()),
             ];
             r.warn_limit = Some(80.0);
@@ -86,7 +141,11 @@ fn result(c: &Check, i: i64, total: i64) -> ResultRecord {
             r.unit = Some("%".into());
             r.metrics = vec![
                 ("used".into(), used, "%".into()),
-                ("used_bytes".into(), (used / 100.0 * 8e9).round(), "B".into()),
+                (
+                    "used_bytes".into(),
+                    (used / 100.0 * 8e9).round(),
+                    "B".into(),
+                ),
             ];
             r.warn_limit = Some(80.0);
             r.fail_limit = Some(90.0);
@@ -158,5 +217,10 @@ fn main() {
             batch.clear();
         }
     }
-    eprintln!("{} runs of {} checks written to {}", total, CHECKS.len(), path.display());
+    eprintln!(
+        "{} runs of {} checks written to {}",
+        total,
+        CHECKS.len(),
+        path.display()
+    );
 }

@@ -72,12 +72,12 @@ rss() {
   done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1024}'
 }
 
-o="$BIN --history $work/h.db -C $rb"
-probe="$o run probe -q --now $NOW"
-bare="$BIN -C $rb run probe -q --no-history --now $NOW"
-weekly="$o report weekly --now $NOW"
-monthly="$o report monthly --now $NOW"
-series="$o history --check disk-root --since 30d --now $NOW"
+o="--history $work/h.db --now $NOW"
+probe="$BIN run probe -q -C $rb $o"
+bare="$BIN run probe -q -C $rb --no-history --now $NOW"
+weekly="$BIN report weekly -C $rb $o"
+monthly="$BIN report monthly -C $rb $o"
+series="$BIN history --check disk-root --since 30d $o"
 
 # Every command once, so a broken one fails here rather than as a number.
 $probe >/dev/null || [ $? -le 2 ]

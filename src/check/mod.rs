@@ -36,7 +36,7 @@ mod tcp;
 mod tls;
 pub(crate) mod x509;
 
-pub(crate) use access_log::outcome_from_text as access_log_outcome;
+pub(crate) use access_log::attempt_from_text as access_log_attempt;
 pub(crate) use cert_file::read_certs;
 pub(crate) use journal::Journal;
 pub(crate) use systemd::outcome_from_show;
@@ -214,8 +214,8 @@ pub struct KindInfo {
     pub codes: &'static [&'static Code],
 }
 
-/// Catalog entries shared by several kinds (JSON expectations).
-pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES];
+/// Catalog entries shared by several kinds (JSON expectations, log files).
+pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, logscan::CODES];
 
 /// The roles of the kind named `kind` (empty for a name not registered,
 /// such as a kind that history recorded and a later release dropped).
@@ -277,8 +277,8 @@ kinds! {
     "postgres" => postgres::Postgres, [Measurement], &[];
     "redis" => redis::Redis, [Measurement], redis::CODES;
     "journal" => journal::Journal, [Measurement], &[];
-    "log" => log::Log, [Measurement], &[];
-    "access_log" => access_log::AccessLog, [Measurement], &[];
+    "log" => log::Log, [Measurement], log::CODES;
+    "access_log" => access_log::AccessLog, [Measurement], access_log::CODES;
     "dns" => dns::Dns, [Liveness], dns::CODES;
 }
 

@@ -47,6 +47,9 @@ pub struct Metric {
     /// How a breach names the value (`disk / 91.2% used`); by default the
     /// name and the formatted value (`connections 12`).
     pub subject: Option<String>,
+    /// What the value was counted over (`today`, `1h`), said after the
+    /// limit in a breach: `error_rate 7% ≥ fail 5% (today)`.
+    pub window: Option<String>,
 }
 
 impl Metric {
@@ -58,6 +61,7 @@ impl Metric {
             direction,
             threshold: None,
             subject: None,
+            window: None,
         }
     }
 
@@ -75,6 +79,12 @@ impl Metric {
 
     pub fn says(mut self, subject: impl Into<String>) -> Metric {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// Names the window the value was counted over.
+    pub fn over(mut self, window: impl Into<String>) -> Metric {
+        self.window = Some(window.into());
         self
     }
 

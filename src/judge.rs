@@ -7,7 +7,6 @@ use crate::check::{Attempt, Metric};
 use crate::runbook::Severity;
 use crate::values::outcome::{Outcome, Status};
 use crate::values::reason::{Reason, common};
-use crate::values::threshold::{Direction, Limit, Threshold};
 
 /// The outcome of one attempt.
 pub fn judge(attempt: Attempt) -> Outcome {
@@ -21,17 +20,16 @@ pub fn judge(attempt: Attempt) -> Outcome {
         }
         Attempt::Measured(m) => {
             let mut o = Outcome::pass(m.value);
+            let head = m.metrics.iter().position(|x| x.headline);
             for (i, metric) in m.metrics.iter().enumerate() {
-                o = if i == 0 {
+                o = if Some(i) == head {
                     o.with_metric(&metric.name, metric.value, metric.unit)
                 } else {
                     o.with_extra_metric(&metric.name, metric.value, metric.unit)
                 };
             }
-            o.threshold = m
-                .metrics
-                .first()
-                .and_then(|h| h.threshold.clone())
+            o.threshold = head
+                .and_then(|h| m.metrics[h].threshold.clone())
                 .filter(|t| t.warn.is_some() || t.fail.is_some());
             o.detail = m.detail;
             for obs in m.observations {
@@ -59,7 +57,7 @@ pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
 /// The worst limit `metric` breaches, as a `threshold` reason.
 pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
     let th = metric.threshold.as_ref()?;
-    let (status, level, limit) = level(th, metric.value, metric.direction)?;
+    let (status, level, limit) = th.breach(metric.value, metric.direction)?;
     let op = limit.op_for(metric.direction).symbol();
     Some((
         status,
@@ -71,18 +69,4 @@ pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
             .with_quantity("limit", limit.value, th.unit)
             .with("subject", metric.subject()),
     ))
-}
-
-/// Fail is checked before warn; every boundary is inclusive as written.
-fn level(th: &Threshold, v: f64, dir: Direction) -> Option<(Status, &'static str, &Limit)> {
-    [
-        (Status::Fail, "fail", &th.fail),
-        (Status::Warn, "warn", &th.warn),
-    ]
-    .into_iter()
-    .find_map(|(s, name, l)| {
-        l.as_ref()
-            .filter(|l| l.breached(v, dir))
-            .map(|l| (s, name, l))
-    })
 }

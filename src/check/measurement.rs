@@ -19,7 +19,8 @@
 //!    in the kind's registration (`CODES`) and in docs/reasons.md.
 //! 4. Numbers become [`Metric`]s: `Metric::new("used", pct, Unit::Percent,
 //!    Direction::HigherIsWorse).held(&self.used).says("disk / 91% used")`.
-//!    The first metric is the headline (value column, `metric`, perfdata);
+//!    The first metric is the headline (JSON `metric`, history, perfdata)
+//!    unless marked `.extra()`;
 //!    `held` attaches the user's threshold, `says` is how a breach names
 //!    the value. Do not call `Threshold::eval` in a kind.
 //! 5. Judgements that are not thresholds (a body that does not match, a
@@ -47,6 +48,10 @@ pub struct Metric {
     /// How a breach names the value (`disk / 91.2% used`); by default the
     /// name and the formatted value (`connections 12`).
     pub subject: Option<String>,
+    /// Whether this metric may be the check's headline (the first such
+    /// metric is); `extra()` keeps a by-the-way count out of the value
+    /// column and history's headline.
+    pub headline: bool,
 }
 
 impl Metric {
@@ -58,7 +63,14 @@ impl Metric {
             direction,
             threshold: None,
             subject: None,
+            headline: true,
         }
+    }
+
+    /// Reported along the way, never the headline.
+    pub fn extra(mut self) -> Metric {
+        self.headline = false;
+        self
     }
 
     /// Holds the value against `threshold` (when the user set one).

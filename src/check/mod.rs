@@ -268,8 +268,8 @@ kinds! {
     "cpu" => cpu::Cpu, [Measurement], cpu::CODES;
     "file" => file::File, [Liveness], file::CODES;
     "command" => command::Command, [Measurement], command::CODES;
-    "systemd" => systemd::Systemd, [Liveness], &[];
-    "process" => process::Process, [Liveness], &[];
+    "systemd" => systemd::Systemd, [Liveness], systemd::CODES;
+    "process" => process::Process, [Liveness], process::CODES;
     "sqlite" => sqlite::Sqlite, [Measurement], &[];
     "tls" => tls::Tls, [Certificate, Measurement], &[];
     "cert_file" => cert_file::CertFile, [Certificate, Measurement], &[];

@@ -32,13 +32,17 @@ pub fn judge(attempt: Attempt) -> Outcome {
                 .and_then(|h| m.metrics[h].threshold.clone())
                 .filter(|t| t.warn.is_some() || t.fail.is_some());
             o.detail = m.detail;
-            for obs in m.observations {
+            let (late, early): (Vec<_>, Vec<_>) = m.observations.into_iter().partition(|x| x.late);
+            for obs in early {
                 o.worsen_by(obs.status, obs.reason);
             }
             for metric in &m.metrics {
                 if let Some((status, reason)) = breach(metric) {
                     o.worsen_by(status, reason);
                 }
+            }
+            for obs in late {
+                o.worsen_by(obs.status, obs.reason);
             }
             o
         }
@@ -56,17 +60,23 @@ pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
 
 /// The worst limit `metric` breaches, as a `threshold` reason.
 pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
+    if !metric.judged {
+        return None;
+    }
     let th = metric.threshold.as_ref()?;
     let (status, level, limit) = th.breach(metric.value, metric.direction)?;
     let op = limit.op_for(metric.direction).symbol();
-    Some((
-        status,
-        Reason::new(&common::THRESHOLD)
-            .with("metric", metric.name.clone())
-            .with_quantity("value", metric.value, metric.unit)
-            .with("level", level)
-            .with("op", op)
-            .with_quantity("limit", limit.value, th.unit)
-            .with("subject", metric.subject()),
-    ))
+    let (code, extra) = match &metric.wording {
+        Some((code, extra)) => (*code, extra.clone()),
+        None => (&common::THRESHOLD, Vec::new()),
+    };
+    let mut r = Reason::new(code)
+        .with("metric", metric.name.clone())
+        .with_quantity("value", metric.value, metric.unit)
+        .with("level", level)
+        .with("op", op)
+        .with_quantity("limit", limit.value, th.unit)
+        .with("subject", metric.subject());
+    r.params.extend(extra);
+    Some((status, r))
 }

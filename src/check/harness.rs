@@ -50,6 +50,7 @@ pub(crate) fn status(m: &Measurement) -> crate::values::outcome::Status {
     let breached = m
         .metrics
         .iter()
+        .filter(|x| x.judged)
         .filter_map(|x| Some(x.threshold.as_ref()?.breach(x.value, x.direction)?.0));
     crate::values::outcome::worst(observed.chain(breached))
 }

@@ -31,7 +31,7 @@
 //!    the integration tests keep asserting the rendered English.
 
 use crate::values::outcome::{Outcome, Status};
-use crate::values::reason::Reason;
+use crate::values::reason::{Code, Param, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
 
@@ -52,6 +52,14 @@ pub struct Metric {
     /// metric is); `extra()` keeps a by-the-way count out of the value
     /// column and history's headline.
     pub headline: bool,
+    /// Whether the judge holds the value against `threshold`; off when the
+    /// kind already said worse (an expired certificate), while reports
+    /// still show the limits.
+    pub judged: bool,
+    /// A kind's own sentence for a breach of this metric: a `threshold`
+    /// entry of its catalog, with the parameters it needs besides the
+    /// judge's (`metric`, `value`, `level`, `op`, `limit`, `subject`).
+    pub wording: Option<(&'static Code, Vec<(&'static str, Param)>)>,
 }
 
 impl Metric {
@@ -64,7 +72,21 @@ impl Metric {
             threshold: None,
             subject: None,
             headline: true,
+            judged: true,
+            wording: None,
         }
+    }
+
+    /// Shown with its threshold, never judged against it.
+    pub fn not_judged(mut self) -> Metric {
+        self.judged = false;
+        self
+    }
+
+    /// Says a breach with `code` (code `threshold`) and extra `params`.
+    pub fn worded(mut self, code: &'static Code, params: Vec<(&'static str, Param)>) -> Metric {
+        self.wording = Some((code, params));
+        self
     }
 
     /// Reported along the way, never the headline.
@@ -104,6 +126,9 @@ impl Metric {
 pub struct Observation {
     pub status: Status,
     pub reason: Reason,
+    /// Judged after the thresholds (a `tls` chain problem follows the
+    /// expiry verdict in the message).
+    pub late: bool,
 }
 
 /// What a kind saw.
@@ -140,7 +165,20 @@ impl Measurement {
 
     /// Records a judgement of the kind's own.
     pub fn observe(&mut self, status: Status, reason: Reason) {
-        self.observations.push(Observation { status, reason });
+        self.observations.push(Observation {
+            status,
+            reason,
+            late: false,
+        });
+    }
+
+    /// Records a judgement to apply after the thresholds.
+    pub fn observe_late(&mut self, status: Status, reason: Reason) {
+        self.observations.push(Observation {
+            status,
+            reason,
+            late: true,
+        });
     }
 }
 

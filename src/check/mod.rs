@@ -215,7 +215,7 @@ pub struct KindInfo {
 }
 
 /// Catalog entries shared by several kinds (JSON expectations).
-pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES];
+pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, x509::CODES];
 
 /// The roles of the kind named `kind` (empty for a name not registered,
 /// such as a kind that history recorded and a later release dropped).
@@ -271,8 +271,8 @@ kinds! {
     "systemd" => systemd::Systemd, [Liveness], systemd::CODES;
     "process" => process::Process, [Liveness], process::CODES;
     "sqlite" => sqlite::Sqlite, [Measurement], &[];
-    "tls" => tls::Tls, [Certificate, Measurement], &[];
-    "cert_file" => cert_file::CertFile, [Certificate, Measurement], &[];
+    "tls" => tls::Tls, [Certificate, Measurement], tls::CODES;
+    "cert_file" => cert_file::CertFile, [Certificate, Measurement], cert_file::CODES;
     "backup" => backup::Backup, [Backup], &[];
     "postgres" => postgres::Postgres, [Measurement], &[];
     "redis" => redis::Redis, [Measurement], &[];

@@ -112,20 +112,19 @@ impl IncidentRun {
     }
 }
 
-/// JST, the seeds' timezone, unless the runbook says otherwise.
-pub fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("valid offset")
-}
-
-/// `--since`: RFC 3339, `HH:MM` (today, or yesterday if that is in the
-/// future), or a duration ago (`15m`).
-pub fn parse_since(s: &str, now: DateTime<FixedOffset>) -> Result<DateTime<FixedOffset>, String> {
+/// `--since`: RFC 3339, `HH:MM` in the invocation's time zone `tz` (today,
+/// or yesterday if that is in the future), or a duration ago (`15m`).
+pub fn parse_since(
+    s: &str,
+    now: DateTime<FixedOffset>,
+    tz: FixedOffset,
+) -> Result<DateTime<FixedOffset>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t);
     }
     if let Ok(t) = NaiveTime::parse_from_str(s, "%H:%M") {
-        let local = now.with_timezone(&jst());
-        let candidate = jst()
+        let local = now.with_timezone(&tz);
+        let candidate = tz
             .from_local_datetime(&local.date_naive().and_time(t))
             .single()
             .ok_or("invalid local time")?;
@@ -142,57 +141,6 @@ pub fn parse_since(s: &str, now: DateTime<FixedOffset>) -> Result<DateTime<Fixed
     Err(format!(
         "invalid --since `{s}`: expected HH:MM (JST), a duration ago like 15m, or RFC 3339"
     ))
-}
-
-fn minutes(d: chrono::Duration) -> i64 {
-    (d.num_seconds() as f64 / 60.0).round() as i64
-}
-
-/// The level header, elapsed time and deadlines.
-pub fn header(inc: &IncidentRun) -> String {
-    let mut out = format!(
-        "【{}（{}）】{} — {}\n",
-        inc.level.as_str(),
-        inc.level_name,
-        inc.scope.as_deref().unwrap_or(&inc.title),
-        inc.system.as_deref().unwrap_or(&inc.title)
-    );
-    let mut facts = Vec::new();
-    if let Some(s) = &inc.scope {
-        facts.push(format!("影響範囲: {s}"));
-    }
-    if let Some(r) = &inc.response {
-        facts.push(format!("対応時間: {r}"));
-    }
-    if let Some(e) = &inc.escalation {
-        facts.push(format!("エスカレーション: {e}"));
-    }
-    if !facts.is_empty() {
-        out.push_str(&facts.join(" · "));
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "発生: {} (発生から{}分)\n",
-        inc.since.format("%Y-%m-%d %H:%M"),
-        minutes(inc.now - inc.since).max(0)
-    ));
-    let parts: Vec<String> = inc
-        .deadlines
-        .iter()
-        .map(|(label, due)| {
-            let left = minutes(*due - inc.now);
-            if left >= 0 {
-                format!("{label} {} (残り{left}分)", due.format("%H:%M"))
-            } else {
-                format!("{label} {} ({}分超過)", due.format("%H:%M"), -left)
-            }
-        })
-        .collect();
-    if !parts.is_empty() {
-        out.push_str(&parts.join(" · "));
-        out.push('\n');
-    }
-    out
 }
 
 /// How the operator is asked before each action.
@@ -319,28 +267,41 @@ async fn run_action(
     }
 }
 
+/// What the workflow has to say while it runs; the caller decides how it
+/// is shown (the command layer renders it on stdout).
+pub enum Progress<'a> {
+    /// The incident as known before anything ran (level, deadlines).
+    Started(&'a IncidentRun),
+    /// The diagnostics run is complete.
+    Diagnosed(&'a RunResult),
+    /// A line of the recovery plan, a step's result, a verify attempt.
+    Line(&'a str),
+}
+
 /// Options for one incident run.
-pub struct IncidentOptions {
+pub struct IncidentOptions<'a> {
     pub confirm: Confirm,
     pub since: DateTime<FixedOffset>,
-    /// The clock the header and the 障害報告 show (JST).
+    /// The invocation's clock, as given (`--now`) or the host's own: the
+    /// checks read logs without an offset in their lines (nginx/Apache
+    /// error logs, syslog) in this clock's offset.
     pub now: DateTime<FixedOffset>,
-    /// The same instant in the offset the checks run with: the host's own,
-    /// as for every other run (or `--now` as given), because logs without
-    /// an offset in their lines (nginx/Apache error logs, syslog) are
-    /// written in the host's local time and read in the check clock's.
-    pub check_now: DateTime<FixedOffset>,
+    /// The time zone the header and the 障害報告 speak (JST by default).
+    pub tz: FixedOffset,
     pub reporter: String,
     pub concurrency: usize,
-    /// Print progress (header, diagnostics, steps) as it happens.
-    pub narrate: bool,
+    /// `--only/--skip/--tag` for the diagnostics.
+    pub selection: Selection,
+    /// Where progress goes as it happens (the on-call engineer reads
+    /// along); `None` runs silently.
+    pub narrate: Option<&'a (dyn Fn(Progress) + Sync)>,
 }
 
 /// Runs the incident workflow. Progress is printed to stdout as it happens
 /// when `narrate` is set (the on-call engineer reads along).
 pub async fn run(
     rb: &Runbook,
-    opts: &IncidentOptions,
+    opts: &IncidentOptions<'_>,
     stop: watch::Receiver<Option<Interrupt>>,
 ) -> IncidentRun {
     let spec = rb
@@ -359,6 +320,7 @@ pub async fn run(
             )
         })
         .collect();
+    let shown_now = opts.now.with_timezone(&opts.tz).fixed_offset();
     let mut inc = IncidentRun {
         level: spec.level,
         level_name: spec
@@ -371,14 +333,14 @@ pub async fn run(
         response: spec.response.clone(),
         escalation: spec.escalation.clone(),
         since: opts.since,
-        now: opts.now,
+        now: shown_now,
         deadlines,
         diagnostics: RunResult {
             runbook: rb.name.clone(),
             title: rb.title.clone(),
             system: rb.system.clone(),
             host: engine::hostname(),
-            started_at: opts.now,
+            started_at: shown_now,
             duration: Duration::ZERO,
             results: vec![],
             interrupted: None,
@@ -400,26 +362,23 @@ pub async fn run(
         verify: None,
         reporter: opts.reporter.clone(),
     };
-    let say = |s: &str| {
-        if opts.narrate {
-            crate::app::write_stdout(s);
+    let tell = |p: Progress| {
+        if let Some(n) = opts.narrate {
+            n(p);
         }
     };
+    let say = |s: &str| tell(Progress::Line(s));
     let run_started = Instant::now();
-    say(&header(&inc));
+    tell(Progress::Started(&inc));
     say("\n■ 診断\n");
     let settings = RunSettings {
         previous: Default::default(),
         concurrency: opts.concurrency,
-        now: opts.check_now,
-        selection: Selection::default(),
+        now: opts.now,
+        selection: opts.selection.clone(),
     };
     inc.diagnostics = engine::run(rb, &settings, stop.clone()).await;
-    say(&crate::output::render(
-        crate::output::Format::Table,
-        &[&inc.diagnostics],
-        &Default::default(),
-    ));
+    tell(Progress::Diagnosed(&inc.diagnostics));
     if inc.diagnostics.interrupted.is_some() || rb.workflow.actions.is_empty() {
         return inc;
     }
@@ -459,7 +418,7 @@ pub async fn run(
         let started = Instant::now();
         let mut stop_rx = stop.clone();
         let (state, output) = tokio::select! {
-            r = run_action(a, rb, opts.check_now) => r,
+            r = run_action(a, rb, opts.now) => r,
             _ = stop_rx.wait_for(|s| s.is_some()) => (ActionState::Failed("interrupted".into()), vec![]),
         };
         let verdict = match &state {
@@ -494,7 +453,7 @@ pub async fn run(
         let settings = RunSettings {
             previous: Default::default(),
             concurrency: opts.concurrency,
-            now: opts.check_now,
+            now: opts.now,
             selection,
         };
         // After a failed step the plan stopped: look once at where things
@@ -524,12 +483,12 @@ pub async fn run(
             ));
             // The run's clock plus the wall time spent so far.
             let at =
-                opts.now + chrono::Duration::from_std(run_started.elapsed()).unwrap_or_default();
+                shown_now + chrono::Duration::from_std(run_started.elapsed()).unwrap_or_default();
             let interrupted = r.interrupted.is_some();
             inc.verify = Some(VerifyResult {
                 recovered: ok,
                 attempts: n,
-                at: at.with_timezone(&jst()).fixed_offset(),
+                at,
                 reason,
                 last: r,
             });
@@ -554,17 +513,23 @@ mod tests {
     fn since_forms() {
         let now = DateTime::parse_from_rfc3339("2025-10-21T10:26:00+09:00").unwrap();
         assert_eq!(
-            parse_since("10:23", now).unwrap().to_rfc3339(),
+            parse_since("10:23", now, crate::values::jst())
+                .unwrap()
+                .to_rfc3339(),
             "2025-10-21T10:23:00+09:00"
         );
         assert_eq!(
-            parse_since("23:50", now).unwrap().to_rfc3339(),
+            parse_since("23:50", now, crate::values::jst())
+                .unwrap()
+                .to_rfc3339(),
             "2025-10-20T23:50:00+09:00"
         );
         assert_eq!(
-            parse_since("15m", now).unwrap().to_rfc3339(),
+            parse_since("15m", now, crate::values::jst())
+                .unwrap()
+                .to_rfc3339(),
             "2025-10-21T10:11:00+09:00"
         );
-        assert!(parse_since("yesterday", now).is_err());
+        assert!(parse_since("yesterday", now, crate::values::jst()).is_err());
     }
 }

@@ -5,10 +5,9 @@
 //! The binary's `main` only calls [`main_entry`]; everything is here so
 //! tests and benchmarks can reach the pieces.
 
-pub mod app;
 pub mod backup;
 pub mod check;
-pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod exit;
 #[doc(hidden)]
@@ -21,7 +20,8 @@ pub mod output;
 pub mod read_limit;
 pub mod runbook;
 pub mod secret;
+pub mod spec;
 pub mod suggest;
 pub mod values;
 
-pub use app::main_entry;
+pub use commands::main_entry;

@@ -11,7 +11,8 @@
 //! - `prune`: see [`prune`]; deletes only with `--execute`.
 //!
 //! `run`, `verify` and `restore-test` are recorded in history like any run
-//! (weekly reports count backup successes from them).
+//! (weekly reports count backup successes from them). This module is the
+//! workflow; `commands/backup.rs` resolves the invocation and presents it.
 
 mod cancel;
 mod generation;
@@ -27,14 +28,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use tokio::sync::watch;
 
-use crate::app;
 use crate::check::{CheckFuture, Ctx, Kind, sections};
-use crate::cli::{BackupAction, RunArgs};
-use crate::engine::{self, CheckResult, Interrupt, RunResult, RunSettings, Selection};
-use crate::exit;
-use crate::history;
-use crate::output::Format;
-use crate::runbook::{Action, BackupSpec, Check, Runbook, Step};
+use crate::engine::{self, CheckResult, Interrupt, RunResult, RunSettings};
+use crate::runbook::{Action, BackupSpec, Check, PruneSpec, RestoreTestSpec, Runbook, Step};
 use crate::values::io_reason;
 use crate::values::outcome::{Outcome, Status};
 use crate::values::units::format_millis;
@@ -44,201 +40,6 @@ use generation::TempDir;
 /// How long a cancelled blocking step may take to notice before its
 /// temporary directory is removed anyway.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-
-/// `opsrun backup ACTION`: returns the exit code.
-pub fn command(action: BackupAction, execute: bool, args: RunArgs) -> anyhow::Result<i32> {
-    if execute && !matches!(action, BackupAction::Prune | BackupAction::Run) {
-        eprintln!(
-            "error: --execute is for `opsrun backup prune` (`backup run` makes a generation without it)"
-        );
-        return Ok(exit::UNKNOWN);
-    }
-    // Notification settings are checked before anything runs, so a broken
-    // `notify:` never shows up only after a backup was made.
-    let Some((runbooks, notify)) = app::prepare(&["backup"], &args) else {
-        return Ok(exit::UNKNOWN);
-    };
-    let rb = &runbooks[0];
-    let spec = rb.workflow.backup.clone();
-    let need = |what: &str| {
-        eprintln!(
-            "error: {}: no `backup: {{dir: …, pattern: …}}` block: `opsrun backup {what}` needs to know where the generations are",
-            rb.path.display()
-        );
-        Ok(exit::UNKNOWN)
-    };
-    let now = args
-        .now
-        .unwrap_or_else(|| chrono::Local::now().fixed_offset());
-    let base_dir = rb
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let args = &args;
-    let resolve = |p: &str| {
-        let p = PathBuf::from(p);
-        if p.is_absolute() { p } else { base_dir.join(p) }
-    };
-    match action {
-        BackupAction::Verify => {
-            let result = with_runtime(|stop| async move {
-                let started = Instant::now();
-                let mut r = run_checks(rb, args, now, stop).await;
-                r.duration = started.elapsed();
-                r
-            })?;
-            Ok(finish(&runbooks, result, args, notify))
-        }
-        BackupAction::Run => {
-            let Some(spec) = spec else { return need("run") };
-            if rb.workflow.actions.is_empty() {
-                eprintln!(
-                    "error: {}: no `actions:`: `opsrun backup run` needs steps such as sqlite_backup, copy or archive",
-                    rb.path.display()
-                );
-                return Ok(exit::UNKNOWN);
-            }
-            let dir = resolve(&spec.dir);
-            let result = with_runtime(|stop| async move {
-                let started = Instant::now();
-                let mut rows = make_generation(rb, &spec, &dir, &base_dir, now, stop.clone()).await;
-                let published = rows.published;
-                let mut r = if rows.interrupted.is_none() {
-                    run_checks(rb, args, now, stop).await
-                } else {
-                    empty_run(rb, now)
-                };
-                if !published {
-                    // A `backup` check may still pass on the previous
-                    // generation; for this run's record (weekly backup
-                    // success) the backup did not happen.
-                    for c in r.results.iter_mut().filter(|c| {
-                        crate::check::has_role(c.check.kind_name, crate::check::Role::Backup)
-                    }) {
-                        c.outcome.worsen(
-                            Status::Fail,
-                            "no new generation from this run (see the generation row)",
-                        );
-                    }
-                }
-                rows.rows.append(&mut r.results);
-                r.results = rows.rows;
-                r.interrupted = r.interrupted.or(rows.interrupted);
-                r.duration = started.elapsed();
-                r
-            })?;
-            Ok(finish(&runbooks, result, args, notify))
-        }
-        BackupAction::RestoreTest => {
-            let Some(spec) = spec else {
-                return need("restore-test");
-            };
-            let rt = rb.workflow.restore_test.clone().unwrap_or_default();
-            let dir = resolve(&spec.dir);
-            let result = with_runtime(|stop| async move {
-                let started = Instant::now();
-                let outcome = restore::run(&dir, &base_dir, &spec, &rt, stop.clone()).await;
-                let mut r = empty_run(rb, now);
-                r.results.push(row(
-                    rb,
-                    "restore-test",
-                    "バックアップ復旧テスト",
-                    "restore_test",
-                    &dir.display().to_string(),
-                    outcome,
-                    started.elapsed(),
-                ));
-                r.interrupted = *stop.borrow();
-                r.duration = started.elapsed();
-                r
-            })?;
-            Ok(finish(&runbooks, result, args, notify))
-        }
-        BackupAction::Prune => {
-            let Some(spec) = spec else {
-                return need("prune");
-            };
-            let Some(p) = rb.workflow.prune else {
-                eprintln!(
-                    "error: {}: no `prune: {{keep_days: …, keep_min: …}}` block: nothing says what may be deleted",
-                    rb.path.display()
-                );
-                return Ok(exit::UNKNOWN);
-            };
-            Ok(run_prune(
-                &resolve(&spec.dir),
-                &spec,
-                &p,
-                execute,
-                now,
-                args,
-            ))
-        }
-    }
-}
-
-fn run_prune(
-    dir: &Path,
-    spec: &BackupSpec,
-    p: &crate::runbook::PruneSpec,
-    execute: bool,
-    now: DateTime<FixedOffset>,
-    args: &RunArgs,
-) -> i32 {
-    let gens = match generation::list(dir, &spec.glob()) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {}", dir.display(), io_reason(&e));
-            return exit::UNKNOWN;
-        }
-    };
-    let now_sys = std::time::UNIX_EPOCH + Duration::from_secs(now.timestamp().max(0) as u64);
-    let mut entries = prune::plan(gens, p, now_sys);
-    if execute {
-        prune::execute(&mut entries);
-    }
-    let text = match args.format {
-        Format::Json => prune::render_json(dir, spec, p, &entries, execute, now.offset()),
-        _ => prune::render_text(dir, spec, p, &entries, execute, now_sys, now.offset()),
-    };
-    app::write_stdout(&text);
-    if entries.iter().any(|e| matches!(e.deleted, Some(Err(_)))) {
-        exit::FAIL
-    } else {
-        exit::OK
-    }
-}
-
-/// Runs `f` on a fresh runtime with Ctrl-C/SIGTERM watched. The handlers
-/// are installed before `f` starts, so a signal in its first instant
-/// already goes through the cleanup (temporary directories) rather than
-/// killing the process.
-fn with_runtime<F, Fut>(f: F) -> anyhow::Result<RunResult>
-where
-    F: FnOnce(watch::Receiver<Option<Interrupt>>) -> Fut,
-    Fut: std::future::Future<Output = RunResult>,
-{
-    use tokio::signal::unix::{SignalKind, signal};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let r = rt.block_on(async {
-        let (tx, rx) = watch::channel(None);
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::spawn(async move {
-            let which = tokio::select! {
-                _ = int.recv() => Interrupt::Sigint,
-                _ = term.recv() => Interrupt::Sigterm,
-            };
-            let _ = tx.send(Some(which));
-        });
-        anyhow::Ok(f(rx).await)
-    })?;
-    rt.shutdown_timeout(Duration::from_millis(100));
-    Ok(r)
-}
 
 fn empty_run(rb: &Runbook, now: DateTime<FixedOffset>) -> RunResult {
     RunResult {
@@ -253,32 +54,110 @@ fn empty_run(rb: &Runbook, now: DateTime<FixedOffset>) -> RunResult {
     }
 }
 
-/// The runbook's checks, as `opsrun run backup` would run them.
-async fn run_checks(
+/// `backup verify`: the runbook's checks, as `opsrun run backup` would
+/// run them.
+pub(crate) async fn verify(
     rb: &Runbook,
-    args: &RunArgs,
+    settings: &RunSettings,
+    stop: watch::Receiver<Option<Interrupt>>,
+) -> RunResult {
+    let started = Instant::now();
+    let mut r = engine::run(rb, settings, stop).await;
+    r.duration = started.elapsed();
+    r
+}
+
+/// `backup run`: the `actions` make a new generation in `dir`, then the
+/// checks run. A `backup` check of a run that published nothing fails.
+pub(crate) async fn make(
+    rb: &Runbook,
+    spec: &BackupSpec,
+    dir: &Path,
+    base_dir: &Path,
+    settings: &RunSettings,
+    stop: watch::Receiver<Option<Interrupt>>,
+) -> RunResult {
+    let now = settings.now;
+    let started = Instant::now();
+    let mut rows = make_generation(rb, spec, dir, base_dir, now, stop.clone()).await;
+    let published = rows.published;
+    let mut r = if rows.interrupted.is_none() {
+        engine::run(rb, settings, stop).await
+    } else {
+        empty_run(rb, now)
+    };
+    if !published {
+        // A `backup` check may still pass on the previous
+        // generation; for this run's record (weekly backup
+        // success) the backup did not happen.
+        for c in r
+            .results
+            .iter_mut()
+            .filter(|c| crate::check::has_role(c.check.kind_name, crate::check::Role::Backup))
+        {
+            c.outcome.worsen(
+                Status::Fail,
+                "no new generation from this run (see the generation row)",
+            );
+        }
+    }
+    rows.rows.append(&mut r.results);
+    r.results = rows.rows;
+    r.interrupted = r.interrupted.or(rows.interrupted);
+    r.duration = started.elapsed();
+    r
+}
+
+/// `backup restore-test`: see [`restore`]; one row.
+pub(crate) async fn restore_test(
+    rb: &Runbook,
+    spec: &BackupSpec,
+    rt: &RestoreTestSpec,
+    dir: &Path,
+    base_dir: &Path,
     now: DateTime<FixedOffset>,
     stop: watch::Receiver<Option<Interrupt>>,
 ) -> RunResult {
-    let previous = if args.record.no_history {
-        Default::default()
+    let started = Instant::now();
+    let outcome = restore::run(dir, base_dir, spec, rt, stop.clone()).await;
+    let mut r = empty_run(rb, now);
+    r.results.push(row(
+        rb,
+        "restore-test",
+        "バックアップ復旧テスト",
+        "restore_test",
+        &dir.display().to_string(),
+        outcome,
+        started.elapsed(),
+    ));
+    r.interrupted = *stop.borrow();
+    r.duration = started.elapsed();
+    r
+}
+
+/// `backup prune`: what is (or with `execute`, was) deleted, as text or
+/// JSON, and whether a deletion failed. An unreadable `dir` is an error.
+pub(crate) fn prune(
+    dir: &Path,
+    spec: &BackupSpec,
+    p: &PruneSpec,
+    execute: bool,
+    now: DateTime<FixedOffset>,
+    json: bool,
+) -> std::io::Result<(String, bool)> {
+    let gens = generation::list(dir, &spec.glob())?;
+    let now_sys = std::time::UNIX_EPOCH + Duration::from_secs(now.timestamp().max(0) as u64);
+    let mut entries = prune::plan(gens, p, now_sys);
+    if execute {
+        prune::execute(&mut entries);
+    }
+    let text = if json {
+        prune::render_json(dir, spec, p, &entries, execute, now.offset())
     } else {
-        history::store::previous_metrics(
-            &history::resolve_path(args.record.path.history.as_deref()),
-            &rb.name,
-        )
+        prune::render_text(dir, spec, p, &entries, execute, now_sys, now.offset())
     };
-    let settings = RunSettings {
-        previous: Arc::new(previous),
-        concurrency: args.concurrency as usize,
-        now,
-        selection: Selection {
-            only: args.only.clone(),
-            skip: args.skip.clone(),
-            tags: args.tag.clone(),
-        },
-    };
-    engine::run(rb, &settings, stop).await
+    let failed = entries.iter().any(|e| matches!(e.deleted, Some(Err(_))));
+    Ok((text, failed))
 }
 
 /// Stands in for a check kind in rows that are not checks (the actions,
@@ -621,16 +500,4 @@ async fn run_action(
     cancel.cancel();
     let _ = tokio::time::timeout(STOP_GRACE, &mut job).await;
     (outcome, interrupted)
-}
-
-/// Records the run in history, prints it in the chosen format, writes
-/// `--output` files, notifies (`--notify`) and returns the exit code — as
-/// `opsrun run` does.
-fn finish(
-    runbooks: &[Runbook],
-    result: RunResult,
-    args: &RunArgs,
-    notify: crate::notify::Plan,
-) -> i32 {
-    app::present(runbooks, &[result], args, Some(notify))
 }

@@ -6,8 +6,8 @@
 //! whether it comes from the run just made or from the database).
 
 pub mod aggregation;
-pub mod commands;
 pub mod period;
+pub mod session;
 pub mod store;
 pub mod summary;
 
@@ -20,7 +20,9 @@ use crate::secret;
 use crate::values::outcome::Status;
 use crate::values::units::trim_float;
 
+pub use session::{HistorySettings, Session};
 pub use store::{HistoryError, Store};
+pub use summary::PeriodSummary;
 
 /// A run as history keeps it.
 #[derive(Clone, Debug, PartialEq)]

@@ -12,10 +12,10 @@ mod slack;
 
 use std::time::Duration;
 
-use crate::cli::RunArgs;
+use std::path::PathBuf;
+
 use crate::history::RunRecord;
-use crate::history::commands::{Recorded, render_ja};
-use crate::output::Format;
+use crate::output::{Format, RenderCtx, RenderOpts};
 use crate::runbook::Runbook;
 use crate::values::outcome::Status;
 
@@ -30,7 +30,19 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Plan {
     targets: Vec<Target>,
     verbose: bool,
-    reporter: Option<String>,
+}
+
+/// What the invocation says about notifications.
+#[derive(Clone, Debug, Default)]
+pub struct NotifySettings {
+    /// `--notify`: without it nothing is sent.
+    pub enabled: bool,
+    /// Where the shared `config.yaml` is looked for.
+    pub runbook_dir: PathBuf,
+    /// The history database (the previous status, for recoveries).
+    pub history: PathBuf,
+    /// `-v`: say what was and was not sent.
+    pub verbose: bool,
 }
 
 struct Target {
@@ -60,12 +72,12 @@ impl Plan {
     /// `--notify` this does nothing. Errors are configuration errors
     /// (exit 3, nothing runs); an unreadable secret is not: it is warned
     /// about after the run, whose exit code it does not change.
-    pub fn prepare(runbooks: &[Runbook], args: &RunArgs) -> Result<Plan, String> {
-        if !args.notify {
+    pub fn prepare(runbooks: &[Runbook], settings: &NotifySettings) -> Result<Plan, String> {
+        if !settings.enabled {
             return Ok(Plan::default());
         }
-        let dir = crate::app::runbook_dir(&args.dir);
-        let shared_path = crate::runbook::notify::find(&dir);
+        let dir = &settings.runbook_dir;
+        let shared_path = crate::runbook::notify::find(dir);
         let shared = match &shared_path {
             Some(p) => {
                 crate::runbook::notify::load(p)
@@ -74,7 +86,7 @@ impl Plan {
             }
             None => None,
         };
-        let history = crate::history::resolve_path(args.record.path.history.as_deref());
+        let history = &settings.history;
         let mut targets = Vec::new();
         for rb in runbooks {
             let spec = match (&rb.notify, &shared) {
@@ -121,7 +133,7 @@ impl Plan {
             let wants_recovery = channels.iter().any(|c| c.on.contains(&Trigger::Recovered));
             // Read before this run is recorded: "previous" is the run before it.
             let previous = if wants_recovery {
-                crate::history::store::last_status(&history, &rb.name)
+                crate::history::store::last_status(history, &rb.name)
             } else {
                 None
             };
@@ -134,20 +146,26 @@ impl Plan {
         }
         Ok(Plan {
             targets,
-            verbose: args.verbose > 0,
-            reporter: args.reporter.clone(),
+            verbose: settings.verbose,
         })
     }
 
     /// Sends what the runs call for and reports failures on stderr. Runs
     /// that were interrupted are not notified about.
-    pub fn send(self, runbooks: &[Runbook], records: &[RunRecord], recorded: &mut Recorded) {
+    /// The body of each message is the runbook's report, rendered from
+    /// `ctx` as `-f report` would print it.
+    pub fn send(self, ctx: &mut RenderCtx) {
         if self.targets.is_empty() {
             return;
         }
         let multi = self.targets.len() > 1;
         let mut jobs = Vec::new();
-        for ((t, rb), rec) in self.targets.iter().zip(runbooks).zip(records) {
+        let (runbooks, runs, records) = (ctx.runbooks, ctx.runs, ctx.records);
+        for (i, t) in self.targets.iter().enumerate() {
+            let (Some(rb), Some(run), Some(rec)) = (runbooks.get(i), runs.get(i), records.get(i))
+            else {
+                break;
+            };
             let label = |name: &str| {
                 if multi {
                     format!("{name} ({})", t.runbook)
@@ -181,13 +199,16 @@ impl Plan {
                 let subject = subject(event, rec);
                 let body = report
                     .get_or_insert_with(|| {
-                        render_ja(
-                            Format::Report,
-                            std::slice::from_ref(rb),
-                            std::slice::from_ref(rec),
-                            recorded,
-                            self.reporter.as_deref(),
-                        )
+                        let mut one = RenderCtx {
+                            runbooks: std::slice::from_ref(rb),
+                            runs: std::slice::from_ref(run),
+                            records: std::slice::from_ref(rec),
+                            history: ctx.history.as_deref_mut(),
+                            incident: None,
+                            reporter: ctx.reporter,
+                            tz: ctx.tz,
+                        };
+                        crate::output::render(Format::Report, &mut one, &RenderOpts::default())
                     })
                     .clone();
                 jobs.push(Job {
@@ -206,7 +227,10 @@ impl Plan {
     /// `opsrun incident --notify`: the 障害報告 goes to every channel,
     /// whatever its `on:` — an incident is what the operator is already
     /// escalating. Subject: `[opsrun][異常] web01 【障害報告】AI見積りシステム P1（緊急）`.
-    pub fn send_incident(self, inc: &crate::incident::IncidentRun) {
+    pub fn send_incident(self, ctx: &mut RenderCtx) {
+        let Some(inc) = ctx.incident else {
+            return;
+        };
         let Some(t) = self.targets.first() else {
             return;
         };
@@ -225,7 +249,7 @@ impl Plan {
             inc.level.as_str(),
             inc.level_name
         );
-        let body = crate::output::incident_report(inc);
+        let body = crate::output::render(Format::Report, ctx, &RenderOpts::default());
         let jobs = t
             .channels
             .iter()

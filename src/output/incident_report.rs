@@ -122,3 +122,54 @@ pub fn render(inc: &IncidentRun) -> String {
     out.push_str(&format!("■ 報告者: {}\n", inc.reporter));
     out
 }
+
+fn minutes(d: chrono::Duration) -> i64 {
+    (d.num_seconds() as f64 / 60.0).round() as i64
+}
+
+/// The level header, elapsed time and deadlines.
+pub fn header(inc: &IncidentRun) -> String {
+    let mut out = format!(
+        "【{}（{}）】{} — {}\n",
+        inc.level.as_str(),
+        inc.level_name,
+        inc.scope.as_deref().unwrap_or(&inc.title),
+        inc.system.as_deref().unwrap_or(&inc.title)
+    );
+    let mut facts = Vec::new();
+    if let Some(s) = &inc.scope {
+        facts.push(format!("影響範囲: {s}"));
+    }
+    if let Some(r) = &inc.response {
+        facts.push(format!("対応時間: {r}"));
+    }
+    if let Some(e) = &inc.escalation {
+        facts.push(format!("エスカレーション: {e}"));
+    }
+    if !facts.is_empty() {
+        out.push_str(&facts.join(" · "));
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "発生: {} (発生から{}分)\n",
+        inc.since.format("%Y-%m-%d %H:%M"),
+        minutes(inc.now - inc.since).max(0)
+    ));
+    let parts: Vec<String> = inc
+        .deadlines
+        .iter()
+        .map(|(label, due)| {
+            let left = minutes(*due - inc.now);
+            if left >= 0 {
+                format!("{label} {} (残り{left}分)", due.format("%H:%M"))
+            } else {
+                format!("{label} {} ({}分超過)", due.format("%H:%M"), -left)
+            }
+        })
+        .collect();
+    if !parts.is_empty() {
+        out.push_str(&parts.join(" · "));
+        out.push('\n');
+    }
+    out
+}

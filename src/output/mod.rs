@@ -1,8 +1,15 @@
-//! Output formats: one file per format, each a pure function of the runs
-//! to text, so every format can be golden-tested.
+//! The presentation layer: one file per format, each a function of a
+//! [`RenderCtx`] to text, so every format can be golden-tested. Words are
+//! chosen here, never in the layers below: results are data (statuses,
+//! values, reasons) and the words a person reads for them — English for
+//! table/markdown/nagios/JSON `message`, Japanese for the reports — are
+//! rendered by the modules of this directory (reason wording goes in a
+//! module of its own here, beside the formats that use it).
 
 pub mod checklist;
 mod incident_report;
+mod ja;
+pub(crate) use ja::render_period;
 mod json;
 pub(crate) mod junit;
 mod markdown;
@@ -12,9 +19,14 @@ pub mod report;
 pub(crate) mod table;
 pub mod words;
 
-use crate::engine::RunResult;
+use chrono::FixedOffset;
 
-pub use incident_report::render as incident_report;
+use crate::engine::RunResult;
+use crate::history::{RunRecord, Session};
+use crate::incident::IncidentRun;
+use crate::runbook::Runbook;
+
+pub use incident_report::{header as incident_header, render as incident_report};
 pub use json::value as json_value;
 pub use junit::WarnAs;
 pub use prometheus::PromContext;
@@ -49,19 +61,41 @@ pub struct RenderOpts {
     pub prom: PromContext,
 }
 
-/// Renders `runs` in `format`. Formats that describe one run print one
-/// block per run; the machine formats combine all runs in one document.
-///
-/// The Japanese formats rendered here are the daily ones for the run's day
-/// in JST with no history; `opsrun` itself renders them with the runbook's
-/// `report:` block and history (see `history::commands::render_ja`).
-pub fn render(format: Format, runs: &[&RunResult], opts: &RenderOpts) -> String {
+/// Everything a format may be rendered from: the runs of this invocation,
+/// the runbooks they came from (their `report:` blocks), history (weekly
+/// and monthly summaries), the incident when the command was `incident`,
+/// and the invocation's reporter and time zone. Stdout and every
+/// `--output` file are rendered from the same context by [`render`].
+pub struct RenderCtx<'a> {
+    pub runbooks: &'a [Runbook],
+    pub runs: &'a [RunResult],
+    /// The runs as history records them (what the Japanese formats read).
+    pub records: &'a [RunRecord],
+    /// This invocation's history; `None` renders without history.
+    pub history: Option<&'a mut Session>,
+    pub incident: Option<&'a IncidentRun>,
+    pub reporter: &'a str,
+    pub tz: FixedOffset,
+}
+
+/// Renders the context in `format`: the one path for stdout and
+/// `--output`. Formats that describe one run print one block per run; the
+/// machine formats combine all runs in one document. For an incident, the
+/// table and the report are the 障害報告; the machine formats describe
+/// its diagnostics run.
+pub fn render(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String {
+    if let Some(inc) = ctx.incident
+        && matches!(format, Format::Table | Format::Report)
+    {
+        return incident_report::render(inc);
+    }
+    let runs: Vec<&RunResult> = ctx.runs.iter().collect();
     let each =
         |f: &dyn Fn(&RunResult) -> String| runs.iter().map(|r| f(r)).collect::<Vec<_>>().join("\n");
     match format {
         Format::Table => each(&|r| table::render(r, opts)),
         Format::Markdown => each(&|r| markdown::render(r)),
-        Format::Report | Format::Checklist => each(&|r| daily_ja(format, r)),
+        Format::Report | Format::Checklist => ja::render(format, ctx),
         Format::Json if runs.len() == 1 => json::render(runs[0]),
         Format::Json => {
             let arr: Vec<serde_json::Value> = runs.iter().map(|r| json::value(r)).collect();
@@ -70,36 +104,8 @@ pub fn render(format: Format, runs: &[&RunResult], opts: &RenderOpts) -> String 
                 serde_json::to_string_pretty(&arr).unwrap_or_default()
             )
         }
-        Format::Junit => junit::render(runs, opts.junit_warn),
-        Format::Prometheus => prometheus::render(runs, &opts.prom),
-        Format::Nagios => nagios::render(runs),
-    }
-}
-
-fn daily_ja(format: Format, run: &RunResult) -> String {
-    let rec = crate::history::RunRecord::from_run(run);
-    let tz = crate::values::jst();
-    let period = crate::history::period::Period::day(
-        rec.started_at.with_timezone(&tz).date_naive(),
-        tz,
-        rec.started_at,
-    );
-    if format == Format::Report {
-        report::render(
-            Some(&rec),
-            &report::ReportCtx {
-                period: &period,
-                spec: None,
-                summary: None,
-                history_error: None,
-            },
-        )
-    } else {
-        checklist::render(
-            Some(&rec),
-            &period,
-            None,
-            &crate::history::commands::default_reporter(),
-        )
+        Format::Junit => junit::render(&runs, opts.junit_warn),
+        Format::Prometheus => prometheus::render(&runs, &opts.prom),
+        Format::Nagios => nagios::render(&runs),
     }
 }

@@ -1,8 +1,6 @@
 //! Runbooks: loading YAML files (vars, include, defaults) into checks the
 //! engine can run. See SPEC §3.
 
-mod error;
-pub mod notify;
 mod schema;
 mod workflow;
 
@@ -13,10 +11,11 @@ use std::time::Duration;
 
 use serde_saphyr::Spanned;
 
-pub use error::LoadError;
-pub use schema::{
-    Amount, CheckRef, ChecklistItem, ForecastSpec, LineSpec, ReportSpec, Retry, SectionSpec,
-    Severity, Tz, UptimeSpec,
+// The spec layer's types, re-exported: a runbook is read as one thing.
+pub use crate::spec::notify;
+pub use crate::spec::{
+    Amount, CheckRef, ChecklistItem, Defaults, ForecastSpec, LineSpec, LoadError, ReportSpec,
+    Retry, SectionSpec, Severity, Tz, UptimeSpec,
 };
 pub use workflow::{
     Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PruneSpec,
@@ -24,8 +23,9 @@ pub use workflow::{
 };
 
 use crate::check::Kind;
+use crate::spec::report::valid_id;
 use crate::values::io_reason;
-use schema::{CheckDef, Defaults, Prelude, RawFile};
+use schema::{CheckDef, Prelude, RawFile};
 
 /// The timeout of a check when neither it nor `defaults:` sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -794,13 +794,6 @@ fn build_check(
 /// Line and column (1-based) where a spanned YAML value was written.
 fn pos<T>(s: &Spanned<T>) -> (usize, usize) {
     (s.referenced.line() as usize, s.referenced.column() as usize)
-}
-
-fn valid_id(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        && s.len() <= 128
 }
 
 fn valid_var_name(s: &str) -> bool {

@@ -16,6 +16,7 @@ mod history;
 mod hostile;
 mod http;
 mod incident;
+mod layers;
 mod logs;
 mod malformed;
 mod notify;

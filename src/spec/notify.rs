@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::runbook::LoadError;
+use crate::spec::LoadError;
 use crate::values::{Dur, at};
 
 /// When a channel sends: the run's status, or its recovery.

@@ -1,0 +1,206 @@
+//! The command layer: one module per subcommand, each taking the resolved
+//! [`plan::Plan`] (or its own arguments) and returning an exit code (see
+//! `exit.rs`). This is the only layer that sees clap types, prints to
+//! stdout/stderr for a command, and builds the async runtime.
+
+mod backup;
+pub mod cli;
+mod error;
+mod history;
+mod incident;
+mod plan;
+mod report;
+mod run;
+mod validate;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use tokio::sync::watch;
+
+use crate::engine::Interrupt;
+use crate::exit;
+use cli::{Cli, Command};
+pub(crate) use error::{Error, Result};
+
+/// Parses the arguments, runs the command, returns the process exit code.
+pub fn main_entry() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                _ => exit::UNKNOWN,
+            };
+            let _ = e.print();
+            return if code == exit::OK
+                && e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            {
+                exit::UNKNOWN
+            } else {
+                code
+            };
+        }
+    };
+    init_tracing();
+    crate::output::words::install();
+    match run(cli) {
+        Ok(code) => code,
+        // The one place an error becomes words.
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::UNKNOWN
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSRUN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| crate::secret::RedactingStderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Daily(a) => run::command(&["daily"], &a),
+        Command::Weekly(a) => run::command(&["weekly"], &a),
+        Command::Monthly(a) => run::command(&["monthly"], &a),
+        Command::Incident {
+            level,
+            execute,
+            yes,
+            since,
+            args,
+        } => incident::command(level, execute, yes, since.as_deref(), &args),
+        Command::Backup {
+            action,
+            execute,
+            args,
+        } => backup::command(action, execute, &args),
+        Command::Run { targets, args } => {
+            let names: Vec<&str> = targets.iter().map(String::as_str).collect();
+            run::command(&names, &args)
+        }
+        Command::Validate { paths, dir, vars } => Ok(validate::validate(
+            &paths,
+            &dir,
+            &vars.into_iter().collect(),
+        )),
+        Command::List { dir } => Ok(validate::list(&dir)),
+        Command::History(c) => history::command(&c),
+        Command::Report(c) => report::command(&c),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "opsrun", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            write_stdout(&String::from_utf8_lossy(&out));
+            Ok(exit::OK)
+        }
+    }
+}
+
+pub(crate) fn spawn_signal_watch(tx: Arc<watch::Sender<Option<Interrupt>>>) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return,
+            };
+        let which = tokio::select! {
+            _ = tokio::signal::ctrl_c() => Interrupt::Sigint,
+            _ = term.recv() => Interrupt::Sigterm,
+        };
+        let _ = tx.send(Some(which));
+    });
+}
+
+/// A one-line "running…" note on stderr, only on a TTY and only when the
+/// run takes longer than a second; erased when the run ends.
+pub(crate) struct Progress {
+    shown: Arc<AtomicBool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    pub(crate) fn start(enabled: bool) -> Progress {
+        let shown = Arc::new(AtomicBool::new(false));
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Progress { shown, task: None };
+        }
+        let s = shown.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let started = std::time::Instant::now();
+            loop {
+                s.store(true, Ordering::SeqCst);
+                eprint!(
+                    "\r\x1b[2K… running checks ({:.0}s)",
+                    started.elapsed().as_secs_f64() + 1.0
+                );
+                let _ = std::io::stderr().flush();
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        Progress {
+            shown,
+            task: Some(task),
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        if let Some(t) = self.task {
+            t.abort();
+        }
+        if self.shown.load(Ordering::SeqCst) {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory
+/// and a rename, so a reader (node_exporter) never sees half a file.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| std::io::Error::new(e.kind(), crate::values::io_reason(&e)))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub(crate) fn write_stdout(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}

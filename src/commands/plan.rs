@@ -1,0 +1,283 @@
+//! The invocation resolved once (as ripgrep turns raw arguments into one
+//! high-level struct): the runbooks, the clock, the time zone, which checks
+//! run, how the results are shown and written, history, notifications and
+//! the reporter. Every command that runs checks (`run`, `daily`…,
+//! `incident`, `backup`) starts from a [`Plan`]; nothing below the command
+//! layer sees a clap type.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+
+use super::cli::{ColorChoice, DirArg, HistoryPath, RunArgs};
+use super::error::Error;
+use crate::engine::{RunSettings, Selection};
+use crate::history::HistorySettings;
+use crate::notify::NotifySettings;
+use crate::output::{Format, RenderOpts};
+use crate::runbook::{self, Runbook};
+use crate::values::jst;
+
+/// Everything one invocation does, decided before any check runs.
+pub(crate) struct Plan {
+    pub runbooks: Vec<Runbook>,
+    /// The one clock of the invocation: `--now`, else the host's.
+    pub now: DateTime<FixedOffset>,
+    /// The zone people read times in (reports, 障害報告, `--since HH:MM`):
+    /// the first runbook's `report.timezone`, else JST (SPEC §10.1).
+    pub tz: FixedOffset,
+    pub selection: Selection,
+    pub concurrency: usize,
+    pub output: OutputPlan,
+    pub history: HistorySettings,
+    pub notify: crate::notify::Plan,
+    /// 担当者/報告者: `--reporter`, else [`default_reporter`].
+    pub reporter: String,
+}
+
+/// How results are shown on stdout and written with `--output`.
+pub(crate) struct OutputPlan {
+    pub format: Format,
+    pub outputs: Vec<(Format, PathBuf)>,
+    pub quiet: bool,
+    pub opts: RenderOpts,
+}
+
+impl Plan {
+    /// Loads the runbooks `names` and resolves the rest of the invocation.
+    /// Every error is one that must stop the command before anything runs
+    /// (a runbook that does not load, an unknown `--only` id, a broken
+    /// `notify:`).
+    pub fn resolve(names: &[&str], args: &RunArgs) -> Result<Plan, Error> {
+        let runbooks = load_all(names, args)?;
+        let history = history_settings(&args.record.path, args);
+        let notify = crate::notify::Plan::prepare(
+            &runbooks,
+            &NotifySettings {
+                enabled: args.notify,
+                runbook_dir: runbook_dir(&args.dir),
+                history: history.path.clone(),
+                verbose: args.verbose > 0,
+            },
+        )
+        .map_err(Error::Invalid)?;
+        let tz = runbooks
+            .iter()
+            .find_map(|rb| rb.report.timezone)
+            .map(|t| t.0)
+            .unwrap_or_else(jst);
+        Ok(Plan {
+            now: clock(args.now),
+            tz,
+            selection: Selection {
+                only: args.only.clone(),
+                skip: args.skip.clone(),
+                tags: args.tag.clone(),
+            },
+            concurrency: args.concurrency as usize,
+            output: OutputPlan {
+                format: args.format,
+                outputs: args.outputs.clone(),
+                quiet: args.quiet,
+                opts: RenderOpts {
+                    color: use_color(args.color),
+                    verbose: args.verbose > 0,
+                    junit_warn: args.junit_warn,
+                    prom: Default::default(),
+                },
+            },
+            history,
+            notify,
+            reporter: reporter(args.reporter.as_deref()),
+            runbooks,
+        })
+    }
+
+    /// The engine's settings for a run of `rb`: previous metrics (for kinds
+    /// that report a change since the last run) come from history.
+    pub fn run_settings(&self, rb: Option<&Runbook>) -> RunSettings {
+        let previous = match rb {
+            Some(rb) if self.history.record => {
+                crate::history::store::previous_metrics(&self.history.path, &rb.name)
+            }
+            _ => Default::default(),
+        };
+        RunSettings {
+            previous: std::sync::Arc::new(previous),
+            concurrency: self.concurrency,
+            now: self.now,
+            selection: self.selection.clone(),
+        }
+    }
+}
+
+fn history_settings(path: &HistoryPath, args: &RunArgs) -> HistorySettings {
+    HistorySettings {
+        path: crate::history::resolve_path(path.history.as_deref()),
+        record: !args.record.no_history,
+        retention: args.record.retention,
+    }
+}
+
+/// The clock of an invocation: `--now`, else the host's, in its offset.
+pub(crate) fn clock(now: Option<DateTime<FixedOffset>>) -> DateTime<FixedOffset> {
+    now.unwrap_or_else(|| chrono::Local::now().fixed_offset())
+}
+
+/// 担当者 when `--reporter` is not given: `$USER`, else `$LOGNAME`, else
+/// the effective user's name in /etc/passwd (cron and containers often
+/// set neither variable), else `-`.
+pub(crate) fn reporter(given: Option<&str>) -> String {
+    given.map(str::to_owned).unwrap_or_else(default_reporter)
+}
+
+fn default_reporter() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .or_else(passwd_name)
+        .unwrap_or_else(|| "-".into())
+}
+
+fn passwd_name() -> Option<String> {
+    let uid = rustix::process::geteuid().as_raw().to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid).then(|| name.to_owned())
+        })
+}
+
+fn use_color(c: ColorChoice) -> bool {
+    match c {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// The runbook directory: `-C`/`OPSRUN_RUNBOOKS`, else `./runbooks` if it
+/// exists, else `/etc/opsrun/runbooks`.
+pub(crate) fn runbook_dir(d: &DirArg) -> PathBuf {
+    if let Some(p) = &d.runbooks {
+        return p.clone();
+    }
+    let local = PathBuf::from("runbooks");
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from("/etc/opsrun/runbooks")
+    }
+}
+
+/// Finds a runbook given as a path or as a NAME in the runbook directory.
+fn resolve(dir: &Path, name: &str) -> Result<PathBuf, Error> {
+    let as_path = PathBuf::from(name);
+    if name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml") {
+        return Ok(as_path);
+    }
+    for ext in ["yaml", "yml"] {
+        let p = dir.join(format!("{name}.{ext}"));
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    if as_path.is_file() {
+        return Ok(as_path);
+    }
+    let known = runbook_files(dir);
+    let stems: Vec<String> = known
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    let refs: Vec<&str> = stems.iter().map(String::as_str).collect();
+    let hint = match crate::suggest::closest(name, &refs) {
+        Some(s) => format!(", did you mean `{s}`?"),
+        None if refs.is_empty() => format!(
+            " (no runbooks in {}; set -C DIR or OPSRUN_RUNBOOKS)",
+            dir.display()
+        ),
+        None => format!(" (available: {})", refs.join(", ")),
+    };
+    Err(Error::NoRunbook {
+        name: name.to_owned(),
+        dir: dir.to_owned(),
+        hint,
+    })
+}
+
+/// `*.yaml`/`*.yml` files directly inside `dir`, sorted.
+pub(crate) fn runbook_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                        && !crate::runbook::notify::is_config_file(p)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn load_all(names: &[&str], args: &RunArgs) -> Result<Vec<Runbook>, Error> {
+    let dir = runbook_dir(&args.dir);
+    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let mut out = Vec::new();
+    for n in names {
+        let path = resolve(&dir, n)?;
+        out.push(runbook::load(&path, &vars)?);
+    }
+    // Selection ids must exist somewhere: a typo in --only must not
+    // silently run nothing.
+    let ids: Vec<&str> = out
+        .iter()
+        .flat_map(|r| r.checks.iter().map(|c| c.id.as_str()))
+        .collect();
+    for (flag, list) in [("--only", &args.only), ("--skip", &args.skip)] {
+        for id in list {
+            if !ids.contains(&id.as_str()) {
+                return Err(Error::UnknownSelection {
+                    flag,
+                    what: "no check with id",
+                    name: id.clone(),
+                    hint: crate::suggest::closest(id, &ids).map(str::to_owned),
+                });
+            }
+        }
+    }
+    if !args.tag.is_empty() {
+        let tags: Vec<&str> = out
+            .iter()
+            .flat_map(|r| {
+                r.checks
+                    .iter()
+                    .flat_map(|c| c.tags.iter().map(String::as_str))
+            })
+            .collect();
+        for t in &args.tag {
+            if !tags.contains(&t.as_str()) {
+                return Err(Error::UnknownSelection {
+                    flag: "--tag",
+                    what: "no check has tag",
+                    name: t.clone(),
+                    hint: crate::suggest::closest(t, &tags).map(str::to_owned),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,104 @@
+//! `opsrun report daily|weekly|monthly`: the report of a past period from
+//! history alone, rendered by the presentation layer's one Japanese
+//! renderer. Exit 0 once rendered; 3 when it cannot be.
+
+use std::collections::BTreeMap;
+
+use super::cli::{JaFormat, ReportCmd};
+use super::plan::{clock, reporter, runbook_dir};
+use super::{Error, Result, write_stdout};
+use crate::exit;
+use crate::history::period::Period;
+use crate::history::{Store, resolve_path, summary};
+use crate::output::{Format, render_period};
+use crate::runbook::ReportSpec;
+use crate::values::{PeriodKind, jst};
+
+pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
+    let name = cmd.runbook.clone().unwrap_or_else(|| {
+        match cmd.period {
+            PeriodKind::Daily => "daily",
+            PeriodKind::Weekly => "weekly",
+            PeriodKind::Monthly => "monthly",
+        }
+        .to_owned()
+    });
+    // The runbook only lends its `report:` block; without one the
+    // defaults apply and history alone speaks.
+    let dir = runbook_dir(&cmd.dir);
+    let spec = match ["yaml", "yml"]
+        .iter()
+        .map(|e| dir.join(format!("{name}.{e}")))
+        .find(|p| p.is_file())
+    {
+        Some(p) => crate::runbook::load(&p, &BTreeMap::new())?.report,
+        None => ReportSpec::default(),
+    };
+    let tz = spec.timezone.map(|t| t.0).unwrap_or_else(jst);
+    let now = clock(cmd.now);
+    let period = match (cmd.period, cmd.date, cmd.month) {
+        (PeriodKind::Daily, Some(d), None) => Period::day(d, tz, now),
+        (PeriodKind::Weekly, Some(d), None) => Period::week(d, tz, now),
+        (PeriodKind::Monthly, None, Some((y, m))) => Period::month(y, m, tz, now)
+            .ok_or_else(|| Error::Invalid(format!("--month: no such month {y}-{m:02}")))?,
+        (PeriodKind::Monthly, Some(d), None) => {
+            use chrono::Datelike;
+            Period::month(d.year(), d.month(), tz, now).expect("a date's month exists")
+        }
+        (k, None, None) => Period::current(k, now, tz),
+        (_, None, Some(_)) => {
+            return Err(Error::Invalid(
+                "--month is for monthly reports; use --date YYYY-MM-DD".into(),
+            ));
+        }
+        (_, Some(_), Some(_)) => unreachable!("clap: --date conflicts with --month"),
+    };
+    if period.start > now {
+        return Err(Error::Invalid(format!(
+            "{} is in the future (now is {})",
+            period.label(),
+            now.format("%Y-%m-%d %H:%M %:z")
+        )));
+    }
+    let path = resolve_path(cmd.path.history.as_deref());
+    let store = Store::open_existing(&path).map_err(Error::History)?;
+    let (from, to) = period.run_window();
+    let run = match &store {
+        Some(s) => s.latest_run(&name, &from, &to).map_err(Error::History)?,
+        None => None,
+    };
+    if cmd.period == PeriodKind::Daily && run.is_none() {
+        return Err(Error::Invalid(format!(
+            "no run of `{name}` recorded on {} in {}{}",
+            period.label(),
+            path.display(),
+            if store.is_none() {
+                " (no history file yet)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let (format, history) = match (cmd.format, &store, cmd.period) {
+        (JaFormat::Checklist, _, _) => (Format::Checklist, (None, None)),
+        (JaFormat::Report, _, PeriodKind::Daily) | (JaFormat::Report, None, _) => {
+            (Format::Report, (None, None))
+        }
+        (JaFormat::Report, Some(s), _) => (
+            Format::Report,
+            match summary::summarize(s, &spec, &period, &name) {
+                Ok(sum) => (Some(sum), None),
+                Err(e) => (None, Some(e.reason)),
+            },
+        ),
+    };
+    write_stdout(&render_period(
+        format,
+        run.as_ref(),
+        Some(&spec),
+        &period,
+        &history,
+        &reporter(cmd.reporter.as_deref()),
+    ));
+    Ok(exit::OK)
+}

@@ -1,0 +1,121 @@
+//! `opsrun run`, `daily`, `weekly`, `monthly`: run runbooks, then
+//! [`present`] the results — shared with `backup`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::cli::RunArgs;
+use super::plan::Plan;
+use super::{Progress, Result, spawn_signal_watch, write_atomically, write_stdout};
+use crate::engine::{self, Interrupt, RunResult};
+use crate::exit;
+use crate::history::{RunRecord, Session};
+use crate::output::{self, Format, RenderCtx, RenderOpts};
+use crate::values::outcome::{Status, worst};
+
+pub(super) fn command(names: &[&str], args: &RunArgs) -> Result<i32> {
+    let plan = Plan::resolve(names, args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let results = rt.block_on(run_runbooks(&plan));
+    // Blocking probes stuck past their timeout (a hung NFS statvfs) must not
+    // hold the process: leave them behind.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    Ok(present(plan, &results))
+}
+
+async fn run_runbooks(plan: &Plan) -> Vec<RunResult> {
+    let (tx, rx) = watch::channel(None);
+    spawn_signal_watch(Arc::new(tx));
+    // Kinds that report a change since the last run (postgres deadlocks)
+    // read their previous metrics from history; one runbook per run here.
+    let settings = plan.run_settings(match plan.runbooks.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    });
+    let progress = Progress::start(!plan.output.quiet);
+    let mut out = Vec::new();
+    for rb in &plan.runbooks {
+        let r = engine::run(rb, &settings, rx.clone()).await;
+        let stop = r.interrupted.is_some();
+        out.push(r);
+        if stop {
+            break;
+        }
+    }
+    progress.finish();
+    out
+}
+
+/// Everything after the checks ran, shared by every command that runs a
+/// runbook: record in history, write `--output` files, print stdout (`-q`
+/// prints nothing when all pass), send notifications, and return the exit
+/// code (worst status, or 130/143 when interrupted).
+pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
+    // History is written here, after the runtime: rusqlite blocks.
+    let records: Vec<RunRecord> = results.iter().map(RunRecord::from_run).collect();
+    let mut session = Session::record(&plan.history, &records);
+    let worst = worst(results.iter().map(RunResult::status));
+    let all_pass = worst <= Status::Skip;
+    let interrupted = results.iter().find_map(|r| r.interrupted);
+    let mut ctx = RenderCtx {
+        runbooks: &plan.runbooks,
+        runs: results,
+        records: &records,
+        history: Some(&mut session),
+        incident: None,
+        reporter: &plan.reporter,
+        tz: plan.tz,
+    };
+    let show = !(plan.output.quiet && all_pass && interrupted.is_none());
+    emit(&plan, &mut ctx, show, "");
+    if let Some(w) = session.warning() {
+        eprintln!("{w}");
+    }
+    // After the run is printed and recorded; never changes the exit code.
+    let mut ctx = RenderCtx {
+        runbooks: &plan.runbooks,
+        runs: results,
+        records: &records,
+        history: Some(&mut session),
+        incident: None,
+        reporter: &plan.reporter,
+        tz: plan.tz,
+    };
+    plan.notify.send(&mut ctx);
+    match interrupted {
+        Some(Interrupt::Sigint) => exit::SIGINT,
+        Some(Interrupt::Sigterm) => exit::SIGTERM,
+        None => exit::for_status(worst),
+    }
+}
+
+/// Writes the `--output` files, then stdout (when `show`, after `lead`),
+/// all rendered from `ctx` by the one presentation pipeline. Files are
+/// never coloured.
+pub(super) fn emit(plan: &Plan, ctx: &mut RenderCtx, show: bool, lead: &str) {
+    let mut opts = plan.output.opts.clone();
+    for (format, path) in &plan.output.outputs {
+        if *format == Format::Prometheus {
+            opts.prom.previous_success = std::fs::read_to_string(path)
+                .map(|t| output::prometheus::previous_success(&t))
+                .unwrap_or_default();
+        }
+        let plain = RenderOpts {
+            color: false,
+            ..opts.clone()
+        };
+        if let Err(e) = write_atomically(path, &output::render(*format, ctx, &plain)) {
+            eprintln!("error: --output {}: {e}", path.display());
+        }
+    }
+    if show {
+        write_stdout(&format!(
+            "{lead}{}",
+            output::render(plan.output.format, ctx, &opts)
+        ));
+    }
+}

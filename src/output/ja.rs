@@ -1,0 +1,67 @@
+//! `-f report` / `-f checklist` of runs just made: each runbook's
+//! `report:` block, its period in the invocation's time zone, and (weekly,
+//! monthly) what history says about the period.
+
+use super::{Format, RenderCtx, checklist, report};
+use crate::history::RunRecord;
+use crate::history::period::Period;
+use crate::history::summary::PeriodSummary;
+use crate::runbook::{ReportSpec, Runbook};
+use crate::values::PeriodKind;
+
+/// The report kind a runbook prints: `report.period`, else by its name.
+pub(crate) fn kind_of(rb: &Runbook) -> PeriodKind {
+    rb.report
+        .period
+        .unwrap_or_else(|| PeriodKind::for_runbook_name(&rb.name))
+}
+
+pub(super) fn render(format: Format, ctx: &mut RenderCtx) -> String {
+    let mut parts = Vec::new();
+    for (i, run) in ctx.records.iter().enumerate() {
+        let rb = ctx.runbooks.get(i);
+        let kind = rb.map(kind_of).unwrap_or(PeriodKind::Daily);
+        let spec = rb.map(|r| &r.report);
+        let period = Period::current(kind, run.started_at, ctx.tz);
+        let history = match (rb, ctx.history.as_deref_mut()) {
+            (Some(rb), Some(h)) if format == Format::Report && kind != PeriodKind::Daily => {
+                h.period_summary(&rb.report, &period, &rb.name)
+            }
+            _ => (None, None),
+        };
+        parts.push(render_period(
+            format,
+            Some(run),
+            spec,
+            &period,
+            &history,
+            ctx.reporter,
+        ));
+    }
+    parts.join("\n")
+}
+
+/// The report or checklist of `period`: the one renderer of the Japanese
+/// formats, for runs just made and for `opsrun report` (past periods from
+/// history). `history` is the period's summary, or why it cannot be read.
+pub(crate) fn render_period(
+    format: Format,
+    run: Option<&RunRecord>,
+    spec: Option<&ReportSpec>,
+    period: &Period,
+    history: &(Option<PeriodSummary>, Option<String>),
+    reporter: &str,
+) -> String {
+    if format == Format::Checklist {
+        return checklist::render(run, period, spec, reporter);
+    }
+    report::render(
+        run,
+        &report::ReportCtx {
+            period,
+            spec,
+            summary: history.0.as_ref(),
+            history_error: history.1.as_deref(),
+        },
+    )
+}

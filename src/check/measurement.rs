@@ -163,6 +163,27 @@ impl Measurement {
         self
     }
 
+    /// For kinds whose measurements are switched on by writing their key
+    /// (`postgres`, `redis`): each metric with what the value column shows
+    /// when it is the headline. The headline is the first metric the user
+    /// configured (a threshold held, even one without limits), else the
+    /// one at `fallback`; it moves to the front and its display becomes
+    /// the value, the others keep their order.
+    pub fn headline(mut metrics: Vec<(Metric, String)>, fallback: usize) -> Measurement {
+        let Some(last) = metrics.len().checked_sub(1) else {
+            return Measurement::default();
+        };
+        let head = metrics
+            .iter()
+            .position(|(m, _)| m.threshold.is_some())
+            .unwrap_or(fallback)
+            .min(last);
+        let (h, shown) = metrics.remove(head);
+        let mut m = Measurement::new(shown).metric(h);
+        m.metrics.extend(metrics.into_iter().map(|(m, _)| m));
+        m
+    }
+
     /// Records a judgement of the kind's own.
     pub fn observe(&mut self, status: Status, reason: Reason) {
         self.observations.push(Observation {
@@ -244,5 +265,32 @@ impl From<Result<Measurement, Failure>> for Attempt {
 impl From<Outcome> for Attempt {
     fn from(o: Outcome) -> Attempt {
         Attempt::Judged(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headline_is_the_first_configured() {
+        let count = |name: &str, v| Metric::new(name, v, Unit::Count, Direction::HigherIsWorse);
+        let m = Measurement::headline(
+            vec![
+                (count("a", 1.0), "one a".into()),
+                (
+                    count("b", 2.0).held_to(Threshold::new(Unit::Count, None, None)),
+                    "two b".into(),
+                ),
+                (count("c", 3.0), "three c".into()),
+            ],
+            2,
+        );
+        assert_eq!(m.value, "two b");
+        let names: Vec<_> = m.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["b", "a", "c"]);
+        let m = Measurement::headline(vec![(count("a", 1.0), "one a".into())], 5);
+        assert_eq!(m.value, "one a");
+        assert_eq!(Measurement::headline(Vec::new(), 0), Measurement::default());
     }
 }

@@ -275,7 +275,7 @@ kinds! {
     "cert_file" => cert_file::CertFile, [Certificate, Measurement], cert_file::CODES;
     "backup" => backup::Backup, [Backup], &[];
     "postgres" => postgres::Postgres, [Measurement], &[];
-    "redis" => redis::Redis, [Measurement], &[];
+    "redis" => redis::Redis, [Measurement], redis::CODES;
     "journal" => journal::Journal, [Measurement], &[];
     "log" => log::Log, [Measurement], &[];
     "access_log" => access_log::AccessLog, [Measurement], &[];

@@ -13,12 +13,79 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::time::Instant;
 
-use super::{CheckFuture, Ctx, Kind, sections};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
 use crate::secret;
-use crate::values::measure::{self, Measured};
-use crate::values::outcome::{Outcome, Status};
+use crate::values::measure;
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
+
+/// The reason catalog entries of `redis` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[
+    &URL,
+    &PASSWORD,
+    &REFUSED,
+    &NO_SOCKET,
+    &CLOSED,
+    &IO,
+    &TIMEOUT,
+    &AUTH,
+    &NOAUTH,
+    &LOADING,
+    &SERVER,
+    &UNEXPECTED,
+    &MEMORY_LIMIT,
+    &NO_USED_MEMORY,
+    &REPLICA_LINK,
+    &ROLE,
+];
+
+static URL: Code = Code::new("redis.url", "{error}");
+static PASSWORD: Code = Code::new("redis.password", "{error}");
+static REFUSED: Code = Code::new("redis.refused", "{address}: connection refused");
+static NO_SOCKET: Code = Code::new(
+    "redis.no_socket",
+    "{address}: no server socket there (is Redis running?)",
+);
+static CLOSED: Code = Code::new(
+    "redis.closed",
+    "{address}: the server closed the connection while {step}",
+);
+static IO: Code = Code::new("redis.io", "{address}: {step}: {error}");
+static TIMEOUT: Code = Code::variant(
+    "redis.timeout",
+    "timeout",
+    "{address}: timed out after {after} while {step}",
+);
+static AUTH: Code = Code::new(
+    "redis.auth",
+    "{address}: authentication failed ({error}, password from {source})",
+);
+static NOAUTH: Code = Code::new(
+    "redis.noauth",
+    "{address}: the server requires a password and none was given \
+     (set password_env or password_file)",
+);
+static LOADING: Code = Code::new(
+    "redis.loading",
+    "{address}: the server is loading its dataset into memory",
+);
+static SERVER: Code = Code::new("redis.error", "{address}: {step}: {error}");
+static UNEXPECTED: Code = Code::new(
+    "redis.unexpected",
+    "{address}: unexpected reply while {step}: {reply}",
+);
+static MEMORY_LIMIT: Code = Code::new(
+    "redis.memory_limit",
+    "used_memory: neither maxmemory nor the system memory is known",
+);
+static NO_USED_MEMORY: Code = Code::new("redis.no_used_memory", "INFO has no used_memory");
+static REPLICA_LINK: Code = Code::new(
+    "redis.replica_link",
+    "replica's link to its master {master} is {link}, expected up",
+);
+static ROLE: Code = Code::new("redis.role", "role {role}, expected {want}");
 
 /// Longest reply line or bulk string accepted (INFO is a few kB).
 const MAX_REPLY: usize = 4 * 1024 * 1024;
@@ -158,7 +225,7 @@ fn parse_url(url: &str) -> Result<Target, String> {
 
 impl Kind for Redis {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -263,62 +330,53 @@ fn protocol(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.to_owned())
 }
 
-/// Why a step failed: a status and one line.
-struct Failure(Status, String);
-
 impl Redis {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
-        let deadline = Instant::now() + ctx.timeout;
-        let target = match parse_url(&self.url) {
-            Ok(t) => t,
-            Err(e) => return Outcome::unknown(e),
-        };
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
+        let target = parse_url(&self.url)
+            .map_err(|e| Failure::unknown(Reason::new(&URL).with("error", e)))?;
         if let Some(p) = &target.password {
             secret::register(p);
         }
         let password = match (&self.password_env, &self.password_file) {
             (None, None) => target.password.clone(),
-            _ => match crate::check::http::read_secret(
-                ctx,
-                &self.password_env,
-                &self.password_file,
-                "password",
-            ) {
-                Ok(p) => Some(p),
-                Err(e) => return Outcome::unknown(e),
-            },
+            _ => Some(
+                crate::check::http::read_secret(
+                    ctx,
+                    &self.password_env,
+                    &self.password_file,
+                    "password",
+                )
+                .map_err(|e| Failure::unknown(Reason::new(&PASSWORD).with("error", e)))?,
+            ),
         };
         let user = self.username.clone().or_else(|| target.user.clone());
 
         let mut step = "connecting";
         let mut found = Found::default();
-        let run = self.talk(&target, user, password, &mut found, &mut step);
-        let result = tokio::time::timeout_at(deadline, run).await;
-        let timed_out = result.is_err();
-        let failure = match result {
-            Err(_) => Some(Failure(
-                Status::Fail,
-                format!(
-                    "{}: timed out after {} while {step}",
-                    target.address,
-                    format_millis(ctx.timeout.as_secs_f64() * 1000.0)
-                ),
-            )),
+        let run = self.talk(ctx, &target, user, password, &mut found, &mut step);
+        let failure = match ctx.deadline.within(run).await {
+            Err(o) => Some(
+                Failure::fail(
+                    o.reason(&TIMEOUT)
+                        .with("address", &target.address)
+                        .with("step", step),
+                )
+                .shown("timeout"),
+            ),
             Ok(Err(f)) => Some(f),
             Ok(Ok(())) => None,
         };
-        if let Some(Failure(status, why)) = failure {
-            let mut o = Outcome::new(status, if timed_out { "timeout" } else { "" })
-                .with_message(secret::redact(&why));
-            o.detail.append(&mut found.detail);
-            return o;
+        if let Some(mut f) = failure {
+            f.detail.append(&mut found.detail);
+            return Err(f);
         }
-        self.judge(&target, found)
+        Ok(self.measure(&target, found))
     }
 
     /// Talks to the server; fills `found` as it goes.
     async fn talk(
         &self,
+        ctx: &Ctx,
         target: &Target,
         user: Option<String>,
         password: Option<String>,
@@ -326,18 +384,16 @@ impl Redis {
         step: &mut &'static str,
     ) -> Result<(), Failure> {
         let addr = &target.address;
-        let io_fail = |step: &str, e: io::Error| {
-            let why = match e.kind() {
-                io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-                io::ErrorKind::NotFound if target.unix => {
-                    "no server socket there (is Redis running?)".to_owned()
-                }
-                io::ErrorKind::UnexpectedEof => {
-                    format!("the server closed the connection while {step}")
-                }
-                _ => format!("{step}: {}", crate::values::io_reason(&e)),
-            };
-            Failure(Status::Fail, format!("{addr}: {why}"))
+        let at = |code| Reason::new(code).with("address", addr);
+        let io_fail = |step: &'static str, e: io::Error| {
+            Failure::fail(match e.kind() {
+                io::ErrorKind::ConnectionRefused => at(&REFUSED),
+                io::ErrorKind::NotFound if target.unix => at(&NO_SOCKET),
+                io::ErrorKind::UnexpectedEof => at(&CLOSED).with("step", step),
+                _ => at(&IO)
+                    .with("step", step)
+                    .with("error", crate::values::io_reason(&e)),
+            })
         };
         let stream: Box<dyn Io> = if target.unix {
             Box::new(
@@ -373,12 +429,10 @@ impl Redis {
                 }
                 Reply::Error(e) => {
                     let code = e.split_whitespace().next().unwrap_or("");
-                    return Err(Failure(
-                        Status::Fail,
-                        format!(
-                            "{addr}: authentication failed ({code}, {})",
-                            self.password_source()
-                        ),
+                    return Err(Failure::fail(
+                        at(&AUTH)
+                            .with("error", code)
+                            .with("source", self.password_source()),
                     ));
                 }
                 other => return Err(unexpected(addr, step, other)),
@@ -428,29 +482,33 @@ impl Redis {
                 other => return Err(unexpected(addr, step, other)),
             }
         }
-        // Say goodbye so the server does not count an aborted client;
-        // its answer does not matter.
-        let _ = tokio::time::timeout(Duration::from_millis(200), conn.call(&[b"QUIT"])).await;
+        // Say goodbye so the server does not count an aborted client; its
+        // answer does not matter, so it gets a moment (never past the
+        // deadline), not the rest of the budget.
+        let quit = tokio::time::timeout(Duration::from_millis(200), conn.call(&[b"QUIT"]));
+        let _ = ctx.deadline.within(quit).await;
         Ok(())
     }
 
+    /// Where the password came from, for an authentication failure.
     fn password_source(&self) -> String {
         match (&self.password_env, &self.password_file) {
-            (Some(e), _) => format!("password from password_env {e}"),
-            (_, Some(f)) => format!("password from password_file {f}"),
-            _ => "password from the url".into(),
+            (Some(e), _) => format!("password_env {e}"),
+            (_, Some(f)) => format!("password_file {f}"),
+            _ => "the url".into(),
         }
     }
 
-    /// Holds what the server said against the check's settings.
-    fn judge(&self, target: &Target, found: Found) -> Outcome {
+    /// What the server said, as metrics (held against the check's
+    /// thresholds by the judge) and the role judgements.
+    fn measure(&self, target: &Target, found: Found) -> Measurement {
         let info = &found.info;
         let num = |k: &str| info.get(k).and_then(|v| v.parse::<f64>().ok());
         let ping = found.ping_ms.unwrap_or(0.0);
         let role = info.get("role").map(String::as_str).unwrap_or("unknown");
         let version = info.get("redis_version").map(String::as_str).unwrap_or("?");
 
-        let mut measured = Vec::new();
+        let mut metrics = Vec::new();
         let used = num("used_memory");
         let maxmemory = num("maxmemory").filter(|m| *m > 0.0);
         let system = num("total_system_memory").filter(|m| *m > 0.0);
@@ -463,7 +521,7 @@ impl Redis {
                 String::new()
             }
         )];
-        let mut verdicts: Vec<(Status, String)> = Vec::new();
+        let mut observed: Vec<(Status, Reason)> = Vec::new();
         if let Some(used) = used {
             match maxmemory.or(system) {
                 Some(limit) => {
@@ -479,59 +537,55 @@ impl Redis {
                         format_bytes(limit),
                         trim_float(pct, 1)
                     ));
-                    measured.push(
-                        Measured::new(
+                    metrics.push((
+                        Metric::new(
                             "used_memory_pct",
                             pct,
                             Unit::Percent,
                             Direction::HigherIsWorse,
                         )
-                        .held(&self.used_memory)
-                        .shown(format!("{}% of {of}", trim_float(pct, 1))),
-                    );
+                        .held(&self.used_memory),
+                        format!("{}% of {of}", trim_float(pct, 1)),
+                    ));
                 }
-                None if self.used_memory.is_some() => verdicts.push((
-                    Status::Unknown,
-                    "used_memory: neither maxmemory nor the system memory is known".into(),
-                )),
+                None if self.used_memory.is_some() => {
+                    observed.push((Status::Unknown, Reason::new(&MEMORY_LIMIT)));
+                }
                 None => {}
             }
         } else if self.used_memory.is_some() {
-            verdicts.push((Status::Unknown, "INFO has no used_memory".into()));
+            observed.push((Status::Unknown, Reason::new(&NO_USED_MEMORY)));
         }
         if let Some(c) = num("connected_clients") {
-            measured.push(
-                Measured::new(
+            metrics.push((
+                Metric::new(
                     "connected_clients",
                     c,
                     Unit::Count,
                     Direction::HigherIsWorse,
                 )
-                .held(&self.connected_clients)
-                .shown(format!("{} clients", trim_float(c, 0))),
-            );
+                .held(&self.connected_clients),
+                format!("{} clients", trim_float(c, 0)),
+            ));
             detail.push(format!("connected_clients {}", trim_float(c, 0)));
         }
         if let Some(k) = found.keys {
-            measured.push(
-                Measured::new("key_count", k as f64, Unit::Count, Direction::HigherIsWorse)
-                    .held(&self.key_count)
-                    .shown(format!("{k} keys")),
-            );
+            metrics.push((
+                Metric::new("key_count", k as f64, Unit::Count, Direction::HigherIsWorse)
+                    .held(&self.key_count),
+                format!("{k} keys"),
+            ));
             detail.push(format!("key_count {k}"));
         }
-        let ping_at = measured.len();
-        measured.push(
-            Measured::new("ping", ping, Unit::Millis, Direction::HigherIsWorse)
-                .held(&self.ping)
-                .shown(format!("PONG {} ({role})", format_millis(ping))),
-        );
+        let ping_at = metrics.len();
+        metrics.push((
+            Metric::new("ping", ping, Unit::Millis, Direction::HigherIsWorse).held(&self.ping),
+            format!("PONG {} ({role})", format_millis(ping)),
+        ));
         if let Some(used) = used {
-            measured.push(Measured::new(
-                "used_memory",
-                used,
-                Unit::Bytes,
-                Direction::HigherIsWorse,
+            metrics.push((
+                Metric::new("used_memory", used, Unit::Bytes, Direction::HigherIsWorse),
+                format_bytes(used),
             ));
         }
 
@@ -553,26 +607,32 @@ impl Redis {
             );
             detail.push(format!("replica of {master}, link {link}"));
             if link != "up" {
-                verdicts.push((
+                observed.push((
                     Status::Fail,
-                    format!("replica's link to its master {master} is {link}, expected up"),
+                    Reason::new(&REPLICA_LINK)
+                        .with("master", master)
+                        .with("link", link),
                 ));
             }
         }
         if let Some(want) = self.role
             && actual != Some(want)
         {
-            verdicts.push((Status::Fail, format!("role {role}, expected {want}")));
+            observed.push((
+                Status::Fail,
+                Reason::new(&ROLE)
+                    .with("role", role)
+                    .with("want", want.to_string()),
+            ));
         }
 
-        let mut out = measure::outcome(&measured, ping_at);
-        let mut extra = found.detail;
-        out.detail.append(&mut detail);
-        out.detail.append(&mut extra);
-        for (s, why) in verdicts {
-            out.worsen(s, why);
+        let mut m = Measurement::headline(metrics, ping_at);
+        m.detail = detail;
+        m.detail.extend(found.detail.iter().cloned());
+        for (status, reason) in observed {
+            m.observe(status, reason);
         }
-        out
+        m
     }
 }
 
@@ -594,32 +654,27 @@ fn parse_info(text: &str) -> BTreeMap<String, String> {
 }
 
 fn unexpected(addr: &str, step: &str, r: Reply) -> Failure {
-    Failure(
-        Status::Fail,
-        format!("{addr}: unexpected reply while {step}: {r:?}"),
+    Failure::fail(
+        Reason::new(&UNEXPECTED)
+            .with("address", addr)
+            .with("step", step)
+            .with("reply", format!("{r:?}")),
     )
 }
 
-/// A `-ERR …` reply in words: NOAUTH means a password is needed.
+/// A `-ERR …` reply: NOAUTH means a password is needed.
 fn server_error(addr: &str, step: &str, e: &str, had_password: bool) -> Failure {
+    let at = |code| Reason::new(code).with("address", addr);
     if e.starts_with("NOAUTH") && !had_password {
-        return Failure(
-            Status::Unknown,
-            format!(
-                "{addr}: the server requires a password and none was given \
-                 (set password_env or password_file)"
-            ),
-        );
+        return Failure::unknown(at(&NOAUTH));
     }
     if e.starts_with("LOADING") {
-        return Failure(
-            Status::Fail,
-            format!("{addr}: the server is loading its dataset into memory"),
-        );
+        return Failure::fail(at(&LOADING));
     }
-    Failure(
-        Status::Fail,
-        format!("{addr}: {step}: {}", measure::one_line(e, 200)),
+    Failure::fail(
+        at(&SERVER)
+            .with("step", step)
+            .with("error", measure::one_line(e, 200)),
     )
 }
 
@@ -679,5 +734,105 @@ mod tests {
         assert_eq!(c.read_reply().await.unwrap(), Reply::Bulk(None));
         b.write_all(b"HTTP/1.1 400\r\n").await.unwrap();
         assert!(c.read_reply().await.is_err());
+    }
+
+    /// A scripted RESP server on 127.0.0.1 for the kind's own rules (the
+    /// integration tests run a real redis-server): it answers each command
+    /// by its name from `replies`, and never answers one it has no reply for.
+    fn scripted(replies: &'static [(&'static str, &'static str)]) -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        tokio::spawn(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut s = BufStream::new(s);
+                    loop {
+                        let mut line = String::new();
+                        if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let n: usize = line.trim()[1..].parse().unwrap();
+                        let mut args = Vec::new();
+                        for _ in 0..n {
+                            line.clear();
+                            s.read_line(&mut line).await.unwrap();
+                            line.clear();
+                            s.read_line(&mut line).await.unwrap();
+                            args.push(line.trim().to_owned());
+                        }
+                        match replies.iter().find(|(c, _)| *c == args[0]) {
+                            Some((_, r)) => {
+                                s.write_all(r.as_bytes()).await.unwrap();
+                                s.flush().await.unwrap();
+                            }
+                            None => std::future::pending().await,
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    const REPLICA_INFO: &str = "$113\r\n# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\n\
+                                master_port:6379\r\nmaster_link_status:down\r\n\
+                                connected_clients:4\r\n\r\n";
+
+    #[tokio::test]
+    async fn reasons_and_metrics() {
+        use super::super::harness::{kind, run};
+        let t = Duration::from_secs(5);
+        let port = scripted(&[
+            ("PING", "+PONG\r\n"),
+            ("INFO", REPLICA_INFO),
+            ("QUIT", "+OK\r\n"),
+        ]);
+        let r: Redis = kind(&format!(
+            "url: redis://127.0.0.1:{port}\nrole: master\nconnected_clients: {{warn: 3}}"
+        ))
+        .unwrap();
+        let m = run(&r, t).await.unwrap();
+        assert_eq!(m.value, "4 clients");
+        assert_eq!(m.metrics[0].name, "connected_clients");
+        assert_eq!(m.metrics[0].value, 4.0);
+        assert!(m.metrics[0].threshold.is_some());
+        assert_eq!(m.metrics[1].name, "ping");
+        let codes: Vec<_> = m.observations.iter().map(|o| o.reason.code.code).collect();
+        assert_eq!(codes, ["redis.replica_link", "redis.role"]);
+        let link = &m.observations[0].reason;
+        assert_eq!(link.param("master"), Some(&"10.0.0.1:6379".into()));
+        assert_eq!(link.param("link"), Some(&"down".into()));
+        let role = &m.observations[1].reason;
+        assert_eq!(role.param("role"), Some(&"slave".into()));
+        assert_eq!(role.param("want"), Some(&"master".into()));
+
+        // A password is needed and none was given: the check cannot run.
+        let port = scripted(&[("PING", "-NOAUTH Authentication required.\r\n")]);
+        let r: Redis = kind(&format!("url: redis://127.0.0.1:{port}")).unwrap();
+        let f = run(&r, t).await.unwrap_err();
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.reason.code.code, "redis.noauth");
+
+        // INFO is never answered: a timeout that names the step.
+        let port = scripted(&[("PING", "+PONG\r\n")]);
+        let r: Redis = kind(&format!("url: redis://127.0.0.1:{port}")).unwrap();
+        let f = run(&r, Duration::from_millis(300)).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "timeout");
+        assert_eq!(f.reason.param("step"), Some(&"reading INFO".into()));
+        assert_eq!(f.value, "timeout");
+
+        // Nobody listens.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let r: Redis = kind(&format!("url: redis://127.0.0.1:{port}")).unwrap();
+        let f = run(&r, t).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "redis.refused");
+        assert_eq!(
+            f.reason.param("address"),
+            Some(&format!("127.0.0.1:{port}").into())
+        );
     }
 }

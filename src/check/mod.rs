@@ -270,7 +270,7 @@ kinds! {
     "command" => command::Command, [Measurement], command::CODES;
     "systemd" => systemd::Systemd, [Liveness], systemd::CODES;
     "process" => process::Process, [Liveness], process::CODES;
-    "sqlite" => sqlite::Sqlite, [Measurement], &[];
+    "sqlite" => sqlite::Sqlite, [Measurement], sqlite::CODES;
     "tls" => tls::Tls, [Certificate, Measurement], tls::CODES;
     "cert_file" => cert_file::CertFile, [Certificate, Measurement], cert_file::CODES;
     "backup" => backup::Backup, [Backup], &[];

@@ -6,8 +6,11 @@
 //! whether it comes from the run just made or from the database).
 
 pub mod aggregation;
+pub mod lookback;
 pub mod period;
+pub mod schema;
 pub mod session;
+pub mod stop;
 pub mod store;
 pub mod summary;
 

@@ -1,93 +1,46 @@
-//! The SQLite history store: versioned migrations (`PRAGMA user_version`),
-//! WAL with `synchronous=NORMAL`, a busy timeout, and every write in an
-//! immediate transaction so that concurrent runs (cron and an operator at
-//! the same time) queue up instead of failing or losing rows.
+//! The SQLite history store: versioned migrations (`PRAGMA user_version`,
+//! see `schema.rs`), WAL with `synchronous=NORMAL`, a busy timeout, and
+//! every write in an immediate transaction so that concurrent runs (cron
+//! and an operator at the same time) queue up instead of failing or
+//! losing rows.
+//!
+//! Every read is a range of an index: a check's results over a period
+//! (`results` is clustered by series and time), a runbook's runs by time,
+//! a run's results by `(series, time, run)`. Retention deletes in short
+//! batches after the run is committed, and incremental vacuum gives the
+//! freed pages back to the file system.
 //!
 //! rusqlite is blocking: callers use it outside the async runtime.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, TimeZone};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use serde_json::{Map, Value, json};
 
 use super::aggregation::Sample;
-use super::{ResultRecord, RunRecord};
+use super::schema::{self, Ids, Version};
+use super::{ResultRecord, RunRecord, stop};
 use crate::runbook::CheckRef;
 use crate::values::outcome::Status;
+
+pub use super::lookback::{last_status, previous_metrics};
 
 /// How long a writer waits for another one before giving up. A run writes
 /// a few dozen rows in milliseconds, so only a stuck process waits this long.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Migrations, in order; `PRAGMA user_version` is how many have been applied.
-/// Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[
-    // 1: runs, check results, incidents.
-    "CREATE TABLE runs (
-        id          INTEGER PRIMARY KEY,
-        runbook     TEXT NOT NULL,
-        title       TEXT NOT NULL,
-        system      TEXT,
-        host        TEXT NOT NULL,
-        started_at  TEXT NOT NULL,
-        started_ms  INTEGER NOT NULL,
-        duration_ms INTEGER NOT NULL,
-        status      TEXT NOT NULL,
-        n_pass      INTEGER NOT NULL,
-        n_warn      INTEGER NOT NULL,
-        n_fail      INTEGER NOT NULL,
-        n_unknown   INTEGER NOT NULL,
-        n_skip      INTEGER NOT NULL,
-        interrupted INTEGER NOT NULL DEFAULT 0,
-        opsrun      TEXT NOT NULL
-    );
-    CREATE INDEX runs_by_time ON runs(started_ms);
-    CREATE INDEX runs_by_runbook ON runs(runbook, started_ms);
-    CREATE TABLE results (
-        run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        seq         INTEGER NOT NULL,
-        check_id    TEXT NOT NULL,
-        title       TEXT NOT NULL,
-        label       TEXT NOT NULL,
-        section     TEXT NOT NULL,
-        kind        TEXT NOT NULL,
-        hint        TEXT,
-        status      TEXT NOT NULL,
-        value       TEXT NOT NULL,
-        metric      REAL,
-        unit        TEXT,
-        unit_label  TEXT NOT NULL DEFAULT '',
-        metrics     TEXT NOT NULL DEFAULT '{}',
-        message     TEXT NOT NULL,
-        limit_ja    TEXT,
-        warn_limit  REAL,
-        fail_limit  REAL,
-        duration_ms INTEGER NOT NULL,
-        attempts    INTEGER NOT NULL,
-        PRIMARY KEY (run_id, seq)
-    ) WITHOUT ROWID;
-    CREATE INDEX results_by_check ON results(check_id, run_id);
-    CREATE TABLE incidents (
-        id          INTEGER PRIMARY KEY,
-        run_id      INTEGER REFERENCES runs(id) ON DELETE SET NULL,
-        level       TEXT NOT NULL,
-        name        TEXT,
-        runbook     TEXT NOT NULL,
-        host        TEXT NOT NULL,
-        started_at  TEXT NOT NULL,
-        started_ms  INTEGER NOT NULL,
-        ended_at    TEXT,
-        ended_ms    INTEGER,
-        outcome     TEXT NOT NULL,
-        summary     TEXT NOT NULL DEFAULT '',
-        reporter    TEXT
-    );
-    CREATE INDEX incidents_by_time ON incidents(started_ms);",
-];
+/// Retention deletes at most this many runs (and their results) per
+/// transaction, so other writers wait milliseconds, not seconds…
+const PRUNE_BATCH: i64 = 500;
+/// …and stops after this long; the rest goes with the next runs.
+const PRUNE_BUDGET: Duration = Duration::from_millis(250);
+/// Free pages given back to the file system per run (16 MiB at 4 KiB).
+const VACUUM_PAGES: i64 = 4096;
 
 /// Why history could not be used; the run itself is not affected.
 #[derive(Debug, Clone)]
@@ -185,19 +138,93 @@ pub struct IncidentRecord {
     pub reporter: Option<String>,
 }
 
+/// How a check's numbers over a span read for a report: the samples, and
+/// what the check was called and measured in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    pub samples: Vec<Sample>,
+    /// Of the latest sample with a value.
+    pub last_valued: Option<Meta>,
+    /// Of the latest sample.
+    pub last: Option<Meta>,
+}
+
+/// A check's words and units, from its version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta {
+    pub label: String,
+    pub unit: String,
+    pub unit_label: String,
+    pub warn_limit: Option<f64>,
+    pub fail_limit: Option<f64>,
+}
+
 /// An open history database.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    ids: Ids,
+    versions: RefCell<HashMap<i64, Arc<Version>>>,
 }
 
 fn ms(t: &DateTime<FixedOffset>) -> i64 {
     t.timestamp_millis()
 }
 
+/// The instant `ms` as seen at `offset` seconds east of UTC.
+fn at(ms: i64, offset: i64) -> DateTime<FixedOffset> {
+    let tz = FixedOffset::east_opt(offset as i32)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
+    tz.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
 fn parse_time(s: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(s).unwrap_or_default()
 }
+
+// The queries reports and `opsrun history` run; each is checked for its
+// plan in `lookback.rs`'s tests.
+pub(crate) const SERIES_OF: &str = "SELECT id, runbook FROM series WHERE check_id = ?1 AND (?2 IS NULL OR runbook = ?2) ORDER BY id";
+pub(crate) const SAMPLES: &str = "SELECT started_ms, status, metric, vals, version_id FROM results
+     WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4
+     ORDER BY started_ms, run_id, seq";
+pub(crate) const SAMPLE_ROWS: &str =
+    "SELECT x.started_ms, x.status, x.metric, x.vals, x.version_id,
+        x.value, x.message, r.utc_offset
+     FROM results x JOIN runs r ON r.id = x.run_id
+     WHERE x.series_id = ?1 AND x.started_ms >= ?2 AND x.started_ms < ?3 AND x.status != 4
+     ORDER BY x.started_ms, x.run_id, x.seq";
+pub(crate) const SAMPLE_BEFORE: &str =
+    "SELECT started_ms, status, metric, vals, version_id FROM results
+     WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4
+     ORDER BY started_ms DESC, run_id DESC, seq DESC LIMIT 1";
+pub(crate) const FIRST_IN: &str = "SELECT started_ms, seq FROM results
+     WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4
+     ORDER BY started_ms, run_id, seq LIMIT 1";
+pub(crate) const RUNS_ALL: &str =
+    "SELECT r.id, r.runbook, c.title, c.host, r.started_ms, r.utc_offset,
+        r.duration_ms, r.status, r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted
+     FROM runs r JOIN run_contexts c ON c.id = r.context_id
+     WHERE r.started_ms >= ?2 AND r.started_ms < ?3
+     ORDER BY r.started_ms DESC, r.id DESC LIMIT ?4";
+pub(crate) const RUNS_OF: &str =
+    "SELECT r.id, r.runbook, c.title, c.host, r.started_ms, r.utc_offset,
+        r.duration_ms, r.status, r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted
+     FROM runs r JOIN run_contexts c ON c.id = r.context_id
+     WHERE r.runbook = ?1 AND r.started_ms >= ?2 AND r.started_ms < ?3
+     ORDER BY r.started_ms DESC, r.id DESC LIMIT ?4";
+pub(crate) const LATEST_RUN: &str = "SELECT r.id, r.started_ms, r.utc_offset, r.duration_ms,
+        r.interrupted, c.title, c.system, c.host
+     FROM runs r JOIN run_contexts c ON c.id = r.context_id
+     WHERE r.runbook = ?1 AND r.started_ms >= ?2 AND r.started_ms < ?3
+     ORDER BY r.started_ms DESC, r.id DESC LIMIT 1";
+pub(crate) const RUN_RESULTS: &str =
+    "SELECT x.seq, x.version_id, x.status, x.value, x.metric, x.vals,
+        x.message, x.limit_ja, x.duration_ms, x.attempts
+     FROM series s JOIN results x
+          ON x.series_id = s.id AND x.started_ms = ?2 AND x.run_id = ?3
+     WHERE s.runbook = ?1";
+const ALL_SERIES: &str = "SELECT id, runbook, check_id FROM series ORDER BY id";
 
 impl Store {
     /// Opens (creating it and its directory if needed) and migrates.
@@ -246,16 +273,28 @@ impl Store {
             path: path.to_owned(),
             reason: reason(&e),
         };
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        if stop::requested() {
+            return Err(HistoryError {
+                path: path.to_owned(),
+                reason: "interrupted".into(),
+            });
+        }
+        stop::guard(&mut conn, BUSY_TIMEOUT).map_err(err)?;
         // A newer opsrun's database is left exactly as it is.
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(err)?;
-        if v > MIGRATIONS.len() as i64 {
+        if v > schema::VERSION {
             return Err(HistoryError {
                 path: path.to_owned(),
                 reason: newer(v),
             });
+        }
+        if v == 0 {
+            // Only a database without tables takes this; older ones get it
+            // by the VACUUM after their migration.
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(err)?;
         }
         // Switching to WAL needs a moment of exclusive access; several
         // processes creating the file at once wait for each other here.
@@ -267,18 +306,28 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
+        // Migrations run without foreign keys (SQLite's rule for
+        // rebuilding tables): renaming `runs` must not rewrite the
+        // reference `incidents` has to it.
+        conn.pragma_update(None, "foreign_keys", "OFF")
             .map_err(err)?;
-        migrate(&mut conn).map_err(|e| match e {
+        let migrated_from = migrate(&mut conn).map_err(|e| match e {
             MigrateError::Sql(e) => err(e),
             MigrateError::Newer(v) => HistoryError {
                 path: path.to_owned(),
                 reason: newer(v),
             },
         })?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        if migrated_from.is_some_and(|v| v > 0) {
+            compact(&conn);
+        }
         Ok(Store {
             conn,
             path: path.to_owned(),
+            ids: Ids::default(),
+            versions: RefCell::new(HashMap::new()),
         })
     }
 
@@ -293,101 +342,138 @@ impl Store {
         }
     }
 
-    /// Records a run and its results in one immediate transaction, and
-    /// drops what is older than `retention` before the run's time.
+    /// Records a run and its results in one immediate transaction; then,
+    /// outside it, drops what is older than `retention` before the run's
+    /// time (in short batches, see [`Store::prune`]).
     pub fn record(
         &mut self,
         run: &RunRecord,
         retention: Option<Duration>,
     ) -> Result<i64, HistoryError> {
-        self.record_inner(run, retention).map_err(|e| self.err(e))
+        let id = self
+            .record_all(std::slice::from_ref(run))
+            .map_err(|e| self.err(e))?[0];
+        if let Some(keep) = retention {
+            let cutoff = ms(&run.started_at) - keep.as_millis() as i64;
+            if let Err(e) = self.prune(cutoff) {
+                // The run is recorded; what is left goes with the next one.
+                tracing::debug!("history retention: {e}");
+            }
+        }
+        Ok(id)
     }
 
-    fn record_inner(
-        &mut self,
-        run: &RunRecord,
-        retention: Option<Duration>,
-    ) -> rusqlite::Result<i64> {
+    /// Records `runs` in one immediate transaction; their ids.
+    pub fn record_all(&mut self, runs: &[RunRecord]) -> rusqlite::Result<Vec<i64>> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let c = |s| run.count(s) as i64;
-        tx.execute(
-            "INSERT INTO runs (runbook, title, system, host, started_at, started_ms, duration_ms,
-                status, n_pass, n_warn, n_fail, n_unknown, n_skip, interrupted, opsrun)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            params![
+        let mut out = Vec::with_capacity(runs.len());
+        for run in runs {
+            let c = |s| run.count(s) as i64;
+            let context = self.ids.context(
+                &tx,
+                &run.title,
+                run.system.as_deref(),
+                &run.host,
+                env!("CARGO_PKG_VERSION"),
+            )?;
+            let started = ms(&run.started_at);
+            let status = schema::status_code(run.status());
+            tx.prepare_cached(
+                "INSERT INTO runs (runbook, context_id, started_ms, utc_offset, duration_ms,
+                    status, n_pass, n_warn, n_fail, n_unknown, n_skip, interrupted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
                 run.runbook,
-                run.title,
-                run.system,
-                run.host,
-                run.started_at.to_rfc3339(),
-                ms(&run.started_at),
+                context,
+                started,
+                i64::from(run.started_at.offset().local_minus_utc()),
                 run.duration_ms as i64,
-                run.status().as_str(),
+                status,
                 c(Status::Pass),
                 c(Status::Warn),
                 c(Status::Fail),
                 c(Status::Unknown),
                 c(Status::Skip),
                 run.interrupted,
-                env!("CARGO_PKG_VERSION"),
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO results (run_id, seq, check_id, title, label, section, kind, hint,
-                    status, value, metric, unit, unit_label, metrics, message, limit_ja,
-                    warn_limit, fail_limit, duration_ms, attempts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                    ?17, ?18, ?19, ?20)",
+            ])?;
+            let id = tx.last_insert_rowid();
+            schema::insert_results(
+                &tx,
+                &mut self.ids,
+                id,
+                &run.runbook,
+                started,
+                run.results.iter().enumerate(),
             )?;
-            for (seq, r) in run.results.iter().enumerate() {
-                let mut metrics = Map::new();
-                for (name, v, unit) in &r.metrics {
-                    metrics.insert(name.clone(), json!({"value": v, "unit": unit}));
-                }
-                stmt.execute(params![
-                    id,
-                    seq as i64,
-                    r.check_id,
-                    r.title,
-                    r.label,
-                    r.section,
-                    r.kind,
-                    r.hint,
-                    r.status.as_str(),
-                    r.value,
-                    r.metric,
-                    r.unit,
-                    r.unit_label,
-                    Value::Object(metrics).to_string(),
-                    r.message,
-                    r.limit_ja,
-                    r.warn_limit,
-                    r.fail_limit,
-                    r.duration_ms as i64,
-                    r.attempts as i64,
-                ])?;
+            if !run.interrupted {
+                schema::note_run(&tx, &run.runbook, id, started, status)?;
             }
-        }
-        if let Some(keep) = retention {
-            let cutoff = ms(&run.started_at) - keep.as_millis() as i64;
-            tx.execute(
-                "DELETE FROM results WHERE run_id IN (SELECT id FROM runs WHERE started_ms < ?1)",
-                [cutoff],
-            )?;
-            tx.execute(
-                "UPDATE incidents SET run_id = NULL
-                 WHERE run_id IN (SELECT id FROM runs WHERE started_ms < ?1)",
-                [cutoff],
-            )?;
-            tx.execute("DELETE FROM runs WHERE started_ms < ?1", [cutoff])?;
-            tx.execute("DELETE FROM incidents WHERE started_ms < ?1", [cutoff])?;
+            out.push(id);
         }
         tx.commit()?;
-        Ok(id)
+        Ok(out)
+    }
+
+    /// Deletes runs, results and incidents that started before `cutoff`
+    /// (unix ms): at most [`PRUNE_BATCH`] runs per transaction and for at
+    /// most [`PRUNE_BUDGET`], then gives up to [`VACUUM_PAGES`] free pages
+    /// back. Returns how many runs went.
+    pub fn prune(&mut self, cutoff: i64) -> rusqlite::Result<usize> {
+        let started = Instant::now();
+        let mut total = 0;
+        let series: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM series")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        loop {
+            if stop::requested() || started.elapsed() >= PRUNE_BUDGET {
+                break;
+            }
+            let bound: Option<i64> = self
+                .conn
+                .prepare_cached(
+                    "SELECT started_ms FROM runs WHERE started_ms < ?1
+                     ORDER BY started_ms LIMIT 1 OFFSET ?2",
+                )?
+                .query_row(params![cutoff, PRUNE_BATCH - 1], |r| r.get(0))
+                .optional()?;
+            let cut = bound.map(|b| (b + 1).min(cutoff)).unwrap_or(cutoff);
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for s in &series {
+                tx.prepare_cached("DELETE FROM results WHERE series_id = ?1 AND started_ms < ?2")?
+                    .execute(params![s, cut])?;
+            }
+            let n = tx
+                .prepare_cached("DELETE FROM runs WHERE started_ms < ?1")?
+                .execute([cut])?;
+            tx.prepare_cached("DELETE FROM latest WHERE started_ms < ?1")?
+                .execute([cut])?;
+            tx.prepare_cached("DELETE FROM latest_runs WHERE started_ms < ?1")?
+                .execute([cut])?;
+            tx.prepare_cached("DELETE FROM incidents WHERE started_ms < ?1")?
+                .execute([cut])?;
+            tx.commit()?;
+            total += n;
+            if bound.is_none() {
+                break;
+            }
+        }
+        let free: i64 = self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        if free > 0 && !stop::requested() {
+            self.conn.execute_batch(&format!(
+                "PRAGMA incremental_vacuum({})",
+                free.min(VACUUM_PAGES)
+            ))?;
+        }
+        Ok(total)
     }
 
     /// Records an incident (for `opsrun incident`).
@@ -431,13 +517,9 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<RunRow>, HistoryError> {
         let r = (|| -> rusqlite::Result<Vec<RunRow>> {
-            let mut stmt = self.conn.prepare(
-                "SELECT id, runbook, title, host, started_at, duration_ms, status,
-                        n_pass, n_warn, n_fail, n_unknown, n_skip, interrupted
-                 FROM runs
-                 WHERE (?1 IS NULL OR runbook = ?1) AND started_ms >= ?2 AND started_ms < ?3
-                 ORDER BY started_ms DESC, id DESC LIMIT ?4",
-            )?;
+            let mut stmt = self
+                .conn
+                .prepare(if runbook.is_some() { RUNS_OF } else { RUNS_ALL })?;
             let mut rows: Vec<RunRow> = stmt
                 .query_map(params![runbook, ms(from), ms(to), limit as i64], |r| {
                     Ok(RunRow {
@@ -445,11 +527,11 @@ impl Store {
                         runbook: r.get(1)?,
                         title: r.get(2)?,
                         host: r.get(3)?,
-                        started_at: parse_time(&r.get::<_, String>(4)?),
-                        duration_ms: r.get::<_, i64>(5)? as u64,
-                        status: Status::parse(&r.get::<_, String>(6)?).unwrap_or(Status::Unknown),
-                        counts: [r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?],
-                        interrupted: r.get(12)?,
+                        started_at: at(r.get(4)?, r.get(5)?),
+                        duration_ms: r.get::<_, i64>(6)? as u64,
+                        status: schema::status_from(r.get(7)?),
+                        counts: [r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
+                        interrupted: r.get(13)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -457,6 +539,18 @@ impl Store {
             Ok(rows)
         })();
         r.map_err(|e| self.err(e))
+    }
+
+    /// A check version, read once per store.
+    fn version(&self, id: i64) -> rusqlite::Result<Arc<Version>> {
+        if let Some(v) = self.versions.borrow().get(&id) {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(
+            schema::read_version(&self.conn, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?,
+        );
+        self.versions.borrow_mut().insert(id, v.clone());
+        Ok(v)
     }
 
     /// The latest run of `runbook` in `[from, to)`, with its results.
@@ -478,66 +572,177 @@ impl Store {
     ) -> rusqlite::Result<Option<RunRecord>> {
         let head = self
             .conn
-            .query_row(
-                "SELECT id, runbook, title, system, host, started_at, duration_ms, interrupted
-                 FROM runs WHERE runbook = ?1 AND started_ms >= ?2 AND started_ms < ?3
-                 ORDER BY started_ms DESC, id DESC LIMIT 1",
-                params![runbook, ms(from), ms(to)],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        RunRecord {
-                            runbook: r.get(1)?,
-                            title: r.get(2)?,
-                            system: r.get(3)?,
-                            host: r.get(4)?,
-                            started_at: parse_time(&r.get::<_, String>(5)?),
-                            duration_ms: r.get::<_, i64>(6)? as u64,
-                            interrupted: r.get(7)?,
-                            results: Vec::new(),
-                        },
-                    ))
-                },
-            )
+            .query_row(LATEST_RUN, params![runbook, ms(from), ms(to)], |r| {
+                let started: i64 = r.get(1)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    started,
+                    RunRecord {
+                        runbook: runbook.to_owned(),
+                        title: r.get(5)?,
+                        system: r.get(6)?,
+                        host: r.get(7)?,
+                        started_at: at(started, r.get(2)?),
+                        duration_ms: r.get::<_, i64>(3)? as u64,
+                        interrupted: r.get(4)?,
+                        results: Vec::new(),
+                    },
+                ))
+            })
             .optional()?;
-        let Some((id, mut run)) = head else {
+        let Some((id, started, mut run)) = head else {
             return Ok(None);
         };
-        let mut stmt = self.conn.prepare(
-            "SELECT check_id, title, label, section, kind, hint, status, value, metric, unit,
-                    unit_label, metrics, message, limit_ja, warn_limit, fail_limit, duration_ms,
-                    attempts
-             FROM results WHERE run_id = ?1 ORDER BY seq",
-        )?;
-        run.results = stmt
-            .query_map([id], |r| {
-                Ok(ResultRecord {
-                    check_id: r.get(0)?,
-                    title: r.get(1)?,
-                    label: r.get(2)?,
-                    section: r.get(3)?,
-                    kind: r.get(4)?,
-                    hint: r.get(5)?,
-                    status: Status::parse(&r.get::<_, String>(6)?).unwrap_or(Status::Unknown),
-                    value: r.get(7)?,
-                    metric: r.get(8)?,
-                    unit: r.get(9)?,
-                    unit_label: r.get(10)?,
-                    metrics: parse_metrics(&r.get::<_, String>(11)?),
-                    message: r.get(12)?,
-                    limit_ja: r.get(13)?,
-                    warn_limit: r.get(14)?,
-                    fail_limit: r.get(15)?,
-                    duration_ms: r.get::<_, i64>(16)? as u64,
-                    attempts: r.get::<_, i64>(17)? as u32,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare_cached(RUN_RESULTS)?;
+        let mut rows = stmt.query(params![runbook, started, id])?;
+        let mut results = Vec::new();
+        while let Some(r) = rows.next()? {
+            let v = self.version(r.get(1)?)?;
+            let metric: Option<f64> = r.get(4)?;
+            let vals: Option<Vec<u8>> = r.get(5)?;
+            let status = schema::status_from(r.get(2)?);
+            results.push((
+                r.get::<_, i64>(0)?,
+                ResultRecord {
+                    check_id: v.check_id.clone(),
+                    title: v.title.clone(),
+                    label: v.label.clone(),
+                    section: v.section.clone(),
+                    kind: v.kind.clone(),
+                    hint: v.hint.clone(),
+                    status,
+                    value: r.get(3)?,
+                    metric,
+                    unit: v.unit.clone(),
+                    unit_label: v.unit_label.clone(),
+                    metrics: v.metrics_of(metric, vals.as_deref()),
+                    message: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    limit_ja: r.get(7)?,
+                    warn_limit: v.warn_limit,
+                    fail_limit: v.fail_limit,
+                    duration_ms: r.get::<_, i64>(8)? as u64,
+                    attempts: r.get::<_, i64>(9)? as u32,
+                },
+            ));
+        }
+        results.sort_by_key(|(seq, _)| *seq);
+        run.results = results.into_iter().map(|(_, r)| r).collect();
         Ok(Some(run))
     }
 
+    /// The series a check reference names: `(id, runbook)`.
+    fn series_of(&self, check: &CheckRef) -> rusqlite::Result<Vec<(i64, String)>> {
+        self.conn
+            .prepare_cached(SERIES_OF)?
+            .query_map(params![check.id, check.runbook], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect()
+    }
+
+    /// The value a sample reads: the named `metric`, or the headline one;
+    /// and its unit.
+    fn value_of(
+        v: &Version,
+        metric_name: Option<&str>,
+        metric: Option<f64>,
+        vals: Option<&[u8]>,
+    ) -> (Option<f64>, String) {
+        match metric_name {
+            None => (metric, v.unit.clone().unwrap_or_default()),
+            Some(name) => match v.metrics.iter().position(|(n, _)| n == name) {
+                Some(i) => {
+                    let x = v.metric_values(metric, vals)[i];
+                    (x.is_finite().then_some(x), v.metrics[i].1.clone())
+                }
+                None => (None, String::new()),
+            },
+        }
+    }
+
+    fn meta(v: &Version, unit: String) -> Meta {
+        Meta {
+            label: v.label.clone(),
+            unit,
+            unit_label: v.unit_label.clone(),
+            warn_limit: v.warn_limit,
+            fail_limit: v.fail_limit,
+        }
+    }
+
     /// Every recorded (not skipped) result of `check` in `[from, to)`,
-    /// oldest first; the value is the named `metric` or the headline one.
+    /// oldest first, as numbers: one pass over the check's index range.
+    pub fn series(
+        &self,
+        check: &CheckRef,
+        metric: Option<&str>,
+        from: &DateTime<FixedOffset>,
+        to: &DateTime<FixedOffset>,
+    ) -> Result<Series, HistoryError> {
+        self.series_inner(check, metric, ms(from), ms(to))
+            .map_err(|e| self.err(e))
+    }
+
+    fn series_inner(
+        &self,
+        check: &CheckRef,
+        metric: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> rusqlite::Result<Series> {
+        let ids = self.series_of(check)?;
+        let mut rows: Vec<(Sample, i64)> = Vec::new();
+        let mut stmt = self.conn.prepare_cached(SAMPLES)?;
+        let mut last_version: Option<(i64, Arc<Version>)> = None;
+        for (sid, _) in &ids {
+            let mut q = stmt.query(params![sid, from, to])?;
+            while let Some(r) = q.next()? {
+                let vid: i64 = r.get(4)?;
+                let v = match &last_version {
+                    Some((id, v)) if *id == vid => v.clone(),
+                    _ => {
+                        let v = self.version(vid)?;
+                        last_version = Some((vid, v.clone()));
+                        v
+                    }
+                };
+                let vals = r.get_ref(3)?.as_blob_or_null()?;
+                let (value, _) = Self::value_of(&v, metric, r.get(2)?, vals);
+                rows.push((
+                    Sample {
+                        ms: r.get(0)?,
+                        status: schema::status_from(r.get(1)?),
+                        value,
+                    },
+                    vid,
+                ));
+            }
+        }
+        if ids.len() > 1 {
+            rows.sort_by_key(|(s, _)| s.ms);
+        }
+        let meta_of = |vid: i64| -> rusqlite::Result<Meta> {
+            let v = self.version(vid)?;
+            let (_, unit) = Self::value_of(&v, metric, None, None);
+            Ok(Self::meta(&v, unit))
+        };
+        let last_valued = rows
+            .iter()
+            .rev()
+            .find(|(s, _)| s.value.is_some())
+            .map(|(_, vid)| meta_of(*vid))
+            .transpose()?;
+        let last = rows.last().map(|(_, vid)| meta_of(*vid)).transpose()?;
+        Ok(Series {
+            samples: rows.into_iter().map(|(s, _)| s).collect(),
+            last_valued,
+            last,
+        })
+    }
+
+    /// Every recorded (not skipped) result of `check` in `[from, to)`,
+    /// oldest first, with its words; the value is the named `metric` or
+    /// the headline one. For `opsrun history --check`.
     pub fn samples(
         &self,
         check: &CheckRef,
@@ -556,63 +761,88 @@ impl Store {
         from: i64,
         to: i64,
     ) -> rusqlite::Result<Vec<SampleRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT r.runbook, r.started_at, r.started_ms, x.status, x.metric, x.unit,
-                    x.unit_label, x.metrics, x.label, x.section, x.kind, x.warn_limit,
-                    x.fail_limit, x.value, x.message
-             FROM results x JOIN runs r ON r.id = x.run_id
-             WHERE x.check_id = ?1 AND (?2 IS NULL OR r.runbook = ?2)
-               AND r.started_ms >= ?3 AND r.started_ms < ?4 AND x.status != 'skip'
-             ORDER BY r.started_ms, r.id",
-        )?;
-        let rows = stmt.query_map(params![check.id, check.runbook, from, to], |r| {
-            let headline: Option<f64> = r.get(4)?;
-            let unit: Option<String> = r.get(5)?;
-            let metrics_json: String = r.get(7)?;
-            let (value, unit) = match metric {
-                None => (headline, unit.unwrap_or_default()),
-                Some(name) => parse_metrics(&metrics_json)
-                    .into_iter()
-                    .find(|(n, _, _)| n == name)
-                    .map(|(_, v, u)| (Some(v), u))
-                    .unwrap_or((None, String::new())),
-            };
-            Ok(SampleRow {
-                runbook: r.get(0)?,
-                started_at: parse_time(&r.get::<_, String>(1)?),
-                sample: Sample {
-                    ms: r.get(2)?,
-                    status: Status::parse(&r.get::<_, String>(3)?).unwrap_or(Status::Unknown),
-                    value,
-                },
-                unit,
-                unit_label: r.get(6)?,
-                label: r.get(8)?,
-                section: r.get(9)?,
-                kind: r.get(10)?,
-                warn_limit: r.get(11)?,
-                fail_limit: r.get(12)?,
-                value: r.get(13)?,
-                message: r.get(14)?,
-            })
-        })?;
-        rows.collect()
+        let ids = self.series_of(check)?;
+        let mut out = Vec::new();
+        let mut stmt = self.conn.prepare_cached(SAMPLE_ROWS)?;
+        for (sid, runbook) in &ids {
+            let mut q = stmt.query(params![sid, from, to])?;
+            while let Some(r) = q.next()? {
+                let v = self.version(r.get(4)?)?;
+                let vals = r.get_ref(3)?.as_blob_or_null()?;
+                let (value, unit) = Self::value_of(&v, metric, r.get(2)?, vals);
+                let ms: i64 = r.get(0)?;
+                out.push(SampleRow {
+                    runbook: runbook.clone(),
+                    started_at: at(ms, r.get(7)?),
+                    sample: Sample {
+                        ms,
+                        status: schema::status_from(r.get(1)?),
+                        value,
+                    },
+                    value: r.get(5)?,
+                    message: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    unit,
+                    unit_label: v.unit_label.clone(),
+                    label: v.label.clone(),
+                    section: v.section.clone(),
+                    kind: v.kind.clone(),
+                    warn_limit: v.warn_limit,
+                    fail_limit: v.fail_limit,
+                });
+            }
+        }
+        if ids.len() > 1 {
+            out.sort_by_key(|r| r.sample.ms);
+        }
+        Ok(out)
     }
 
-    /// The latest sample of `check` before `before` (for uptime carried
-    /// into a period).
+    /// The latest sample of `check` in `[before - lookback, before)`, with
+    /// its words (for uptime carried into a period).
     pub fn sample_before(
         &self,
         check: &CheckRef,
         before: &DateTime<FixedOffset>,
         lookback: Duration,
-    ) -> Result<Option<SampleRow>, HistoryError> {
-        let to = ms(before);
-        let from = to - lookback.as_millis() as i64;
-        // The lookback is short (one max_gap), so this reads few rows.
-        self.samples_inner(check, None, from, to)
-            .map(|mut v| v.pop())
-            .map_err(|e| self.err(e))
+    ) -> Result<Option<(Sample, Meta)>, HistoryError> {
+        let r = (|| -> rusqlite::Result<Option<(Sample, Meta)>> {
+            let to = ms(before);
+            let from = to - lookback.as_millis() as i64;
+            let mut best: Option<(Sample, Meta)> = None;
+            for (sid, _) in self.series_of(check)? {
+                let row = self
+                    .conn
+                    .prepare_cached(SAMPLE_BEFORE)?
+                    .query_row(params![sid, from, to], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<f64>>(2)?,
+                            r.get::<_, Option<Vec<u8>>>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    })
+                    .optional()?;
+                let Some((ms, status, metric, vals, vid)) = row else {
+                    continue;
+                };
+                if best.as_ref().is_some_and(|(b, _)| b.ms >= ms) {
+                    continue;
+                }
+                let v = self.version(vid)?;
+                let (value, unit) = Self::value_of(&v, None, metric, vals.as_deref());
+                best = Some((
+                    Sample {
+                        ms,
+                        status: schema::status_from(status),
+                        value,
+                    },
+                    Self::meta(&v, unit),
+                ));
+            }
+            Ok(best)
+        })();
+        r.map_err(|e| self.err(e))
     }
 
     /// Checks recorded in `[from, to)`, by first appearance, with their
@@ -623,35 +853,40 @@ impl Store {
         to: &DateTime<FixedOffset>,
     ) -> Result<Vec<SeenCheck>, HistoryError> {
         let r = (|| -> rusqlite::Result<Vec<SeenCheck>> {
-            let mut stmt = self.conn.prepare(
-                "SELECT r.runbook, x.check_id, MAX(x.run_id)
-                 FROM results x JOIN runs r ON r.id = x.run_id
-                 WHERE r.started_ms >= ?1 AND r.started_ms < ?2 AND x.status != 'skip'
-                 GROUP BY r.runbook, x.check_id
-                 ORDER BY MIN(r.started_ms), MIN(x.seq)",
-            )?;
-            let keys: Vec<(String, String, i64)> = stmt
-                .query_map(params![ms(from), ms(to)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?
+            let all: Vec<(i64, String, String)> = self
+                .conn
+                .prepare_cached(ALL_SERIES)?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut info = self.conn.prepare_cached(
-                "SELECT label, section, kind, unit FROM results WHERE run_id = ?1 AND check_id = ?2",
-            )?;
-            keys.into_iter()
-                .map(|(runbook, check_id, run_id)| {
-                    info.query_row(params![run_id, check_id], |r| {
-                        Ok(SeenCheck {
-                            runbook: runbook.clone(),
-                            check_id: check_id.clone(),
-                            label: r.get(0)?,
-                            section: r.get(1)?,
-                            kind: r.get(2)?,
-                            unit: r.get(3)?,
-                        })
+            let mut seen = Vec::new();
+            for (sid, runbook, check_id) in all {
+                let first: Option<(i64, i64)> = self
+                    .conn
+                    .prepare_cached(FIRST_IN)?
+                    .query_row(params![sid, ms(from), ms(to)], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
                     })
-                })
-                .collect()
+                    .optional()?;
+                let Some(first) = first else { continue };
+                let vid: i64 = self
+                    .conn
+                    .prepare_cached(SAMPLE_BEFORE)?
+                    .query_row(params![sid, ms(from), ms(to)], |r| r.get(4))?;
+                let v = self.version(vid)?;
+                seen.push((
+                    first,
+                    SeenCheck {
+                        runbook,
+                        check_id,
+                        label: v.label.clone(),
+                        section: v.section.clone(),
+                        kind: v.kind.clone(),
+                        unit: v.unit.clone(),
+                    },
+                ));
+            }
+            seen.sort_by_key(|(first, _)| *first);
+            Ok(seen.into_iter().map(|(_, c)| c).collect())
         })();
         r.map_err(|e| self.err(e))
     }
@@ -692,83 +927,8 @@ impl Store {
 fn newer(v: i64) -> String {
     format!(
         "written by a newer opsrun (schema version {v}; this one knows up to {}); it is left untouched",
-        MIGRATIONS.len()
+        schema::VERSION
     )
-}
-
-/// The metrics each check of `runbook` recorded in its latest non-skipped
-/// result, for kinds that report a change since the previous run
-/// (`postgres` deadlocks). Read-only and quick: a locked or unreadable
-/// history gives an empty map rather than delaying the run.
-pub fn previous_metrics(path: &Path, runbook: &str) -> HashMap<String, HashMap<String, f64>> {
-    let mut out = HashMap::new();
-    if !path.exists() {
-        return out;
-    }
-    let Ok(conn) = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    ) else {
-        return out;
-    };
-    let _ = conn.busy_timeout(std::time::Duration::from_millis(200));
-    let sql = "SELECT r.check_id, r.metrics FROM results r JOIN runs u ON u.id = r.run_id
-               WHERE u.runbook = ?1 AND r.status != 'skip'
-                 AND u.id = (SELECT MAX(u2.id) FROM runs u2 JOIN results r2 ON r2.run_id = u2.id
-                             WHERE u2.runbook = ?1 AND r2.check_id = r.check_id AND r2.status != 'skip')";
-    let Ok(mut stmt) = conn.prepare(sql) else {
-        return out;
-    };
-    let rows = stmt.query_map([runbook], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    });
-    if let Ok(rows) = rows {
-        for (id, metrics) in rows.flatten() {
-            let m: HashMap<String, f64> = parse_metrics(&metrics)
-                .into_iter()
-                .map(|(n, v, _)| (n, v))
-                .collect();
-            out.insert(id, m);
-        }
-    }
-    out
-}
-
-/// The status of the latest completed (not interrupted) run of `runbook`,
-/// for "recovered" notifications. Read-only and quick like
-/// [`previous_metrics`]: a missing, locked or unreadable history is `None`.
-pub fn last_status(path: &Path, runbook: &str) -> Option<Status> {
-    if !path.exists() {
-        return None;
-    }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .ok()?;
-    let _ = conn.busy_timeout(std::time::Duration::from_millis(200));
-    conn.query_row(
-        "SELECT status FROM runs WHERE runbook = ?1 AND interrupted = 0 ORDER BY id DESC LIMIT 1",
-        [runbook],
-        |r| r.get::<_, String>(0),
-    )
-    .ok()
-    .and_then(|s| Status::parse(&s))
-}
-
-fn parse_metrics(s: &str) -> Vec<(String, f64, String)> {
-    let Ok(Value::Object(m)) = serde_json::from_str::<Value>(s) else {
-        return Vec::new();
-    };
-    m.into_iter()
-        .filter_map(|(k, v)| {
-            Some((
-                k,
-                v.get("value")?.as_f64()?,
-                v.get("unit")?.as_str().unwrap_or("").to_owned(),
-            ))
-        })
-        .collect()
 }
 
 enum MigrateError {
@@ -782,14 +942,14 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-/// Applies the migrations not yet applied. The version is read again
-/// inside the write transaction: another process may have migrated while
-/// this one waited for the lock.
-fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
-    let latest = MIGRATIONS.len() as i64;
+/// Applies the migrations not yet applied; the version it started from
+/// when it did. The version is read again inside the write transaction:
+/// another process may have migrated while this one waited for the lock.
+fn migrate(conn: &mut Connection) -> Result<Option<i64>, MigrateError> {
+    let latest = schema::VERSION;
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if v == latest {
-        return Ok(());
+        return Ok(None);
     }
     if v > latest {
         return Err(MigrateError::Newer(v));
@@ -799,12 +959,25 @@ fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
     if v > latest {
         return Err(MigrateError::Newer(v));
     }
-    for sql in &MIGRATIONS[v as usize..] {
-        tx.execute_batch(sql)?;
+    if v == latest {
+        return Ok(None);
     }
+    schema::apply(&tx, v)?;
     tx.pragma_update(None, "user_version", latest)?;
     tx.commit()?;
-    Ok(())
+    Ok(Some(v))
+}
+
+/// After migrating an older database: incremental auto-vacuum (which a
+/// database only takes through VACUUM) and the space of the old tables
+/// given back. Best effort: a database that stays as it is still works.
+fn compact(conn: &Connection) {
+    let r = conn
+        .pragma_update(None, "auto_vacuum", "INCREMENTAL")
+        .and_then(|_| conn.execute_batch("VACUUM"));
+    if let Err(e) = r {
+        tracing::debug!("history: VACUUM after migration: {e}");
+    }
 }
 
 #[cfg(test)]

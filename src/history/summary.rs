@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset};
 use super::HistoryError;
 use super::aggregation::{self, Forecast, Uptime};
 use super::period::Period;
-use super::store::{IncidentRecord, SampleRow, Store};
+use super::store::{IncidentRecord, Store};
 use crate::check::{Role, has_role};
 use crate::runbook::{CheckRef, ReportSpec};
 use crate::values::PeriodKind;
@@ -193,20 +193,21 @@ fn uptime_line(
     max_gap: Option<Duration>,
     period: &Period,
 ) -> Result<UptimeLine, HistoryError> {
-    let rows = store.samples(check, None, &period.start, &period.end)?;
-    let mut samples: Vec<_> = rows.iter().map(|r| r.sample.clone()).collect();
+    let series = store.series(check, None, &period.start, &period.end)?;
+    let mut samples = series.samples;
     let gap = max_gap
         .map(|d| d.as_millis() as i64)
         .unwrap_or_else(|| aggregation::default_max_gap(&samples));
     // The last sample before the period speaks for its first minutes.
     let before = store.sample_before(check, &period.start, Duration::from_millis(gap as u64))?;
-    let label = rows
-        .last()
-        .or(before.as_ref())
-        .map(|r| r.label.clone())
+    let label = series
+        .last
+        .as_ref()
+        .or(before.as_ref().map(|(_, m)| m))
+        .map(|m| m.label.clone())
         .unwrap_or_else(|| check.id.clone());
-    if let Some(b) = before {
-        samples.insert(0, b.sample);
+    if let Some((b, _)) = before {
+        samples.insert(0, b);
     }
     Ok(UptimeLine {
         label,
@@ -227,12 +228,8 @@ fn trend_line(
     label: Option<&str>,
     period: &Period,
 ) -> Result<TrendLine, HistoryError> {
-    let rows = store.samples(check, metric, &period.start, &period.end)?;
-    let last = rows
-        .iter()
-        .rev()
-        .find(|r| r.sample.value.is_some())
-        .or(rows.last());
+    let series = store.series(check, metric, &period.start, &period.end)?;
+    let last = series.last_valued.as_ref().or(series.last.as_ref());
     let unit = last.map(|r| r.unit.clone()).unwrap_or_default();
     let unit_label = last.map(|r| r.unit_label.clone()).unwrap_or_default();
     let stat = stat.unwrap_or_else(|| Stat::for_unit(&unit));
@@ -242,7 +239,7 @@ fn trend_line(
     let label = label
         .map(str::to_owned)
         .unwrap_or_else(|| stat.label(&base_label));
-    let samples: Vec<_> = rows.iter().map(|r| r.sample.clone()).collect();
+    let samples = series.samples;
     let days = day_bounds(period);
     let value = aggregation::stat(&samples, stat, &days);
     let prev = period.previous();
@@ -251,8 +248,7 @@ fn trend_line(
         && unit != "days"
         && (stat != Stat::Sum || period.complete());
     let previous = if comparable && value.is_some() {
-        let rows = store.samples(check, metric, &prev.start, &prev.end)?;
-        let s: Vec<_> = rows.into_iter().map(|r| r.sample).collect();
+        let s = store.series(check, metric, &prev.start, &prev.end)?.samples;
         let prev_days = day_bounds(&prev);
         // A total over fewer days of data is not a fair comparison (history
         // that began mid-way through the previous period).
@@ -306,17 +302,18 @@ fn forecast_line(
     let end = period.end;
     let from: DateTime<FixedOffset> =
         end - chrono::Duration::milliseconds(window.as_millis() as i64);
-    let rows: Vec<SampleRow> = store.samples(check, metric, &from, &end)?;
-    let last = rows.iter().rev().find(|r| r.sample.value.is_some());
+    let series = store.series(check, metric, &from, &end)?;
+    let last = series.last_valued.as_ref();
     let limit = limit.or_else(|| last.and_then(|r| r.fail_limit));
     // Lower is worse when the warning limit sits above the failure one
     // (free space, days left).
     let rising = !last
         .and_then(|r| Some(r.warn_limit? > r.fail_limit?))
         .unwrap_or(false);
-    let points: Vec<(i64, f64)> = rows
+    let points: Vec<(i64, f64)> = series
+        .samples
         .iter()
-        .filter_map(|r| Some((r.sample.ms, r.sample.value?)))
+        .filter_map(|s| Some((s.ms, s.value?)))
         .collect();
     let forecast = match limit {
         Some(l) => aggregation::forecast(

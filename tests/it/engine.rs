@@ -247,7 +247,7 @@ fn interrupt(signal: i32, want_code: i32) {
     assert_eq!((runs, interrupted), (1, 1));
     let slow: (String, String) = db
         .query_row(
-            "SELECT status, message FROM results WHERE check_id = 'slow'",
+            "SELECT status, message FROM result_rows WHERE check_id = 'slow'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

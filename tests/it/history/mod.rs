@@ -6,6 +6,7 @@
 //! (so each run measures what the test chooses), and the health probe is
 //! a real `http` check against the test server (`/ok` or `/status/503`).
 
+mod migrate;
 mod reports;
 mod store;
 

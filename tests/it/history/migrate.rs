@@ -1,0 +1,189 @@
+//! A history written by opsrun 0.1.0 (schema version 1,
+//! `tests/fixtures/history-v1/`) migrates: every report and listing reads
+//! exactly as 0.1.0 printed it from the same file, the next runs compare
+//! with the migrated ones, and the file is compact afterwards.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use crate::common::Env;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/history-v1")
+}
+
+fn expected(name: &str) -> String {
+    std::fs::read_to_string(fixture().join("expected").join(name)).unwrap()
+}
+
+/// An Env with a copy of the 0.1.0 database as its history and the
+/// fixture's runbooks.
+fn v1_env() -> Env {
+    let env = Env::new();
+    std::fs::copy(fixture().join("history.db"), env.path().join("history.db")).unwrap();
+    for rb in ["probe.yaml", "incident-p4.yaml"] {
+        std::fs::copy(fixture().join("runbooks").join(rb), env.runbooks().join(rb)).unwrap();
+    }
+    env
+}
+
+const NOW: &str = "2025-10-28T00:00:00+09:00";
+
+#[test]
+fn a_version_1_history_reads_as_before_after_migrating() {
+    let env = v1_env();
+    let db = env.path().join("history.db");
+    let c = Connection::open(&db).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 1, "the fixture is a 0.1.0 database");
+    drop(c);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "report",
+                "weekly",
+                "--date",
+                "2025-10-27",
+                "--runbook",
+                "probe",
+                "--now",
+                NOW,
+            ],
+            "weekly.txt",
+        ),
+        (
+            &[
+                "report",
+                "daily",
+                "--date",
+                "2025-10-24",
+                "--runbook",
+                "probe",
+                "--now",
+                NOW,
+            ],
+            "daily.txt",
+        ),
+        (
+            &[
+                "report",
+                "monthly",
+                "--month",
+                "2025-10",
+                "--runbook",
+                "probe",
+                "--now",
+                "2025-11-01T10:00:00+09:00",
+            ],
+            "monthly.txt",
+        ),
+        (
+            &["report", "weekly", "--date", "2025-10-27", "--now", NOW],
+            "weekly-trends.txt",
+        ),
+        (
+            &[
+                "report",
+                "monthly",
+                "--month",
+                "2025-10",
+                "--now",
+                "2025-11-01T10:00:00+09:00",
+            ],
+            "monthly-trends.txt",
+        ),
+        (
+            &["history", "--since", "30d", "-f", "json", "--now", NOW],
+            "runs.json",
+        ),
+        (
+            &["history", "--since", "30d", "--check", "disk", "--now", NOW],
+            "check-disk.txt",
+        ),
+    ];
+    for (args, want) in cases {
+        let r = env.run(args);
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert_eq!(
+            r.stdout,
+            expected(want),
+            "{args:?} differs from 0.1.0's {want}"
+        );
+    }
+    for check in ["load", "disk", "queue", "broken", "web"] {
+        let args = [
+            "history", "--since", "30d", "--check", check, "-f", "json", "--now", NOW,
+        ];
+        let r = env.run(&args);
+        assert_eq!(r.code, 0, "{r:?}");
+        let got: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let want: serde_json::Value =
+            serde_json::from_str(&expected(&format!("check-{check}.json"))).unwrap();
+        assert_eq!(got, want, "history --check {check}");
+    }
+    let c = Connection::open(&db).unwrap();
+    let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(one("PRAGMA user_version"), 2);
+    assert_eq!(one("SELECT COUNT(*) FROM runs"), 10);
+    assert_eq!(one("SELECT COUNT(*) FROM results"), 46);
+    assert_eq!(one("SELECT COUNT(*) FROM incidents"), 1);
+    // Metadata once per check version, not per result.
+    assert_eq!(
+        one("SELECT COUNT(*) FROM check_versions WHERE label = '負荷'"),
+        1
+    );
+    // Incremental auto-vacuum, which an old file only gets through VACUUM.
+    assert_eq!(one("PRAGMA auto_vacuum"), 2);
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let fk: i64 = c
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(fk, 0);
+    // The incident still points at `runs`.
+    let sql: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'incidents'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(sql.contains("REFERENCES runs(id)"), "{sql}");
+}
+
+#[test]
+fn the_next_run_after_migrating_compares_with_the_migrated_ones() {
+    let env = v1_env();
+    // Records (and so migrates), then reads the 0.1.0 runs as its past.
+    let r = env.run(&["run", "probe", "-q", "--now", "2025-10-28T09:00:00+09:00"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let r = env.run(&[
+        "history",
+        "--check",
+        "load",
+        "--since",
+        "30d",
+        "--now",
+        "2025-10-29T00:00:00+09:00",
+    ]);
+    assert!(r.stdout.contains("10 results"), "{}", r.stdout);
+    let db = env.path().join("history.db");
+    let c = Connection::open(&db).unwrap();
+    let latest: i64 = c
+        .query_row(
+            "SELECT l.started_ms FROM latest l JOIN series s ON s.id = l.series_id
+             WHERE s.runbook = 'probe' AND s.check_id = 'load'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(latest, 1_761_609_600_000);
+}

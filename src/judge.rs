@@ -36,7 +36,8 @@ pub fn judge(attempt: Attempt) -> Outcome {
             for obs in early {
                 o.worsen_by(obs.status, obs.reason);
             }
-            for metric in &m.metrics {
+            let (late_metrics, metrics): (Vec<_>, Vec<_>) = m.metrics.iter().partition(|x| x.late);
+            for metric in metrics.into_iter().chain(late_metrics) {
                 if let Some((status, reason)) = breach(metric) {
                     o.worsen_by(status, reason);
                 }

@@ -56,6 +56,9 @@ pub struct Metric {
     /// kind already said worse (an expired certificate), while reports
     /// still show the limits.
     pub judged: bool,
+    /// Judged after the other metrics (the order of the reasons in the
+    /// message), while keeping its place in the list.
+    pub late: bool,
     /// A kind's own sentence for a breach of this metric: a `threshold`
     /// entry of its catalog, with the parameters it needs besides the
     /// judge's (`metric`, `value`, `level`, `op`, `limit`, `subject`).
@@ -73,8 +76,15 @@ impl Metric {
             subject: None,
             headline: true,
             judged: true,
+            late: false,
             wording: None,
         }
+    }
+
+    /// Judged after the other metrics.
+    pub fn late(mut self) -> Metric {
+        self.late = true;
+        self
     }
 
     /// Shown with its threshold, never judged against it.

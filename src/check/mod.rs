@@ -273,7 +273,7 @@ kinds! {
     "sqlite" => sqlite::Sqlite, [Measurement], sqlite::CODES;
     "tls" => tls::Tls, [Certificate, Measurement], tls::CODES;
     "cert_file" => cert_file::CertFile, [Certificate, Measurement], cert_file::CODES;
-    "backup" => backup::Backup, [Backup], &[];
+    "backup" => backup::Backup, [Backup], backup::CODES;
     "postgres" => postgres::Postgres, [Measurement], &[];
     "redis" => redis::Redis, [Measurement], redis::CODES;
     "journal" => journal::Journal, [Measurement], &[];

@@ -11,7 +11,7 @@ use super::plan::Plan;
 use super::{Progress, Result, spawn_signal_watch, write_atomically, write_stdout};
 use crate::engine::{self, Interrupt, RunResult};
 use crate::exit;
-use crate::history::{RunRecord, Session};
+use crate::history::{RunRecord, Session, stop};
 use crate::output::{self, Format, RenderCtx, RenderOpts};
 use crate::values::outcome::{Status, worst};
 
@@ -55,12 +55,29 @@ async fn run_runbooks(plan: &Plan) -> Vec<RunResult> {
 /// prints nothing when all pass), send notifications, and return the exit
 /// code (worst status, or 130/143 when interrupted).
 pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
-    // History is written here, after the runtime: rusqlite blocks.
     let records: Vec<RunRecord> = results.iter().map(RunRecord::from_run).collect();
-    let mut session = Session::record(&plan.history, &records);
+    // A signal from here on stops history work and ends the process within
+    // 3 s (history::stop); one that interrupted the checks leaves
+    // recording 2 s.
+    stop::watch_signals();
+    let interrupted = results.iter().find_map(|r| r.interrupted);
+    if interrupted.is_some() {
+        stop::request_after(Duration::from_secs(2));
+    }
+    // History is written here, after the runtime: rusqlite blocks. The
+    // results are printed first, unless a format reads history (a
+    // weekly report includes this run), so a slow or locked history never
+    // holds them back.
+    let reads_history = std::iter::once(plan.output.format)
+        .chain(plan.output.outputs.iter().map(|(f, _)| *f))
+        .any(|f| matches!(f, Format::Report | Format::Checklist));
+    let mut session = if reads_history {
+        Session::record(&plan.history, &records)
+    } else {
+        Session::unrecorded(&plan.history)
+    };
     let worst = worst(results.iter().map(RunResult::status));
     let all_pass = worst <= Status::Skip;
-    let interrupted = results.iter().find_map(|r| r.interrupted);
     let mut ctx = RenderCtx {
         runbooks: &plan.runbooks,
         runs: results,
@@ -72,6 +89,9 @@ pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
     };
     let show = !(plan.output.quiet && all_pass && interrupted.is_none());
     emit(&plan, &mut ctx, show, "");
+    if !reads_history {
+        session = Session::record(&plan.history, &records);
+    }
     if let Some(w) = session.warning() {
         eprintln!("{w}");
     }
@@ -85,6 +105,14 @@ pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
         reporter: &plan.reporter,
         tz: plan.tz,
     };
+    if let Some(sig) = stop::signal() {
+        // Stopped while recording: no notification, the signal's code.
+        return if sig == Interrupt::Sigint {
+            exit::SIGINT
+        } else {
+            exit::SIGTERM
+        };
+    }
     plan.notify.send(&mut ctx);
     match interrupted {
         Some(Interrupt::Sigint) => exit::SIGINT,

@@ -71,6 +71,16 @@ impl Session {
         }
     }
 
+    /// A session that has not recorded (yet): nothing written, nothing open.
+    pub fn unrecorded(settings: &HistorySettings) -> Session {
+        Session {
+            path: settings.path.clone(),
+            store: None,
+            error: None,
+            skipped: true,
+        }
+    }
+
     /// The line printed on stderr when the run could not be recorded.
     pub fn warning(&self) -> Option<String> {
         self.error.as_ref().map(|e| {

@@ -58,7 +58,20 @@ impl fmt::Display for HistoryError {
 impl std::error::Error for HistoryError {}
 
 fn reason(e: &rusqlite::Error) -> String {
-    match e.sqlite_error_code() {
+    let code = e.sqlite_error_code();
+    if stop::requested()
+        && matches!(
+            code,
+            Some(
+                ErrorCode::OperationInterrupted
+                    | ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+            )
+        )
+    {
+        return "interrupted by a signal before it was written".into();
+    }
+    match code {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
             "database is locked: another process kept it busy for more than {}s",
             BUSY_TIMEOUT.as_secs()

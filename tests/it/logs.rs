@@ -713,11 +713,12 @@ fn log_malformed_input_and_missing_files() {
 
 #[test]
 fn log_unreadable_file_is_unknown() {
-    // Tests run as root, who reads anything: run the binary as `nobody`.
+    // Root reads anything: as root, run the binary as `nobody`. Mode 000
+    // also keeps out a non-root owner (the suite's user, otherwise).
     let env = Env::new();
     env.write("secret.log", "error\n");
     let p = env.path().join("secret.log");
-    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     env.runbook(
         "t.yaml",
         "version: 1\nchecks:\n  - {id: s, log: {path: ../secret.log, pattern: error}}\n",
@@ -732,7 +733,8 @@ fn log_unreadable_file_is_unknown() {
     );
 }
 
-/// Runs opsrun as `nobody` (uid 65534) with the temp dir opened up.
+/// Runs opsrun as `nobody` (uid 65534; as the suite's user when that is
+/// not root) with the temp dir opened up.
 fn as_nobody(env: &Env, args: &[&str]) -> String {
     use std::os::unix::fs::PermissionsExt;
     for d in [env.path().to_path_buf(), env.runbooks()] {
@@ -741,9 +743,15 @@ fn as_nobody(env: &Env, args: &[&str]) -> String {
     for f in std::fs::read_dir(env.runbooks()).unwrap().flatten() {
         std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_opsrun"))
+    // Not root: setpriv could not switch users; the suite's user is
+    // unprivileged already.
+    let bin = env!("CARGO_BIN_EXE_opsrun");
+    let mut cmd = std::process::Command::new(bin);
+    if crate::service_data::is_root() {
+        cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin]);
+    }
+    let out = cmd
         .args(args)
         .current_dir(env.path())
         .env("OPSRUN_HISTORY", env.path().join("nobody-history.db"))

@@ -23,6 +23,8 @@ mod notify;
 mod outputs;
 mod parsers;
 mod prometheus;
+mod readme;
 mod runbooks;
 mod secrets;
 mod service_data;
+mod test_command;

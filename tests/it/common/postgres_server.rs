@@ -1,11 +1,12 @@
 //! A real PostgreSQL server from Debian's `postgresql` package, in a temp
 //! directory: `initdb` + `postgres` run as the unprivileged `postgres` user
-//! (PostgreSQL refuses to run as root), listening on 127.0.0.1 on a free
+//! when the suite runs as root (PostgreSQL refuses to run as root), as the
+//! suite's own user otherwise, listening on 127.0.0.1 on a free
 //! port and on a Unix socket in the temp directory. Local (socket)
 //! connections are trusted, TCP ones need a SCRAM password.
 //!
-//! If the server binaries are missing the tests fail, saying so: CI
-//! installs them through `.ci/deps`.
+//! If the server binaries are missing the tests fail, saying so: `./test`
+//! installs them (through `.ci/deps`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub fn bin_dir() -> PathBuf {
         Some((_, bin)) => bin,
         None => panic!(
             "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: \
-             install Debian's `postgresql` package (.ci/deps does)"
+             install Debian's `postgresql` package (./test does)"
         ),
     }
 }
@@ -53,13 +54,17 @@ fn postgres_ids() -> (u32, u32) {
     let line = passwd
         .lines()
         .find(|l| l.starts_with("postgres:"))
-        .expect("no `postgres` user: install Debian's `postgresql` package (.ci/deps does)");
+        .expect("no `postgres` user: install Debian's `postgresql` package (./test does)");
     let f: Vec<&str> = line.split(':').collect();
     (f[2].parse().unwrap(), f[3].parse().unwrap())
 }
 
-/// Gives a file or directory to the `postgres` user.
+/// Gives a file or directory to the `postgres` user (as root; otherwise
+/// the server runs as the suite's user, who owns it already).
 pub fn give_to_postgres(p: &Path) {
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
     let (uid, gid) = postgres_ids();
     std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
 }
@@ -72,10 +77,20 @@ const AS_POSTGRES: [&str; 5] = [
     "--",
 ];
 
+/// The argv prefix that runs a server program: `setpriv` to `postgres` as
+/// root, nothing for any other user.
+fn as_postgres() -> &'static [&'static str] {
+    if rustix::process::geteuid().is_root() {
+        &AS_POSTGRES
+    } else {
+        &[]
+    }
+}
+
 fn run_as_postgres(cwd: &Path, argv: &[&str]) {
-    let out = Command::new(AS_POSTGRES[0])
-        .args(&AS_POSTGRES[1..])
-        .args(argv)
+    let full: Vec<&str> = as_postgres().iter().chain(argv).copied().collect();
+    let out = Command::new(full[0])
+        .args(&full[1..])
         .current_dir(cwd)
         .env("LC_ALL", "C")
         .output()
@@ -188,7 +203,7 @@ impl PgServer {
         ];
         let log = self.dir.path().join("server.log");
         self.daemon = Some(Daemon::spawn(
-            &AS_POSTGRES,
+            as_postgres(),
             &argv,
             &log,
             "QUIT",

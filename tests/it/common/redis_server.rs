@@ -20,7 +20,7 @@ fn binary(name: &str) -> PathBuf {
     let p = PathBuf::from("/usr/bin").join(name);
     assert!(
         p.exists(),
-        "{} not found: install Debian's `redis-server` package (.ci/deps does)",
+        "{} not found: install Debian's `redis-server` package (./test does)",
         p.display()
     );
     p

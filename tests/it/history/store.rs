@@ -114,6 +114,68 @@ fn a_locked_history_does_not_stop_the_checks() {
     assert_eq!(count(&db, "SELECT COUNT(*) FROM runs"), 2);
 }
 
+/// SIGTERM while the run waits for a history another process holds: the
+/// results are already printed, and the process ends at once with 143
+/// instead of waiting out the lock (5 s) or the rest of a slow write.
+#[test]
+fn a_signal_while_history_is_locked_ends_the_run_after_its_results() {
+    use std::io::BufRead;
+    let env = Env::new();
+    let db = env.path().join("history.db");
+    let (_, r) = env.run_checks(WARNS);
+    assert_eq!(r.code, 1);
+    let holder = Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    holder.execute("DELETE FROM results WHERE 0", []).unwrap();
+    for (signal, code) in [(15, 143), (2, 130)] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opsrun"))
+            .current_dir(env.path())
+            .env("OPSRUN_HISTORY", &db)
+            .args(["run", "t", "-f", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The whole JSON document arrives before history is written.
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut doc = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            doc.push_str(&line);
+            if line == "}" {
+                break;
+            }
+        }
+        let v: serde_json::Value = serde_json::from_str(&doc).expect("the run's JSON");
+        assert_eq!(v["status"], "warn");
+        std::thread::sleep(Duration::from_millis(300));
+        let signalled = std::time::Instant::now();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&child),
+            rustix::process::Signal::from_named_raw(signal).unwrap(),
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Not the checks' 1 after the 5 s busy timeout: the signal's code.
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(
+            err.contains("could not record this run in history")
+                && err.contains("interrupted by a signal"),
+            "{err}"
+        );
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            signalled.elapsed()
+        );
+    }
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM runs"), 1);
+    assert_eq!(integrity(&db), "ok");
+}
+
 #[test]
 fn a_corrupt_history_does_not_stop_the_checks() {
     let env = Env::new();

@@ -376,7 +376,7 @@ impl AccessLog {
         let pattern = ctx.path(&self.path);
         let files = match logscan::expand(&pattern) {
             Ok(f) => f,
-            Err(e) => return Outcome::unknown(e),
+            Err(e) => return Outcome::unknown(crate::values::reason::say(&e)),
         };
         let format = self.format.clone();
         let span = self.window.span(ctx.now);
@@ -466,7 +466,11 @@ impl AccessLog {
                     self.path,
                     out.value
                 )),
-                ScanError::Io(..) => Outcome::unknown(e.to_string()),
+                ScanError::Io(..) => Outcome::unknown(
+                    e.reason()
+                        .map(|r| crate::values::reason::say(&r))
+                        .unwrap_or_default(),
+                ),
             };
             let mut why = why.with_value("incomplete");
             why.detail = out.detail;

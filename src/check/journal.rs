@@ -300,7 +300,8 @@ impl Journal {
     /// `-D DIR` / `--file F…` arguments, or why there is nothing to read.
     fn source(&self, ctx: &Ctx) -> Result<Vec<String>, String> {
         if let Some(f) = &self.file {
-            let files = logscan::expand(&ctx.path(f)).map_err(|e| format!("journal: {e}"))?;
+            let files = logscan::expand(&ctx.path(f))
+                .map_err(|e| format!("journal: {}", crate::values::reason::say(&e)))?;
             return Ok(files
                 .into_iter()
                 .map(|f| format!("--file={}", f.path.display()))

@@ -15,10 +15,25 @@ use serde::Deserialize;
 use super::logscan::{
     self, Classify, LogFile, ReadStats, ScanError, Span, Stop, Tally, TsFormat, TsParser, Window,
 };
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::Outcome;
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, sections};
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes, format_millis};
+use crate::values::units::{Unit, format_bytes};
+
+/// The reason catalog entries of `log` (docs/reasons.md); reading the
+/// files says `logfile.*` (`logscan::CODES`).
+pub(crate) static CODES: &[&Code] = &[&TIMEOUT, &NO_TIMESTAMP, &SCAN_FAILED];
+
+static TIMEOUT: Code = Code::variant(
+    "log.timeout",
+    "timeout",
+    "timed out after {after} reading {path} ({count} matches so far)",
+);
+static NO_TIMESTAMP: Code = Code::new(
+    "log.no_timestamp",
+    "no timestamp ({format}) found in {path}: cannot apply since {since}",
+);
+static SCAN_FAILED: Code = Code::new("log.scan_failed", "log scan failed");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +60,7 @@ fn auto() -> TsFormat {
 
 impl Kind for Log {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::LOGS
@@ -90,12 +105,9 @@ struct Job {
 }
 
 impl Log {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let pattern = ctx.path(&self.path);
-        let files = match logscan::expand(&pattern) {
-            Ok(f) => f,
-            Err(e) => return Outcome::unknown(e),
-        };
+        let files = logscan::expand(&pattern).map_err(Failure::unknown)?;
         let job = Job {
             pattern: self.pattern.clone(),
             classify: self.classify.clone(),
@@ -105,21 +117,17 @@ impl Log {
         let now = ctx.now;
         let Some(found) = logscan::blocking(ctx, move |stop| scan(files, job, now, &stop)).await
         else {
-            return Outcome::unknown("log scan failed");
+            return Err(Failure::unknown(Reason::new(&SCAN_FAILED)));
         };
-        self.outcome(ctx, found)
+        self.measure(ctx, found)
     }
 
-    fn outcome(&self, ctx: &Ctx, f: Found) -> Outcome {
+    fn measure(&self, ctx: &Ctx, f: Found) -> Result<Measurement, Failure> {
         let off = *ctx.now.offset();
         let what = self.since.unwrap_or(Window::All).phrase();
-        let mut out = Outcome::pass(logscan::plural(f.count, "match", "matches")).with_metric(
-            "count",
-            f.count as f64,
-            Unit::Count,
-        );
+        let mut detail = Vec::new();
         let files: Vec<String> = f.files.iter().map(|p| p.display().to_string()).collect();
-        out.detail.push(format!(
+        detail.push(format!(
             "{}: {} read, {} lines",
             if files.is_empty() {
                 self.path.clone()
@@ -134,86 +142,94 @@ impl Log {
                 .local_start()
                 .map(|t| logscan::show_time(t, off))
                 .unwrap_or_default();
-            out.detail.push(format!(
+            detail.push(format!(
                 "window {}: from {from} to {} (timestamps: {})",
                 self.since.map(|w| w.describe()).unwrap_or_default(),
                 logscan::show_time(span.end(), off),
                 f.format_seen.unwrap_or(self.timestamp).name()
             ));
             if f.undated > 0 {
-                out.detail.push(format!(
+                detail.push(format!(
                     "{} line(s) before the first timestamp of their file, not counted",
                     f.undated
                 ));
             }
         }
         if f.skipped_old > 0 {
-            out.detail.push(format!(
+            detail.push(format!(
                 "{} older rotated file(s) skipped: last written before the window",
                 f.skipped_old
             ));
         }
-        out.detail.extend(f.tally.detail(&self.classify));
+        detail.extend(f.tally.detail(&self.classify));
         if let Some((file, t, line)) = &f.last {
             let when = t
                 .map(|t| format!("{} ", logscan::show_time(t, off)))
                 .unwrap_or_default();
-            out.detail
-                .push(format!("last match ({when}{}): {line}", file.display()));
+            detail.push(format!("last match ({when}{}): {line}", file.display()));
         }
         if f.stats.overlong > 0 {
-            out.detail.push(format!(
+            detail.push(format!(
                 "{} line(s) longer than {} cut",
                 f.stats.overlong,
                 format_bytes(logscan::MAX_LINE as f64)
             ));
         }
         if let Some(e) = &f.error {
-            let mut o = match e {
-                ScanError::TimedOut => Outcome::fail(format!(
-                    "timed out after {} reading {} ({} matches so far)",
-                    format_millis(ctx.timeout.as_secs_f64() * 1000.0),
-                    self.path,
-                    f.count
-                )),
-                ScanError::Io(..) => Outcome::unknown(e.to_string()),
-            }
-            .with_value("incomplete");
-            o.detail = out.detail;
-            return o;
+            let failure = match e.reason() {
+                Some(r) => Failure::unknown(r),
+                None => Failure::fail(
+                    Overran {
+                        after: ctx.deadline.budget(),
+                    }
+                    .reason(&TIMEOUT)
+                    .with("path", &self.path)
+                    .with("count", f.count),
+                ),
+            };
+            return Err(Failure {
+                detail,
+                ..failure.shown("incomplete")
+            });
         }
         if self.since.is_some() && f.stats.lines > 0 && f.format_seen.is_none() {
             // The window cannot be applied: a count of 0 would be a lie.
-            let mut o = Outcome::unknown(format!(
-                "no timestamp ({}) found in {}: cannot apply since {}",
-                self.timestamp.name(),
-                self.path,
-                self.since.map(|w| w.describe()).unwrap_or_default()
-            ));
-            o.detail = out.detail;
-            return o;
+            return Err(Failure {
+                detail,
+                ..Failure::unknown(
+                    Reason::new(&NO_TIMESTAMP)
+                        .with("format", self.timestamp.name())
+                        .with("path", &self.path)
+                        .with(
+                            "since",
+                            self.since.map(|w| w.describe()).unwrap_or_default(),
+                        ),
+                )
+            });
         }
+        // Without a `count` threshold any match warns.
         let th = self
             .count
             .clone()
             .unwrap_or_else(|| Threshold::new(Unit::Count, Some(1.0), None));
-        let v = th.eval(f.count as f64, Direction::HigherIsWorse);
         let pat = self
             .pattern
             .as_ref()
             .map(|p| format!(" /{}/", p.as_str()))
             .unwrap_or_default();
-        out.worsen(
-            v.status,
-            format!(
-                "{}{pat}: {} {what} {}",
-                self.path,
-                logscan::plural(f.count, "match", "matches"),
-                v.breach
-            ),
+        let matches = logscan::plural(f.count, "match", "matches");
+        let mut m = Measurement::new(matches.clone()).metric(
+            Metric::new(
+                "count",
+                f.count as f64,
+                Unit::Count,
+                Direction::HigherIsWorse,
+            )
+            .held_to(th)
+            .says(format!("{}{pat}: {matches} {what}", self.path)),
         );
-        out.threshold = Some(th);
-        out
+        m.detail = detail;
+        Ok(m)
     }
 }
 
@@ -291,4 +307,70 @@ fn scan(
         }
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::harness::{ctx_in, kind, run_in};
+    use super::*;
+    use crate::values::outcome::Status;
+    use crate::values::reason::Param;
+
+    #[tokio::test]
+    async fn counts_reasons_and_thresholds() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("app.log"),
+            "ok\nERROR one\nok\nERROR two\nERROR three\n",
+        )
+        .unwrap();
+        let ctx = || ctx_in(dir.path(), Duration::from_secs(10));
+
+        // Without `count`, any match is held against warn 1.
+        let l: Log = kind("path: app.log\npattern: ERROR").unwrap();
+        let m = run_in(&l, &ctx()).await.unwrap();
+        assert_eq!(m.value, "3 matches");
+        let c = &m.metrics[0];
+        assert_eq!((c.name.as_str(), c.value), ("count", 3.0));
+        let th = c.threshold.as_ref().unwrap();
+        assert_eq!(th.warn.as_ref().map(|l| l.value), Some(1.0));
+        assert_eq!(c.subject(), "app.log /ERROR/: 3 matches in whole file");
+        assert!(th.fail.is_none());
+
+        let l: Log = kind("path: app.log\npattern: ERROR\ncount: {fail: 5}").unwrap();
+        let m = run_in(&l, &ctx()).await.unwrap();
+        let th = m.metrics[0].threshold.as_ref().unwrap();
+        assert_eq!(th.fail.as_ref().map(|l| l.value), Some(5.0));
+        assert!(th.warn.is_none());
+
+        // A window needs timestamps: none found is unknown, not 0 matches.
+        let l: Log = kind("path: app.log\nsince: 1h").unwrap();
+        let f = run_in(&l, &ctx()).await.unwrap_err();
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.reason.code.code, "log.no_timestamp");
+        assert_eq!(f.reason.param("since"), Some(&"1h".into()));
+        assert_eq!(f.reason.param("path"), Some(&"app.log".into()));
+
+        // No file, a directory.
+        let l: Log = kind("path: missing-*.log").unwrap();
+        let f = run_in(&l, &ctx()).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "logfile.no_match");
+        let l: Log = kind("path: .").unwrap();
+        let f = run_in(&l, &ctx()).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "logfile.directory");
+
+        // A deadline already passed: the scan stops at once, a timeout.
+        let l: Log = kind("path: app.log").unwrap();
+        let f = run_in(&l, &ctx_in(dir.path(), Duration::ZERO))
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason.code.code, "timeout");
+        assert_eq!(
+            f.reason.param("after"),
+            Some(&Param::Quantity(0.0, Unit::Millis))
+        );
+        assert_eq!(f.value, "incomplete");
+    }
 }

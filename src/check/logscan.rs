@@ -21,7 +21,25 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::Ctx;
+use crate::values::reason::{Code, Reason};
 use crate::values::units::parse_duration;
+
+/// The reason catalog entries of log files, shared by `log` and
+/// `access_log` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[&GLOB, &DIRECTORY, &NOT_FILE, &NO_MATCH, &READ, &GZIP];
+
+static GLOB: Code = Code::new("logfile.glob", "invalid glob `{path}`: {error}");
+static DIRECTORY: Code = Code::new(
+    "logfile.directory",
+    "{path} is a directory, expected a log file",
+);
+static NOT_FILE: Code = Code::new("logfile.not_file", "{path} is not a regular file");
+static NO_MATCH: Code = Code::new("logfile.no_match", "no file matches {path}");
+static READ: Code = Code::new("logfile.read", "cannot read {path}: {error}");
+static GZIP: Code = Code::new(
+    "logfile.gzip",
+    "cannot read {path}: corrupt or truncated gzip data ({error})",
+);
 
 /// Bytes read per `read(2)` when the parsing thread reads: small enough
 /// that a block is still in the CPU cache when it is parsed.
@@ -538,32 +556,30 @@ pub(crate) struct LogFile {
 /// line seen is the newest (rotated `error_log.2.gz`, `error_log.1`, then
 /// `error_log`). Ties in mtime fall back to the name, descending (a higher
 /// rotation number is older).
-pub(crate) fn expand(pattern: &Path) -> Result<Vec<LogFile>, String> {
+pub(crate) fn expand(pattern: &Path) -> Result<Vec<LogFile>, Reason> {
     let text = pattern.to_string_lossy();
+    let at = |code| Reason::new(code).with("path", text.as_ref());
     let paths: Vec<PathBuf> = if text.contains(['*', '?', '[']) {
-        let g = glob::glob(&text).map_err(|e| format!("invalid glob `{text}`: {e}"))?;
+        let g = glob::glob(&text).map_err(|e| at(&GLOB).with("error", e.to_string()))?;
         // Only regular files: a FIFO or a device would block the read forever.
         g.filter_map(Result::ok).filter(|p| p.is_file()).collect()
     } else {
         match std::fs::metadata(pattern) {
             Ok(m) if m.is_dir() => {
-                return Err(format!("{text} is a directory, expected a log file"));
+                return Err(at(&DIRECTORY));
             }
             Ok(m) if !m.is_file() => {
-                return Err(format!("{text} is not a regular file"));
+                return Err(at(&NOT_FILE));
             }
             Ok(_) => vec![pattern.to_path_buf()],
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => {
-                return Err(format!(
-                    "cannot read {text}: {}",
-                    crate::values::io_reason(&e)
-                ));
+                return Err(at(&READ).with("error", crate::values::io_reason(&e)));
             }
         }
     };
     if paths.is_empty() {
-        return Err(format!("no file matches {text}"));
+        return Err(at(&NO_MATCH));
     }
     let mut files: Vec<LogFile> = paths
         .into_iter()
@@ -599,22 +615,24 @@ pub(crate) enum ScanError {
     Io(PathBuf, io::Error),
 }
 
-impl fmt::Display for ScanError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            ScanError::TimedOut => f.write_str("timed out"),
-            ScanError::Io(p, e) => {
-                let why = if e.kind() == io::ErrorKind::InvalidInput
-                    || e.kind() == io::ErrorKind::InvalidData
-                    || e.kind() == io::ErrorKind::UnexpectedEof
-                {
-                    format!("corrupt or truncated gzip data ({e})")
-                } else {
-                    crate::values::io_reason(e)
-                };
-                write!(f, "cannot read {}: {why}", p.display())
-            }
-        }
+impl ScanError {
+    /// Why the read failed, for [`ScanError::Io`]; `None` for a timeout
+    /// (each kind says what it was reading when time ran out).
+    pub(crate) fn reason(&self) -> Option<Reason> {
+        let ScanError::Io(p, e) = self else {
+            return None;
+        };
+        let at = |code| Reason::new(code).with("path", p.display().to_string());
+        Some(
+            if e.kind() == io::ErrorKind::InvalidInput
+                || e.kind() == io::ErrorKind::InvalidData
+                || e.kind() == io::ErrorKind::UnexpectedEof
+            {
+                at(&GZIP).with("error", e.to_string())
+            } else {
+                at(&READ).with("error", crate::values::io_reason(e))
+            },
+        )
     }
 }
 
@@ -645,7 +663,8 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Runs a blocking scan on the blocking pool, bounded by the check's timeout.
+/// Runs a blocking scan on the blocking pool, bounded by the check's
+/// deadline (the scan stops at its next chunk once it has passed).
 pub(crate) async fn blocking<T: Send + 'static>(
     ctx: &Ctx,
     f: impl FnOnce(Stop) -> T + Send + 'static,
@@ -653,7 +672,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     let cancelled = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancelled.clone());
     let stop = Stop {
-        at: Instant::now() + ctx.timeout,
+        at: ctx.deadline.instant().into_std(),
         cancelled,
     };
     tokio::task::spawn_blocking(move || f(stop)).await.ok()

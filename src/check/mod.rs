@@ -214,8 +214,9 @@ pub struct KindInfo {
     pub codes: &'static [&'static Code],
 }
 
-/// Catalog entries shared by several kinds (JSON expectations).
-pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, x509::CODES];
+/// Catalog entries shared by several kinds (JSON expectations,
+/// certificate expiry, log files).
+pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, x509::CODES, logscan::CODES];
 
 /// The roles of the kind named `kind` (empty for a name not registered,
 /// such as a kind that history recorded and a later release dropped).
@@ -277,7 +278,7 @@ kinds! {
     "postgres" => postgres::Postgres, [Measurement], &[];
     "redis" => redis::Redis, [Measurement], redis::CODES;
     "journal" => journal::Journal, [Measurement], &[];
-    "log" => log::Log, [Measurement], &[];
+    "log" => log::Log, [Measurement], log::CODES;
     "access_log" => access_log::AccessLog, [Measurement], &[];
     "dns" => dns::Dns, [Liveness], dns::CODES;
 }

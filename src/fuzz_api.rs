@@ -49,7 +49,8 @@ fn fixed_now() -> chrono::DateTime<chrono::FixedOffset> {
 /// `format` (`combined_d`, `combined`, `common`, `nginx_rt` or a regex),
 /// over `window` (`all`, `today`, `24h`), at a fixed clock.
 pub fn access_log(format: &str, window: &str, data: &[u8]) -> Result<Outcome, String> {
-    crate::check::access_log_outcome(format, window, data, fixed_now())
+    crate::output::words::install();
+    crate::check::access_log_attempt(format, window, data, fixed_now()).map(crate::judge::judge)
 }
 
 /// The outcome a `journal` check reports for `journalctl -o json` output.

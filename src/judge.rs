@@ -77,7 +77,8 @@ pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
         .with("level", level)
         .with("op", op)
         .with_quantity("limit", limit.value, th.unit)
-        .with("subject", metric.subject());
+        .with("subject", metric.subject())
+        .with_opt("window", metric.window.clone());
     r.params.extend(extra);
     Some((status, r))
 }

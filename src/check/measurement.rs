@@ -63,6 +63,9 @@ pub struct Metric {
     /// entry of its catalog, with the parameters it needs besides the
     /// judge's (`metric`, `value`, `level`, `op`, `limit`, `subject`).
     pub wording: Option<(&'static Code, Vec<(&'static str, Param)>)>,
+    /// What the value was counted over (`today`, `1h`), said after the
+    /// limit in a breach: `error_rate 7% ≥ fail 5% (today)`.
+    pub window: Option<String>,
 }
 
 impl Metric {
@@ -78,6 +81,7 @@ impl Metric {
             judged: true,
             late: false,
             wording: None,
+            window: None,
         }
     }
 
@@ -119,6 +123,12 @@ impl Metric {
 
     pub fn says(mut self, subject: impl Into<String>) -> Metric {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// Names the window the value was counted over.
+    pub fn over(mut self, window: impl Into<String>) -> Metric {
+        self.window = Some(window.into());
         self
     }
 

@@ -36,7 +36,7 @@ mod tcp;
 mod tls;
 pub(crate) mod x509;
 
-pub(crate) use access_log::outcome_from_text as access_log_outcome;
+pub(crate) use access_log::attempt_from_text as access_log_attempt;
 pub(crate) use cert_file::read_certs;
 pub(crate) use journal::Journal;
 pub(crate) use systemd::outcome_from_show;
@@ -279,7 +279,7 @@ kinds! {
     "redis" => redis::Redis, [Measurement], redis::CODES;
     "journal" => journal::Journal, [Measurement], &[];
     "log" => log::Log, [Measurement], log::CODES;
-    "access_log" => access_log::AccessLog, [Measurement], &[];
+    "access_log" => access_log::AccessLog, [Measurement], access_log::CODES;
     "dns" => dns::Dns, [Liveness], dns::CODES;
 }
 

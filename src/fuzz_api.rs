@@ -26,7 +26,9 @@ pub fn load_runbook(path: &Path, text: &str) -> Result<usize, String> {
 pub fn systemctl_show(text: &str, unit: &str, want: &str, enabled: Option<bool>) -> Outcome {
     let now = chrono::DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00")
         .expect("a valid fixed time");
-    crate::check::outcome_from_show(text, unit, want, enabled, &now)
+    crate::judge::judge(crate::check::outcome_from_show(
+        text, unit, want, enabled, &now,
+    ))
 }
 
 /// The certificates found in a `cert_file`/`ca_file`, each parsed:

@@ -26,7 +26,9 @@ pub fn load_runbook(path: &Path, text: &str) -> Result<usize, String> {
 pub fn systemctl_show(text: &str, unit: &str, want: &str, enabled: Option<bool>) -> Outcome {
     let now = chrono::DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00")
         .expect("a valid fixed time");
-    crate::check::outcome_from_show(text, unit, want, enabled, &now)
+    crate::judge::judge(crate::check::outcome_from_show(
+        text, unit, want, enabled, &now,
+    ))
 }
 
 /// The certificates found in a `cert_file`/`ca_file`, each parsed:
@@ -47,7 +49,8 @@ fn fixed_now() -> chrono::DateTime<chrono::FixedOffset> {
 /// `format` (`combined_d`, `combined`, `common`, `nginx_rt` or a regex),
 /// over `window` (`all`, `today`, `24h`), at a fixed clock.
 pub fn access_log(format: &str, window: &str, data: &[u8]) -> Result<Outcome, String> {
-    crate::check::access_log_outcome(format, window, data, fixed_now())
+    crate::output::words::install();
+    crate::check::access_log_attempt(format, window, data, fixed_now()).map(crate::judge::judge)
 }
 
 /// The outcome a `journal` check reports for `journalctl -o json` output.

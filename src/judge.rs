@@ -7,7 +7,6 @@ use crate::check::{Attempt, Metric};
 use crate::runbook::Severity;
 use crate::values::outcome::{Outcome, Status};
 use crate::values::reason::{Reason, common};
-use crate::values::threshold::{Direction, Limit, Threshold};
 
 /// The outcome of one attempt.
 pub fn judge(attempt: Attempt) -> Outcome {
@@ -21,26 +20,30 @@ pub fn judge(attempt: Attempt) -> Outcome {
         }
         Attempt::Measured(m) => {
             let mut o = Outcome::pass(m.value);
+            let head = m.metrics.iter().position(|x| x.headline);
             for (i, metric) in m.metrics.iter().enumerate() {
-                o = if i == 0 {
+                o = if Some(i) == head {
                     o.with_metric(&metric.name, metric.value, metric.unit)
                 } else {
                     o.with_extra_metric(&metric.name, metric.value, metric.unit)
                 };
             }
-            o.threshold = m
-                .metrics
-                .first()
-                .and_then(|h| h.threshold.clone())
+            o.threshold = head
+                .and_then(|h| m.metrics[h].threshold.clone())
                 .filter(|t| t.warn.is_some() || t.fail.is_some());
             o.detail = m.detail;
-            for obs in m.observations {
+            let (late, early): (Vec<_>, Vec<_>) = m.observations.into_iter().partition(|x| x.late);
+            for obs in early {
                 o.worsen_by(obs.status, obs.reason);
             }
-            for metric in &m.metrics {
+            let (late_metrics, metrics): (Vec<_>, Vec<_>) = m.metrics.iter().partition(|x| x.late);
+            for metric in metrics.into_iter().chain(late_metrics) {
                 if let Some((status, reason)) = breach(metric) {
                     o.worsen_by(status, reason);
                 }
+            }
+            for obs in late {
+                o.worsen_by(obs.status, obs.reason);
             }
             o
         }
@@ -58,31 +61,24 @@ pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
 
 /// The worst limit `metric` breaches, as a `threshold` reason.
 pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
+    if !metric.judged {
+        return None;
+    }
     let th = metric.threshold.as_ref()?;
-    let (status, level, limit) = level(th, metric.value, metric.direction)?;
+    let (status, level, limit) = th.breach(metric.value, metric.direction)?;
     let op = limit.op_for(metric.direction).symbol();
-    Some((
-        status,
-        Reason::new(&common::THRESHOLD)
-            .with("metric", metric.name.clone())
-            .with_quantity("value", metric.value, metric.unit)
-            .with("level", level)
-            .with("op", op)
-            .with_quantity("limit", limit.value, th.unit)
-            .with("subject", metric.subject()),
-    ))
-}
-
-/// Fail is checked before warn; every boundary is inclusive as written.
-fn level(th: &Threshold, v: f64, dir: Direction) -> Option<(Status, &'static str, &Limit)> {
-    [
-        (Status::Fail, "fail", &th.fail),
-        (Status::Warn, "warn", &th.warn),
-    ]
-    .into_iter()
-    .find_map(|(s, name, l)| {
-        l.as_ref()
-            .filter(|l| l.breached(v, dir))
-            .map(|l| (s, name, l))
-    })
+    let (code, extra) = match &metric.wording {
+        Some((code, extra)) => (*code, extra.clone()),
+        None => (&common::THRESHOLD, Vec::new()),
+    };
+    let mut r = Reason::new(code)
+        .with("metric", metric.name.clone())
+        .with_quantity("value", metric.value, metric.unit)
+        .with("level", level)
+        .with("op", op)
+        .with_quantity("limit", limit.value, th.unit)
+        .with("subject", metric.subject())
+        .with_opt("window", metric.window.clone());
+    r.params.extend(extra);
+    Some((status, r))
 }

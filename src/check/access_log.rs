@@ -19,10 +19,25 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::histogram::Histogram;
 use super::logscan::{self, LogFile, ReadStats, ScanError, Span, Stop, TsFormat, TsParser, Window};
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::{Metric, Outcome};
+use super::{Attempt, CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, sections};
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
+
+/// The reason catalog entries of `access_log` (docs/reasons.md); reading
+/// the files says `logfile.*` (`logscan::CODES`).
+pub(crate) static CODES: &[&Code] = &[&TIMEOUT, &NO_LINE_PARSED, &SCAN_FAILED];
+
+static TIMEOUT: Code = Code::variant(
+    "access_log.timeout",
+    "timeout",
+    "timed out after {after} reading {path} (counts so far: {counts})",
+);
+static NO_LINE_PARSED: Code = Code::new(
+    "access_log.format",
+    "no line of {path} is in format {format} ({malformed} malformed, first: {first})",
+);
+static SCAN_FAILED: Code = Code::new("access_log.scan_failed", "log scan failed");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,7 +298,7 @@ impl<'de> de::DeserializeSeed<'de> for ThresholdOf {
 
 impl Kind for AccessLog {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::RESULTS
@@ -372,24 +387,21 @@ struct Scanned {
 }
 
 impl AccessLog {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let pattern = ctx.path(&self.path);
-        let files = match logscan::expand(&pattern) {
-            Ok(f) => f,
-            Err(e) => return Outcome::unknown(crate::values::reason::say(&e)),
-        };
+        let files = logscan::expand(&pattern).map_err(Failure::unknown)?;
         let format = self.format.clone();
         let span = self.window.span(ctx.now);
         let now = ctx.now;
         let Some(scanned) =
             logscan::blocking(ctx, move |stop| scan(files, format, span, now, &stop)).await
         else {
-            return Outcome::unknown("log scan failed");
+            return Err(Failure::unknown(Reason::new(&SCAN_FAILED)));
         };
-        self.outcome(ctx, scanned)
+        self.measure(ctx, scanned)
     }
 
-    fn outcome(&self, ctx: &Ctx, s: Scanned) -> Outcome {
+    fn measure(&self, ctx: &Ctx, s: Scanned) -> Result<Measurement, Failure> {
         let t = &s.tally;
         let timed = self.format.timed() && t.hist.count() > 0;
         let pct = t.hist.percentiles(&[95, 99]);
@@ -444,79 +456,66 @@ impl AccessLog {
         {
             shown.push(format!("{} {}", headline.as_str(), headline.show(v)));
         }
-        let mut out = Outcome::pass(shown.join(", "));
+        let mut m = Measurement::new(shown.join(", "));
+        m.detail = self.detail(ctx, &s);
 
-        // Metrics: headline first, then the rest in a fixed order.
-        let mut order = vec![headline];
-        order.extend(ALL.iter().copied().filter(|n| *n != headline));
-        for n in order {
-            if let Some(v) = value_of(n) {
-                out.metrics
-                    .push((n.as_str().to_owned(), Metric::new(v, n.unit())));
-            }
-        }
-        out.metric = value_of(headline).map(|v| Metric::new(v, headline.unit()));
-
-        out.detail = self.detail(ctx, &s);
         if let Some(e) = &s.error {
-            let why = match e {
-                ScanError::TimedOut => Outcome::fail(format!(
-                    "timed out after {} reading {} (counts so far: {})",
-                    format_millis(ctx.timeout.as_secs_f64() * 1000.0),
-                    self.path,
-                    out.value
-                )),
-                ScanError::Io(..) => Outcome::unknown(
-                    e.reason()
-                        .map(|r| crate::values::reason::say(&r))
-                        .unwrap_or_default(),
+            let failure = match e.reason() {
+                Some(r) => Failure::unknown(r),
+                None => Failure::fail(
+                    Overran {
+                        after: ctx.deadline.budget(),
+                    }
+                    .reason(&TIMEOUT)
+                    .with("path", &self.path)
+                    .with("counts", m.value.clone()),
                 ),
             };
-            let mut why = why.with_value("incomplete");
-            why.detail = out.detail;
-            return why;
+            return Err(Failure {
+                detail: m.detail,
+                ..failure.shown("incomplete")
+            });
         }
         if s.stats.lines > 0 && t.malformed == s.stats.lines {
             // Most likely the wrong `format:`; the counts mean nothing, so
             // no metrics and no thresholds.
-            let mut o = Outcome::unknown(format!(
-                "no line of {} is in format {} ({} malformed, first: {})",
-                self.path,
-                self.format.name(),
-                t.malformed,
-                t.first_malformed.as_deref().unwrap_or("")
-            ));
-            o.detail = out.detail;
-            return o;
+            return Err(Failure {
+                detail: m.detail,
+                ..Failure::unknown(
+                    Reason::new(&NO_LINE_PARSED)
+                        .with("path", &self.path)
+                        .with("format", self.format.name())
+                        .with("malformed", t.malformed)
+                        .with("first", t.first_malformed.clone().unwrap_or_default()),
+                )
+            });
         }
-        for (n, th) in &self.metrics.0 {
-            match value_of(*n) {
-                Some(v) => {
-                    let verdict = th.eval(v, n.direction());
-                    out.worsen(
-                        verdict.status,
-                        format!(
-                            "{} {} {} ({})",
-                            n.as_str(),
-                            n.show(v),
-                            verdict.breach,
-                            self.window.describe()
-                        ),
-                    );
-                }
-                None => out.detail.push(format!(
+
+        // Metrics: headline first, then the rest in a fixed order; each
+        // configured one held against its threshold over the window.
+        let mut order = vec![headline];
+        order.extend(ALL.iter().copied().filter(|n| *n != headline));
+        for n in order {
+            let Some(v) = value_of(n) else {
+                continue;
+            };
+            let mut metric = Metric::new(n.as_str(), v, n.unit(), n.direction())
+                .says(format!("{} {}", n.as_str(), n.show(v)))
+                .over(self.window.describe());
+            if let Some((_, th)) = self.metrics.0.iter().find(|(c, _)| *c == n) {
+                metric = metric.held_to(th.clone());
+            }
+            m.metrics.push(metric);
+        }
+        for (n, _) in &self.metrics.0 {
+            if value_of(*n).is_none() {
+                m.detail.push(format!(
                     "{}: no timed requests in the window, not evaluated",
                     n.as_str()
-                )),
+                ));
             }
         }
-        out.threshold = self
-            .metrics
-            .0
-            .first()
-            .map(|(_, th)| th.clone())
-            .filter(|th| th.warn.is_some() || th.fail.is_some());
-        out
+        Ok(m)
     }
 
     fn detail(&self, ctx: &Ctx, s: &Scanned) -> Vec<String> {
@@ -592,15 +591,15 @@ impl AccessLog {
     }
 }
 
-/// The outcome for access-log text `data` in `format` (a built-in name or
+/// The attempt for access-log text `data` in `format` (a built-in name or
 /// a regex) over `window`, with every metric thresholded: the hand-written
 /// line parser on untrusted text, for fuzzing and property tests.
-pub(crate) fn outcome_from_text(
+pub(crate) fn attempt_from_text(
     format: &str,
     window: &str,
     data: &[u8],
     now: chrono::DateTime<chrono::FixedOffset>,
-) -> Result<Outcome, String> {
+) -> Result<Attempt, String> {
     let check: AccessLog = serde_json::from_value(serde_json::json!({
         "path": "access_log",
         "format": format,
@@ -652,7 +651,7 @@ pub(crate) fn outcome_from_text(
         skipped_old: 0,
         error: None,
     };
-    Ok(check.outcome(&ctx, scanned))
+    Ok(check.measure(&ctx, scanned).into())
 }
 
 // ---------------------------------------------------------------------------
@@ -1215,5 +1214,68 @@ mod tests {
             panic!()
         };
         assert_eq!(c.dur.map(|d| d.1), Some(1000));
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use std::time::Duration;
+
+    use super::super::harness::{ctx_in, kind, run_in};
+    use super::*;
+    use crate::values::outcome::Status;
+
+    const LOG: &str = "\
+10.0.0.1 - - [21/Oct/2025:08:00:00 +0900] \"GET / HTTP/1.1\" 200 512 \"-\" \"ua\" 100000
+10.0.0.2 - - [21/Oct/2025:08:00:01 +0900] \"GET / HTTP/1.1\" 503 512 \"-\" \"ua\" 300000
+10.0.0.2 - - [21/Oct/2025:08:00:02 +0900] \"GET /x HTTP/1.1\" 401 512 \"-\" \"ua\" 200000
+";
+
+    #[tokio::test]
+    async fn metrics_and_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("access_log"), LOG).unwrap();
+        std::fs::write(dir.path().join("garbage_log"), "not a log line\n").unwrap();
+        let ctx = || ctx_in(dir.path(), Duration::from_secs(10));
+
+        let a: AccessLog =
+            kind("path: access_log\nmetrics: {error_rate: {warn: 1%, fail: 50%}, requests: {}}")
+                .unwrap();
+        let m = run_in(&a, &ctx()).await.unwrap();
+        assert_eq!(m.value, "3 requests, 5xx 1 (33.33%), avg 200ms, p95 300ms");
+        let names: Vec<_> = m.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names[..3], ["error_rate", "requests", "errors_5xx"]);
+        let rate = &m.metrics[0];
+        assert_eq!(rate.unit, Unit::Percent);
+        assert_eq!(rate.window.as_deref(), Some("today"));
+        assert_eq!(rate.subject(), "error_rate 33.33%");
+        let th = rate.threshold.as_ref().unwrap();
+        assert_eq!(th.fail.as_ref().map(|l| l.value), Some(50.0));
+        // `requests: {}` is shown, held against no limit; others are not held.
+        assert!(m.metrics[1].threshold.is_some());
+        assert!(m.metrics[2].threshold.is_none());
+        let requests = &m.metrics[1];
+        assert_eq!(requests.direction, Direction::LowerIsWorse);
+
+        // The wrong format: every line malformed, nothing to measure.
+        let a: AccessLog = kind("path: garbage_log\nwindow: all").unwrap();
+        let f = run_in(&a, &ctx()).await.unwrap_err();
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.reason.code.code, "access_log.format");
+        assert_eq!(f.reason.param("malformed"), Some(&1u64.into()));
+        assert_eq!(f.reason.param("format"), Some(&"combined_d".into()));
+
+        let a: AccessLog = kind("path: nothing_log").unwrap();
+        let f = run_in(&a, &ctx()).await.unwrap_err();
+        assert_eq!(f.reason.code.code, "logfile.no_match");
+
+        // A deadline already passed: the scan stops at once.
+        let a: AccessLog = kind("path: access_log").unwrap();
+        let f = run_in(&a, &ctx_in(dir.path(), Duration::ZERO))
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason.code.code, "timeout");
+        assert_eq!(f.reason.param("path"), Some(&"access_log".into()));
+        assert_eq!(f.value, "incomplete");
     }
 }

@@ -13,11 +13,43 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, FixedOffset, TimeZone};
 use serde::Deserialize;
 
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::{Outcome, Status};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
 use crate::values::{Dur, Size};
+
+/// The reason catalog entries of `backup` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[
+    &NO_DIR,
+    &UNREADABLE,
+    &SCAN,
+    &NONE,
+    &STALE,
+    &LACKS,
+    &NOT_A_DIR,
+    &TOO_SMALL,
+];
+
+static NO_DIR: Code = Code::new("backup.no_dir", "backup directory {dir} does not exist");
+static UNREADABLE: Code = Code::new("backup.unreadable", "cannot read {dir}: {error}");
+static SCAN: Code = Code::new("backup.scan", "backup scan failed: {error}");
+static NONE: Code = Code::new("backup.none", "no backup matching `{pattern}` in {dir}");
+static STALE: Code = Code::new(
+    "backup.stale",
+    "newest backup {name} is {age} old, expected within {max_age_written}",
+);
+static LACKS: Code = Code::new("backup.missing", "newest backup {name} lacks {missing}");
+static NOT_A_DIR: Code = Code::variant(
+    "backup.missing.file",
+    "backup.missing",
+    "newest backup {name} is a file, but require lists {missing}",
+);
+static TOO_SMALL: Code = Code::new(
+    "backup.too_small",
+    "newest backup {name} is {size}, expected at least {min_size}",
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +94,7 @@ mod glob_pattern {
 
 impl Kind for Backup {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -224,41 +256,55 @@ fn local(t: SystemTime, offset: &FixedOffset) -> DateTime<FixedOffset> {
 }
 
 impl Backup {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let dir = ctx.path(&self.dir);
         let d = dir.clone();
         let pattern = self.pattern.clone();
         let require = self.require.clone();
+        let at = |code| Reason::new(code).with("dir", dir.display().to_string());
         // Walking a large generation is disk work: off the runtime.
         let scanned = tokio::task::spawn_blocking(move || scan(&d, &pattern, &require)).await;
         let scan = match scanned {
             Ok(Ok(s)) => s,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Outcome::fail(format!("backup directory {} does not exist", dir.display()))
-                    .with_value("none");
+                return Err(Failure::fail(at(&NO_DIR)).shown("none"));
             }
             Ok(Err(e)) => {
-                return Outcome::unknown(format!(
-                    "cannot read {}: {}",
-                    dir.display(),
-                    crate::values::io_reason(&e)
+                return Err(Failure::unknown(
+                    at(&UNREADABLE).with("error", crate::values::io_reason(&e)),
                 ));
             }
-            Err(e) => return Outcome::unknown(format!("backup scan failed: {e}")),
+            Err(e) => {
+                return Err(Failure::unknown(
+                    Reason::new(&SCAN).with("error", e.to_string()),
+                ));
+            }
         };
-        self.evaluate(&scan, &dir, &ctx.now)
+        Ok(self.evaluate(&scan, &dir, &ctx.now))
     }
 
-    fn evaluate(&self, scan: &Scan, dir: &Path, now: &DateTime<FixedOffset>) -> Outcome {
+    fn evaluate(&self, scan: &Scan, dir: &Path, now: &DateTime<FixedOffset>) -> Measurement {
         let count = scan.gens.len();
+        let generations = |count: usize| {
+            Metric::new(
+                "generations",
+                count as f64,
+                Unit::Count,
+                Direction::LowerIsWorse,
+            )
+            .held(&self.generations)
+            .says(format!("{count} backup generations"))
+            .extra()
+        };
         let Some(newest) = scan.gens.first() else {
-            return Outcome::fail(format!(
-                "no backup matching `{}` in {}",
-                self.pattern.as_str(),
-                dir.display()
-            ))
-            .with_value("none")
-            .with_extra_metric("generations", 0.0, Unit::Count);
+            let mut m = Measurement::new("none").metric(generations(0).not_judged());
+            m.observe(
+                Status::Fail,
+                Reason::new(&NONE)
+                    .with("pattern", self.pattern.as_str())
+                    .with("dir", dir.display().to_string()),
+            );
+            return m;
         };
         let now_secs = now.timestamp() as f64 + f64::from(now.timestamp_subsec_millis()) / 1000.0;
         let age_ms = ((now_secs - unix_secs(newest.mtime)) * 1000.0).max(0.0);
@@ -271,65 +317,64 @@ impl Backup {
             format_bytes(size)
         );
         let max_ms = self.max_age.0.as_secs_f64() * 1000.0;
-        let mut out = Outcome::pass(value)
-            .with_metric("age", age_ms, Unit::Millis)
-            .with_extra_metric("last_backup", unix_secs(newest.mtime).floor(), Unit::Number)
-            .with_extra_metric("size", size, Unit::Bytes)
-            .with_extra_metric("generations", count as f64, Unit::Count);
-        out.threshold = Some(Threshold::new(Unit::Millis, None, Some(max_ms)));
-        out = out.with_detail(format!(
-            "newest: {}{} ({}, {})",
-            newest.name,
-            if newest.is_dir { "/" } else { "" },
-            when.format("%Y-%m-%d %H:%M:%S %:z"),
-            format_bytes(size)
-        ));
+        let name = || Reason::new(&STALE).with("name", newest.name.clone());
+        let mut out = Measurement::new(value)
+            // `max_age` is a strict limit (older than, not as old as): the
+            // observation below judges it; the threshold is for reports.
+            .metric(
+                Metric::new("age", age_ms, Unit::Millis, Direction::HigherIsWorse)
+                    .held_to(Threshold::new(Unit::Millis, None, Some(max_ms)))
+                    .not_judged(),
+            )
+            .metric(
+                Metric::new(
+                    "last_backup",
+                    unix_secs(newest.mtime).floor(),
+                    Unit::Number,
+                    Direction::HigherIsWorse,
+                )
+                .extra(),
+            )
+            .metric(Metric::new("size", size, Unit::Bytes, Direction::LowerIsWorse).extra())
+            // Judged after the shrink, as the reasons were always listed.
+            .metric(generations(count).late())
+            .detail(format!(
+                "newest: {}{} ({}, {})",
+                newest.name,
+                if newest.is_dir { "/" } else { "" },
+                when.format("%Y-%m-%d %H:%M:%S %:z"),
+                format_bytes(size)
+            ));
 
         if age_ms > max_ms {
-            out.worsen(
+            out.observe(
                 Status::Fail,
-                format!(
-                    "newest backup {} is {} old, expected within {}",
-                    newest.name,
-                    format_millis(age_ms),
-                    as_written(max_ms)
-                ),
+                name()
+                    .with_quantity("age", age_ms, Unit::Millis)
+                    .with_quantity("max_age", max_ms, Unit::Millis)
+                    .with("max_age_written", as_written(max_ms)),
             );
         }
         if !scan.missing.is_empty() {
-            if newest.is_dir {
-                out.worsen(
-                    Status::Fail,
-                    format!(
-                        "newest backup {} lacks {}",
-                        newest.name,
-                        scan.missing.join(", ")
-                    ),
-                );
-            } else {
-                out.worsen(
-                    Status::Fail,
-                    format!(
-                        "newest backup {} is a file, but require lists {}",
-                        newest.name,
-                        scan.missing.join(", ")
-                    ),
-                );
-            }
+            let code = if newest.is_dir { &LACKS } else { &NOT_A_DIR };
+            out.observe(
+                Status::Fail,
+                Reason::new(code)
+                    .with("name", newest.name.clone())
+                    .with("missing", scan.missing.clone()),
+            );
         } else if !self.require.is_empty() {
-            out = out.with_detail(format!("present: {}", self.require.join(", ")));
+            out = out.detail(format!("present: {}", self.require.join(", ")));
         }
         if let Some(min) = self.min_size
             && size < min.0 as f64
         {
-            out.worsen(
+            out.observe(
                 Status::Fail,
-                format!(
-                    "newest backup {} is {}, expected at least {}",
-                    newest.name,
-                    format_bytes(size),
-                    format_bytes(min.0 as f64)
-                ),
+                Reason::new(&TOO_SMALL)
+                    .with("name", newest.name.clone())
+                    .with_quantity("size", size, Unit::Bytes)
+                    .with_quantity("min_size", min.0 as f64, Unit::Bytes),
             );
         }
         if let (Some(prev), Some(prev_size)) = (scan.gens.get(1), scan.previous_size) {
@@ -339,9 +384,25 @@ impl Backup {
             } else {
                 0.0
             };
+            let th = self
+                .shrink
+                .clone()
+                .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(20.0), Some(50.0)));
             out = out
-                .with_extra_metric("shrink", shrink, Unit::Percent)
-                .with_detail(format!(
+                .metric(
+                    Metric::new("shrink", shrink, Unit::Percent, Direction::HigherIsWorse)
+                        .held_to(th)
+                        .says(format!(
+                            "newest backup {} shrank {}% vs {} ({} → {})",
+                            newest.name,
+                            trim_float(shrink, 1),
+                            prev.name,
+                            format_bytes(prev_size),
+                            format_bytes(size),
+                        ))
+                        .extra(),
+                )
+                .detail(format!(
                     "previous: {} ({}){}",
                     prev.name,
                     format_bytes(prev_size),
@@ -351,33 +412,11 @@ impl Backup {
                         String::new()
                     }
                 ));
-            let th = self
-                .shrink
-                .clone()
-                .unwrap_or_else(|| Threshold::new(Unit::Percent, Some(20.0), Some(50.0)));
-            let v = th.eval(shrink, Direction::HigherIsWorse);
-            out.worsen(
-                v.status,
-                format!(
-                    "newest backup {} shrank {}% vs {} ({} → {}) {}",
-                    newest.name,
-                    trim_float(shrink, 1),
-                    prev.name,
-                    format_bytes(prev_size),
-                    format_bytes(size),
-                    v.breach
-                ),
-            );
         }
-        out = out.with_detail(format!(
+        out.detail(format!(
             "{count} generation{}",
             if count == 1 { "" } else { "s" }
-        ));
-        if let Some(th) = &self.generations {
-            let v = th.eval(count as f64, Direction::LowerIsWorse);
-            out.worsen(v.status, format!("{count} backup generations {}", v.breach));
-        }
-        out
+        ))
     }
 }
 

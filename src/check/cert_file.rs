@@ -7,10 +7,23 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 
-use super::x509::{CertInfo, default_days, expiry_outcome};
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::Outcome;
+use super::x509::{CertInfo, default_days, expiry};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, sections};
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::Threshold;
+
+/// The reason catalog entries of `cert_file` (docs/reasons.md); expiry
+/// reasons are `x509`'s.
+pub(crate) static CODES: &[&Code] = &[&MISSING, &UNREADABLE, &NOT_CERTS, &BAD_CERT];
+
+static MISSING: Code = Code::new("cert_file.missing", "{path} does not exist");
+static UNREADABLE: Code = Code::new("cert_file.unreadable", "cannot read {path}: {error}");
+static NOT_CERTS: Code = Code::new("cert_file.invalid", "{path}: {error}");
+static BAD_CERT: Code = Code::variant(
+    "cert_file.invalid.cert",
+    "cert_file.invalid",
+    "{path}: certificate #{index} is {error}",
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +35,7 @@ pub struct CertFile {
 
 impl Kind for CertFile {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
     fn section(&self) -> &'static str {
         sections::SECURITY
@@ -54,8 +67,9 @@ pub(crate) fn read_certs(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, St
 }
 
 impl CertFile {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let path = ctx.path(&self.path);
+        let at = |code| Reason::new(code).with("path", path.display().to_string());
         let p = path.clone();
         let read = tokio::task::spawn_blocking(move || {
             crate::read_limit::read(&p, crate::read_limit::CERTS)
@@ -65,42 +79,27 @@ impl CertFile {
         let data = match read {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Outcome::fail(format!("{} does not exist", path.display()))
-                    .with_value("missing");
+                return Err(Failure::fail(at(&MISSING)).shown("missing"));
             }
             Err(e) => {
-                return Outcome::unknown(format!(
-                    "cannot read {}: {}",
-                    path.display(),
-                    crate::values::io_reason(&e)
+                return Err(Failure::unknown(
+                    at(&UNREADABLE).with("error", crate::values::io_reason(&e)),
                 ));
             }
         };
-        let ders = match read_certs(&data) {
-            Ok(d) => d,
-            Err(e) => return Outcome::fail(format!("{}: {e}", path.display())),
-        };
+        let ders = read_certs(&data).map_err(|e| Failure::fail(at(&NOT_CERTS).with("error", e)))?;
         let many = ders.len() > 1;
         let mut certs = Vec::new();
         for (i, der) in ders.iter().enumerate() {
-            match CertInfo::parse(der) {
-                Ok(mut c) => {
-                    if many {
-                        c.role = format!("certificate #{}", i + 1);
-                    }
-                    certs.push(c);
-                }
-                Err(e) => {
-                    return Outcome::fail(format!(
-                        "{}: certificate #{} is {e}",
-                        path.display(),
-                        i + 1
-                    ));
-                }
+            let mut c = CertInfo::parse(der)
+                .map_err(|e| Failure::fail(at(&BAD_CERT).with("index", i + 1).with("error", e)))?;
+            if many {
+                c.role = format!("certificate #{}", i + 1);
             }
+            certs.push(c);
         }
         let th = self.days.clone().unwrap_or_else(default_days);
-        let mut out = expiry_outcome(&certs, &ctx.now, &th);
+        let mut out = expiry(&certs, &ctx.now, &th)?;
         out.detail.insert(
             0,
             format!(
@@ -110,6 +109,6 @@ impl CertFile {
                 if many { "s" } else { "" }
             ),
         );
-        out
+        Ok(out)
     }
 }

@@ -42,3 +42,15 @@ pub(crate) async fn run_in(k: &dyn Kind, ctx: &Ctx) -> Result<Measurement, Failu
         Attempt::Judged(o) => panic!("kind {k:?} is not converted: it judged itself ({o:?})"),
     }
 }
+
+/// The status the judge gives a measurement, thresholds and observations
+/// alike (for a kind's own tests, without the engine).
+pub(crate) fn status(m: &Measurement) -> crate::values::outcome::Status {
+    let observed = m.observations.iter().map(|o| o.status);
+    let breached = m
+        .metrics
+        .iter()
+        .filter(|x| x.judged)
+        .filter_map(|x| Some(x.threshold.as_ref()?.breach(x.value, x.direction)?.0));
+    crate::values::outcome::worst(observed.chain(breached))
+}

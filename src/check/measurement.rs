@@ -19,7 +19,8 @@
 //!    in the kind's registration (`CODES`) and in docs/reasons.md.
 //! 4. Numbers become [`Metric`]s: `Metric::new("used", pct, Unit::Percent,
 //!    Direction::HigherIsWorse).held(&self.used).says("disk / 91% used")`.
-//!    The first metric is the headline (value column, `metric`, perfdata);
+//!    The first metric is the headline (JSON `metric`, history, perfdata)
+//!    unless marked `.extra()`;
 //!    `held` attaches the user's threshold, `says` is how a breach names
 //!    the value. Do not call `Threshold::eval` in a kind.
 //! 5. Judgements that are not thresholds (a body that does not match, a
@@ -30,7 +31,7 @@
 //!    the integration tests keep asserting the rendered English.
 
 use crate::values::outcome::{Outcome, Status};
-use crate::values::reason::Reason;
+use crate::values::reason::{Code, Param, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
 
@@ -47,6 +48,24 @@ pub struct Metric {
     /// How a breach names the value (`disk / 91.2% used`); by default the
     /// name and the formatted value (`connections 12`).
     pub subject: Option<String>,
+    /// Whether this metric may be the check's headline (the first such
+    /// metric is); `extra()` keeps a by-the-way count out of the value
+    /// column and history's headline.
+    pub headline: bool,
+    /// Whether the judge holds the value against `threshold`; off when the
+    /// kind already said worse (an expired certificate), while reports
+    /// still show the limits.
+    pub judged: bool,
+    /// Judged after the other metrics (the order of the reasons in the
+    /// message), while keeping its place in the list.
+    pub late: bool,
+    /// A kind's own sentence for a breach of this metric: a `threshold`
+    /// entry of its catalog, with the parameters it needs besides the
+    /// judge's (`metric`, `value`, `level`, `op`, `limit`, `subject`).
+    pub wording: Option<(&'static Code, Vec<(&'static str, Param)>)>,
+    /// What the value was counted over (`today`, `1h`), said after the
+    /// limit in a breach: `error_rate 7% ≥ fail 5% (today)`.
+    pub window: Option<String>,
 }
 
 impl Metric {
@@ -58,7 +77,36 @@ impl Metric {
             direction,
             threshold: None,
             subject: None,
+            headline: true,
+            judged: true,
+            late: false,
+            wording: None,
+            window: None,
         }
+    }
+
+    /// Judged after the other metrics.
+    pub fn late(mut self) -> Metric {
+        self.late = true;
+        self
+    }
+
+    /// Shown with its threshold, never judged against it.
+    pub fn not_judged(mut self) -> Metric {
+        self.judged = false;
+        self
+    }
+
+    /// Says a breach with `code` (code `threshold`) and extra `params`.
+    pub fn worded(mut self, code: &'static Code, params: Vec<(&'static str, Param)>) -> Metric {
+        self.wording = Some((code, params));
+        self
+    }
+
+    /// Reported along the way, never the headline.
+    pub fn extra(mut self) -> Metric {
+        self.headline = false;
+        self
     }
 
     /// Holds the value against `threshold` (when the user set one).
@@ -78,6 +126,12 @@ impl Metric {
         self
     }
 
+    /// Names the window the value was counted over.
+    pub fn over(mut self, window: impl Into<String>) -> Metric {
+        self.window = Some(window.into());
+        self
+    }
+
     /// The words that name this value in a breach.
     pub fn subject(&self) -> String {
         self.subject
@@ -92,6 +146,9 @@ impl Metric {
 pub struct Observation {
     pub status: Status,
     pub reason: Reason,
+    /// Judged after the thresholds (a `tls` chain problem follows the
+    /// expiry verdict in the message).
+    pub late: bool,
 }
 
 /// What a kind saw.
@@ -149,7 +206,20 @@ impl Measurement {
 
     /// Records a judgement of the kind's own.
     pub fn observe(&mut self, status: Status, reason: Reason) {
-        self.observations.push(Observation { status, reason });
+        self.observations.push(Observation {
+            status,
+            reason,
+            late: false,
+        });
+    }
+
+    /// Records a judgement to apply after the thresholds.
+    pub fn observe_late(&mut self, status: Status, reason: Reason) {
+        self.observations.push(Observation {
+            status,
+            reason,
+            late: true,
+        });
     }
 }
 

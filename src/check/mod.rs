@@ -36,7 +36,7 @@ mod tcp;
 mod tls;
 pub(crate) mod x509;
 
-pub(crate) use access_log::outcome_from_text as access_log_outcome;
+pub(crate) use access_log::attempt_from_text as access_log_attempt;
 pub(crate) use cert_file::read_certs;
 pub(crate) use journal::Journal;
 pub(crate) use systemd::outcome_from_show;
@@ -214,8 +214,9 @@ pub struct KindInfo {
     pub codes: &'static [&'static Code],
 }
 
-/// Catalog entries shared by several kinds (JSON expectations, log files).
-pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, logscan::CODES];
+/// Catalog entries shared by several kinds (JSON expectations,
+/// certificate expiry, log files).
+pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, x509::CODES, logscan::CODES];
 
 /// The roles of the kind named `kind` (empty for a name not registered,
 /// such as a kind that history recorded and a later release dropped).
@@ -268,17 +269,17 @@ kinds! {
     "cpu" => cpu::Cpu, [Measurement], cpu::CODES;
     "file" => file::File, [Liveness], file::CODES;
     "command" => command::Command, [Measurement], command::CODES;
-    "systemd" => systemd::Systemd, [Liveness], &[];
-    "process" => process::Process, [Liveness], &[];
-    "sqlite" => sqlite::Sqlite, [Measurement], &[];
-    "tls" => tls::Tls, [Certificate, Measurement], &[];
-    "cert_file" => cert_file::CertFile, [Certificate, Measurement], &[];
-    "backup" => backup::Backup, [Backup], &[];
+    "systemd" => systemd::Systemd, [Liveness], systemd::CODES;
+    "process" => process::Process, [Liveness], process::CODES;
+    "sqlite" => sqlite::Sqlite, [Measurement], sqlite::CODES;
+    "tls" => tls::Tls, [Certificate, Measurement], tls::CODES;
+    "cert_file" => cert_file::CertFile, [Certificate, Measurement], cert_file::CODES;
+    "backup" => backup::Backup, [Backup], backup::CODES;
     "postgres" => postgres::Postgres, [Measurement], &[];
     "redis" => redis::Redis, [Measurement], redis::CODES;
     "journal" => journal::Journal, [Measurement], &[];
     "log" => log::Log, [Measurement], log::CODES;
-    "access_log" => access_log::AccessLog, [Measurement], &[];
+    "access_log" => access_log::AccessLog, [Measurement], access_log::CODES;
     "dns" => dns::Dns, [Liveness], dns::CODES;
 }
 

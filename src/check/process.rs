@@ -12,13 +12,24 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::http::opt_regex;
+use super::memory::UNREADABLE;
 use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::Outcome;
+use super::{Failure, Measurement, Metric};
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
 
 /// Processes listed in the detail; the count covers all of them.
 const SHOW: usize = 5;
+
+/// The reason catalog entries of `process` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[&NO_USER, &SCAN];
+
+static NO_USER: Code = Code::new(
+    "process.no_user",
+    "no user `{user}` on this host (/etc/passwd)",
+);
+static SCAN: Code = Code::new("process.scan", "process scan failed: {error}");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +45,7 @@ pub struct Process {
 
 impl Kind for Process {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -140,16 +151,16 @@ fn name_matches(p: &Proc, name: &str) -> bool {
 /// (`journalctl`, `systemctl`) is, between fork and exec, a process with
 /// opsrun's own command line, which holds the runbook's variables and
 /// would match a `cmdline` pattern taken from them.
-fn scan(proc_root: &Path) -> Result<Vec<Proc>, String> {
+fn scan(proc_root: &Path) -> Result<Vec<Proc>, Failure> {
     let me = std::process::id();
     let my_exe = std::fs::read_link("/proc/self/exe")
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
     let entries = std::fs::read_dir(proc_root).map_err(|e| {
-        format!(
-            "cannot read {}: {}",
-            proc_root.display(),
-            crate::values::io_reason(&e)
+        Failure::unknown(
+            Reason::new(&UNREADABLE)
+                .with("path", proc_root.display().to_string())
+                .with("error", crate::values::io_reason(&e)),
         )
     })?;
     let mut out = Vec::new();
@@ -172,7 +183,7 @@ fn scan(proc_root: &Path) -> Result<Vec<Proc>, String> {
 }
 
 /// A user name from /etc/passwd, or a numeric uid, as a uid.
-fn resolve_user(user: &str) -> Result<u32, String> {
+fn resolve_user(user: &str) -> Result<u32, Failure> {
     if let Ok(uid) = user.parse::<u32>() {
         return Ok(uid);
     }
@@ -183,7 +194,7 @@ fn resolve_user(user: &str) -> Result<u32, String> {
             let mut f = l.split(':');
             (f.next()? == user).then(|| f.nth(1)?.parse().ok())?
         })
-        .ok_or_else(|| format!("no user `{user}` on this host (/etc/passwd)"))
+        .ok_or_else(|| Failure::unknown(Reason::new(&NO_USER).with("user", user)))
 }
 
 /// Masks `password=…`-style arguments before a command line is shown.
@@ -205,16 +216,11 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 impl Process {
-    async fn check(&self, _ctx: &Ctx) -> Outcome {
-        let uid = match self.user.as_deref().map(resolve_user).transpose() {
-            Ok(u) => u,
-            Err(e) => return Outcome::unknown(e),
-        };
-        let procs = match tokio::task::spawn_blocking(|| scan(Path::new("/proc"))).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => return Outcome::unknown(e),
-            Err(e) => return Outcome::unknown(format!("process scan failed: {e}")),
-        };
+    async fn check(&self, _ctx: &Ctx) -> Result<Measurement, Failure> {
+        let uid = self.user.as_deref().map(resolve_user).transpose()?;
+        let procs = tokio::task::spawn_blocking(|| scan(Path::new("/proc")))
+            .await
+            .map_err(|e| Failure::unknown(Reason::new(&SCAN).with("error", e.to_string())))??;
         let users = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
         let user_name = |uid: u32| {
             users
@@ -235,10 +241,10 @@ impl Process {
             })
             .filter(|p| uid.is_none_or(|u| p.uid == Some(u)))
             .collect();
-        self.evaluate(&matched, &user_name)
+        Ok(self.evaluate(&matched, &user_name))
     }
 
-    fn evaluate(&self, matched: &[&Proc], user_name: &dyn Fn(u32) -> String) -> Outcome {
+    fn evaluate(&self, matched: &[&Proc], user_name: &dyn Fn(u32) -> String) -> Measurement {
         let n = matched.len();
         let th = self
             .count
@@ -249,24 +255,22 @@ impl Process {
             1 => "1 process".to_owned(),
             n => format!("{n} processes"),
         };
-        let mut out = Outcome::pass(value).with_metric("count", n as f64, Unit::Count);
+        let mut out = Measurement::new(value).metric(
+            Metric::new("count", n as f64, Unit::Count, Direction::LowerIsWorse)
+                .held_to(th)
+                .says(format!("process {}: {n} running", self.target())),
+        );
         for p in matched.iter().take(SHOW) {
             let user = p.uid.map(user_name).unwrap_or_else(|| "?".into());
-            out = out.with_detail(format!(
+            out = out.detail(format!(
                 "pid {} ({user}): {}",
                 p.pid,
                 shorten(&mask_args(&p.command_line()), 160)
             ));
         }
         if n > SHOW {
-            out = out.with_detail(format!("… and {} more", n - SHOW));
+            out = out.detail(format!("… and {} more", n - SHOW));
         }
-        let v = th.eval(n as f64, Direction::LowerIsWorse);
-        out.worsen(
-            v.status,
-            format!("process {}: {n} running {}", self.target(), v.breach),
-        );
-        out.threshold = Some(th);
         out
     }
 }
@@ -326,10 +330,7 @@ mod tests {
     fn users() {
         assert_eq!(resolve_user("root").unwrap(), 0);
         assert_eq!(resolve_user("1234").unwrap(), 1234);
-        assert!(
-            resolve_user("no-such-user-xyz")
-                .unwrap_err()
-                .contains("no user")
-        );
+        let f = resolve_user("no-such-user-xyz").unwrap_err();
+        assert_eq!(f.reason.code.code, "process.no_user");
     }
 }

@@ -19,10 +19,98 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, InterruptHandle, OpenFlags, ffi};
 use serde::Deserialize;
 
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::{Outcome, Status};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Limit, Threshold};
-use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::units::{Unit, format_bytes, trim_float};
+
+/// The reason catalog entries of `sqlite` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[
+    &MISSING,
+    &STAT,
+    &DIRECTORY,
+    &UNREADABLE,
+    &HOT_JOURNAL,
+    &WAL_SHM,
+    &OPEN,
+    &INTERRUPTED,
+    &LOCKED,
+    &ERROR,
+    &WRITES,
+    &UNBOUND,
+    &NO_ROWS,
+    &NOT_A_NUMBER,
+    &NULL,
+    &BLOB,
+    &FAILED,
+    &TIMEOUT,
+    &EMPTY,
+    &CORRUPT,
+];
+
+static MISSING: Code = Code::new("sqlite.missing", "{path} does not exist");
+static STAT: Code = Code::new("sqlite.stat", "cannot stat {path}: {error}");
+static DIRECTORY: Code = Code::new("sqlite.directory", "{path} is a directory, not a database");
+static UNREADABLE: Code = Code::new("sqlite.unreadable", "cannot read {path}: {error}");
+static HOT_JOURNAL: Code = Code::new(
+    "sqlite.hot_journal",
+    "{path} has a hot journal ({name}-journal) from an interrupted write; opsrun reads only and will not roll it back — the application will on its next open",
+);
+static WAL_SHM: Code = Code::new(
+    "sqlite.wal_shm",
+    "{path} is a WAL database and this user cannot create {name}-shm in {dir} (SQLite needs the -shm file even to read): run the check as a user who can write that directory",
+);
+static OPEN: Code = Code::new("sqlite.open", "cannot open {path} read-only: {error}");
+static INTERRUPTED: Code = Code::new("sqlite.interrupted", "{step} interrupted");
+static LOCKED: Code = Code::new(
+    "sqlite.locked",
+    "{step}: {error} (a writer held it for the whole timeout)",
+);
+static ERROR: Code = Code::new("sqlite.error", "{step}: {error}");
+static WRITES: Code = Code::new(
+    "sqlite.query_writes",
+    "query would write to the database; opsrun only runs read-only queries (SELECT …)",
+);
+static UNBOUND: Code = Code::new(
+    "sqlite.query_parameter",
+    "query uses parameter {parameters}; only :today, :now and :now_unix are bound",
+);
+static NO_ROWS: Code = Code::new(
+    "sqlite.query_result",
+    "query returned no rows, expected one number",
+);
+static NOT_A_NUMBER: Code = Code::variant(
+    "sqlite.query_result.text",
+    "sqlite.query_result",
+    "query returned {got:q}, expected a number",
+);
+static NULL: Code = Code::variant(
+    "sqlite.query_result.null",
+    "sqlite.query_result",
+    "query returned NULL, expected a number",
+);
+static BLOB: Code = Code::variant(
+    "sqlite.query_result.blob",
+    "sqlite.query_result",
+    "query returned a blob, expected a number",
+);
+static FAILED: Code = Code::new("sqlite.failed", "sqlite check failed: {error}");
+static TIMEOUT: Code = Code::variant(
+    "sqlite.timeout",
+    "timeout",
+    "{step} on {path} timed out after {after}",
+);
+static EMPTY: Code = Code::new(
+    "sqlite.empty",
+    "{path} is empty (0 bytes): no tables, no data",
+);
+static CORRUPT: Code = Code::new("sqlite.corrupt", "{step}: {errors:semi}");
+
+/// How long the check waits past its deadline for SQLite to report its
+/// own error (`database is locked`): the busy timeout is the deadline, and
+/// SQLite's answer arrives a moment after it. Within the engine's grace.
+const SETTLE: Duration = Duration::from_millis(250);
 
 /// Messages kept from a failed integrity check (SQLite's own limit).
 const MAX_ERRORS: usize = 10;
@@ -72,7 +160,7 @@ struct ValueSpec {
 
 impl Kind for Sqlite {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -104,8 +192,8 @@ impl Kind for Sqlite {
 /// could not look at it (`unknown`).
 #[derive(Debug)]
 enum Problem {
-    Fail(String),
-    Unknown(String),
+    Fail(Reason),
+    Unknown(Reason),
 }
 
 /// What the read-only inspection found.
@@ -169,35 +257,33 @@ fn classify(e: &rusqlite::Error, path: &Path, wal: bool, step: &str) -> Problem 
         rusqlite::Error::SqliteFailure(err, _) => Some(*err),
         _ => None,
     }) else {
-        return Problem::Fail(format!("{step}: {msg}"));
+        return Problem::Fail(Reason::new(&ERROR).with("step", step).with("error", msg));
     };
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let at = |code| Reason::new(code).with("path", path.display().to_string());
     match err.code {
         ffi::ErrorCode::ReadOnly if err.extended_code == ffi::SQLITE_READONLY_ROLLBACK => {
-            Problem::Unknown(format!(
-                "{} has a hot journal ({name}-journal) from an interrupted write; opsrun reads only and will not roll it back — the application will on its next open",
-                path.display()
-            ))
+            Problem::Unknown(at(&HOT_JOURNAL).with("name", name))
         }
-        ffi::ErrorCode::ReadOnly if wal => Problem::Unknown(format!(
-            "{} is a WAL database and this user cannot create {name}-shm in {} (SQLite needs the -shm file even to read): run the check as a user who can write that directory",
-            path.display(),
-            dir.display()
-        )),
+        ffi::ErrorCode::ReadOnly if wal => Problem::Unknown(
+            at(&WAL_SHM)
+                .with("name", name)
+                .with("dir", dir.display().to_string()),
+        ),
         ffi::ErrorCode::CannotOpen
         | ffi::ErrorCode::PermissionDenied
-        | ffi::ErrorCode::ReadOnly => {
-            Problem::Unknown(format!("cannot open {} read-only: {msg}", path.display()))
+        | ffi::ErrorCode::ReadOnly => Problem::Unknown(at(&OPEN).with("error", msg)),
+        ffi::ErrorCode::OperationInterrupted => {
+            Problem::Fail(Reason::new(&INTERRUPTED).with("step", step))
         }
-        ffi::ErrorCode::OperationInterrupted => Problem::Fail(format!("{step} interrupted")),
-        ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked => Problem::Fail(format!(
-            "{step}: {msg} (a writer held it for the whole timeout)"
-        )),
-        _ => Problem::Fail(format!("{step}: {msg}")),
+        ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked => {
+            Problem::Fail(Reason::new(&LOCKED).with("step", step).with("error", msg))
+        }
+        _ => Problem::Fail(Reason::new(&ERROR).with("step", step).with("error", msg)),
     }
 }
 
@@ -222,33 +308,27 @@ fn inspect(
     busy: Duration,
     slot: &Mutex<Option<InterruptHandle>>,
 ) -> Result<Found, Problem> {
+    let at = |code| Reason::new(code).with("path", path.display().to_string());
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Problem::Fail(format!("{} does not exist", path.display())));
+            return Err(Problem::Fail(at(&MISSING)));
         }
         Err(e) => {
-            return Err(Problem::Unknown(format!(
-                "cannot stat {}: {}",
-                path.display(),
-                crate::values::io_reason(&e)
-            )));
+            return Err(Problem::Unknown(
+                at(&STAT).with("error", crate::values::io_reason(&e)),
+            ));
         }
     };
     if meta.is_dir() {
-        return Err(Problem::Fail(format!(
-            "{} is a directory, not a database",
-            path.display()
-        )));
+        return Err(Problem::Fail(at(&DIRECTORY)));
     }
     // SQLite reports an unreadable file as "unable to open database file";
     // opening it here first gives the real reason.
     if let Err(e) = std::fs::File::open(path) {
-        return Err(Problem::Unknown(format!(
-            "cannot read {}: {}",
-            path.display(),
-            crate::values::io_reason(&e)
-        )));
+        return Err(Problem::Unknown(
+            at(&UNREADABLE).with("error", crate::values::io_reason(&e)),
+        ));
     }
     let wal = is_wal(path);
     let mut found = Found {
@@ -327,10 +407,7 @@ impl From<rusqlite::Error> for QueryError {
 fn run_query(conn: &Connection, q: &str, p: &Params) -> Result<f64, QueryError> {
     let mut stmt = conn.prepare(q)?;
     if !stmt.readonly() {
-        return Err(QueryError::Other(Problem::Unknown(
-            "query would write to the database; opsrun only runs read-only queries (SELECT …)"
-                .into(),
-        )));
+        return Err(QueryError::Other(Problem::Unknown(Reason::new(&WRITES))));
     }
     for (name, v) in [
         (":today", rusqlite::types::Value::Text(p.today.clone())),
@@ -351,17 +428,14 @@ fn run_query(conn: &Connection, q: &str, p: &Params) -> Result<f64, QueryError> 
             }
         }
         if !unbound.is_empty() {
-            return Err(QueryError::Other(Problem::Unknown(format!(
-                "query uses parameter {}; only :today, :now and :now_unix are bound",
-                unbound.join(", ")
-            ))));
+            return Err(QueryError::Other(Problem::Unknown(
+                Reason::new(&UNBOUND).with("parameters", unbound),
+            )));
         }
     }
     let mut rows = stmt.raw_query();
     let Some(row) = rows.next()? else {
-        return Err(QueryError::Other(Problem::Fail(
-            "query returned no rows, expected one number".into(),
-        )));
+        return Err(QueryError::Other(Problem::Fail(Reason::new(&NO_ROWS))));
     };
     let n = match row.get_ref(0)? {
         ValueRef::Integer(i) => i as f64,
@@ -369,20 +443,16 @@ fn run_query(conn: &Connection, q: &str, p: &Params) -> Result<f64, QueryError> 
         ValueRef::Text(t) => {
             let s = String::from_utf8_lossy(t);
             s.trim().parse::<f64>().map_err(|_| {
-                QueryError::Other(Problem::Fail(format!(
-                    "query returned {s:?}, expected a number"
-                )))
+                QueryError::Other(Problem::Fail(
+                    Reason::new(&NOT_A_NUMBER).with("got", s.to_string()),
+                ))
             })?
         }
         ValueRef::Null => {
-            return Err(QueryError::Other(Problem::Fail(
-                "query returned NULL, expected a number".into(),
-            )));
+            return Err(QueryError::Other(Problem::Fail(Reason::new(&NULL))));
         }
         ValueRef::Blob(_) => {
-            return Err(QueryError::Other(Problem::Fail(
-                "query returned a blob, expected a number".into(),
-            )));
+            return Err(QueryError::Other(Problem::Fail(Reason::new(&BLOB))));
         }
     };
     Ok(n)
@@ -401,7 +471,7 @@ impl Drop for Interrupter {
 }
 
 impl Sqlite {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let path: PathBuf =
             std::path::absolute(ctx.path(&self.path)).unwrap_or_else(|_| ctx.path(&self.path));
         let slot = Arc::new(Mutex::new(None));
@@ -411,15 +481,15 @@ impl Sqlite {
             self.check,
             self.query.clone(),
             Params::from(&ctx.now),
-            // Leaves room to report SQLite's own "database is locked"
-            // before the check's timeout cuts it short.
-            ctx.timeout.mul_f64(0.8),
+            // SQLite waits for a writer until the deadline, and then says
+            // `database is locked` itself (see SETTLE).
+            ctx.deadline.remaining(),
         );
         let s = slot.clone();
         let job = tokio::task::spawn_blocking(move || {
             inspect(&p, mode, query.as_deref(), &params, busy, &s)
         });
-        let res = tokio::time::timeout(ctx.timeout, job).await;
+        let res = tokio::time::timeout(ctx.deadline.remaining() + SETTLE, job).await;
         let step = self.check.pragma().unwrap_or("query");
         let found = match res {
             Ok(Ok(Ok(f))) => {
@@ -427,30 +497,37 @@ impl Sqlite {
                 slot.lock().unwrap_or_else(|e| e.into_inner()).take();
                 f
             }
-            Ok(Ok(Err(Problem::Fail(m)))) => return Outcome::fail(m),
-            Ok(Ok(Err(Problem::Unknown(m)))) => return Outcome::unknown(m),
-            Ok(Err(e)) => return Outcome::unknown(format!("sqlite check failed: {e}")),
+            Ok(Ok(Err(Problem::Fail(r)))) => return Err(Failure::fail(r)),
+            Ok(Ok(Err(Problem::Unknown(r)))) => return Err(Failure::unknown(r)),
+            Ok(Err(e)) => {
+                return Err(Failure::unknown(
+                    Reason::new(&FAILED).with("error", e.to_string()),
+                ));
+            }
             Err(_) => {
                 drop(guard);
-                return Outcome::fail(format!(
-                    "{step} on {} timed out after {}",
-                    path.display(),
-                    format_millis(ctx.timeout.as_secs_f64() * 1000.0)
-                ))
-                .with_value("timeout");
+                let o = super::Overran {
+                    after: ctx.deadline.budget(),
+                };
+                return Err(Failure::fail(
+                    o.reason(&TIMEOUT)
+                        .with("step", step)
+                        .with("path", path.display().to_string()),
+                )
+                .shown("timeout"));
             }
         };
         drop(guard);
-        self.evaluate(&found, &path)
+        Ok(self.evaluate(&found, &path))
     }
 
-    fn evaluate(&self, f: &Found, path: &Path) -> Outcome {
+    fn evaluate(&self, f: &Found, path: &Path) -> Measurement {
         let size = f.size as f64;
-        let mut out = Outcome::pass(match &f.integrity {
+        let mut out = Measurement::new(match &f.integrity {
             Some(_) => "ok".to_owned(),
             None => "readable".to_owned(),
         });
-        out = out.with_detail(format!(
+        out = out.detail(format!(
             "{}: {}, journal_mode {}{}",
             path.display(),
             format_bytes(size),
@@ -462,19 +539,24 @@ impl Sqlite {
             }
         ));
         if f.size == 0 {
-            out.worsen(
+            out.observe(
                 Status::Warn,
-                format!("{} is empty (0 bytes): no tables, no data", path.display()),
+                Reason::new(&EMPTY).with("path", path.display().to_string()),
             );
         }
         if let Some(lines) = &f.integrity {
             let step = self.check.pragma().unwrap_or("check");
             if lines.len() == 1 && lines[0] == "ok" {
-                out = out.with_detail(format!("PRAGMA {step}: ok"));
+                out = out.detail(format!("PRAGMA {step}: ok"));
             } else {
-                let shown: Vec<&str> = lines.iter().map(String::as_str).take(3).collect();
+                let shown: Vec<String> = lines.iter().take(3).cloned().collect();
                 out.value = "corrupt".into();
-                out.worsen(Status::Fail, format!("{step}: {}", shown.join("; ")));
+                out.observe(
+                    Status::Fail,
+                    Reason::new(&CORRUPT)
+                        .with("step", step)
+                        .with("errors", shown),
+                );
                 out.detail
                     .extend(lines.iter().map(|l| format!("{step}: {l}")));
                 if lines.len() >= MAX_ERRORS {
@@ -486,28 +568,22 @@ impl Sqlite {
             let spec = self.value.as_ref();
             let label = spec.and_then(|s| s.unit.clone()).unwrap_or_default();
             out.value = format!("{}{label}", trim_float(n, 2));
-            let m = crate::values::outcome::Metric::new(n, Unit::Number);
-            out.metric = Some(m.clone());
-            out.metrics.insert(0, ("value".into(), m));
             if let Some(q) = &self.query {
                 out.detail
                     .push(format!("query: {q} → {}", trim_float(n, 6)));
             }
+            let mut m = Metric::new("value", n, Unit::Number, Direction::HigherIsWorse)
+                .says(format!("value {}{label}", trim_float(n, 2)));
             if let Some(spec) = spec {
-                let th = Threshold {
+                m = m.held_to(Threshold {
                     warn: spec.warn.clone(),
                     fail: spec.fail.clone(),
                     unit: Unit::Number,
-                };
-                let v = th.eval(n, Direction::HigherIsWorse);
-                out.worsen(
-                    v.status,
-                    format!("value {}{label} {}", trim_float(n, 2), v.breach),
-                );
-                out.threshold = Some(th);
+                });
             }
+            out.metrics.push(m);
         }
-        out.with_extra_metric("size", size, Unit::Bytes)
+        out.metric(Metric::new("size", size, Unit::Bytes, Direction::HigherIsWorse).extra())
     }
 }
 

@@ -12,15 +12,61 @@ use std::process::Stdio;
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::Deserialize;
 
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::{Outcome, Status};
+use super::{Attempt, CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
+use crate::values::threshold::Direction;
 use crate::values::units::{Unit, format_millis};
+
+/// The reason catalog entries of `systemd` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[
+    &NOT_FOUND,
+    &STATE,
+    &ENABLED,
+    &NO_SYSTEMD,
+    &NO_SYSTEMCTL,
+    &SHOW_FAILED,
+    &SHOW_EXIT,
+    &SPAWN,
+    &IO,
+    &TIMEOUT,
+];
+
+static NOT_FOUND: Code = Code::new(
+    "systemd.not_found",
+    "unit {unit} not found, expected {want}",
+);
+static STATE: Code = Code::new(
+    "systemd.state",
+    "{unit} is {state}, expected {want}[, result {result}][, exit status {exit_status}][, restarted {restarts} times]",
+);
+static ENABLED: Code = Code::new(
+    "systemd.enabled",
+    "{unit} UnitFileState {unit_file_state}, expected {want}",
+);
+static NO_SYSTEMD: Code = Code::new("systemd.no_systemd", "no systemd on this host ({error})");
+static NO_SYSTEMCTL: Code = Code::variant(
+    "systemd.no_systemctl",
+    "systemd.no_systemd",
+    "systemctl not found: no systemd on this host",
+);
+static SHOW_FAILED: Code = Code::new("systemd.show", "systemctl show failed: {error}");
+static SHOW_EXIT: Code = Code::variant(
+    "systemd.show.exit",
+    "systemd.show",
+    "systemctl show failed with exit {exit}",
+);
+static SPAWN: Code = Code::new("systemd.spawn", "cannot run systemctl: {error}");
+static IO: Code = Code::new("systemd.io", "systemctl: {error}");
+static TIMEOUT: Code = Code::variant(
+    "systemd.timeout",
+    "timeout",
+    "systemctl show did not answer within {after}",
+);
 
 /// Properties read; `systemctl show` prints them in its own order.
 const PROPERTIES: &str = "Id,LoadState,LoadError,ActiveState,SubState,UnitFileState,Result,\
 NRestarts,MainPID,ExecMainStatus,StateChangeTimestamp,Description";
-
-const TIMED_OUT: &str = "systemctl show did not answer within";
 
 /// Every `ActiveState` systemd knows (`state:` must be one of them).
 const ACTIVE_STATES: &[&str] = &[
@@ -61,7 +107,7 @@ fn active() -> String {
 
 impl Kind for Systemd {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -118,19 +164,19 @@ impl Show {
 }
 
 /// Why `systemctl` could not answer: the check cannot be carried out here.
-fn unavailable(stderr: &str, code: Option<i32>) -> String {
+fn unavailable(stderr: &str, code: Option<i32>) -> Failure {
     let first = stderr.lines().map(str::trim).find(|l| !l.is_empty());
-    match first {
+    Failure::unknown(match first {
         Some(l) if l.contains("not been booted with systemd") => {
-            format!("no systemd on this host ({l})")
+            Reason::new(&NO_SYSTEMD).with("error", l)
         }
-        Some(l) => format!("systemctl show failed: {l}"),
-        None => format!(
-            "systemctl show failed with exit {}",
+        Some(l) => Reason::new(&SHOW_FAILED).with("error", l),
+        None => Reason::new(&SHOW_EXIT).with(
+            "exit",
             code.map(|c| c.to_string())
-                .unwrap_or_else(|| "by signal".into())
+                .unwrap_or_else(|| "by signal".into()),
         ),
-    }
+    })
 }
 
 /// `Tue 2025-10-21 02:00:01 JST` → a time. systemctl prints its host's local
@@ -151,7 +197,7 @@ fn parse_timestamp(s: &str, offset: &FixedOffset) -> Option<DateTime<FixedOffset
 }
 
 impl Systemd {
-    async fn show(&self, ctx: &Ctx) -> Result<Show, String> {
+    async fn show(&self, ctx: &Ctx) -> Result<Show, Failure> {
         let mut cmd = tokio::process::Command::new("systemctl");
         cmd.arg("show")
             .arg("--no-pager")
@@ -168,24 +214,24 @@ impl Systemd {
         let child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err("systemctl not found: no systemd on this host".into());
+                return Err(Failure::unknown(Reason::new(&NO_SYSTEMCTL)));
             }
             Err(e) => {
-                return Err(format!(
-                    "cannot run systemctl: {}",
-                    crate::values::io_reason(&e)
+                return Err(Failure::unknown(
+                    Reason::new(&SPAWN).with("error", crate::values::io_reason(&e)),
                 ));
             }
         };
-        let out = match tokio::time::timeout(ctx.timeout, child.wait_with_output()).await {
+        let out = match ctx.deadline.within(child.wait_with_output()).await {
             Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(format!("systemctl: {}", crate::values::io_reason(&e))),
-            Err(_) => {
-                return Err(format!(
-                    "{TIMED_OUT} {}",
-                    format_millis(ctx.timeout.as_secs_f64() * 1000.0)
+            Ok(Err(e)) => {
+                return Err(Failure::unknown(
+                    Reason::new(&IO).with("error", crate::values::io_reason(&e)),
                 ));
             }
+            // A timeout is fail (SPEC §2, the Nagios rule): a hung PID 1 is
+            // as bad as a stopped service.
+            Err(o) => return Err(Failure::fail(o.reason(&TIMEOUT))),
         };
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -199,28 +245,22 @@ impl Systemd {
         Ok(show)
     }
 
-    async fn check(&self, ctx: &Ctx) -> Outcome {
-        let show = match self.show(ctx).await {
-            Ok(s) => s,
-            // A timeout is fail (SPEC §2, the Nagios rule): a hung PID 1 is
-            // as bad as a stopped service.
-            Err(why) if why.starts_with(TIMED_OUT) => return Outcome::fail(why),
-            Err(why) => return Outcome::unknown(why),
-        };
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
+        let show = self.show(ctx).await?;
         evaluate(&show, &self.unit, &self.state, self.enabled, &ctx.now)
     }
 }
 
-/// The outcome for `systemctl show` output `text` (fuzzing and tests: the
-/// output of a tool is untrusted text).
+/// What a check makes of `systemctl show` output `text` (fuzzing and
+/// tests: the output of a tool is untrusted text).
 pub(crate) fn outcome_from_show(
     text: &str,
     unit: &str,
     want: &str,
     enabled: Option<bool>,
     now: &DateTime<FixedOffset>,
-) -> Outcome {
-    evaluate(&Show::parse(text), unit, want, enabled, now)
+) -> Attempt {
+    evaluate(&Show::parse(text), unit, want, enabled, now).into()
 }
 
 fn evaluate(
@@ -229,7 +269,7 @@ fn evaluate(
     want: &str,
     enabled: Option<bool>,
     now: &DateTime<FixedOffset>,
-) -> Outcome {
+) -> Result<Measurement, Failure> {
     let id = match show.get("Id") {
         "" => unit,
         id => id,
@@ -239,14 +279,21 @@ fn evaluate(
     let sub = show.get("SubState");
 
     if load == "not-found" {
-        let mut o =
-            Outcome::fail(format!("unit {id} not found, expected {want}")).with_value("not-found");
-        if want == "inactive" {
+        let mut o = if want == "inactive" {
             // "Must not run" is met by a unit that does not exist.
-            o = Outcome::pass("not-found").with_detail(format!("unit {id} not found"));
-        }
+            Ok(Measurement::new("not-found").detail(format!("unit {id} not found")))
+        } else {
+            Err(
+                Failure::fail(Reason::new(&NOT_FOUND).with("unit", id).with("want", want))
+                    .shown("not-found"),
+            )
+        };
         if !show.get("LoadError").is_empty() {
-            o = o.with_detail(format!("LoadError: {}", show.get("LoadError")));
+            let line = format!("LoadError: {}", show.get("LoadError"));
+            match &mut o {
+                Ok(m) => m.detail.push(line),
+                Err(f) => f.detail.push(line),
+            }
         }
         return o;
     }
@@ -256,16 +303,18 @@ fn evaluate(
     } else {
         format!("{active} ({sub})")
     };
-    let mut out = Outcome::pass(value.clone());
+    let mut out = Measurement::new(value.clone());
 
     let restarts: Option<u64> = show.get("NRestarts").parse().ok();
     if let Some(n) = restarts {
-        out = out.with_extra_metric("restarts", n as f64, Unit::Count);
+        out = out.metric(
+            Metric::new("restarts", n as f64, Unit::Count, Direction::HigherIsWorse).extra(),
+        );
     }
 
     // Detail: what `systemctl status` shows on its first lines.
     let desc = show.get("Description");
-    out = out.with_detail(if desc.is_empty() {
+    out = out.detail(if desc.is_empty() {
         format!("{id}: {value}")
     } else {
         format!("{id} ({desc}): {value}")
@@ -277,7 +326,7 @@ fn evaluate(
             .filter(|ms| *ms >= 0)
             .map(|ms| format!(" ({} ago)", format_millis(ms as f64)))
             .unwrap_or_default();
-        out = out.with_detail(format!("since {since}{ago}"));
+        out = out.detail(format!("since {since}{ago}"));
     }
     let mut facts = Vec::new();
     match show.get("MainPID") {
@@ -292,17 +341,19 @@ fn evaluate(
         r => facts.push(format!("Result={r}")),
     }
     if !facts.is_empty() {
-        out = out.with_detail(facts.join(", "));
+        out = out.detail(facts.join(", "));
     }
 
-    let restarts_note = match restarts {
-        Some(n) if n > 0 => format!(", restarted {n} times"),
-        _ => String::new(),
-    };
-    let result_note = match (show.get("Result"), show.get("ExecMainStatus")) {
-        ("" | "success", _) => String::new(),
-        (r, "" | "0") => format!(", result {r}"),
-        (r, code) => format!(", result {r}, exit status {code}"),
+    let state = |want: &str| {
+        let r = Reason::new(&STATE)
+            .with("unit", id)
+            .with("state", value.clone())
+            .with("want", want);
+        match (show.get("Result"), show.get("ExecMainStatus")) {
+            ("" | "success", _) => r,
+            (res, "" | "0") => r.with("result", res),
+            (res, code) => r.with("result", res).with("exit_status", code),
+        }
     };
 
     if want == "active" {
@@ -314,16 +365,11 @@ fn evaluate(
             _ => Status::Fail,
         };
         if status != Status::Pass {
-            out.worsen(
-                status,
-                format!("{id} is {value}, expected active{result_note}{restarts_note}"),
-            );
+            let r = state("active").with_opt("restarts", restarts.filter(|n| *n > 0));
+            out.observe(status, r);
         }
     } else if active != want {
-        out.worsen(
-            Status::Fail,
-            format!("{id} is {value}, expected {want}{result_note}"),
-        );
+        out.observe(Status::Fail, state(want));
     }
 
     if let Some(want_enabled) = enabled {
@@ -331,16 +377,16 @@ fn evaluate(
         let is_enabled = ENABLED_STATES.contains(&ufs);
         if is_enabled != want_enabled {
             let shown = if ufs.is_empty() { "(none)" } else { ufs };
-            out.worsen(
+            out.observe(
                 Status::Fail,
-                format!(
-                    "{id} UnitFileState {shown}, expected {}",
-                    if want_enabled { "enabled" } else { "disabled" }
-                ),
+                Reason::new(&ENABLED)
+                    .with("unit", id)
+                    .with("unit_file_state", shown)
+                    .with("want", if want_enabled { "enabled" } else { "disabled" }),
             );
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -351,8 +397,10 @@ mod tests {
         DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00").unwrap()
     }
 
-    fn eval(text: &str, want: &str, enabled: Option<bool>) -> Outcome {
-        evaluate(&Show::parse(text), "x.service", want, enabled, &now())
+    /// The measurement (or failure) and the status the judge will give it.
+    fn eval(text: &str, want: &str, enabled: Option<bool>) -> (Status, Measurement) {
+        let m = evaluate(&Show::parse(text), "x.service", want, enabled, &now()).unwrap();
+        (super::super::harness::status(&m), m)
     }
 
     #[test]
@@ -363,7 +411,8 @@ mod tests {
             "active",
             None,
         );
-        assert_eq!(o.status, Status::Pass);
+        assert_eq!(o.0, Status::Pass);
+        let o = o.1;
         assert_eq!(o.value, "active (running)");
         assert!(
             o.detail.iter().any(|d| d.contains("(7h ago)")),
@@ -387,7 +436,7 @@ mod tests {
                 "active",
                 None,
             );
-            assert_eq!(o.status, status, "{active}");
+            assert_eq!(o.0, status, "{active}");
         }
     }
 
@@ -398,17 +447,18 @@ mod tests {
             "inactive",
             None,
         );
-        assert_eq!(o.status, Status::Pass);
-        let o = eval(
+        assert_eq!(o.0, Status::Pass);
+        let (status, m) = eval(
             "LoadState=loaded\nActiveState=active\nSubState=running\n",
             "inactive",
             None,
         );
-        assert_eq!(o.status, Status::Fail);
-        assert_eq!(
-            o.message,
-            "x.service is active (running), expected inactive"
-        );
+        assert_eq!(status, Status::Fail);
+        let r = &m.observations[0].reason;
+        assert_eq!(r.code.code, "systemd.state");
+        assert_eq!(r.param("state"), Some(&"active (running)".into()));
+        assert_eq!(r.param("want"), Some(&"inactive".into()));
+        assert_eq!(r.param("result"), None);
     }
 
     #[test]
@@ -419,23 +469,23 @@ mod tests {
             "active",
             Some(true),
         );
-        assert_eq!(o.status, Status::Fail);
-        assert!(
-            o.message
-                .contains("UnitFileState disabled, expected enabled")
-        );
+        assert_eq!(o.0, Status::Fail);
+        let r = &o.1.observations[0].reason;
+        assert_eq!(r.code.code, "systemd.enabled");
+        assert_eq!(r.param("unit_file_state"), Some(&"disabled".into()));
+        assert_eq!(r.param("want"), Some(&"enabled".into()));
         let o = eval(
             &format!("{base}UnitFileState=static\n"),
             "active",
             Some(true),
         );
-        assert_eq!(o.status, Status::Pass);
+        assert_eq!(o.0, Status::Pass);
         let o = eval(
             &format!("{base}UnitFileState=enabled\n"),
             "active",
             Some(false),
         );
-        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.0, Status::Fail);
     }
 
     #[test]

@@ -22,11 +22,110 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 use super::cert_file::read_certs;
-use super::x509::{CertInfo, default_days, expiry_outcome};
-use super::{CheckFuture, Ctx, Kind, sections};
-use crate::values::outcome::{Outcome, Status};
+use super::x509::{CertInfo, default_days, expiry};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, sections};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::Threshold;
-use crate::values::units::format_millis;
+
+/// The reason catalog entries of `tls` (docs/reasons.md); expiry reasons
+/// are `x509`'s.
+pub(crate) static CODES: &[&Code] = &[
+    &SERVER_NAME,
+    &TRUST,
+    &VERIFIER,
+    &CONFIG,
+    &RESOLVE,
+    &RESOLVE_TIMEOUT,
+    &REFUSED,
+    &CONNECT,
+    &CONNECT_TIMEOUT,
+    &HANDSHAKE,
+    &HANDSHAKE_AFTER,
+    &HANDSHAKE_AFTER_TIMEOUT,
+    &HANDSHAKE_TIMEOUT,
+    &BAD_CERT,
+    &NAME,
+    &NAME_UNKNOWN,
+    &SELF_SIGNED,
+    &UNTRUSTED,
+    &UNTRUSTED_UNKNOWN,
+    &BAD_SIGNATURE,
+    &PURPOSE,
+    &REVOKED,
+    &MALFORMED,
+    &REJECTED,
+];
+
+static SERVER_NAME: Code = Code::new(
+    "tls.server_name",
+    "invalid server name `{name}`: expected a DNS name or an IP address",
+);
+static TRUST: Code = Code::new("tls.trust", "{error}");
+static VERIFIER: Code = Code::new("tls.verifier", "cannot build TLS verifier: {error}");
+static CONFIG: Code = Code::new("tls.config", "cannot configure TLS: {error}");
+static RESOLVE: Code = Code::new("tls.resolve", "cannot resolve host {host}");
+static RESOLVE_TIMEOUT: Code = Code::variant(
+    "tls.resolve.timeout",
+    "timeout",
+    "timed out after {after} resolving {host}",
+);
+static REFUSED: Code = Code::new("tls.refused", "{target}: connection refused");
+static CONNECT: Code = Code::new("tls.connect", "{target}: cannot connect ({error})");
+static CONNECT_TIMEOUT: Code = Code::variant(
+    "tls.connect.timeout",
+    "timeout",
+    "{target}: timed out after {after} connecting",
+);
+static HANDSHAKE: Code = Code::new("tls.handshake", "{target}: TLS handshake failed: {error}");
+static HANDSHAKE_AFTER: Code = Code::variant(
+    "tls.handshake.after_certificate",
+    "tls.handshake",
+    "TLS handshake failed after the certificate: {error}",
+);
+static HANDSHAKE_AFTER_TIMEOUT: Code = Code::variant(
+    "tls.handshake.after_certificate.timeout",
+    "timeout",
+    "TLS handshake failed after the certificate: timed out after {after} in the TLS handshake",
+);
+static HANDSHAKE_TIMEOUT: Code = Code::variant(
+    "tls.handshake.timeout",
+    "timeout",
+    "{target}: TLS handshake failed: timed out after {after} in the TLS handshake",
+);
+static BAD_CERT: Code = Code::new(
+    "tls.bad_certificate",
+    "{target}: presented certificate #{index} is {error}",
+);
+static NAME: Code = Code::new("tls.name", "certificate for {names}, not {name}");
+static NAME_UNKNOWN: Code = Code::variant(
+    "tls.name.unknown",
+    "tls.name",
+    "certificate not valid for {name}",
+);
+static SELF_SIGNED: Code = Code::variant(
+    "tls.untrusted.self_signed",
+    "tls.untrusted",
+    "self-signed certificate {certificate} is not trusted",
+);
+static UNTRUSTED: Code = Code::new(
+    "tls.untrusted",
+    "certificate not trusted: issuer {issuer} is not a known CA",
+);
+static UNTRUSTED_UNKNOWN: Code = Code::variant(
+    "tls.untrusted.unknown",
+    "tls.untrusted",
+    "certificate not trusted: unknown issuer",
+);
+static BAD_SIGNATURE: Code =
+    Code::new("tls.bad_signature", "certificate chain has a bad signature");
+static PURPOSE: Code = Code::new(
+    "tls.purpose",
+    "certificate is not for TLS server authentication",
+);
+static REVOKED: Code = Code::new("tls.revoked", "certificate revoked");
+static MALFORMED: Code = Code::new("tls.malformed", "certificate is malformed");
+static REJECTED: Code = Code::new("tls.rejected", "certificate rejected: {error}");
 
 /// CA bundles of the common distributions, first one found wins
 /// (`SSL_CERT_FILE` before all). Without any, webpki-roots (Mozilla's
@@ -62,7 +161,7 @@ fn yes() -> bool {
 
 impl Kind for Tls {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -298,37 +397,37 @@ fn describe(
     leaf: Option<&CertInfo>,
     last: Option<&CertInfo>,
     name: &str,
-) -> String {
+) -> Reason {
     use CertificateError as C;
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
             C::NotValidForName | C::NotValidForNameContext { .. } => match leaf {
-                Some(l) => format!("certificate for {}, not {name}", l.names()),
-                None => format!("certificate not valid for {name}"),
+                Some(l) => Reason::new(&NAME)
+                    .with("names", l.names())
+                    .with("name", name),
+                None => Reason::new(&NAME_UNKNOWN).with("name", name),
             },
             C::UnknownIssuer => match last {
                 Some(l) if l.self_signed() => {
-                    format!("self-signed certificate {} is not trusted", l.short_name())
+                    Reason::new(&SELF_SIGNED).with("certificate", l.short_name())
                 }
-                Some(l) => format!(
-                    "certificate not trusted: issuer {} is not a known CA",
+                Some(l) => Reason::new(&UNTRUSTED).with(
+                    "issuer",
                     if l.issuer.is_empty() {
                         "(empty)".to_owned()
                     } else {
                         l.issuer.clone()
-                    }
+                    },
                 ),
-                None => "certificate not trusted: unknown issuer".into(),
+                None => Reason::new(&UNTRUSTED_UNKNOWN),
             },
-            C::BadSignature => "certificate chain has a bad signature".into(),
-            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-                "certificate is not for TLS server authentication".into()
-            }
-            C::Revoked => "certificate revoked".into(),
-            C::BadEncoding => "certificate is malformed".into(),
-            other => format!("certificate rejected: {other:?}"),
+            C::BadSignature => Reason::new(&BAD_SIGNATURE),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => Reason::new(&PURPOSE),
+            C::Revoked => Reason::new(&REVOKED),
+            C::BadEncoding => Reason::new(&MALFORMED),
+            other => Reason::new(&REJECTED).with("error", format!("{other:?}")),
         },
-        other => format!("certificate rejected: {other}"),
+        other => Reason::new(&REJECTED).with("error", other.to_string()),
     }
 }
 
@@ -337,31 +436,26 @@ impl Tls {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
-    async fn check(&self, ctx: &Ctx) -> Outcome {
-        let timeout_text = || format_millis(ctx.timeout.as_secs_f64() * 1000.0);
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let host = self.host();
         let sni = self.server_name.clone().unwrap_or_else(|| host.to_owned());
-        let server_name = match ServerName::try_from(sni.clone()) {
-            Ok(s) => s,
-            Err(_) => {
-                return Outcome::unknown(format!(
-                    "invalid server name `{sni}`: expected a DNS name or an IP address"
-                ));
-            }
-        };
+        let server_name = ServerName::try_from(sni.clone())
+            .map_err(|_| Failure::unknown(Reason::new(&SERVER_NAME).with("name", &sni)))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut trust_note = "verify: false (chain and host name not checked)".to_owned();
         let inner = if self.verify {
-            let (store, note) = match roots(ctx, self.ca_file.as_deref()) {
-                Ok(r) => r,
-                Err(e) => return Outcome::unknown(e),
-            };
+            let (store, note) = roots(ctx, self.ca_file.as_deref())
+                .map_err(|e| Failure::unknown(Reason::new(&TRUST).with("error", e)))?;
             trust_note = note;
             match WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
                 .build()
             {
                 Ok(v) => Some(v),
-                Err(e) => return Outcome::unknown(format!("cannot build TLS verifier: {e}")),
+                Err(e) => {
+                    return Err(Failure::unknown(
+                        Reason::new(&VERIFIER).with("error", e.to_string()),
+                    ));
+                }
             }
         } else {
             None
@@ -382,50 +476,49 @@ impl Tls {
                 .dangerous()
                 .with_custom_certificate_verifier(recorder)
                 .with_no_client_auth(),
-            Err(e) => return Outcome::unknown(format!("cannot configure TLS: {e}")),
+            Err(e) => {
+                return Err(Failure::unknown(
+                    Reason::new(&CONFIG).with("error", e.to_string()),
+                ));
+            }
         };
 
-        let deadline = tokio::time::Instant::now() + ctx.timeout;
+        let deadline = ctx.deadline;
         let target = self.target();
-        let addrs: Vec<std::net::SocketAddr> =
-            match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, self.port)))
-                .await
-            {
-                Ok(Ok(a)) => a.collect(),
-                Ok(Err(_)) => return Outcome::fail(format!("cannot resolve host {host}")),
-                Err(_) => {
-                    return Outcome::fail(format!(
-                        "timed out after {} resolving {host}",
-                        timeout_text()
-                    ));
-                }
-            };
-        let tcp =
-            match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(&addrs[..]))
-                .await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    return Outcome::fail(format!("{target}: connection refused"));
-                }
-                Ok(Err(e)) => {
-                    return Outcome::fail(format!(
-                        "{target}: cannot connect ({})",
-                        crate::values::io_reason(&e)
-                    ));
-                }
-                Err(_) => {
-                    return Outcome::fail(format!(
-                        "{target}: timed out after {} connecting",
-                        timeout_text()
-                    ));
-                }
-            };
+        let at_target = |code| Reason::new(code).with("target", target.clone());
+        let addrs: Vec<std::net::SocketAddr> = match deadline
+            .within(tokio::net::lookup_host((host, self.port)))
+            .await
+        {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(_)) => return Err(Failure::fail(Reason::new(&RESOLVE).with("host", host))),
+            Err(o) => {
+                return Err(Failure::fail(o.reason(&RESOLVE_TIMEOUT).with("host", host)));
+            }
+        };
+        let tcp = match deadline
+            .within(tokio::net::TcpStream::connect(&addrs[..]))
+            .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(Failure::fail(at_target(&REFUSED)));
+            }
+            Ok(Err(e)) => {
+                return Err(Failure::fail(
+                    at_target(&CONNECT).with("error", crate::values::io_reason(&e)),
+                ));
+            }
+            Err(o) => {
+                return Err(Failure::fail(
+                    o.reason(&CONNECT_TIMEOUT).with("target", target.clone()),
+                ));
+            }
+        };
         let peer = tcp.peer_addr().ok();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let handshake =
-            tokio::time::timeout_at(deadline, connector.connect(server_name, tcp)).await;
-        let mut handshake_error = None;
+        let handshake = deadline.within(connector.connect(server_name, tcp)).await;
+        let mut handshake_error: Option<Reason> = None;
         let mut session = Vec::new();
         match handshake {
             Ok(Ok(mut stream)) => {
@@ -439,20 +532,18 @@ impl Tls {
                 // close_notify and go; nothing else is ever sent.
                 let _ = tokio::time::timeout(Duration::from_millis(500), stream.shutdown()).await;
             }
-            Ok(Err(e)) => handshake_error = Some(e.to_string()),
-            Err(_) => {
-                handshake_error = Some(format!(
-                    "timed out after {} in the TLS handshake",
-                    timeout_text()
-                ))
+            Ok(Err(e)) => {
+                handshake_error = Some(at_target(&HANDSHAKE).with("error", e.to_string()))
+            }
+            Err(o) => {
+                handshake_error = Some(o.reason(&HANDSHAKE_TIMEOUT).with("target", target.clone()))
             }
         }
         let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
         if seen.chain.is_empty() {
-            return Outcome::fail(format!(
-                "{target}: TLS handshake failed: {}",
-                handshake_error.unwrap_or_else(|| "no certificate presented".into())
-            ));
+            return Err(Failure::fail(handshake_error.unwrap_or_else(|| {
+                at_target(&HANDSHAKE).with("error", "no certificate presented")
+            })));
         }
 
         let mut infos = Vec::new();
@@ -469,15 +560,14 @@ impl Tls {
                     infos.push(c);
                 }
                 Err(e) => {
-                    return Outcome::fail(format!(
-                        "{target}: presented certificate #{} is {e}",
-                        i + 1
+                    return Err(Failure::fail(
+                        at_target(&BAD_CERT).with("index", i + 1).with("error", e),
                     ));
                 }
             }
         }
         let th = self.days.clone().unwrap_or_else(default_days);
-        let mut out = expiry_outcome(&infos, &ctx.now, &th);
+        let mut out = expiry(&infos, &ctx.now, &th)?;
 
         // Chain and name problems, separated from time problems.
         let problem = match (&seen.verdict, &seen.verdict_in_window) {
@@ -485,14 +575,23 @@ impl Tls {
             (Some(Err(_)), Some(Err(e))) => Some(e),
             _ => None,
         };
+        // Said after the expiry verdict, as always.
         if let Some(e) = problem {
-            out.worsen(Status::Fail, describe(e, infos.first(), infos.last(), &sni));
+            out.observe_late(Status::Fail, describe(e, infos.first(), infos.last(), &sni));
         }
         if let Some(e) = handshake_error {
-            out.worsen(
-                Status::Fail,
-                format!("TLS handshake failed after the certificate: {e}"),
-            );
+            let code = if e.code.code == "timeout" {
+                &HANDSHAKE_AFTER_TIMEOUT
+            } else {
+                &HANDSHAKE_AFTER
+            };
+            let mut r = Reason::new(code);
+            r.params = e
+                .params
+                .into_iter()
+                .filter(|(n, _)| *n != "target")
+                .collect();
+            out.observe_late(Status::Fail, r);
         }
 
         let mut head = vec![format!(
@@ -517,6 +616,6 @@ impl Tls {
             ));
         }
         out.detail.push(trust_note);
-        out
+        Ok(out)
     }
 }

@@ -10,9 +10,31 @@
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use x509_parser::extensions::GeneralName;
 
-use crate::values::outcome::{Outcome, Status};
+use super::{Failure, Measurement, Metric};
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Param, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
+
+/// The catalog entries of certificate expiry (`tls`, `cert_file`).
+pub(crate) static CODES: &[&Code] = &[&NONE, &NOT_YET_VALID, &EXPIRED, &EXPIRES, &EXPIRES_1];
+
+static NONE: Code = Code::new("cert.none", "no certificate");
+static NOT_YET_VALID: Code = Code::new("cert.not_yet_valid", "{who} not valid before {not_before}");
+static EXPIRED: Code = Code::new(
+    "cert.expired",
+    "{who} expired {ago} ago (notAfter {not_after})[, before the {first} ({first_days} days)]",
+);
+static EXPIRES: Code = Code::variant(
+    "cert.expires",
+    "threshold",
+    "{who} expires in {days} days {op} {level} {limit} (notAfter {not_after})[, before the {first} ({first_days} days)]",
+);
+static EXPIRES_1: Code = Code::variant(
+    "cert.expires.1",
+    "threshold",
+    "{who} expires in {days} day {op} {level} {limit} (notAfter {not_after})[, before the {first} ({first_days} days)]",
+);
 
 const DAY: i64 = 86_400;
 
@@ -155,13 +177,13 @@ pub(crate) fn default_days() -> Threshold {
 /// Holds `certs` (leaf or first certificate first) against `th` at `now`.
 /// The earliest expiry decides; the detail names the first certificate's
 /// notAfter, subject, issuer and SANs, and the earliest one if it differs.
-pub(crate) fn expiry_outcome(
+pub(crate) fn expiry(
     certs: &[CertInfo],
     now: &DateTime<FixedOffset>,
     th: &Threshold,
-) -> Outcome {
+) -> Result<Measurement, Failure> {
     let Some(first) = certs.first() else {
-        return Outcome::fail("no certificate");
+        return Err(Failure::fail(Reason::new(&NONE)));
     };
     let now_ts = now.timestamp();
     // Earliest notAfter; the first certificate wins ties.
@@ -174,30 +196,27 @@ pub(crate) fn expiry_outcome(
     let first_days = days_left(first.not_after, now_ts);
 
     let value = left_ja(earliest.not_after, now_ts);
-    let mut out = Outcome::pass(value)
-        .with_metric("days_left", days as f64, Unit::Days)
-        .with_extra_metric("not_after", earliest.not_after as f64, Unit::Number);
-    out.threshold = Some(th.clone());
+    let mut out = Measurement::new(value);
 
     out = out
-        .with_detail(format!(
+        .detail(format!(
             "notAfter {} ({})",
             utc(first.not_after),
             left_ja(first.not_after, now_ts)
         ))
-        .with_detail(format!("subject {}", first.subject))
-        .with_detail(format!("issuer {}", first.issuer));
+        .detail(format!("subject {}", first.subject))
+        .detail(format!("issuer {}", first.issuer));
     if !first.sans.is_empty() {
-        out = out.with_detail(format!("SANs {}", first.sans.join(", ")));
+        out = out.detail(format!("SANs {}", first.sans.join(", ")));
     }
     if certs.len() > 1 {
         if ei == 0 {
-            out = out.with_detail(format!(
+            out = out.detail(format!(
                 "{} certificates; the first expires earliest",
                 certs.len()
             ));
         } else {
-            out = out.with_detail(format!(
+            out = out.detail(format!(
                 "earliest expiry: {} {}, notAfter {} ({}), before the first certificate",
                 earliest.role,
                 earliest.short_name(),
@@ -212,11 +231,16 @@ pub(crate) fn expiry_outcome(
     } else {
         format!("{} {}", earliest.role, earliest.short_name())
     };
-    let before_first = if ei == 0 {
-        String::new()
-    } else {
-        format!(", before the {} ({first_days} days)", first.role)
-    };
+    let mut context: Vec<(&'static str, Param)> = vec![
+        ("who", who.into()),
+        ("not_after", utc(earliest.not_after).into()),
+    ];
+    if ei != 0 {
+        context.push(("first", first.role.clone().into()));
+        context.push(("first_days", first_days.into()));
+    }
+    let mut expires = context.clone();
+    expires.push(("days", days.into()));
 
     // Not yet valid: no amount of days left makes that usable.
     if let Some(c) = certs.iter().find(|c| c.not_before > now_ts) {
@@ -225,35 +249,47 @@ pub(crate) fn expiry_outcome(
         } else {
             format!("{} {}", c.role, c.short_name())
         };
-        out.worsen(
+        out.observe(
             Status::Fail,
-            format!("{role} not valid before {}", utc(c.not_before)),
+            Reason::new(&NOT_YET_VALID)
+                .with("who", role)
+                .with("not_before", utc(c.not_before)),
         );
     }
-    if earliest.not_after < now_ts {
-        out.worsen(
-            Status::Fail,
-            format!(
-                "{who} expired {} ago (notAfter {}){before_first}",
-                ago_text(now_ts - earliest.not_after).0,
-                utc(earliest.not_after)
-            ),
-        );
-        return out;
+    let expired = earliest.not_after < now_ts;
+    if expired {
+        let mut r = Reason::new(&EXPIRED).with("ago", ago_text(now_ts - earliest.not_after).0);
+        r.params.extend(context.clone());
+        out.observe(Status::Fail, r);
     }
-    let v = th.eval(days as f64, Direction::LowerIsWorse);
-    if v.status != Status::Pass {
-        out.worsen(
-            v.status,
-            format!(
-                "{who} expires in {days} day{} {} (notAfter {}){before_first}",
-                if days == 1 { "" } else { "s" },
-                v.breach,
-                utc(earliest.not_after)
-            ),
-        );
-    }
-    out
+    let days_metric = Metric::new(
+        "days_left",
+        days as f64,
+        Unit::Days,
+        Direction::LowerIsWorse,
+    )
+    .held_to(th.clone())
+    .says(format!("{days} days"))
+    .worded(if days == 1 { &EXPIRES_1 } else { &EXPIRES }, expires);
+    // Expired says it all: the days are shown against the limits, not judged.
+    out.metrics.insert(
+        0,
+        if expired {
+            days_metric.not_judged()
+        } else {
+            days_metric
+        },
+    );
+    out.metrics.insert(
+        1,
+        Metric::new(
+            "not_after",
+            earliest.not_after as f64,
+            Unit::Number,
+            Direction::LowerIsWorse,
+        ),
+    );
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -285,31 +321,65 @@ mod tests {
         assert_eq!(days_left(-3 * DAY - 7200, 0), -3);
     }
 
+    /// The status and the first reason the judge will give.
+    fn judged(r: Result<Measurement, Failure>) -> (Status, String, Option<Reason>) {
+        let m = r.unwrap();
+        let status = super::super::harness::status(&m);
+        let reason = m
+            .observations
+            .first()
+            .map(|o| o.reason.clone())
+            .or_else(|| {
+                m.metrics.iter().filter(|x| x.judged).find_map(|x| {
+                    let th = x.threshold.as_ref()?;
+                    th.breach(x.value, x.direction)?;
+                    x.wording.as_ref().map(|(c, p)| {
+                        let mut r = Reason::new(c);
+                        r.params.extend(p.clone());
+                        r
+                    })
+                })
+            });
+        (status, m.value, reason)
+    }
+
     #[test]
     fn thresholds_and_values() {
         let t = now().timestamp();
         let th = default_days();
-        let o = expiry_outcome(&[cert("certificate", t + 45 * DAY + 10)], &now(), &th);
-        assert_eq!((o.status, o.value.as_str()), (Status::Pass, "残り45日"));
-        let o = expiry_outcome(&[cert("certificate", t + 30 * DAY + 10)], &now(), &th);
-        assert_eq!(o.status, Status::Warn);
+        let o = judged(expiry(
+            &[cert("certificate", t + 45 * DAY + 10)],
+            &now(),
+            &th,
+        ));
+        assert_eq!((o.0, o.1.as_str()), (Status::Pass, "残り45日"));
+        let o = judged(expiry(
+            &[cert("certificate", t + 30 * DAY + 10)],
+            &now(),
+            &th,
+        ));
+        assert_eq!(o.0, Status::Warn);
+        let r = o.2.unwrap();
+        assert_eq!((r.code.code, r.code.key), ("threshold", "cert.expires"));
+        assert_eq!(r.param("who"), Some(&"certificate".into()));
+        let o = judged(expiry(
+            &[cert("certificate", t + 7 * DAY + 10)],
+            &now(),
+            &th,
+        ));
+        assert_eq!(o.0, Status::Fail);
+        let m = expiry(&[cert("certificate", t - 3 * DAY - 10)], &now(), &th).unwrap();
+        assert_eq!(m.metrics[0].value, -3.0);
         assert!(
-            o.message
-                .starts_with("certificate expires in 30 days ≤ warn 30d"),
-            "{}",
-            o.message
+            !m.metrics[0].judged,
+            "expired: the days are not judged again"
         );
-        let o = expiry_outcome(&[cert("certificate", t + 7 * DAY + 10)], &now(), &th);
-        assert_eq!(o.status, Status::Fail);
-        let o = expiry_outcome(&[cert("certificate", t - 3 * DAY - 10)], &now(), &th);
-        assert_eq!(o.status, Status::Fail);
-        assert_eq!(o.value, "期限切れ (3日前)");
-        assert!(
-            o.message.starts_with("certificate expired 3 days ago"),
-            "{}",
-            o.message
-        );
-        assert_eq!(o.metric.unwrap().value, -3.0);
+        let o = judged(Ok(m));
+        assert_eq!(o.0, Status::Fail);
+        assert_eq!(o.1, "期限切れ (3日前)");
+        let r = o.2.unwrap();
+        assert_eq!(r.code.code, "cert.expired");
+        assert_eq!(r.param("ago"), Some(&"3 days".into()));
     }
 
     #[test]
@@ -317,26 +387,21 @@ mod tests {
         let t = now().timestamp();
         let mut inter = cert("intermediate", t + 9 * DAY + 10);
         inter.common_name = Some("Inter".into());
-        let o = expiry_outcome(
+        let r = expiry(
             &[cert("certificate", t + 90 * DAY), inter],
             &now(),
             &default_days(),
         );
-        assert_eq!(o.status, Status::Warn);
-        assert_eq!(o.value, "残り9日");
+        let detail = r.as_ref().unwrap().detail.clone();
+        let o = judged(r);
+        assert_eq!(o.0, Status::Warn);
+        assert_eq!(o.1, "残り9日");
+        let r = o.2.unwrap();
+        assert_eq!(r.param("who"), Some(&"intermediate CN=Inter".into()));
+        assert_eq!(r.param("first"), Some(&"certificate".into()));
+        assert_eq!(r.param("first_days"), Some(&90i64.into()));
         assert!(
-            o.message
-                .starts_with("intermediate CN=Inter expires in 9 days ≤ warn 30d"),
-            "{}",
-            o.message
-        );
-        assert!(
-            o.message.ends_with("before the certificate (90 days)"),
-            "{}",
-            o.message
-        );
-        assert!(
-            o.detail
+            detail
                 .iter()
                 .any(|d| d.starts_with("earliest expiry: intermediate CN=Inter"))
         );

@@ -14,6 +14,9 @@ pub(crate) enum Error {
     /// column are fields of the [`LoadError`]).
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// `--notify` settings that cannot be used.
+    #[error(transparent)]
+    Notify(#[from] crate::notify::PrepareError),
     /// A runbook NAME not found in the runbook directory.
     #[error("no runbook `{name}` in {}{hint}", dir.display())]
     NoRunbook {

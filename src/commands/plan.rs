@@ -61,8 +61,7 @@ impl Plan {
                 history: history.path.clone(),
                 verbose: args.verbose > 0,
             },
-        )
-        .map_err(Error::Invalid)?;
+        )?;
         let tz = runbooks
             .iter()
             .find_map(|rb| rb.report.timezone)

@@ -60,6 +60,24 @@ struct Channel {
     sender: Result<Sender, String>,
 }
 
+/// Why `--notify` cannot be honoured: the command stops before any check
+/// runs (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The shared configuration file does not load.
+    #[error(transparent)]
+    Config(#[from] crate::runbook::LoadError),
+    #[error(
+        "--notify: nowhere to send: no `notify:` block in {} and no configuration file ({}, {})",
+        runbook.display(),
+        config.display(),
+        crate::runbook::notify::SYSTEM_CONFIG
+    )]
+    NowhereToSend { runbook: PathBuf, config: PathBuf },
+    #[error("--notify: the `notify:` block for {runbook} ({}) has no channel: add `email:` or `slack:`", at.display())]
+    NoChannel { runbook: String, at: PathBuf },
+}
+
 #[derive(Clone)]
 enum Sender {
     Email(Box<email::Mailer>),
@@ -72,18 +90,14 @@ impl Plan {
     /// `--notify` this does nothing. Errors are configuration errors
     /// (exit 3, nothing runs); an unreadable secret is not: it is warned
     /// about after the run, whose exit code it does not change.
-    pub fn prepare(runbooks: &[Runbook], settings: &NotifySettings) -> Result<Plan, String> {
+    pub fn prepare(runbooks: &[Runbook], settings: &NotifySettings) -> Result<Plan, PrepareError> {
         if !settings.enabled {
             return Ok(Plan::default());
         }
         let dir = &settings.runbook_dir;
         let shared_path = crate::runbook::notify::find(dir);
         let shared = match &shared_path {
-            Some(p) => {
-                crate::runbook::notify::load(p)
-                    .map_err(|e| e.to_string())?
-                    .notify
-            }
+            Some(p) => crate::runbook::notify::load(p)?.notify,
             None => None,
         };
         let history = &settings.history;
@@ -93,23 +107,21 @@ impl Plan {
                 (Some(own), sh) => own.over(sh.as_ref()),
                 (None, Some(sh)) => sh.clone(),
                 (None, None) => {
-                    return Err(format!(
-                        "--notify: nowhere to send: no `notify:` block in {} and no configuration file ({}, {})",
-                        rb.path.display(),
-                        dir.join("config.yaml").display(),
-                        crate::runbook::notify::SYSTEM_CONFIG
-                    ));
+                    return Err(PrepareError::NowhereToSend {
+                        runbook: rb.path.clone(),
+                        config: dir.join("config.yaml"),
+                    });
                 }
             };
             if spec.email.is_none() && spec.slack.is_none() {
                 let at = match (&rb.notify, &shared_path) {
-                    (None, Some(p)) => p.display().to_string(),
-                    _ => rb.path.display().to_string(),
+                    (None, Some(p)) => p.clone(),
+                    _ => rb.path.clone(),
                 };
-                return Err(format!(
-                    "--notify: the `notify:` block for {} ({at}) has no channel: add `email:` or `slack:`",
-                    rb.name
-                ));
+                return Err(PrepareError::NoChannel {
+                    runbook: rb.name.clone(),
+                    at,
+                });
             }
             let on = spec
                 .on

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::values::located::{MARK, MARK_END};
-
 /// A runbook that could not be loaded.
 #[derive(Debug, Clone)]
 pub struct LoadError {
@@ -87,20 +85,12 @@ impl LoadError {
             Some(l) if l.line() > 0 => (l.line() as usize, l.column() as usize),
             _ => (0, 0),
         };
-        let mut msg = clean_message(&inner.to_string());
-        // A location embedded by our own visitors wins over the parser's.
-        if let Some(start) = msg.find(MARK) {
-            let rest = &msg[start + MARK.len_utf8()..];
-            if let Some(end) = rest.find(MARK_END) {
-                let pos = &rest[..end];
-                if let Some((l, c)) = pos.split_once(':')
-                    && let (Ok(l), Ok(c)) = (l.parse(), c.parse())
-                {
-                    (line, col) = (l, c);
-                }
-                msg = format!("{}{}", &msg[..start], &rest[end + MARK_END.len_utf8()..]);
-            }
+        let raw = inner.to_string();
+        // A location recorded by our own visitors wins over the parser's.
+        if let Some((l, c)) = crate::values::located::take(&raw) {
+            (line, col) = (l, c);
         }
+        let msg = clean_message(&raw);
         LoadError::new(file, line, col, msg, text)
     }
 }

@@ -212,8 +212,10 @@ pub mod common {
     /// The engine stopped a check that overran its timeout.
     pub static TIMEOUT: Code = Code::new("timeout", "timed out after {after}");
     /// A metric breached its threshold; `subject` is how the kind names the
-    /// measured value (`disk / 91.2% used`).
-    pub static THRESHOLD: Code = Code::new("threshold", "{subject} {op} {level} {limit}");
+    /// measured value (`disk / 91.2% used`), `window` what it was counted
+    /// over, when the kind says.
+    pub static THRESHOLD: Code =
+        Code::new("threshold", "{subject} {op} {level} {limit}[ ({window})]");
     /// A run stopped before the check finished.
     pub static INTERRUPTED: Code = Code::new("interrupted", "interrupted");
     /// The check was not selected (`--only`, `--skip`, `--tag`).

@@ -99,27 +99,37 @@ impl Threshold {
         }
     }
 
-    pub fn eval(&self, v: f64, dir: Direction) -> Verdict {
-        for (status, name, limit) in [
+    /// The worst limit `v` breaches: fail is checked before warn, and every
+    /// boundary is inclusive as written. The one place a value is held
+    /// against a threshold (the engine's judge uses it).
+    pub fn breach(&self, v: f64, dir: Direction) -> Option<(Status, &'static str, &Limit)> {
+        [
             (Status::Fail, "fail", &self.fail),
             (Status::Warn, "warn", &self.warn),
-        ] {
-            if let Some(l) = limit
-                && l.breached(v, dir)
-            {
-                return Verdict {
-                    status,
-                    breach: format!(
-                        "{} {name} {}",
-                        l.op_for(dir).symbol(),
-                        self.unit.format(l.value)
-                    ),
-                };
-            }
-        }
-        Verdict {
-            status: Status::Pass,
-            breach: String::new(),
+        ]
+        .into_iter()
+        .find_map(|(status, name, limit)| {
+            limit
+                .as_ref()
+                .filter(|l| l.breached(v, dir))
+                .map(|l| (status, name, l))
+        })
+    }
+
+    pub fn eval(&self, v: f64, dir: Direction) -> Verdict {
+        match self.breach(v, dir) {
+            Some((status, name, l)) => Verdict {
+                status,
+                breach: format!(
+                    "{} {name} {}",
+                    l.op_for(dir).symbol(),
+                    self.unit.format(l.value)
+                ),
+            },
+            None => Verdict {
+                status: Status::Pass,
+                breach: String::new(),
+            },
         }
     }
 

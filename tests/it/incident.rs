@@ -347,3 +347,39 @@ fn on_a_terminal_each_step_is_confirmed() {
         "{rep}"
     );
 }
+
+/// stdout and `--output` go through one pipeline: `--output report=` of an
+/// incident is the 障害報告 printed with `-f report` (it used to be a
+/// daily report of the diagnostics).
+#[test]
+fn output_report_is_the_incident_report() {
+    let server = Server::start();
+    let s = setup(&server);
+    let file = s.env.path().join("incident-report.txt");
+    let arg = format!("report={}", file.display());
+    let r = run(&s, &["-f", "report", "--output", &arg]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("【障害報告】"), "{written}");
+    assert_eq!(written, r.stdout);
+    // With the table on stdout, the file still holds the 障害報告 alone.
+    let r = run(&s, &["--output", &arg]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), report(&r.stdout));
+}
+
+/// `--only/--skip/--tag` select the diagnostics of an incident as they
+/// select the checks of any run (they used to be ignored).
+#[test]
+fn selection_applies_to_the_diagnostics() {
+    let server = Server::start();
+    let s = setup(&server);
+    let r = run(&s, &["-f", "json", "--skip", "health-local"]);
+    assert!(
+        r.stdout.contains("skipped by --skip"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(!s.log.exists());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}

@@ -282,7 +282,7 @@ fn readme_daily_sample_lists_the_bundled_daily_checks() {
 fn readme_seed_000_comparison_is_exact() {
     let seed =
         std::fs::read_to_string(root().join("tests/fixtures/seeds/000_daily_report.txt")).unwrap();
-    let golden = golden_text("tests/golden/reports/daily_pass.txt");
+    let golden = golden_text("tests/it/snapshots/it__history__daily_pass.snap");
     let seed: Vec<&str> = seed.lines().collect();
     let ours: Vec<&str> = golden.lines().collect();
     let added: Vec<&str> = ours

@@ -15,7 +15,7 @@ pub fn install() {
 }
 
 /// Fills `template` with `reason`'s parameters: `{name}` → the parameter,
-/// `{name:or}` → a list joined with " or ", `{name:q}` → quoted with
+/// `{name:or}` → a list joined with " or " (`{name:semi}`: "; "), `{name:q}` → quoted with
 /// escapes (`"a \"b\""`), `[...]` → dropped when a
 /// parameter inside it is missing. A missing parameter outside brackets
 /// reads `?` (a catalog bug shows, it does not panic).
@@ -55,7 +55,14 @@ fn fill_plain(piece: &str, reason: &Reason) -> Result<String, String> {
         let (name, join) = hole.split_once(':').unwrap_or((hole, ""));
         match reason.param(name) {
             Some(p) if join == "q" => out.push_str(&format!("{:?}", format_param(p, ", "))),
-            Some(p) => out.push_str(&format_param(p, if join == "or" { " or " } else { ", " })),
+            Some(p) => out.push_str(&format_param(
+                p,
+                match join {
+                    "or" => " or ",
+                    "semi" => "; ",
+                    _ => ", ",
+                },
+            )),
             None => {
                 missing = true;
                 out.push('?');

@@ -10,26 +10,17 @@ mod migrate;
 mod reports;
 mod store;
 
-use std::path::Path;
-
 use crate::common::{Env, Run};
 
-/// Compares `actual` with `tests/golden/reports/NAME`; `UPDATE_GOLDEN=1`
-/// rewrites the file instead.
+/// Compares `actual` with the insta snapshot `tests/it/snapshots/
+/// it__history__NAME.snap` (NAME without `.txt`); `cargo insta review`
+/// (or `INSTA_UPDATE=always`) accepts a change. The README and
+/// docs/reports.md quote some of these snapshots verbatim.
 pub fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/reports")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing {}: run with UPDATE_GOLDEN=1", path.display()));
-    assert_eq!(
-        actual, want,
-        "\n--- {name} differs (UPDATE_GOLDEN=1 to accept) ---\n{actual}"
-    );
+    let name = name.trim_end_matches(".txt");
+    insta::with_settings!({ snapshot_path => "../snapshots", omit_expression => true }, {
+        insta::assert_snapshot!(name, actual);
+    });
 }
 
 /// The seed's daily runbook (seed 000: 朝の点検), every value a variable.

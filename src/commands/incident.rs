@@ -130,18 +130,9 @@ pub(super) fn command(
         ""
     };
     emit(&plan, &mut ctx, true, lead);
-    if let Some(w) = session.warning() {
+    if let Some(w) = ctx.history.as_deref().and_then(Session::warning) {
         eprintln!("{w}");
     }
-    let mut ctx = RenderCtx {
-        runbooks: std::slice::from_ref(rb),
-        runs,
-        records: &records,
-        history: Some(&mut session),
-        incident: Some(&inc),
-        reporter: &plan.reporter,
-        tz: plan.tz,
-    };
     plan.notify.send_incident(&mut ctx);
     if let Some(i) = inc.diagnostics.interrupted {
         return Ok(if i == Interrupt::Sigint {

@@ -89,22 +89,15 @@ pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
     };
     let show = !(plan.output.quiet && all_pass && interrupted.is_none());
     emit(&plan, &mut ctx, show, "");
-    if !reads_history {
-        session = Session::record(&plan.history, &records);
-    }
-    if let Some(w) = session.warning() {
-        eprintln!("{w}");
+    if let Some(session) = ctx.history.as_deref_mut() {
+        if !reads_history {
+            *session = Session::record(&plan.history, &records);
+        }
+        if let Some(w) = session.warning() {
+            eprintln!("{w}");
+        }
     }
     // After the run is printed and recorded; never changes the exit code.
-    let mut ctx = RenderCtx {
-        runbooks: &plan.runbooks,
-        runs: results,
-        records: &records,
-        history: Some(&mut session),
-        incident: None,
-        reporter: &plan.reporter,
-        tz: plan.tz,
-    };
     if let Some(sig) = stop::signal() {
         // Stopped while recording: no notification, the signal's code.
         return if sig == Interrupt::Sigint {

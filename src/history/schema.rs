@@ -473,7 +473,25 @@ impl Ids {
         if let Some(id) = self.versions.get(k) {
             return Ok(*id);
         }
-        let bits = |b: Option<u64>| b.map(f64::from_bits);
+        let (warn, fail) = (
+            k.warn_limit.map(f64::from_bits),
+            k.fail_limit.map(f64::from_bits),
+        );
+        // The same twelve values look the version up and insert it.
+        let values = params![
+            k.series_id,
+            k.title,
+            k.label,
+            k.section,
+            k.kind,
+            k.hint,
+            k.unit,
+            k.unit_label,
+            k.metrics,
+            k.headline,
+            warn,
+            fail
+        ];
         let found = tx
             .prepare_cached(
                 "SELECT id FROM check_versions
@@ -483,23 +501,7 @@ impl Ids {
                    AND fail_limit IS ?12
                  ORDER BY id LIMIT 1",
             )?
-            .query_row(
-                params![
-                    k.series_id,
-                    k.title,
-                    k.label,
-                    k.section,
-                    k.kind,
-                    k.hint,
-                    k.unit,
-                    k.unit_label,
-                    k.metrics,
-                    k.headline,
-                    bits(k.warn_limit),
-                    bits(k.fail_limit)
-                ],
-                |r| r.get(0),
-            )
+            .query_row(values, |r| r.get(0))
             .optional()?;
         let id = match found {
             Some(id) => id,
@@ -509,20 +511,7 @@ impl Ids {
                         unit, unit_label, metrics, headline, warn_limit, fail_limit)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )?
-                .execute(params![
-                    k.series_id,
-                    k.title,
-                    k.label,
-                    k.section,
-                    k.kind,
-                    k.hint,
-                    k.unit,
-                    k.unit_label,
-                    k.metrics,
-                    k.headline,
-                    bits(k.warn_limit),
-                    bits(k.fail_limit)
-                ])?;
+                .execute(values)?;
                 tx.last_insert_rowid()
             }
         };

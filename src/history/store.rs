@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, TimeZone};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::aggregation::{FitSums, Sample, Tally};
@@ -346,6 +347,15 @@ impl Store {
             tracing::debug!("history journal mode is {mode}, not wal");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        // The last connection to close would otherwise checkpoint the WAL
+        // into the database and delete it: two fsyncs and a directory
+        // fsync to create it again, on every cron probe — most of what
+        // history added to a run. SQLite still checkpoints when the WAL
+        // reaches 1000 pages (`wal_autocheckpoint`), once every few dozen
+        // runs; the `-wal` file stays beside the database (copy the
+        // history with `sqlite3 history.db .backup`, not `cp`).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(err)?;
         // Migrations run without foreign keys (SQLite's rule for
         // rebuilding tables): renaming `runs` must not rewrite the

@@ -36,6 +36,7 @@ use crate::values::outcome::{Outcome, Status};
 use crate::values::units::format_millis;
 use cancel::Cancel;
 use generation::TempDir;
+pub(crate) use prune::{Decision, Entry, Keep, NotDeleted, Pruned};
 
 /// How long a cancelled blocking step may take to notice before its
 /// temporary directory is removed anyway.
@@ -135,29 +136,29 @@ pub(crate) async fn restore_test(
     r
 }
 
-/// `backup prune`: what is (or with `execute`, was) deleted, as text or
-/// JSON, and whether a deletion failed. An unreadable `dir` is an error.
+/// `backup prune`: what is (or with `execute`, was) deleted, as data
+/// (`output::prune` presents it). An unreadable `dir` is an error.
 pub(crate) fn prune(
     dir: &Path,
     spec: &BackupSpec,
     p: &PruneSpec,
     execute: bool,
     now: DateTime<FixedOffset>,
-    json: bool,
-) -> std::io::Result<(String, bool)> {
+) -> std::io::Result<Pruned> {
     let gens = generation::list(dir, &spec.glob())?;
     let now_sys = std::time::UNIX_EPOCH + Duration::from_secs(now.timestamp().max(0) as u64);
     let mut entries = prune::plan(gens, p, now_sys);
     if execute {
         prune::execute(&mut entries);
     }
-    let text = if json {
-        prune::render_json(dir, spec, p, &entries, execute, now.offset())
-    } else {
-        prune::render_text(dir, spec, p, &entries, execute, now_sys, now.offset())
-    };
-    let failed = entries.iter().any(|e| matches!(e.deleted, Some(Err(_))));
-    Ok((text, failed))
+    Ok(Pruned {
+        dir: dir.to_path_buf(),
+        pattern: spec.pattern.clone(),
+        rules: *p,
+        executed: execute,
+        now,
+        entries,
+    })
 }
 
 /// Stands in for a check kind in rows that are not checks (the actions,

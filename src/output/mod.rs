@@ -15,6 +15,7 @@ pub(crate) mod junit;
 mod markdown;
 mod nagios;
 pub(crate) mod prometheus;
+pub(crate) mod prune;
 pub mod report;
 pub(crate) mod table;
 pub mod words;

@@ -1262,3 +1262,70 @@ fn a_backup_dir_inside_the_source_is_left_out() {
         "{names:?}"
     );
 }
+
+/// `backup prune` text and JSON, word for word (golden): fixed
+/// modification times and `--now`, the temporary path replaced. Covers
+/// every line a plan and an execution can print: keep (newest, within),
+/// would delete, skip (symlink), deleted and the summaries.
+#[test]
+fn prune_output_is_golden() {
+    use chrono::DateTime;
+    let env = Env::new();
+    let b = env.path().join("backups");
+    let at = |p: &Path, rfc: &str| {
+        let t = DateTime::parse_from_rfc3339(rfc).unwrap();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp() as u64);
+        std::fs::File::open(p).unwrap().set_modified(t).unwrap();
+    };
+    for (name, rfc) in [
+        ("20251020_020000", "2025-10-20T02:00:00+09:00"),
+        ("20251001_020000", "2025-10-01T02:00:00+09:00"),
+        ("20250801_020000", "2025-08-01T02:00:00+09:00"),
+        ("20250701_020000", "2025-07-01T02:00:00+09:00"),
+    ] {
+        std::fs::create_dir_all(b.join(name)).unwrap();
+        at(&b.join(name), rfc);
+    }
+    std::fs::write(b.join("20240101.tar.gz"), "old").unwrap();
+    at(&b.join("20240101.tar.gz"), "2024-01-01T02:00:00+09:00");
+    std::os::unix::fs::symlink("20251020_020000", b.join("2099_link")).unwrap();
+    env.runbook(
+        "backup.yaml",
+        &format!(
+            "version: 1\nbackup: {{dir: {}, pattern: \"20*\"}}\nprune: {{keep_days: 60, keep_min: 1}}\n",
+            b.display()
+        ),
+    );
+    let now = "2025-10-21T09:00:00+09:00";
+    let dir = b.display().to_string();
+    // The symlink's own mtime is the time the test ran: not golden.
+    let clean = |s: &str| {
+        let s = s.replace(&dir, "BACKUPS");
+        regex::Regex::new(r"2099_link( +)\d{4}-\d\d-\d\d \d\d:\d\d \(\d+日前\)")
+            .unwrap()
+            .replace_all(&s, "2099_link${1}TIME")
+            .into_owned()
+    };
+    let r = env.run(&["backup", "prune", "--now", now]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("prune_dry_run", clean(&r.stdout));
+    let r = env.run(&["backup", "prune", "-f", "json", "--now", now]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut doc = json(&r);
+    for g in doc["generations"].as_array_mut().unwrap() {
+        if g["symlink"].is_string() {
+            g["mtime"] = "TIME".into();
+        }
+    }
+    doc["dir"] = "BACKUPS".into();
+    insta::assert_snapshot!(
+        "prune_dry_run_json",
+        serde_json::to_string_pretty(&doc).unwrap()
+    );
+    let r = env.run(&["backup", "prune", "--execute", "--now", now]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("prune_execute", clean(&r.stdout));
+    let r = env.run(&["backup", "prune", "--execute", "--now", now]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!("prune_nothing_left", clean(&r.stdout));
+}

@@ -217,6 +217,7 @@ impl Plan {
                             records: std::slice::from_ref(rec),
                             history: ctx.history.as_deref_mut(),
                             incident: None,
+                            listing: None,
                             reporter: ctx.reporter,
                             tz: ctx.tz,
                         };

@@ -6,23 +6,42 @@
 //! deleted when older than `keep_days`. Without `--execute` it only says
 //! what it would delete.
 
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, FixedOffset, TimeZone};
-use serde_json::json;
+use chrono::{DateTime, FixedOffset};
 
 use super::generation::{self, Generation};
-use crate::runbook::{BackupSpec, PruneSpec};
-use crate::values::io_reason;
+use crate::runbook::PruneSpec;
 
-/// What prune decided for one entry.
+/// What prune decided for one entry (data: `output::prune` words it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Decision {
-    Keep(String),
+    Keep(Keep),
     Delete,
-    /// Matches the pattern but is not a generation prune may touch.
-    Skip(String),
+    /// Matches the pattern but is a symlink (to `target`): prune never
+    /// deletes or follows it.
+    Skip {
+        target: PathBuf,
+    },
+}
+
+/// Why a generation is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Among the newest `keep_min`.
+    Newest(u32),
+    /// Not older than `keep_days`.
+    Within(u32),
+}
+
+/// Why a planned deletion did not happen.
+#[derive(Debug)]
+pub(crate) enum NotDeleted {
+    /// Swapped for a symlink since it was listed: left alone.
+    BecameSymlink,
+    /// Removing it failed.
+    Io(std::io::Error),
 }
 
 #[derive(Debug)]
@@ -30,7 +49,29 @@ pub(crate) struct Entry {
     pub generation: Generation,
     pub decision: Decision,
     /// After `--execute`: `Err` when the deletion failed.
-    pub deleted: Option<Result<(), String>>,
+    pub deleted: Option<Result<(), NotDeleted>>,
+}
+
+/// A prune of one backup directory: the rules, the time it was judged
+/// at, and every matching entry (newest first) with its fate.
+#[derive(Debug)]
+pub(crate) struct Pruned {
+    pub dir: PathBuf,
+    pub pattern: String,
+    pub rules: PruneSpec,
+    /// Whether deletions were carried out (`--execute`).
+    pub executed: bool,
+    pub now: DateTime<FixedOffset>,
+    pub entries: Vec<Entry>,
+}
+
+impl Pruned {
+    /// Whether a deletion failed (the command's exit code).
+    pub(crate) fn failed(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e.deleted, Some(Err(_))))
+    }
 }
 
 /// Decides, for every matching entry (newest first), whether it goes.
@@ -40,20 +81,19 @@ pub(crate) fn plan(gens: Vec<Generation>, p: &PruneSpec, now: SystemTime) -> Vec
     gens.into_iter()
         .map(|g| {
             let decision = if let Some(target) = &g.symlink {
-                Decision::Skip(format!(
-                    "symlink to {}: never deleted or followed",
-                    target.display()
-                ))
+                Decision::Skip {
+                    target: target.clone(),
+                }
             } else if kept < p.keep_min {
                 kept += 1;
-                Decision::Keep(format!("newest {}", p.keep_min))
+                Decision::Keep(Keep::Newest(p.keep_min))
             } else {
                 kept += 1;
                 let age = now.duration_since(g.mtime).unwrap_or_default();
                 if age > max_age {
                     Decision::Delete
                 } else {
-                    Decision::Keep(format!("within {} days", p.keep_days))
+                    Decision::Keep(Keep::Within(p.keep_days))
                 }
             };
             Entry {
@@ -74,148 +114,13 @@ pub(crate) fn execute(entries: &mut [Entry]) {
     {
         let p = &e.generation.path;
         let r = match std::fs::symlink_metadata(p) {
-            Ok(m) if m.file_type().is_symlink() => Err("became a symlink: left alone".to_owned()),
-            Ok(m) if m.is_dir() => generation::remove_tree(p).map_err(|e| io_reason(&e)),
-            Ok(_) => std::fs::remove_file(p).map_err(|e| io_reason(&e)),
-            Err(err) => Err(io_reason(&err)),
+            Ok(m) if m.file_type().is_symlink() => Err(NotDeleted::BecameSymlink),
+            Ok(m) if m.is_dir() => generation::remove_tree(p).map_err(NotDeleted::Io),
+            Ok(_) => std::fs::remove_file(p).map_err(NotDeleted::Io),
+            Err(err) => Err(NotDeleted::Io(err)),
         };
         e.deleted = Some(r);
     }
-}
-
-fn local(t: SystemTime, offset: &FixedOffset) -> DateTime<FixedOffset> {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    offset
-        .timestamp_opt(secs, 0)
-        .single()
-        .unwrap_or_else(|| offset.timestamp_opt(0, 0).single().expect("epoch"))
-}
-
-fn age_days(now: SystemTime, t: SystemTime) -> u64 {
-    now.duration_since(t).unwrap_or_default().as_secs() / 86_400
-}
-
-/// The plain-text listing.
-pub(crate) fn render_text(
-    dir: &Path,
-    spec: &BackupSpec,
-    p: &PruneSpec,
-    entries: &[Entry],
-    executed: bool,
-    now: SystemTime,
-    offset: &FixedOffset,
-) -> String {
-    let mut out = format!(
-        "prune {} (pattern {}, keep_days {}, keep_min {}){}\n",
-        dir.display(),
-        spec.pattern,
-        p.keep_days,
-        p.keep_min,
-        if executed { "" } else { " — dry run" }
-    );
-    if entries.is_empty() {
-        out.push_str("  no generations\n");
-    }
-    let shown = |e: &Entry| {
-        format!(
-            "{}{}",
-            e.generation.name,
-            if e.generation.is_dir { "/" } else { "" }
-        )
-    };
-    let width = entries
-        .iter()
-        .map(|e| shown(e).chars().count())
-        .max()
-        .unwrap_or(0);
-    for e in entries {
-        let when = local(e.generation.mtime, offset).format("%Y-%m-%d %H:%M");
-        let days = age_days(now, e.generation.mtime);
-        let (word, why) = match (&e.decision, &e.deleted) {
-            (Decision::Delete, Some(Ok(()))) => ("deleted", String::new()),
-            (Decision::Delete, Some(Err(err))) => ("FAILED", format!("  could not delete: {err}")),
-            (Decision::Delete, None) => (
-                if executed { "delete" } else { "would delete" },
-                format!("  older than {} days", p.keep_days),
-            ),
-            (Decision::Keep(r), _) => ("keep", format!("  {r}")),
-            (Decision::Skip(r), _) => ("skip", format!("  {r}")),
-        };
-        out.push_str(&format!(
-            "  {word:<12} {:<width$}  {when} ({days}日前){why}\n",
-            shown(e),
-        ));
-    }
-    let to_delete = entries
-        .iter()
-        .filter(|e| e.decision == Decision::Delete)
-        .count();
-    let failed = entries
-        .iter()
-        .filter(|e| matches!(e.deleted, Some(Err(_))))
-        .count();
-    let kept = entries
-        .iter()
-        .filter(|e| matches!(e.decision, Decision::Keep(_)))
-        .count();
-    if executed {
-        out.push_str(&format!(
-            "{} deleted, {failed} failed, {kept} kept\n",
-            to_delete - failed
-        ));
-    } else if to_delete > 0 {
-        out.push_str(&format!(
-            "{to_delete} would be deleted, {kept} kept: run `opsrun backup prune --execute` to delete them\n"
-        ));
-    } else {
-        out.push_str(&format!("nothing to delete, {kept} kept\n"));
-    }
-    out
-}
-
-/// The JSON document for `-f json`.
-pub(crate) fn render_json(
-    dir: &Path,
-    spec: &BackupSpec,
-    p: &PruneSpec,
-    entries: &[Entry],
-    executed: bool,
-    offset: &FixedOffset,
-) -> String {
-    let list: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let (action, reason) = match &e.decision {
-                Decision::Delete => ("delete", None),
-                Decision::Keep(r) => ("keep", Some(r.clone())),
-                Decision::Skip(r) => ("skip", Some(r.clone())),
-            };
-            json!({
-                "name": e.generation.name,
-                "mtime": local(e.generation.mtime, offset).to_rfc3339(),
-                "dir": e.generation.is_dir,
-                "symlink": e.generation.symlink.as_ref().map(|t| t.to_string_lossy().into_owned()),
-                "action": action,
-                "reason": reason,
-                "deleted": e.deleted.as_ref().map(|r| r.is_ok()),
-                "error": e.deleted.as_ref().and_then(|r| r.as_ref().err().cloned()),
-            })
-        })
-        .collect();
-    let doc = json!({
-        "dir": dir.to_string_lossy(),
-        "pattern": spec.pattern,
-        "keep_days": p.keep_days,
-        "keep_min": p.keep_min,
-        "execute": executed,
-        "generations": list,
-    });
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    s.push('\n');
-    s
 }
 
 #[cfg(test)]
@@ -249,8 +154,8 @@ mod tests {
             .into_iter()
             .map(|e| e.decision)
             .collect();
-        assert!(matches!(d[0], Decision::Keep(_)));
-        assert!(matches!(d[1], Decision::Keep(_)));
+        assert_eq!(d[0], Decision::Keep(Keep::Newest(2)));
+        assert_eq!(d[1], Decision::Keep(Keep::Newest(2)));
         assert_eq!(d[2], Decision::Delete);
     }
 
@@ -270,7 +175,7 @@ mod tests {
             .into_iter()
             .map(|e| e.decision)
             .collect();
-        assert!(matches!(d[0], Decision::Skip(_)));
+        assert!(matches!(d[0], Decision::Skip { .. }));
         assert!(matches!(d[1], Decision::Keep(_)));
         assert_eq!(d[2], Decision::Delete);
     }

@@ -75,14 +75,22 @@ pub(super) fn command(action: BackupAction, execute: bool, args: &RunArgs) -> Re
             };
             let dir = resolve(&spec.dir);
             let json = plan.output.format == Format::Json;
-            let (text, failed) =
-                backup::prune(&dir, &spec, &p, execute, plan.now, json).map_err(|e| Error::Io {
+            let pruned =
+                backup::prune(&dir, &spec, &p, execute, plan.now).map_err(|e| Error::Io {
                     action: "read",
                     path: dir.clone(),
                     reason: crate::values::io_reason(&e),
                 })?;
-            write_stdout(&text);
-            return Ok(if failed { exit::FAIL } else { exit::OK });
+            write_stdout(&if json {
+                crate::output::prune::json(&pruned)
+            } else {
+                crate::output::prune::text(&pruned)
+            });
+            return Ok(if pruned.failed() {
+                exit::FAIL
+            } else {
+                exit::OK
+            });
         }
     };
     // Recorded in history, printed, written to `--output`, notified — as

@@ -47,12 +47,32 @@ pub(crate) enum Error {
         path: PathBuf,
         reason: String,
     },
+    /// `opsrun history --check ID`: nothing recorded for the check in the
+    /// window; `seen` are the checks that were, `hint` the closest of them.
+    #[error(
+        "no results for check `{check}` in the last {since}{}",
+        no_results_hint(hint, seen)
+    )]
+    NoResults {
+        check: crate::runbook::CheckRef,
+        since: String,
+        hint: Option<String>,
+        seen: Vec<String>,
+    },
     /// The history database cannot be read.
     #[error("cannot read history: {0}")]
     History(HistoryError),
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[from] std::io::Error),
+}
+
+fn no_results_hint(hint: &Option<String>, seen: &[String]) -> String {
+    match hint {
+        Some(h) => format!(", did you mean `{h}`?"),
+        None if seen.is_empty() => String::new(),
+        None => format!(" (checks recorded: {})", seen.join(", ")),
+    }
 }
 
 /// Commands return the exit code, or the error that stopped them.

@@ -61,6 +61,7 @@ pub(super) fn command(
                 records: &[],
                 history: None,
                 incident: None,
+                listing: None,
                 reporter: &plan.reporter,
                 tz: plan.tz,
             },
@@ -120,6 +121,7 @@ pub(super) fn command(
         records: &records,
         history: Some(&mut session),
         incident: Some(&inc),
+        listing: None,
         reporter: &plan.reporter,
         tz: plan.tz,
     };

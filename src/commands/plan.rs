@@ -2,8 +2,10 @@
 //! high-level struct): the runbooks, the clock, the time zone, which checks
 //! run, how the results are shown and written, history, notifications and
 //! the reporter. Every command that runs checks (`run`, `daily`…,
-//! `incident`, `backup`) starts from a [`Plan`]; nothing below the command
-//! layer sees a clap type.
+//! `incident`, `backup`) starts from a [`Plan`], and so do `report` and
+//! `history` ([`Plan::for_report`], [`Plan::for_history`]): the clock, the
+//! time zone and the reporter are decided here and nowhere else, and
+//! nothing below the command layer sees a clap type.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -11,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 
-use super::cli::{ColorChoice, DirArg, HistoryPath, RunArgs};
+use super::cli::{
+    ColorChoice, DirArg, HistoryCmd, HistoryFormat, HistoryPath, JaFormat, RecordArgs, ReportCmd,
+    RunArgs,
+};
 use super::error::Error;
 use crate::engine::{RunSettings, Selection};
 use crate::history::HistorySettings;
@@ -52,7 +57,7 @@ impl Plan {
     /// `notify:`).
     pub fn resolve(names: &[&str], args: &RunArgs) -> Result<Plan, Error> {
         let runbooks = load_all(names, args)?;
-        let history = history_settings(&args.record.path, args);
+        let history = history_settings(&args.record.path, Some(&args.record));
         let notify = crate::notify::Plan::prepare(
             &runbooks,
             &NotifySettings {
@@ -62,36 +67,99 @@ impl Plan {
                 verbose: args.verbose > 0,
             },
         )?;
-        let tz = runbooks
-            .iter()
-            .find_map(|rb| rb.report.timezone)
-            .map(|t| t.0)
-            .unwrap_or_else(jst);
+        let output = OutputPlan {
+            format: args.format,
+            outputs: args.outputs.clone(),
+            quiet: args.quiet,
+            opts: RenderOpts {
+                color: use_color(args.color),
+                verbose: args.verbose > 0,
+                junit_warn: args.junit_warn,
+                prom: Default::default(),
+            },
+        };
         Ok(Plan {
-            now: clock(args.now),
-            tz,
             selection: Selection {
                 only: args.only.clone(),
                 skip: args.skip.clone(),
                 tags: args.tag.clone(),
             },
             concurrency: args.concurrency as usize,
-            output: OutputPlan {
-                format: args.format,
-                outputs: args.outputs.clone(),
-                quiet: args.quiet,
-                opts: RenderOpts {
-                    color: use_color(args.color),
-                    verbose: args.verbose > 0,
-                    junit_warn: args.junit_warn,
-                    prom: Default::default(),
-                },
-            },
-            history,
             notify,
-            reporter: reporter(args.reporter.as_deref()),
-            runbooks,
+            ..Plan::shared(
+                runbooks,
+                args.now,
+                args.reporter.as_deref(),
+                history,
+                output,
+            )
         })
+    }
+
+    /// `opsrun report`: the runbook `name` (in the runbook directory)
+    /// lends its `report:` block and time zone, when it exists; without
+    /// it the defaults apply and history alone speaks. Nothing runs and
+    /// nothing is recorded.
+    pub fn for_report(name: &str, cmd: &ReportCmd) -> Result<Plan, Error> {
+        let dir = runbook_dir(&cmd.dir);
+        let runbooks = match ["yaml", "yml"]
+            .iter()
+            .map(|e| dir.join(format!("{name}.{e}")))
+            .find(|p| p.is_file())
+        {
+            Some(p) => vec![runbook::load(&p, &BTreeMap::new())?],
+            None => vec![],
+        };
+        let format = match cmd.format {
+            JaFormat::Report => Format::Report,
+            JaFormat::Checklist => Format::Checklist,
+        };
+        Ok(Plan::shared(
+            runbooks,
+            cmd.now,
+            cmd.reporter.as_deref(),
+            history_settings(&cmd.path, None),
+            OutputPlan::stdout(format),
+        ))
+    }
+
+    /// `opsrun history`: no runbook is loaded (`--runbook` only filters
+    /// what history holds); nothing is recorded.
+    pub fn for_history(cmd: &HistoryCmd) -> Plan {
+        let format = match cmd.format {
+            HistoryFormat::Table => Format::Table,
+            HistoryFormat::Json => Format::Json,
+        };
+        Plan::shared(
+            vec![],
+            cmd.now,
+            None,
+            history_settings(&cmd.path, None),
+            OutputPlan::stdout(format),
+        )
+    }
+
+    /// The parts every command resolves the same way, in this one place:
+    /// the clock, the time zone (from the runbooks), the reporter, history
+    /// and output. No selection, one check at a time, no notification.
+    fn shared(
+        runbooks: Vec<Runbook>,
+        now: Option<DateTime<FixedOffset>>,
+        reporter_given: Option<&str>,
+        history: HistorySettings,
+        output: OutputPlan,
+    ) -> Plan {
+        Plan {
+            now: clock(now),
+            tz: time_zone(&runbooks),
+            selection: Selection::default(),
+            concurrency: 1,
+            output,
+            history,
+            notify: Default::default(),
+            reporter: reporter(reporter_given),
+            runbooks,
+        }
     }
 
     /// The engine's settings for a run of `rb`: previous metrics (for kinds
@@ -112,23 +180,48 @@ impl Plan {
     }
 }
 
-fn history_settings(path: &HistoryPath, args: &RunArgs) -> HistorySettings {
-    HistorySettings {
-        path: crate::history::resolve_path(path.history.as_deref()),
-        record: !args.record.no_history,
-        retention: args.record.retention,
+impl OutputPlan {
+    /// One format on stdout, no `--output` files, no colour.
+    fn stdout(format: Format) -> OutputPlan {
+        OutputPlan {
+            format,
+            outputs: vec![],
+            quiet: false,
+            opts: RenderOpts::default(),
+        }
     }
 }
 
+/// Where history is and whether this invocation records in it: only
+/// commands that run checks (`record`) do.
+fn history_settings(path: &HistoryPath, record: Option<&RecordArgs>) -> HistorySettings {
+    HistorySettings {
+        path: crate::history::resolve_path(path.history.as_deref()),
+        record: record.is_some_and(|r| !r.no_history),
+        // Unused when nothing is recorded.
+        retention: record.map(|r| r.retention).unwrap_or_default(),
+    }
+}
+
+/// The time zone people read times in: the first runbook's
+/// `report.timezone`, else JST (SPEC §10.1).
+fn time_zone(runbooks: &[Runbook]) -> FixedOffset {
+    runbooks
+        .iter()
+        .find_map(|rb| rb.report.timezone)
+        .map(|t| t.0)
+        .unwrap_or_else(jst)
+}
+
 /// The clock of an invocation: `--now`, else the host's, in its offset.
-pub(crate) fn clock(now: Option<DateTime<FixedOffset>>) -> DateTime<FixedOffset> {
+fn clock(now: Option<DateTime<FixedOffset>>) -> DateTime<FixedOffset> {
     now.unwrap_or_else(|| chrono::Local::now().fixed_offset())
 }
 
 /// 担当者 when `--reporter` is not given: `$USER`, else `$LOGNAME`, else
 /// the effective user's name in /etc/passwd (cron and containers often
 /// set neither variable), else `-`.
-pub(crate) fn reporter(given: Option<&str>) -> String {
+fn reporter(given: Option<&str>) -> String {
     given.map(str::to_owned).unwrap_or_else(default_reporter)
 }
 

@@ -2,17 +2,15 @@
 //! history alone, rendered by the presentation layer's one Japanese
 //! renderer. Exit 0 once rendered; 3 when it cannot be.
 
-use std::collections::BTreeMap;
-
-use super::cli::{JaFormat, ReportCmd};
-use super::plan::{clock, reporter, runbook_dir};
+use super::cli::ReportCmd;
+use super::plan::Plan;
 use super::{Error, Result, write_stdout};
 use crate::exit;
 use crate::history::period::Period;
-use crate::history::{Store, resolve_path, summary};
+use crate::history::{Store, summary};
 use crate::output::{Format, render_period};
 use crate::runbook::ReportSpec;
-use crate::values::{PeriodKind, jst};
+use crate::values::PeriodKind;
 
 pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
     let name = cmd.runbook.clone().unwrap_or_else(|| {
@@ -23,19 +21,10 @@ pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
         }
         .to_owned()
     });
-    // The runbook only lends its `report:` block; without one the
-    // defaults apply and history alone speaks.
-    let dir = runbook_dir(&cmd.dir);
-    let spec = match ["yaml", "yml"]
-        .iter()
-        .map(|e| dir.join(format!("{name}.{e}")))
-        .find(|p| p.is_file())
-    {
-        Some(p) => crate::runbook::load(&p, &BTreeMap::new())?.report,
-        None => ReportSpec::default(),
-    };
-    let tz = spec.timezone.map(|t| t.0).unwrap_or_else(jst);
-    let now = clock(cmd.now);
+    let plan = Plan::for_report(&name, cmd)?;
+    let default_spec = ReportSpec::default();
+    let spec = plan.runbooks.first().map_or(&default_spec, |rb| &rb.report);
+    let (tz, now) = (plan.tz, plan.now);
     let period = match (cmd.period, cmd.date, cmd.month) {
         (PeriodKind::Daily, Some(d), None) => Period::day(d, tz, now),
         (PeriodKind::Weekly, Some(d), None) => Period::week(d, tz, now),
@@ -60,8 +49,8 @@ pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
             now.format("%Y-%m-%d %H:%M %:z")
         )));
     }
-    let path = resolve_path(cmd.path.history.as_deref());
-    let store = Store::open_existing(&path).map_err(Error::History)?;
+    let path = &plan.history.path;
+    let store = Store::open_existing(path).map_err(Error::History)?;
     let (from, to) = period.run_window();
     let run = match &store {
         Some(s) => s.latest_run(&name, &from, &to).map_err(Error::History)?,
@@ -79,26 +68,23 @@ pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
             }
         )));
     }
-    let (format, history) = match (cmd.format, &store, cmd.period) {
-        (JaFormat::Checklist, _, _) => (Format::Checklist, (None, None)),
-        (JaFormat::Report, _, PeriodKind::Daily) | (JaFormat::Report, None, _) => {
-            (Format::Report, (None, None))
-        }
-        (JaFormat::Report, Some(s), _) => (
-            Format::Report,
-            match summary::summarize(s, &spec, &period, &name) {
+    let format = plan.output.format;
+    let history = match (&store, cmd.period) {
+        (Some(s), PeriodKind::Weekly | PeriodKind::Monthly) if format == Format::Report => {
+            match summary::summarize(s, spec, &period, &name) {
                 Ok(sum) => (Some(sum), None),
                 Err(e) => (None, Some(e.reason)),
-            },
-        ),
+            }
+        }
+        _ => (None, None),
     };
     write_stdout(&render_period(
         format,
         run.as_ref(),
-        Some(&spec),
+        Some(spec),
         &period,
         &history,
-        &reporter(cmd.reporter.as_deref()),
+        &plan.reporter,
     ));
     Ok(exit::OK)
 }

@@ -84,6 +84,7 @@ pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
         records: &records,
         history: Some(&mut session),
         incident: None,
+        listing: None,
         reporter: &plan.reporter,
         tz: plan.tz,
     };

@@ -7,6 +7,7 @@
 //! module of its own here, beside the formats that use it).
 
 pub mod checklist;
+mod history;
 mod incident_report;
 mod ja;
 pub(crate) use ja::render_period;
@@ -15,6 +16,7 @@ pub(crate) mod junit;
 mod markdown;
 mod nagios;
 pub(crate) mod prometheus;
+pub(crate) mod prune;
 pub mod report;
 pub(crate) mod table;
 pub mod words;
@@ -22,10 +24,12 @@ pub mod words;
 use chrono::FixedOffset;
 
 use crate::engine::RunResult;
+use crate::history::listing::Listing;
 use crate::history::{RunRecord, Session};
 use crate::incident::IncidentRun;
 use crate::runbook::Runbook;
 
+pub use history::empty_note as history_empty_note;
 pub use incident_report::{header as incident_header, render as incident_report};
 pub use json::value as json_value;
 pub use junit::WarnAs;
@@ -64,7 +68,7 @@ pub struct RenderOpts {
 /// Everything a format may be rendered from: the runs of this invocation,
 /// the runbooks they came from (their `report:` blocks), history (weekly
 /// and monthly summaries), the incident when the command was `incident`,
-/// and the invocation's reporter and time zone. Stdout and every
+/// `opsrun history`'s listing, and the invocation's reporter and time zone. Stdout and every
 /// `--output` file are rendered from the same context by [`render`].
 pub struct RenderCtx<'a> {
     pub runbooks: &'a [Runbook],
@@ -74,6 +78,8 @@ pub struct RenderCtx<'a> {
     /// This invocation's history; `None` renders without history.
     pub history: Option<&'a mut Session>,
     pub incident: Option<&'a IncidentRun>,
+    /// What `opsrun history` shows, when the command was `history`.
+    pub listing: Option<&'a Listing>,
     pub reporter: &'a str,
     pub tz: FixedOffset,
 }
@@ -82,8 +88,12 @@ pub struct RenderCtx<'a> {
 /// `--output`. Formats that describe one run print one block per run; the
 /// machine formats combine all runs in one document. For an incident, the
 /// table and the report are the 障害報告; the machine formats describe
-/// its diagnostics run.
+/// its diagnostics run. A history listing is JSON with `-f json` and its
+/// table otherwise (`opsrun history` offers only those two).
 pub fn render(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String {
+    if let Some(l) = ctx.listing {
+        return history::render(format, l);
+    }
     if let Some(inc) = ctx.incident
         && matches!(format, Format::Table | Format::Report)
     {

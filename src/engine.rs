@@ -290,6 +290,9 @@ fn redact_param(p: &mut crate::values::reason::Param) {
     match p {
         crate::values::reason::Param::Text(t) => *t = secret::redact(t),
         crate::values::reason::Param::List(l) => l.iter_mut().for_each(redact_param),
+        crate::values::reason::Param::Reason(r) => {
+            r.params.iter_mut().for_each(|(_, p)| redact_param(p))
+        }
         _ => {}
     }
 }

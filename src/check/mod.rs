@@ -54,17 +54,11 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use serde::de::MapAccess;
 
-use crate::values::outcome::Outcome;
 use crate::values::reason::Code;
 
 /// A boxed future returned by [`Kind::run`]; kinds write
 /// `Box::pin(async move { self.check(ctx).await.into() })`.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Attempt> + Send + 'a>>;
-
-/// `run` for a kind not converted yet: it judges itself and writes words.
-pub(crate) fn legacy<'a>(f: impl Future<Output = Outcome> + Send + 'a) -> CheckFuture<'a> {
-    Box::pin(async move { Attempt::Judged(f.await) })
-}
 
 /// Everything a running check may need from the run.
 #[derive(Clone, Debug)]
@@ -275,7 +269,7 @@ kinds! {
     "tls" => tls::Tls, [Certificate, Measurement], tls::CODES;
     "cert_file" => cert_file::CertFile, [Certificate, Measurement], cert_file::CODES;
     "backup" => backup::Backup, [Backup], backup::CODES;
-    "postgres" => postgres::Postgres, [Measurement], &[];
+    "postgres" => postgres::Postgres, [Measurement], postgres::CODES;
     "redis" => redis::Redis, [Measurement], redis::CODES;
     "journal" => journal::Journal, [Measurement], journal::CODES;
     "log" => log::Log, [Measurement], log::CODES;

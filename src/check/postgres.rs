@@ -6,9 +6,14 @@
 //! pg_stat_activity`, the 5-minute query hunt and `SELECT pg_is_in_recovery();`.
 //!
 //! Everything after the connection runs in one `READ ONLY` transaction with
-//! a `statement_timeout` set to what is left of the check's timeout, over
+//! a `statement_timeout` set to what is left of the check's deadline, over
 //! the extended protocol (one statement per query, so `SELECT 1; DELETE …`
 //! cannot be smuggled in); the transaction is never committed.
+//!
+//! A failure before the connection is up is a [`Failure`]. Once connected,
+//! what was measured is kept: a step that fails or overruns the deadline
+//! adds its reason to the measurement (and the value reads `timeout`), so
+//! the connect latency and the server version still show.
 
 mod conn;
 mod tls;
@@ -22,13 +27,229 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Row};
 
 use self::conn::Resolved;
-use super::{CheckFuture, Ctx, Kind, sections};
+use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, sections};
 use crate::secret;
 use crate::values::Dur;
-use crate::values::measure::{self, Measured};
-use crate::values::outcome::{Outcome, Status};
+use crate::values::measure;
+use crate::values::outcome::Status;
+use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Limit, Threshold};
 use crate::values::units::{Unit, format_millis, trim_float};
+
+/// The reason catalog entries of `postgres` (docs/reasons.md).
+pub(crate) static CODES: &[&Code] = &[
+    &URL,
+    &PGPORT,
+    &NO_USER,
+    &PASSWORD,
+    &SSLMODE,
+    &NEEDS_ROOT,
+    &ROOTCERT_READ,
+    &ROOTCERT_PEM,
+    &ROOTCERT_UNUSABLE,
+    &ROOTCERT_EMPTY,
+    &TLS_SETUP,
+    &TLS_SETUP_ROOTS,
+    &TLS_SETUP_NO_ROOTS,
+    &PASSFILE_NO_MATCH,
+    &PASSFILE_NOT_FILE,
+    &PASSFILE_READABLE,
+    &PASSFILE_UNREADABLE,
+    &TIMEOUT_CONNECT,
+    &TIMEOUT,
+    &TIMEOUT_STATEMENT,
+    &TIMEOUT_IO,
+    &AUTH,
+    &NO_PASSWORD,
+    &SERVER,
+    &QUERY_INVALID,
+    &STEP_ERROR,
+    &REFUSED,
+    &NO_SOCKET,
+    &NO_TLS,
+    &TLS_UNTRUSTED,
+    &TLS_NAME,
+    &TLS_EXPIRED,
+    &TLS,
+    &RESOLVE,
+    &CLOSED,
+    &IO,
+    &QUERY_NO_ROWS,
+    &QUERY_COLUMNS,
+    &QUERY_NULL,
+    &QUERY_TYPE,
+    &ROLE_STANDBY,
+    &ROLE_PRIMARY,
+    &LAG_UNKNOWN,
+    &LAG_HIDDEN,
+];
+
+// The connection settings (`conn.rs`, `tls.rs`): the check cannot be carried out.
+static URL: Code = Code::new("postgres.url", "invalid `url`: {error}");
+static PGPORT: Code = Code::new("postgres.pgport", "PGPORT `{value}` is not a port number");
+static NO_USER: Code = Code::new(
+    "postgres.no_user",
+    "no user: set `user`, PGUSER, or run as a user with a name",
+);
+static PASSWORD: Code = Code::new("postgres.password", "{error}");
+static SSLMODE: Code = Code::new(
+    "postgres.sslmode",
+    "[{source}: ]invalid sslmode `{value}`: expected one of disable, prefer, require, verify-ca, verify-full",
+);
+static NEEDS_ROOT: Code = Code::new(
+    "postgres.needs_root",
+    "sslmode {sslmode} needs a root certificate: set `sslrootcert` to a PEM file \
+     (or `system` for the well-known public CAs), or use sslmode require",
+);
+static ROOTCERT_READ: Code = Code::variant(
+    "postgres.sslrootcert.read",
+    "postgres.sslrootcert",
+    "cannot read sslrootcert {path}: {error}",
+);
+static ROOTCERT_PEM: Code = Code::variant(
+    "postgres.sslrootcert.pem",
+    "postgres.sslrootcert",
+    "sslrootcert {path}: not a PEM certificate ({error})",
+);
+static ROOTCERT_UNUSABLE: Code = Code::variant(
+    "postgres.sslrootcert.unusable",
+    "postgres.sslrootcert",
+    "sslrootcert {path}: unusable certificate ({error})",
+);
+static ROOTCERT_EMPTY: Code = Code::variant(
+    "postgres.sslrootcert.empty",
+    "postgres.sslrootcert",
+    "sslrootcert {path}: no certificate found",
+);
+static TLS_SETUP: Code = Code::new("postgres.tls_setup", "cannot set up TLS: {error}");
+static TLS_SETUP_ROOTS: Code = Code::variant(
+    "postgres.tls_setup.roots",
+    "postgres.tls_setup",
+    "cannot use the root certificates: {error}",
+);
+static TLS_SETUP_NO_ROOTS: Code = Code::variant(
+    "postgres.tls_setup.no_roots",
+    "postgres.tls_setup",
+    "certificate verification needs root certificates",
+);
+
+// Notes about the password file, said inside `postgres.auth` and
+// `postgres.no_password` (parameter `note`).
+static PASSFILE_NO_MATCH: Code = Code::variant(
+    "postgres.passfile.no_match",
+    "postgres.passfile",
+    "no matching line in {passfile}",
+);
+static PASSFILE_NOT_FILE: Code = Code::variant(
+    "postgres.passfile.not_file",
+    "postgres.passfile",
+    "{passfile} ignored: not a plain file",
+);
+static PASSFILE_READABLE: Code = Code::variant(
+    "postgres.passfile.readable",
+    "postgres.passfile",
+    "{passfile} ignored: group or world can read it (chmod 600 {passfile})",
+);
+static PASSFILE_UNREADABLE: Code = Code::variant(
+    "postgres.passfile.unreadable",
+    "postgres.passfile",
+    "{passfile} unreadable: {error}",
+);
+
+// Talking to the server.
+static TIMEOUT_CONNECT: Code = Code::variant(
+    "postgres.timeout.connect",
+    "timeout",
+    "timed out after {after} while connecting to {address}",
+);
+static TIMEOUT: Code = Code::variant(
+    "postgres.timeout",
+    "timeout",
+    "timed out after {after} while {step}",
+);
+static TIMEOUT_STATEMENT: Code = Code::variant(
+    "postgres.timeout.statement",
+    "timeout",
+    "timed out after {after} while {step} (statement_timeout)",
+);
+static TIMEOUT_IO: Code = Code::variant(
+    "postgres.timeout.io",
+    "timeout",
+    "{address}: timed out while {step}",
+);
+static AUTH: Code = Code::new(
+    "postgres.auth",
+    "{address}: {error}[ (password from {source})][; {note}]",
+);
+static NO_PASSWORD: Code = Code::new(
+    "postgres.no_password",
+    "{address}: the server asks for a password and none was given \
+     (set password_env or password_file, PGPASSWORD, or a ~/.pgpass line)[; {note}]",
+);
+static SERVER: Code = Code::new("postgres.server", "{address}: {error}");
+static QUERY_INVALID: Code = Code::new("postgres.query_invalid", "{step}: {error}");
+static STEP_ERROR: Code = Code::new("postgres.error", "{step}: {error}");
+static REFUSED: Code = Code::new("postgres.refused", "{address}: connection refused");
+static NO_SOCKET: Code = Code::new(
+    "postgres.no_socket",
+    "{address}: no server socket there (is PostgreSQL running?)",
+);
+static NO_TLS: Code = Code::new(
+    "postgres.no_tls",
+    "{address}: the server does not support TLS, expected sslmode {sslmode}",
+);
+static TLS_UNTRUSTED: Code = Code::new(
+    "postgres.tls_untrusted",
+    "{address}: TLS: server certificate is not signed by a trusted root (sslrootcert)",
+);
+static TLS_NAME: Code = Code::new("postgres.tls_name", "{address}: TLS: {error}");
+static TLS_EXPIRED: Code = Code::new(
+    "postgres.tls_expired",
+    "{address}: TLS: server certificate has expired",
+);
+static TLS: Code = Code::new("postgres.tls", "{address}: TLS handshake failed: {error}");
+static RESOLVE: Code = Code::new("postgres.resolve", "{address}: cannot resolve host");
+static CLOSED: Code = Code::new(
+    "postgres.closed",
+    "{address}: the server closed the connection while {step}",
+);
+static IO: Code = Code::new("postgres.io", "{address}: {step}: {error}");
+
+// What the server said that is not a threshold.
+static QUERY_NO_ROWS: Code = Code::new(
+    "postgres.query_no_rows",
+    "query returned no rows, expected one number",
+);
+static QUERY_COLUMNS: Code = Code::new(
+    "postgres.query_columns",
+    "query returned {columns} columns, expected one number",
+);
+static QUERY_NULL: Code = Code::new(
+    "postgres.query_null",
+    "query returned NULL, expected a number",
+);
+static QUERY_TYPE: Code = Code::new(
+    "postgres.query_type",
+    "query returned a value of type {type}, expected a number",
+);
+static ROLE_STANDBY: Code = Code::variant(
+    "postgres.role.standby",
+    "postgres.role",
+    "server is a {role} (in recovery), expected {want}",
+);
+static ROLE_PRIMARY: Code = Code::variant(
+    "postgres.role.primary",
+    "postgres.role",
+    "server is a {role} (not in recovery), expected {want}",
+);
+static LAG_UNKNOWN: Code = Code::new(
+    "postgres.lag_unknown",
+    "replication lag unknown: no transaction replayed yet",
+);
+static LAG_HIDDEN: Code = Code::new(
+    "postgres.lag_hidden",
+    "replication lag of {hidden} standby(s) is hidden from this user (grant pg_monitor)",
+);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,7 +398,7 @@ impl fmt::Display for Role {
 
 impl Kind for Postgres {
     fn run<'a>(&'a self, ctx: &'a Ctx) -> CheckFuture<'a> {
-        super::legacy(self.check(ctx))
+        Box::pin(async move { self.check(ctx).await.into() })
     }
 
     fn section(&self) -> &'static str {
@@ -300,35 +521,39 @@ fn at<T>(step: &'static str, r: Result<T, tokio_postgres::Error>) -> StepResult<
 /// What the measurement phase produced.
 #[derive(Default)]
 struct Findings {
-    measured: Vec<Measured>,
+    /// Each metric with what the value column shows when it is the headline.
+    metrics: Vec<(Metric, String)>,
     detail: Vec<String>,
-    /// A status the findings impose beyond thresholds (wrong role), with why.
-    verdicts: Vec<(Status, String)>,
+    /// Judgements beyond thresholds (wrong role, a query without a number).
+    verdicts: Vec<(Status, Reason)>,
     /// `15.18`, once read.
     version: Option<String>,
 }
 
+impl Findings {
+    fn metric(&mut self, m: Metric, shown: impl Into<String>) {
+        self.metrics.push((m, shown.into()));
+    }
+}
+
 impl Postgres {
-    async fn check(&self, ctx: &Ctx) -> Outcome {
-        let deadline = Instant::now() + ctx.timeout;
-        let timeout_text = format_millis(ctx.timeout.as_secs_f64() * 1000.0);
-        let r = match conn::resolve(self, ctx, &conn::real_env) {
-            Ok(r) => r,
-            Err(e) => return Outcome::unknown(e),
-        };
+    async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
+        let r = conn::resolve(self, ctx, &conn::real_env).map_err(Failure::unknown)?;
         let started = Instant::now();
         let connect = r.config.connect(tls::MakeRustls(r.tls.clone()));
-        let (client, connection) = match tokio::time::timeout_at(deadline, connect).await {
-            Err(_) => {
-                return Outcome::fail(format!(
-                    "timed out after {timeout_text} while connecting to {}",
-                    r.address
-                ))
-                .with_value("timeout");
+        let (client, connection) = match ctx.deadline.within(connect).await {
+            Err(o) => {
+                return Err(
+                    Failure::fail(o.reason(&TIMEOUT_CONNECT).with("address", &r.address))
+                        .shown("timeout"),
+                );
             }
             Ok(Err(e)) => {
-                let (status, why) = describe_error(&e, &r, "connecting");
-                return Outcome::new(status, "").with_message(why);
+                let (status, reason) = describe_error(&e, &r, "connecting");
+                return Err(Failure {
+                    status,
+                    ..Failure::fail(reason)
+                });
             }
             Ok(Ok(c)) => c,
         };
@@ -339,34 +564,37 @@ impl Postgres {
 
         let mut found = Findings::default();
         let mut step = "starting the read-only transaction";
-        let measured = tokio::time::timeout_at(
-            deadline,
-            self.measure(&client, ctx, deadline, &mut found, &mut step),
-        )
-        .await;
+        let measured = ctx
+            .deadline
+            .within(self.measure(&client, ctx, &mut found, &mut step))
+            .await;
 
         // Close politely (Terminate), so the server does not log an
-        // unexpected EOF; the transaction ends with the session.
+        // unexpected EOF; the transaction ends with the session. Its answer
+        // does not matter: a moment, never past the deadline.
         drop(client);
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), &mut driver.0).await;
+        let close = tokio::time::timeout(std::time::Duration::from_millis(200), &mut driver.0);
+        let _ = ctx.deadline.within(close).await;
         drop(driver);
 
         // Connect comes last: the headline only when nothing else is asked.
-        found.measured.push(
-            Measured::new(
+        let connected = match &found.version {
+            Some(v) => format!("PostgreSQL {v} ({})", format_millis(connect_ms)),
+            None => format!("connected ({})", format_millis(connect_ms)),
+        };
+        found.metric(
+            Metric::new(
                 "connect",
                 connect_ms,
                 Unit::Millis,
                 Direction::HigherIsWorse,
             )
-            .held(&self.connect)
-            .shown(match &found.version {
-                Some(v) => format!("PostgreSQL {v} ({})", format_millis(connect_ms)),
-                None => format!("connected ({})", format_millis(connect_ms)),
-            }),
+            .held(&self.connect),
+            connected,
         );
-        let mut out = measure::outcome(&found.measured, found.measured.len() - 1);
-        out.detail.push(format!(
+        let fallback = found.metrics.len() - 1;
+        let mut m = Measurement::headline(found.metrics, fallback);
+        m.detail.push(format!(
             "{}@{} database {} ({}sslmode {})",
             r.user,
             r.address,
@@ -377,35 +605,37 @@ impl Postgres {
                 .unwrap_or_default(),
             r.sslmode.as_str()
         ));
-        out.detail.append(&mut found.detail);
-        for (status, why) in found.verdicts {
-            out.worsen(status, why);
+        m.detail.append(&mut found.detail);
+        // The findings' judgements follow the thresholds, and a step that
+        // did not finish comes last.
+        for (status, reason) in found.verdicts {
+            m.observe_late(status, reason);
         }
         match measured {
-            Err(_) => {
-                out.worsen(
-                    Status::Fail,
-                    format!("timed out after {timeout_text} while {step}"),
-                );
-                out.value = "timeout".into();
+            Err(o) => {
+                m.value = "timeout".into();
+                m.observe_late(Status::Fail, o.reason(&TIMEOUT).with("step", step));
             }
             Ok(Err(StepError { step, error })) => {
-                // The server's statement_timeout and the check's own
-                // deadline race; either way it is the same timeout.
-                let (status, why) = if error.code() == Some(&SqlState::QUERY_CANCELED) {
-                    out.value = "timeout".into();
+                // The server's statement_timeout and the deadline race;
+                // either way it is the same timeout.
+                let (status, reason) = if error.code() == Some(&SqlState::QUERY_CANCELED) {
+                    m.value = "timeout".into();
+                    let o = Overran {
+                        after: ctx.deadline.budget(),
+                    };
                     (
                         Status::Fail,
-                        format!("timed out after {timeout_text} while {step} (statement_timeout)"),
+                        o.reason(&TIMEOUT_STATEMENT).with("step", step),
                     )
                 } else {
                     describe_error(&error, &r, step)
                 };
-                out.worsen(status, why);
+                m.observe_late(status, reason);
             }
             Ok(Ok(())) => {}
         }
-        out
+        Ok(m)
     }
 
     /// Runs every configured measurement in one read-only transaction.
@@ -413,14 +643,11 @@ impl Postgres {
         &self,
         client: &Client,
         ctx: &Ctx,
-        deadline: Instant,
         found: &mut Findings,
         step: &mut &'static str,
     ) -> StepResult<()> {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis()
-            .max(1);
+        // The server gives up when the check would: at the deadline.
+        let left = ctx.deadline.remaining().as_millis().max(1);
         at(
             step,
             client
@@ -485,14 +712,15 @@ impl Postgres {
             )
             .await?;
             let size: i64 = row.get(0);
-            found.measured.push(
-                Measured::new(
+            found.metric(
+                Metric::new(
                     "database_size",
                     size as f64,
                     Unit::Bytes,
                     Direction::HigherIsWorse,
                 )
                 .held(&self.database_size),
+                Unit::Bytes.format(size as f64),
             );
         }
         Ok(())
@@ -514,10 +742,9 @@ impl Postgres {
         )?;
         let rows = all(client, step, "FETCH 2 FROM opsrun_query", &[]).await?;
         let Some(first) = rows.first() else {
-            found.verdicts.push((
-                Status::Unknown,
-                "query returned no rows, expected one number".into(),
-            ));
+            found
+                .verdicts
+                .push((Status::Unknown, Reason::new(&QUERY_NO_ROWS)));
             return Ok(());
         };
         if rows.len() > 1 {
@@ -528,10 +755,7 @@ impl Postgres {
         if first.len() != 1 {
             found.verdicts.push((
                 Status::Unknown,
-                format!(
-                    "query returned {} columns, expected one number",
-                    first.len()
-                ),
+                Reason::new(&QUERY_COLUMNS).with("columns", first.len()),
             ));
             return Ok(());
         }
@@ -548,23 +772,21 @@ impl Postgres {
                     trim_float(v, 6),
                     measure::one_line(sql, 100)
                 ));
-                found.measured.push(
-                    Measured::new("value", v, unit, Direction::HigherIsWorse)
-                        .held(&Some(
-                            self.value
-                                .clone()
-                                .unwrap_or_else(|| Threshold::new(Unit::Number, None, None)),
-                        ))
-                        .shown(trim_float(v, 2)),
+                found.metric(
+                    Metric::new("value", v, unit, Direction::HigherIsWorse).held(&Some(
+                        self.value
+                            .clone()
+                            .unwrap_or_else(|| Threshold::new(Unit::Number, None, None)),
+                    )),
+                    trim_float(v, 2),
                 );
             }
-            Ok(Num(None)) => found.verdicts.push((
-                Status::Unknown,
-                "query returned NULL, expected a number".into(),
-            )),
+            Ok(Num(None)) => found
+                .verdicts
+                .push((Status::Unknown, Reason::new(&QUERY_NULL))),
             Err(_) => found.verdicts.push((
                 Status::Unknown,
-                format!("query returned a value of type {ty}, expected a number"),
+                Reason::new(&QUERY_TYPE).with("type", ty.to_string()),
             )),
         }
         Ok(())
@@ -610,25 +832,25 @@ impl Postgres {
             if total == 1 { "" } else { "s" },
             trim_float(pct, 1)
         );
-        found.measured.push(
-            Measured::new(
+        found.metric(
+            Metric::new(
                 "connections",
                 total as f64,
                 Unit::Count,
                 Direction::HigherIsWorse,
             )
-            .held(&self.connections)
-            .shown(shown.clone()),
+            .held(&self.connections),
+            shown.clone(),
         );
-        found.measured.push(
-            Measured::new(
+        found.metric(
+            Metric::new(
                 "connections_pct",
                 pct,
                 Unit::Percent,
                 Direction::HigherIsWorse,
             )
-            .held(&self.connections_pct)
-            .shown(shown),
+            .held(&self.connections_pct),
+            shown,
         );
         Ok(())
     }
@@ -658,17 +880,20 @@ impl Postgres {
             "deadlocks: {} in total {since}",
             trim_float(total, 0)
         ));
-        found.measured.push(
-            Measured::new("deadlocks", value, Unit::Count, Direction::HigherIsWorse)
-                .held(&self.deadlocks)
-                .shown(shown),
+        found.metric(
+            Metric::new("deadlocks", value, Unit::Count, Direction::HigherIsWorse)
+                .held(&self.deadlocks),
+            shown,
         );
-        found.measured.push(Measured::new(
-            "deadlocks_total",
-            total,
-            Unit::Count,
-            Direction::HigherIsWorse,
-        ));
+        found.metric(
+            Metric::new(
+                "deadlocks_total",
+                total,
+                Unit::Count,
+                Direction::HigherIsWorse,
+            ),
+            Unit::Count.format(total),
+        );
         Ok(())
     }
 }
@@ -761,15 +986,15 @@ async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -
              (grant pg_read_all_stats to see them)"
         ));
     }
-    found.measured.push(
-        Measured::new(
+    found.metric(
+        Metric::new(
             "long_queries",
             count as f64,
             Unit::Count,
             Direction::HigherIsWorse,
         )
-        .held(&Some(lq.threshold()))
-        .shown(shown),
+        .held(&Some(lq.threshold())),
+        shown,
     );
     Ok(())
 }
@@ -787,14 +1012,16 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
     if let Some(want) = rep.role
         && want != role
     {
-        let what = if in_recovery {
-            "in recovery"
+        let code = if in_recovery {
+            &ROLE_STANDBY
         } else {
-            "not in recovery"
+            &ROLE_PRIMARY
         };
         found.verdicts.push((
             Status::Fail,
-            format!("server is a {role} ({what}), expected {want}"),
+            Reason::new(code)
+                .with("role", role.to_string())
+                .with("want", want.to_string()),
         ));
     }
     let lag_threshold = Some(
@@ -836,25 +1063,24 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
             replay_age.map(|a| a.max(0.0))
         };
         match lag {
-            Some(ms) => found.measured.push(
-                Measured::new(
+            Some(ms) => found.metric(
+                Metric::new(
                     "replication_lag",
                     ms,
                     Unit::Millis,
                     Direction::HigherIsWorse,
                 )
-                .held(&lag_threshold)
-                .shown(format!("standby, lag {}", format_millis(ms))),
+                .held(&lag_threshold),
+                format!("standby, lag {}", format_millis(ms)),
             ),
             None => {
                 found
                     .detail
                     .push("no transaction replayed yet: lag unknown".into());
                 if rep.lag.is_some() {
-                    found.verdicts.push((
-                        Status::Unknown,
-                        "replication lag unknown: no transaction replayed yet".into(),
-                    ));
+                    found
+                        .verdicts
+                        .push((Status::Unknown, Reason::new(&LAG_UNKNOWN)));
                 }
             }
         }
@@ -869,7 +1095,7 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
         )
         .await?;
         let mut max_lag: Option<f64> = None;
-        let mut hidden = 0;
+        let mut hidden = 0usize;
         let mut lines = Vec::new();
         for r in &rows {
             let name: String = r.get(0);
@@ -896,9 +1122,7 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
         if hidden > 0 && rep.lag.is_some() {
             found.verdicts.push((
                 Status::Unknown,
-                format!(
-                    "replication lag of {hidden} standby(s) is hidden from this user (grant pg_monitor)"
-                ),
+                Reason::new(&LAG_HIDDEN).with("hidden", hidden),
             ));
         }
         let n = rows.len();
@@ -913,20 +1137,19 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
         found.detail.push(shown.clone());
         found.detail.append(&mut lines);
         if let Some(l) = max_lag {
-            found.measured.push(
-                Measured::new("replication_lag", l, Unit::Millis, Direction::HigherIsWorse)
-                    .held(&rep.lag.clone().or(lag_threshold.clone()))
-                    .shown(shown.clone()),
+            found.metric(
+                Metric::new("replication_lag", l, Unit::Millis, Direction::HigherIsWorse)
+                    .held(&rep.lag.clone().or(lag_threshold.clone())),
+                shown.clone(),
             );
         }
-        found.measured.push(
-            Measured::new("standbys", n as f64, Unit::Count, Direction::LowerIsWorse)
-                .held(&Some(
-                    rep.standbys
-                        .clone()
-                        .unwrap_or_else(|| Threshold::new(Unit::Count, None, None)),
-                ))
-                .shown(shown),
+        found.metric(
+            Metric::new("standbys", n as f64, Unit::Count, Direction::LowerIsWorse).held(&Some(
+                rep.standbys
+                    .clone()
+                    .unwrap_or_else(|| Threshold::new(Unit::Count, None, None)),
+            )),
+            shown,
         );
     }
     Ok(())
@@ -950,87 +1173,80 @@ async fn one(
     at(step, client.query_typed_one(sql, params).await)
 }
 
-/// Turns a connection or query error into a status and one line. The
+/// Turns a connection or query error into a status and a reason. The
 /// password is never part of it: only where it came from.
-fn describe_error(e: &tokio_postgres::Error, r: &Resolved, step: &str) -> (Status, String) {
-    let addr = &r.address;
-    let notes = if r.notes.is_empty() {
-        String::new()
-    } else {
-        format!("; {}", r.notes.join("; "))
+fn describe_error(e: &tokio_postgres::Error, r: &Resolved, step: &'static str) -> (Status, Reason) {
+    let at = |code: &'static Code| Reason::new(code).with("address", &r.address);
+    let note = |reason: Reason| match &r.note {
+        Some(n) => reason.with("note", n.clone()),
+        None => reason,
     };
     if let Some(db) = e.as_db_error() {
-        let msg = db.message();
+        let msg = secret::redact(db.message());
         let code = db.code();
-        let line = if *code == SqlState::INVALID_PASSWORD {
-            let from = r
-                .password_from
-                .as_ref()
-                .map(|p| format!(" (password from {p})"))
-                .unwrap_or_default();
-            format!("{addr}: {msg}{from}{notes}")
-        } else if step == "connecting" {
-            format!("{addr}: {msg}")
-        } else {
-            format!("{step}: {msg}")
-        };
+        let sqlstate = code.code();
+        if *code == SqlState::INVALID_PASSWORD {
+            let reason = at(&AUTH)
+                .with("error", msg)
+                .with("sqlstate", sqlstate)
+                .with_opt("source", r.password_from.clone());
+            return (Status::Fail, note(reason));
+        }
+        if step == "connecting" {
+            return (
+                Status::Fail,
+                at(&SERVER).with("error", msg).with("sqlstate", sqlstate),
+            );
+        }
         // A query that cannot run as written (syntax, missing table or
         // privilege, an attempted write) is a check that could not be
         // carried out; anything else the server says is a failure.
-        let status = if step != "connecting"
-            && (code.code().starts_with("42")
-                || *code == SqlState::READ_ONLY_SQL_TRANSACTION
-                || *code == SqlState::FEATURE_NOT_SUPPORTED)
-        {
-            Status::Unknown
+        let invalid = sqlstate.starts_with("42")
+            || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+            || *code == SqlState::FEATURE_NOT_SUPPORTED;
+        let (status, entry) = if invalid {
+            (Status::Unknown, &QUERY_INVALID)
         } else {
-            Status::Fail
+            (Status::Fail, &STEP_ERROR)
         };
-        return (status, secret::redact(&line));
+        return (
+            status,
+            Reason::new(entry)
+                .with("step", step)
+                .with("error", msg)
+                .with("sqlstate", sqlstate),
+        );
     }
-    let chain = crate::check::http::error_chain(e);
+    let chain = secret::redact(&crate::check::http::error_chain(e));
     let lower = chain.to_ascii_lowercase();
-    let (status, line) = if lower.contains("password missing") {
-        (
-            Status::Unknown,
-            format!(
-                "{addr}: the server asks for a password and none was given \
-                 (set password_env or password_file, PGPASSWORD, or a ~/.pgpass line){notes}"
-            ),
-        )
+    if lower.contains("password missing") {
+        (Status::Unknown, note(at(&NO_PASSWORD)))
     } else if lower.contains("connection refused") {
-        (Status::Fail, format!("{addr}: connection refused"))
-    } else if lower.contains("no such file") && addr.contains("/.s.PGSQL.") {
-        (
-            Status::Fail,
-            format!("{addr}: no server socket there (is PostgreSQL running?)"),
-        )
+        (Status::Fail, at(&REFUSED))
+    } else if lower.contains("no such file") && r.address.contains("/.s.PGSQL.") {
+        (Status::Fail, at(&NO_SOCKET))
     } else if lower.contains("server does not support tls") {
         (
             Status::Fail,
-            format!(
-                "{addr}: the server does not support TLS, expected sslmode {}",
-                r.sslmode.as_str()
-            ),
+            at(&NO_TLS).with("sslmode", r.sslmode.as_str()),
         )
     } else if lower.contains("tls") || lower.contains("certificate") {
-        (Status::Fail, format!("{addr}: {}", tls::describe(&chain)))
+        (Status::Fail, tls::describe(&chain, at))
     } else if lower.contains("timed out") || lower.contains("timeout") {
-        (Status::Fail, format!("{addr}: timed out while {step}"))
+        (Status::Fail, at(&TIMEOUT_IO).with("step", step))
     } else if lower.contains("failed to lookup")
         || lower.contains("name or service not known")
         || lower.contains("could not resolve")
     {
-        (Status::Fail, format!("{addr}: cannot resolve host"))
+        (Status::Fail, at(&RESOLVE))
     } else if lower.contains("connection reset") || lower.contains("closed") {
+        (Status::Fail, at(&CLOSED).with("step", step))
+    } else {
         (
             Status::Fail,
-            format!("{addr}: the server closed the connection while {step}"),
+            at(&IO).with("step", step).with("error", chain),
         )
-    } else {
-        (Status::Fail, format!("{addr}: {step}: {chain}"))
-    };
-    (status, secret::redact(&line))
+    }
 }
 
 /// Any numeric SQL value as `f64` (NULL → `None`). NUMERIC is decoded from
@@ -1162,5 +1378,141 @@ mod tests {
         assert_eq!(lq.older_than.0.as_secs(), 1);
         assert_eq!(lq.threshold().fail.unwrap().value, 2.0);
         assert_eq!(LongQueries::default().threshold().warn.unwrap().value, 1.0);
+    }
+
+    /// A server on 127.0.0.1 that reads the startup message and answers it
+    /// with an ErrorResponse (`code`, `message`), the narrowest stand-in
+    /// for a PostgreSQL that refuses the login (the integration tests run
+    /// a real server).
+    fn refusing(code: &'static str, message: &'static str) -> u16 {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            let mut startup = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            s.read_exact(&mut startup).unwrap();
+            let mut body = Vec::new();
+            for (field, text) in [
+                (b'S', "FATAL"),
+                (b'V', "FATAL"),
+                (b'C', code),
+                (b'M', message),
+            ] {
+                body.push(field);
+                body.extend_from_slice(text.as_bytes());
+                body.push(0);
+            }
+            body.push(0);
+            let mut msg = vec![b'E'];
+            msg.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+            msg.extend_from_slice(&body);
+            s.write_all(&msg).unwrap();
+            let _ = s.read(&mut [0u8; 64]);
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn reasons_before_and_while_connecting() {
+        use super::super::harness::{ctx_in, kind, run, run_in};
+        use crate::values::reason::Param;
+        use std::time::Duration;
+        let t = Duration::from_secs(5);
+        let at = |port: u16, extra: &str| {
+            format!(
+                "{{host: 127.0.0.1, port: {port}, user: app, dbname: appdb, sslmode: disable{extra}}}"
+            )
+        };
+
+        // The password is refused: the server's words, where the password came from.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "not-the-password\n").unwrap();
+        let port = refusing("28P01", "password authentication failed for user \"app\"");
+        let pg: Postgres = kind(&at(port, ", password_file: pw")).unwrap();
+        let f = run_in(&pg, &ctx_in(dir.path(), t)).await.unwrap_err();
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.reason.code.key, "postgres.auth");
+        let p = |name| f.reason.param(name).cloned();
+        assert_eq!(p("address"), Some(format!("127.0.0.1:{port}").into()));
+        assert_eq!(p("sqlstate"), Some("28P01".into()));
+        assert_eq!(p("source"), Some("password_file pw".into()));
+        assert_eq!(
+            p("error"),
+            Some("password authentication failed for user \"app\"".into())
+        );
+
+        // Another refusal at connect time is the server's reason, a failure.
+        let port = refusing("3D000", "database \"appdb\" does not exist");
+        let pg: Postgres = kind(&at(port, ", password_file: pw")).unwrap();
+        let f = run_in(&pg, &ctx_in(dir.path(), t)).await.unwrap_err();
+        assert_eq!(f.reason.code.key, "postgres.server");
+        assert_eq!(f.reason.param("sqlstate"), Some(&"3D000".into()));
+
+        // Nobody listens.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let pg: Postgres = kind(&at(port, "")).unwrap();
+        let f = run(&pg, t).await.unwrap_err();
+        assert_eq!(f.reason.code.key, "postgres.refused");
+
+        // A listener that never answers: the deadline, naming the address.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let pg: Postgres = kind(&at(port, "")).unwrap();
+        let f = run(&pg, Duration::from_millis(300)).await.unwrap_err();
+        assert_eq!(f.reason.code.key, "postgres.timeout.connect");
+        assert_eq!(f.reason.code.code, "timeout");
+        assert_eq!(
+            f.reason.param("after"),
+            Some(&Param::Quantity(300.0, Unit::Millis))
+        );
+        assert_eq!(f.value, "timeout");
+        drop(silent);
+
+        // Settings that cannot work: the check cannot be carried out.
+        let pg: Postgres = kind(&at(port, ", password_env: OPSRUN_TEST_NOT_SET_ANYWHERE")).unwrap();
+        let f = run(&pg, t).await.unwrap_err();
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.reason.code.key, "postgres.password");
+        let pg: Postgres = kind(
+            "{host: 127.0.0.1, port: 1, user: app, dbname: appdb, sslmode: verify-ca, \
+             sslrootcert: /nonexistent/ca.pem}",
+        )
+        .unwrap();
+        let f = run(&pg, t).await.unwrap_err();
+        assert_eq!(f.status, Status::Unknown);
+        assert_eq!(f.reason.code.key, "postgres.sslrootcert.read");
+        assert_eq!(f.reason.param("path"), Some(&"/nonexistent/ca.pem".into()));
+    }
+
+    #[test]
+    fn tls_failures_are_told_apart() {
+        let at = |code: &'static Code| Reason::new(code).with("address", "db:5432");
+        let key = |chain: &str| tls::describe(chain, at).code.key;
+        assert_eq!(
+            key("error performing TLS handshake: invalid peer certificate: UnknownIssuer"),
+            "postgres.tls_untrusted"
+        );
+        let r = tls::describe(
+            "invalid peer certificate: certificate not valid for name \"10.0.0.5\"; x",
+            at,
+        );
+        assert_eq!(r.code.key, "postgres.tls_name");
+        assert_eq!(
+            r.param("error"),
+            Some(&"certificate not valid for name \"10.0.0.5\"; x".into())
+        );
+        assert_eq!(
+            key("invalid peer certificate: Expired"),
+            "postgres.tls_expired"
+        );
+        assert_eq!(
+            key("TLS: received fatal alert: HandshakeFailure"),
+            "postgres.tls"
+        );
     }
 }

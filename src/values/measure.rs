@@ -11,85 +11,8 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::threshold::{Direction, Limit, LimitSeed, Threshold};
-use crate::values::outcome::{Outcome, Status};
+use super::threshold::{Limit, LimitSeed, Threshold};
 use crate::values::units::Unit;
-
-/// One measured value of a check.
-#[derive(Clone, Debug)]
-pub(crate) struct Measured {
-    /// Metric name in JSON/history (`connections`, `used_memory_pct`).
-    pub name: &'static str,
-    pub value: f64,
-    pub unit: Unit,
-    pub direction: Direction,
-    /// Set when the user asked for this measurement (its key is present),
-    /// possibly without limits; `None` for values reported along the way.
-    pub threshold: Option<Threshold>,
-    /// What the value column shows when this is the headline (`12 connections`).
-    pub display: String,
-}
-
-impl Measured {
-    pub fn new(name: &'static str, value: f64, unit: Unit, direction: Direction) -> Measured {
-        Measured {
-            name,
-            value,
-            unit,
-            direction,
-            threshold: None,
-            display: unit.format(value),
-        }
-    }
-
-    pub fn held(mut self, threshold: &Option<Threshold>) -> Measured {
-        self.threshold = threshold.clone();
-        self
-    }
-
-    pub fn shown(mut self, display: impl Into<String>) -> Measured {
-        self.display = display.into();
-        self
-    }
-}
-
-/// Builds the outcome of a check from its measurements: the headline is the
-/// first measurement the user configured (in `measured` order), else
-/// `fallback`; every other value follows as an extra metric. Each threshold
-/// is evaluated and a breach worsens the status with
-/// `connections 12 ≥ warn 10`.
-pub(crate) fn outcome(measured: &[Measured], fallback: usize) -> Outcome {
-    let head = measured
-        .iter()
-        .position(|m| m.threshold.is_some())
-        .unwrap_or(fallback)
-        .min(measured.len().saturating_sub(1));
-    let Some(h) = measured.get(head) else {
-        return Outcome::pass("");
-    };
-    let mut out = Outcome::pass(h.display.clone()).with_metric(h.name, h.value, h.unit);
-    out.threshold = h
-        .threshold
-        .clone()
-        .filter(|t| t.warn.is_some() || t.fail.is_some());
-    for (i, m) in measured.iter().enumerate() {
-        if i != head {
-            out = out.with_extra_metric(m.name, m.value, m.unit);
-        }
-    }
-    for m in measured {
-        if let Some(th) = &m.threshold {
-            let v = th.eval(m.value, m.direction);
-            if v.status != Status::Pass {
-                out.worsen(
-                    v.status,
-                    format!("{} {} {}", m.name, m.unit.format(m.value), v.breach),
-                );
-            }
-        }
-    }
-    out
-}
 
 /// `deserialize_with` helpers: a measurement switch with an optional
 /// threshold in one unit. `true` or an empty value switches it on without
@@ -230,25 +153,6 @@ mod tests {
         assert!(e.to_string().contains("did you mean `warn`"), "{e}");
         let e = serde_saphyr::from_str::<T>("b: {warn: lots}").unwrap_err();
         assert!(e.to_string().contains("expected a percentage"), "{e}");
-    }
-
-    #[test]
-    fn headline_is_the_first_configured() {
-        let m = [
-            Measured::new("connect", 3.0, Unit::Millis, Direction::HigherIsWorse),
-            Measured::new("connections", 12.0, Unit::Count, Direction::HigherIsWorse)
-                .held(&Some(Threshold::new(Unit::Count, Some(10.0), Some(20.0))))
-                .shown("12 connections"),
-        ];
-        let o = outcome(&m, 0);
-        assert_eq!(o.value, "12 connections");
-        assert_eq!(o.metrics[0].0, "connections");
-        assert_eq!(o.metrics[1].0, "connect");
-        assert_eq!(o.status, Status::Warn);
-        assert_eq!(o.message, "connections 12 ≥ warn 10");
-        let o = outcome(&m[..1], 0);
-        assert_eq!(o.value, "3ms");
-        assert_eq!(o.status, Status::Pass);
     }
 
     #[test]

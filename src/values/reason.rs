@@ -64,6 +64,9 @@ pub enum Param {
     Quantity(f64, Unit),
     List(Vec<Param>),
     Bool(bool),
+    /// A reason inside a reason (a note about the password file inside
+    /// `postgres.no_password`): words say it in place, JSON nests it.
+    Reason(Box<Reason>),
 }
 
 impl Param {
@@ -78,6 +81,7 @@ impl Param {
                 .unwrap_or(Value::Null),
             Param::List(l) => Value::Array(l.iter().map(Param::json).collect()),
             Param::Bool(b) => json!(b),
+            Param::Reason(r) => r.json(),
         }
     }
 }
@@ -120,6 +124,11 @@ impl From<usize> for Param {
 impl From<bool> for Param {
     fn from(b: bool) -> Param {
         Param::Bool(b)
+    }
+}
+impl From<Reason> for Param {
+    fn from(r: Reason) -> Param {
+        Param::Reason(Box::new(r))
     }
 }
 impl<T: Into<Param>> From<Vec<T>> for Param {

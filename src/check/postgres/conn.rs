@@ -17,6 +17,7 @@ use super::tls::{self, Verify};
 use super::{Postgres, SslMode};
 use crate::check::Ctx;
 use crate::secret;
+use crate::values::reason::{Code, Reason};
 
 /// Reads an environment variable (injectable for tests).
 pub(super) type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -34,8 +35,9 @@ pub(super) struct Resolved {
     pub dbname: String,
     /// Where the password came from (never the password itself).
     pub password_from: Option<String>,
-    /// Things worth knowing when authentication fails.
-    pub notes: Vec<String>,
+    /// What is worth knowing when authentication fails: why the password
+    /// file gave no password (a `postgres.passfile` reason).
+    pub note: Option<Reason>,
     pub sslmode: SslMode,
     /// Set when TLS may be used (TCP and sslmode other than disable).
     pub tls: Option<Arc<ClientConfig>>,
@@ -149,12 +151,13 @@ fn host_text(h: &Host) -> String {
 
 /// Resolves the connection of `pg`; `Err` is a reason the check cannot be
 /// carried out (a secret that cannot be read, an unusable root certificate).
-pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, String> {
+pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, Reason> {
     let (mut config, extras) = match &pg.url {
         Some(url) => {
             let (rest, extras) = split_url(url);
-            let config = tokio_postgres::Config::from_str(&rest)
-                .map_err(|e| format!("invalid `url`: {}", secret::redact(&error_text(&e))))?;
+            let config = tokio_postgres::Config::from_str(&rest).map_err(|e| {
+                Reason::new(&super::URL).with("error", secret::redact(&error_text(&e)))
+            })?;
             (config, extras)
         }
         None => (tokio_postgres::Config::new(), UrlExtras::default()),
@@ -167,7 +170,7 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
         let p = match env("PGPORT") {
             Some(p) => p
                 .parse::<u16>()
-                .map_err(|_| format!("PGPORT `{p}` is not a port number"))?,
+                .map_err(|_| Reason::new(&super::PGPORT).with("value", &p))?,
             None => 5432,
         };
         config.port(p);
@@ -192,7 +195,7 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
         (None, Some(u)) => u.to_owned(),
         (None, None) => env("PGUSER")
             .or_else(os_user)
-            .ok_or("no user: set `user`, PGUSER, or run as a user with a name")?,
+            .ok_or_else(|| Reason::new(&super::NO_USER))?,
     };
     config.user(&user);
     let dbname = match (&pg.dbname, config.get_dbname()) {
@@ -220,7 +223,7 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
         format!("{first_host}:{port}")
     };
 
-    let mut notes = Vec::new();
+    let mut note = None;
     let password_from = match (&pg.password_env, &pg.password_file) {
         (Some(_), _) | (_, Some(_)) => {
             let p = crate::check::http::read_secret(
@@ -228,7 +231,8 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
                 &pg.password_env,
                 &pg.password_file,
                 "password",
-            )?;
+            )
+            .map_err(|e| Reason::new(&super::PASSWORD).with("error", e))?;
             config.password(p);
             Some(match (&pg.password_env, &pg.password_file) {
                 (Some(e), _) => format!("password_env {e}"),
@@ -264,14 +268,16 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
                                 Some(shown)
                             }
                             None => {
-                                notes.push(format!("no matching line in {shown}"));
+                                note = Some(
+                                    Reason::new(&super::PASSFILE_NO_MATCH).with("passfile", shown),
+                                );
                                 None
                             }
                         }
                     }
                     Ok(None) => None,
-                    Err(note) => {
-                        notes.push(note);
+                    Err(why) => {
+                        note = Some(why);
                         None
                     }
                 }
@@ -281,8 +287,14 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
 
     let sslmode = match (pg.sslmode, &extras.sslmode, env("PGSSLMODE")) {
         (Some(m), _, _) => m,
-        (None, Some(m), _) => SslMode::parse(m)?,
-        (None, None, Some(m)) => SslMode::parse(&m).map_err(|e| format!("PGSSLMODE: {e}"))?,
+        (None, Some(m), _) => {
+            SslMode::parse(m).map_err(|_| Reason::new(&super::SSLMODE).with("value", m.as_str()))?
+        }
+        (None, None, Some(m)) => SslMode::parse(&m).map_err(|_| {
+            Reason::new(&super::SSLMODE)
+                .with("source", "PGSSLMODE")
+                .with("value", m.as_str())
+        })?,
         (None, None, None) => SslMode::Prefer,
     };
     // libpq never uses TLS over a Unix socket, whatever sslmode says.
@@ -314,11 +326,7 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
                 _ => Verify::Nothing,
             };
             if verify != Verify::Nothing && roots.is_none() {
-                return Err(format!(
-                    "sslmode {} needs a root certificate: set `sslrootcert` to a PEM file \
-                     (or `system` for the well-known public CAs), or use sslmode require",
-                    mode.as_str()
-                ));
+                return Err(Reason::new(&super::NEEDS_ROOT).with("sslmode", mode.as_str()));
             }
             Some(tls::client_config(verify, roots)?)
         }
@@ -335,7 +343,7 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
         user,
         dbname,
         password_from,
-        notes,
+        note,
         sslmode: effective,
         tls,
     })
@@ -343,7 +351,8 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
 
 /// Reads the password file; `Ok(None)` when there is none, `Err(note)`
 /// when it exists but is ignored.
-fn read_passfile(path: &Path, shown: &str) -> Result<Option<String>, String> {
+fn read_passfile(path: &Path, shown: &str) -> Result<Option<String>, Reason> {
+    let note = |code: &'static Code| Reason::new(code).with("passfile", shown);
     if shown.is_empty() {
         return Ok(None);
     }
@@ -351,16 +360,14 @@ fn read_passfile(path: &Path, shown: &str) -> Result<Option<String>, String> {
         return Ok(None);
     };
     if !meta.is_file() {
-        return Err(format!("{shown} ignored: not a plain file"));
+        return Err(note(&super::PASSFILE_NOT_FILE));
     }
     if meta.permissions().mode() & 0o077 != 0 {
-        return Err(format!(
-            "{shown} ignored: group or world can read it (chmod 600 {shown})"
-        ));
+        return Err(note(&super::PASSFILE_READABLE));
     }
     std::fs::read_to_string(path)
         .map(Some)
-        .map_err(|e| format!("{shown} unreadable: {}", crate::values::io_reason(&e)))
+        .map_err(|e| note(&super::PASSFILE_UNREADABLE).with("error", crate::values::io_reason(&e)))
 }
 
 /// Splits a `.pgpass` line on unescaped colons, undoing `\:` and `\\`.

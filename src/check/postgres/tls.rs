@@ -24,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::Socket;
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
+use crate::values::reason::{Code, Reason};
+
 /// How much of the server's certificate is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Verify {
@@ -44,7 +46,7 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Trusted roots: a PEM file, or `system` (public roots + the system bundle).
-pub(super) fn roots(rootcert: &str, path: &Path) -> Result<RootCertStore, String> {
+pub(super) fn roots(rootcert: &str, path: &Path) -> Result<RootCertStore, Reason> {
     let mut store = RootCertStore::empty();
     if rootcert == "system" {
         store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -55,29 +57,17 @@ pub(super) fn roots(rootcert: &str, path: &Path) -> Result<RootCertStore, String
         }
         return Ok(store);
     }
-    let pem = crate::read_limit::read(path, crate::read_limit::CERTS).map_err(|e| {
-        format!(
-            "cannot read sslrootcert {}: {}",
-            path.display(),
-            crate::values::io_reason(&e)
-        )
-    })?;
+    let at = |code: &'static Code| Reason::new(code).with("path", path.display().to_string());
+    let pem = crate::read_limit::read(path, crate::read_limit::CERTS)
+        .map_err(|e| at(&super::ROOTCERT_READ).with("error", crate::values::io_reason(&e)))?;
     for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| {
-            format!(
-                "sslrootcert {}: not a PEM certificate ({e})",
-                path.display()
-            )
-        })?;
+        let cert = cert.map_err(|e| at(&super::ROOTCERT_PEM).with("error", e.to_string()))?;
         store
             .add(cert)
-            .map_err(|e| format!("sslrootcert {}: unusable certificate ({e})", path.display()))?;
+            .map_err(|e| at(&super::ROOTCERT_UNUSABLE).with("error", e.to_string()))?;
     }
     if store.is_empty() {
-        return Err(format!(
-            "sslrootcert {}: no certificate found",
-            path.display()
-        ));
+        return Err(at(&super::ROOTCERT_EMPTY));
     }
     Ok(store)
 }
@@ -86,16 +76,16 @@ pub(super) fn roots(rootcert: &str, path: &Path) -> Result<RootCertStore, String
 pub(super) fn client_config(
     verify: Verify,
     roots: Option<RootCertStore>,
-) -> Result<Arc<ClientConfig>, String> {
+) -> Result<Arc<ClientConfig>, Reason> {
     let provider = provider();
     let inner = match roots {
         Some(r) => Some(
             WebPkiServerVerifier::builder_with_provider(Arc::new(r), provider.clone())
                 .build()
-                .map_err(|e| format!("cannot use the root certificates: {e}"))?,
+                .map_err(|e| Reason::new(&super::TLS_SETUP_ROOTS).with("error", e.to_string()))?,
         ),
         None if verify == Verify::Nothing => None,
-        None => return Err("certificate verification needs root certificates".into()),
+        None => return Err(Reason::new(&super::TLS_SETUP_NO_ROOTS)),
     };
     let verifier = Arc::new(Verifier {
         verify,
@@ -104,7 +94,7 @@ pub(super) fn client_config(
     });
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .map_err(|e| Reason::new(&super::TLS_SETUP).with("error", e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
@@ -259,8 +249,9 @@ impl TlsStream for RustlsStream {
     }
 }
 
-/// Turns a rustls failure into the phrase an operator needs.
-pub(super) fn describe(chain: &str) -> String {
+/// Turns a rustls failure (the error chain's text) into the reason an
+/// operator needs; `at` starts a reason naming the server.
+pub(super) fn describe(chain: &str, at: impl Fn(&'static Code) -> Reason) -> Reason {
     let lower = chain.to_ascii_lowercase();
     // BadSignature: an issuer with the right name but another key (a CA
     // regenerated under the same name).
@@ -268,19 +259,16 @@ pub(super) fn describe(chain: &str) -> String {
         || lower.contains("unknown issuer")
         || lower.contains("badsignature")
     {
-        "TLS: server certificate is not signed by a trusted root (sslrootcert)".into()
+        at(&super::TLS_UNTRUSTED)
     } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
         let detail = chain
             .find("certificate not valid")
             .map(|i| chain[i..].to_owned())
             .unwrap_or_else(|| "certificate not valid for this host".into());
-        format!("TLS: {detail}")
+        at(&super::TLS_NAME).with("error", detail)
     } else if lower.contains("expired") {
-        "TLS: server certificate has expired".into()
+        at(&super::TLS_EXPIRED)
     } else {
-        format!(
-            "TLS handshake failed: {}",
-            chain.rsplit(": ").next().unwrap_or(chain)
-        )
+        at(&super::TLS).with("error", chain.rsplit(": ").next().unwrap_or(chain))
     }
 }

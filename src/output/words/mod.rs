@@ -86,6 +86,7 @@ pub fn format_param(p: &Param, join: &str) -> String {
             .collect::<Vec<_>>()
             .join(join),
         Param::Bool(b) => b.to_string(),
+        Param::Reason(r) => crate::values::reason::say(r),
     }
 }
 

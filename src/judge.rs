@@ -1,6 +1,6 @@
 //! The judge: the one place where measurements become pass/warn/fail.
 //! It holds every metric against its threshold (one threshold type, one
-//! parser: `check::threshold`), applies a kind's own observations, and
+//! parser: `values::threshold`), applies a kind's own observations, and
 //! applies `severity`. Kinds only measure (see `check::measurement`).
 
 use crate::check::{Attempt, Metric};
@@ -11,7 +11,6 @@ use crate::values::reason::{Reason, common};
 /// The outcome of one attempt.
 pub fn judge(attempt: Attempt) -> Outcome {
     match attempt {
-        Attempt::Judged(o) => o,
         Attempt::Failed(f) => {
             let mut o = Outcome::new(Status::Pass, f.value);
             o.worsen_by(f.status, f.reason);

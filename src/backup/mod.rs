@@ -28,11 +28,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use tokio::sync::watch;
 
-use crate::check::{CheckFuture, Ctx, Kind, sections};
+use crate::check::{Attempt, CheckFuture, Ctx, Failure, Kind, sections};
 use crate::engine::{self, CheckResult, Interrupt, RunResult, RunSettings};
 use crate::runbook::{Action, BackupSpec, Check, PruneSpec, RestoreTestSpec, Runbook, Step};
 use crate::values::io_reason;
 use crate::values::outcome::{Outcome, Status};
+use crate::values::reason::{Reason, common};
 use crate::values::units::format_millis;
 use cancel::Cancel;
 use generation::TempDir;
@@ -168,7 +169,8 @@ struct Row(String);
 
 impl Kind for Row {
     fn run<'a>(&'a self, _ctx: &'a Ctx) -> CheckFuture<'a> {
-        Box::pin(async { Outcome::unknown("not a check").into() })
+        // Never run: its row is built from the step's own result.
+        Box::pin(async { Attempt::Failed(Failure::unknown(Reason::new(&common::UNFINISHED))) })
     }
     fn section(&self) -> &'static str {
         sections::DATA

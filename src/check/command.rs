@@ -93,9 +93,9 @@ fn zero() -> Codes {
 struct ValueSpec {
     #[serde(default, with = "opt_regex")]
     regex: Option<regex::Regex>,
-    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::limit::number")]
     warn: Option<Limit>,
-    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::limit::number")]
     fail: Option<Limit>,
     /// Unit label for display (`件`, `MB`); the number itself is unitless.
     unit: Option<String>,

@@ -364,7 +364,7 @@ fn summary(answers: &[String]) -> String {
     let shown: Vec<String> = answers
         .iter()
         .take(3)
-        .map(|a| crate::values::measure::one_line(a, 60))
+        .map(|a| crate::values::units::one_line(a, 60))
         .collect();
     match answers.len() {
         n if n > 3 => format!("{} (+{} more)", shown.join(", "), n - 3),

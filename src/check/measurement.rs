@@ -22,7 +22,12 @@
 //!    The first metric is the headline (JSON `metric`, history, perfdata)
 //!    unless marked `.extra()`;
 //!    `held` attaches the user's threshold, `says` is how a breach names
-//!    the value. Do not call `Threshold::eval` in a kind.
+//!    the value. A kind never holds a value against a threshold itself
+//!    (`Threshold::breach` is the judge's). Thresholds are read from the
+//!    runbook with the helpers of `values::threshold` only: `threshold::percent`
+//!    for a `{warn, fail}` mapping, `threshold::switch::percent` for a
+//!    measurement switched on by its key, `threshold::limit::count` for a
+//!    lone limit.
 //! 5. Judgements that are not thresholds (a body that does not match, a
 //!    file too old) are [`Observation`]s with a status and a reason; the
 //!    judge applies them in order, before the thresholds.
@@ -30,7 +35,7 @@
 //!    the measurement and on reason codes and parameters, not on words;
 //!    the integration tests keep asserting the rendered English.
 
-use crate::values::outcome::{Outcome, Status};
+use crate::values::outcome::Status;
 use crate::values::reason::{Code, Param, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
@@ -269,8 +274,6 @@ impl Failure {
 pub enum Attempt {
     Measured(Measurement),
     Failed(Failure),
-    /// A kind not converted yet judges itself and writes its own words.
-    Judged(Outcome),
 }
 
 impl From<Result<Measurement, Failure>> for Attempt {
@@ -279,12 +282,6 @@ impl From<Result<Measurement, Failure>> for Attempt {
             Ok(m) => Attempt::Measured(m),
             Err(f) => Attempt::Failed(f),
         }
-    }
-}
-
-impl From<Outcome> for Attempt {
-    fn from(o: Outcome) -> Attempt {
-        Attempt::Judged(o)
     }
 }
 

@@ -30,11 +30,10 @@ use self::conn::Resolved;
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, sections};
 use crate::secret;
 use crate::values::Dur;
-use crate::values::measure;
 use crate::values::outcome::Status;
 use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Limit, Threshold};
-use crate::values::units::{Unit, format_millis, trim_float};
+use crate::values::units::{Unit, format_millis, one_line, trim_float};
 
 /// The reason catalog entries of `postgres` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[
@@ -267,19 +266,22 @@ pub struct Postgres {
     /// PEM file of trusted roots, or `system`.
     sslrootcert: Option<String>,
     /// Connection latency threshold (it is always measured).
-    #[serde(default, deserialize_with = "crate::values::measure::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::millis")]
     connect: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
     connections: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::measure::percent")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::percent"
+    )]
     connections_pct: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::measure::toggle")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::on")]
     long_queries: Option<LongQueries>,
-    #[serde(default, deserialize_with = "crate::values::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
     deadlocks: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::measure::toggle")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::on")]
     replication: Option<Replication>,
-    #[serde(default, deserialize_with = "crate::values::measure::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::bytes")]
     database_size: Option<Threshold>,
     /// One scalar SQL query whose result becomes the `value` metric.
     query: Option<String>,
@@ -335,9 +337,9 @@ impl SslMode {
 struct LongQueries {
     #[serde(default = "five_minutes")]
     older_than: Dur,
-    #[serde(default, deserialize_with = "crate::values::measure::count_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::limit::count")]
     warn: Option<Limit>,
-    #[serde(default, deserialize_with = "crate::values::measure::count_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::limit::count")]
     fail: Option<Limit>,
 }
 
@@ -362,7 +364,7 @@ impl LongQueries {
         if self.warn.is_none() && self.fail.is_none() {
             Threshold::new(Unit::Count, Some(1.0), None)
         } else {
-            measure::threshold(Unit::Count, &self.warn, &self.fail)
+            Threshold::of_limits(Unit::Count, self.warn.clone(), self.fail.clone())
         }
     }
 }
@@ -770,7 +772,7 @@ impl Postgres {
                 found.detail.push(format!(
                     "query → {} ({})",
                     trim_float(v, 6),
-                    measure::one_line(sql, 100)
+                    one_line(sql, 100)
                 ));
                 found.metric(
                     Metric::new("value", v, unit, Direction::HigherIsWorse).held(&Some(
@@ -966,7 +968,7 @@ async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -
             found.detail.push(format!(
                 "oldest: pid {pid} {user}@{db} {state} for {}: {}",
                 format_millis(ms),
-                measure::one_line(&query, 100)
+                one_line(&query, 100)
             ));
             if count > 1 {
                 found

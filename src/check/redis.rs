@@ -15,11 +15,10 @@ use tokio::time::Instant;
 
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
 use crate::secret;
-use crate::values::measure;
 use crate::values::outcome::Status;
 use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::units::{Unit, format_bytes, format_millis, one_line, trim_float};
 
 /// The reason catalog entries of `redis` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[
@@ -100,17 +99,20 @@ pub struct Redis {
     username: Option<String>,
     password_env: Option<String>,
     password_file: Option<String>,
-    #[serde(default, deserialize_with = "crate::values::measure::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::millis")]
     ping: Option<Threshold>,
     /// `used_memory` as a percentage of `maxmemory` (of the host's memory
     /// when no `maxmemory` is set).
-    #[serde(default, deserialize_with = "crate::values::measure::percent")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::percent"
+    )]
     used_memory: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
     connected_clients: Option<Threshold>,
     role: Option<Role>,
     /// Keys in the selected database (`DBSIZE`).
-    #[serde(default, deserialize_with = "crate::values::measure::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
     key_count: Option<Threshold>,
 }
 
@@ -320,7 +322,7 @@ impl Conn {
             }
             _ => Err(protocol(&format!(
                 "unexpected reply `{}` (is this a Redis server?)",
-                measure::one_line(&line, 40)
+                one_line(&line, 40)
             ))),
         }
     }
@@ -674,7 +676,7 @@ fn server_error(addr: &str, step: &str, e: &str, had_password: bool) -> Failure 
     Failure::fail(
         at(&SERVER)
             .with("step", step)
-            .with("error", measure::one_line(e, 200)),
+            .with("error", one_line(e, 200)),
     )
 }
 

@@ -150,9 +150,9 @@ impl Mode {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ValueSpec {
-    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::limit::number")]
     warn: Option<Limit>,
-    #[serde(default, deserialize_with = "crate::values::threshold::number_limit")]
+    #[serde(default, deserialize_with = "crate::values::threshold::limit::number")]
     fail: Option<Limit>,
     /// Display label (`件`); the metric itself is a plain number.
     unit: Option<String>,

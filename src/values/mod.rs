@@ -7,7 +7,6 @@
 
 pub mod io;
 pub mod located;
-pub mod measure;
 pub mod outcome;
 pub mod reason;
 pub mod scalar;

@@ -5,9 +5,19 @@
 //! count) breach at `value <= limit`. A limit written as a string with an
 //! operator (`"> 100"`, `"<= 1"`) overrides the direction. Fail is checked
 //! before warn, and every boundary is inclusive as written.
+//!
+//! This file is the one reader of thresholds and limits in runbooks:
+//! [`parse_limit`] reads one limit, [`read_map`] one `{warn, fail}`, and
+//! the `deserialize_with` helpers below (plain thresholds, measurement
+//! switches in [`switch`], lone limits) all go through them. Holding a
+//! value against a threshold is [`Threshold::breach`], called by the
+//! engine's judge only.
 
 use std::fmt;
+use std::marker::PhantomData;
 
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::values::outcome::Status;
@@ -81,14 +91,6 @@ pub struct Threshold {
     pub unit: Unit,
 }
 
-/// The result of holding a value against a threshold.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
-    pub status: Status,
-    /// `≥ fail 90%` — empty when the value passes.
-    pub breach: String,
-}
-
 impl Threshold {
     pub fn new(unit: Unit, warn: Option<f64>, fail: Option<f64>) -> Threshold {
         let lim = |v: Option<f64>| v.map(|value| Limit { op: None, value });
@@ -97,6 +99,12 @@ impl Threshold {
             fail: lim(fail),
             unit,
         }
+    }
+
+    /// A threshold from two limits read on their own (`long_queries:
+    /// {older_than: 5m, warn: 1}` keeps its limits beside other settings).
+    pub fn of_limits(unit: Unit, warn: Option<Limit>, fail: Option<Limit>) -> Threshold {
+        Threshold { warn, fail, unit }
     }
 
     /// The worst limit `v` breaches: fail is checked before warn, and every
@@ -114,23 +122,6 @@ impl Threshold {
                 .filter(|l| l.breached(v, dir))
                 .map(|l| (status, name, l))
         })
-    }
-
-    pub fn eval(&self, v: f64, dir: Direction) -> Verdict {
-        match self.breach(v, dir) {
-            Some((status, name, l)) => Verdict {
-                status,
-                breach: format!(
-                    "{} {name} {}",
-                    l.op_for(dir).symbol(),
-                    self.unit.format(l.value)
-                ),
-            },
-            None => Verdict {
-                status: Status::Pass,
-                breach: String::new(),
-            },
-        }
     }
 
     /// The limit that was breached, in the Japanese report's words:
@@ -214,25 +205,54 @@ impl<'de> DeserializeSeed<'de> for LimitSeed {
     }
 }
 
-struct ThresholdVisitor(Unit);
+/// Reads `{warn, fail}` in one unit; a measurement switch (`switch`) also
+/// takes `true` or an empty value (measured without limits) and `false`
+/// (not measured).
+struct ThresholdVisitor {
+    unit: Unit,
+    switch: bool,
+}
 
 impl<'de> Visitor<'de> for ThresholdVisitor {
-    type Value = Threshold;
+    type Value = Option<Threshold>;
+
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.switch {
+            f.write_str("true, or ")?;
+        }
         write!(
             f,
             "a threshold like {{warn: X, fail: Y}} where X and Y are {}",
-            self.0.expected()
+            self.unit.expected()
         )
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Threshold, A::Error> {
-        read_map(map, self.0)
+
+    fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+        if !self.switch {
+            return Err(de::Error::invalid_type(de::Unexpected::Bool(on), &self));
+        }
+        Ok(on.then(|| Threshold::new(self.unit, None, None)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        if !self.switch {
+            return Err(de::Error::invalid_type(de::Unexpected::Unit, &self));
+        }
+        Ok(Some(Threshold::new(self.unit, None, None)))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        read_map(map, self.unit).map(Some)
     }
 }
 
 /// The one reader of `{warn, fail}` (every threshold of every kind, and
-/// the measurement switches of `values::measure`): each limit in `unit`,
-/// an unknown key pointing at the key.
+/// the measurement switches): each limit in `unit`, an unknown key
+/// pointing at the key.
 pub(crate) fn read_map<'de, A: MapAccess<'de>>(
     mut map: A,
     unit: Unit,
@@ -256,19 +276,56 @@ pub(crate) fn read_map<'de, A: MapAccess<'de>>(
     Ok(t)
 }
 
-/// A single limit in plain numbers (`value: {warn: 10, fail: "> 20"}`).
-pub(crate) fn number_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Limit>, D::Error> {
-    LimitSeed(Unit::Number).deserialize(d).map(Some)
-}
-
-/// `deserialize_with` helpers, one per unit.
+/// `deserialize_with` helpers, one per unit: a threshold mapping
+/// (`threshold::percent`), a measurement switch (`threshold::switch::percent`)
+/// and a lone limit (`threshold::limit::count`, for a limit kept beside
+/// other settings).
 macro_rules! threshold_fns {
-    ($($name:ident => $unit:expr),* $(,)?) => {$(
-        #[allow(dead_code)] // not every unit has a kind using it yet
-        pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
-            d.deserialize_map(ThresholdVisitor($unit)).map(Some)
+    ($($name:ident => $unit:expr),* $(,)?) => {
+        $(
+            #[allow(dead_code)] // not every unit has a kind using it yet
+            pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
+                d.deserialize_map(ThresholdVisitor { unit: $unit, switch: false })
+            }
+        )*
+
+        /// Measurement switches: a measurement runs when its key is
+        /// written — `true` or empty to measure without limits, a
+        /// `{warn, fail}` mapping to hold it, `false` to leave it off.
+        pub(crate) mod switch {
+            use super::*;
+
+            $(
+                #[allow(dead_code)] // not every unit has a kind using it yet
+                pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
+                    d.deserialize_any(ThresholdVisitor { unit: $unit, switch: true })
+                }
+            )*
+
+            /// A measurement whose settings are a struct `T`: `true`/empty
+            /// → `T::default()`, `false` → off, a mapping → `T`.
+            pub(crate) fn on<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+            where
+                D: Deserializer<'de>,
+                T: Deserialize<'de> + Default,
+            {
+                d.deserialize_any(StructSwitch(PhantomData))
+            }
         }
-    )*};
+
+        /// Lone limits (`value: {warn: 10, fail: "> 20"}` keeps its limits
+        /// in the check's own mapping).
+        pub(crate) mod limit {
+            use super::*;
+
+            $(
+                #[allow(dead_code)] // not every unit has a kind using it yet
+                pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Limit>, D::Error> {
+                    LimitSeed($unit).deserialize(d).map(Some)
+                }
+            )*
+        }
+    };
 }
 
 threshold_fns! {
@@ -280,10 +337,51 @@ threshold_fns! {
     number => Unit::Number,
 }
 
+struct StructSwitch<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for StructSwitch<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("true, false, or a mapping of settings")
+    }
+
+    fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+        Ok(on.then(T::default))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Some(T::default()))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use Direction::*;
+
+    /// The status `v` gets against `th`.
+    fn status(th: &Threshold, v: f64, dir: Direction) -> Status {
+        th.breach(v, dir).map_or(Status::Pass, |(s, _, _)| s)
+    }
+
+    /// The breach as the message says it: `≥ fail 90%`.
+    fn says(th: &Threshold, v: f64, dir: Direction) -> String {
+        let (_, level, l) = th.breach(v, dir).unwrap();
+        format!(
+            "{} {level} {}",
+            l.op_for(dir).symbol(),
+            th.unit.format(l.value)
+        )
+    }
 
     fn t(unit: Unit, warn: &str, fail: &str) -> Threshold {
         Threshold {
@@ -296,58 +394,58 @@ mod tests {
     #[test]
     fn higher_is_worse_boundaries_are_inclusive() {
         let th = t(Unit::Percent, "80%", "90%");
-        assert_eq!(th.eval(79.99, HigherIsWorse).status, Status::Pass);
-        assert_eq!(th.eval(80.0, HigherIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(89.99, HigherIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(90.0, HigherIsWorse).status, Status::Fail);
-        assert_eq!(th.eval(100.0, HigherIsWorse).status, Status::Fail);
-        assert_eq!(th.eval(91.2, HigherIsWorse).breach, "≥ fail 90%");
-        assert_eq!(th.eval(85.0, HigherIsWorse).breach, "≥ warn 80%");
+        assert_eq!(status(&th, 79.99, HigherIsWorse), Status::Pass);
+        assert_eq!(status(&th, 80.0, HigherIsWorse), Status::Warn);
+        assert_eq!(status(&th, 89.99, HigherIsWorse), Status::Warn);
+        assert_eq!(status(&th, 90.0, HigherIsWorse), Status::Fail);
+        assert_eq!(status(&th, 100.0, HigherIsWorse), Status::Fail);
+        assert_eq!(says(&th, 91.2, HigherIsWorse), "≥ fail 90%");
+        assert_eq!(says(&th, 85.0, HigherIsWorse), "≥ warn 80%");
     }
 
     #[test]
     fn lower_is_worse_boundaries_are_inclusive() {
         let th = t(Unit::Days, "30", "7");
-        assert_eq!(th.eval(31.0, LowerIsWorse).status, Status::Pass);
-        assert_eq!(th.eval(30.0, LowerIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(8.0, LowerIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(7.0, LowerIsWorse).status, Status::Fail);
-        assert_eq!(th.eval(-3.0, LowerIsWorse).status, Status::Fail);
-        assert_eq!(th.eval(7.0, LowerIsWorse).breach, "≤ fail 7d");
+        assert_eq!(status(&th, 31.0, LowerIsWorse), Status::Pass);
+        assert_eq!(status(&th, 30.0, LowerIsWorse), Status::Warn);
+        assert_eq!(status(&th, 8.0, LowerIsWorse), Status::Warn);
+        assert_eq!(status(&th, 7.0, LowerIsWorse), Status::Fail);
+        assert_eq!(status(&th, -3.0, LowerIsWorse), Status::Fail);
+        assert_eq!(says(&th, 7.0, LowerIsWorse), "≤ fail 7d");
     }
 
     #[test]
     fn explicit_operators_override_direction() {
         let th = t(Unit::Count, "> 100", "> 1000");
-        assert_eq!(th.eval(100.0, LowerIsWorse).status, Status::Pass);
-        assert_eq!(th.eval(101.0, LowerIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(1000.0, LowerIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(1001.0, LowerIsWorse).status, Status::Fail);
+        assert_eq!(status(&th, 100.0, LowerIsWorse), Status::Pass);
+        assert_eq!(status(&th, 101.0, LowerIsWorse), Status::Warn);
+        assert_eq!(status(&th, 1000.0, LowerIsWorse), Status::Warn);
+        assert_eq!(status(&th, 1001.0, LowerIsWorse), Status::Fail);
         let th = t(Unit::Millis, ">= 2s", ">=5s");
-        assert_eq!(th.eval(1999.0, HigherIsWorse).status, Status::Pass);
-        assert_eq!(th.eval(2000.0, HigherIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(5000.0, HigherIsWorse).status, Status::Fail);
+        assert_eq!(status(&th, 1999.0, HigherIsWorse), Status::Pass);
+        assert_eq!(status(&th, 2000.0, HigherIsWorse), Status::Warn);
+        assert_eq!(status(&th, 5000.0, HigherIsWorse), Status::Fail);
         let th = t(Unit::Days, "< 30d", "<= 1");
-        assert_eq!(th.eval(30.0, HigherIsWorse).status, Status::Pass);
-        assert_eq!(th.eval(29.0, HigherIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(1.0, HigherIsWorse).status, Status::Fail);
+        assert_eq!(status(&th, 30.0, HigherIsWorse), Status::Pass);
+        assert_eq!(status(&th, 29.0, HigherIsWorse), Status::Warn);
+        assert_eq!(status(&th, 1.0, HigherIsWorse), Status::Fail);
     }
 
     #[test]
     fn fail_is_checked_before_warn() {
         // A mis-ordered threshold still reports the worse status.
         let th = t(Unit::Percent, "90%", "80%");
-        assert_eq!(th.eval(85.0, HigherIsWorse).status, Status::Fail);
+        assert_eq!(status(&th, 85.0, HigherIsWorse), Status::Fail);
     }
 
     #[test]
     fn one_sided_thresholds() {
         let th = Threshold::new(Unit::Count, None, Some(0.0));
-        assert_eq!(th.eval(0.0, LowerIsWorse).status, Status::Fail);
-        assert_eq!(th.eval(1.0, LowerIsWorse).status, Status::Pass);
+        assert_eq!(status(&th, 0.0, LowerIsWorse), Status::Fail);
+        assert_eq!(status(&th, 1.0, LowerIsWorse), Status::Pass);
         let th = Threshold::new(Unit::Count, Some(1.0), None);
-        assert_eq!(th.eval(1.0, HigherIsWorse).status, Status::Warn);
-        assert_eq!(th.eval(0.0, HigherIsWorse).status, Status::Pass);
+        assert_eq!(status(&th, 1.0, HigherIsWorse), Status::Warn);
+        assert_eq!(status(&th, 0.0, HigherIsWorse), Status::Pass);
     }
 
     #[test]
@@ -369,5 +467,62 @@ mod tests {
         assert_eq!(th.ja_limit(Status::Warn).unwrap(), "警告閾値 80%");
         assert_eq!(th.ja_limit(Status::Fail).unwrap(), "異常閾値 90%");
         assert_eq!(th.ja_limit(Status::Pass), None);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct T {
+        #[serde(default, deserialize_with = "switch::count")]
+        a: Option<Threshold>,
+        #[serde(default, deserialize_with = "switch::percent")]
+        b: Option<Threshold>,
+        #[serde(default, deserialize_with = "millis")]
+        c: Option<Threshold>,
+        #[serde(default, deserialize_with = "limit::count")]
+        d: Option<Limit>,
+    }
+
+    #[test]
+    fn switches_thresholds_and_limits_read_alike() {
+        let t: T = serde_saphyr::from_str(
+            "a: true
+b: {warn: 80%, fail: 90%}",
+        )
+        .unwrap();
+        assert_eq!(t.a, Some(Threshold::new(Unit::Count, None, None)));
+        assert_eq!(
+            t.b,
+            Some(Threshold::new(Unit::Percent, Some(80.0), Some(90.0)))
+        );
+        let t: T = serde_saphyr::from_str(
+            "a: false
+b:
+",
+        )
+        .unwrap();
+        assert_eq!(t.a, None);
+        assert_eq!(t.b, Some(Threshold::new(Unit::Percent, None, None)));
+        let e = serde_saphyr::from_str::<T>("a: {wran: 1}").unwrap_err();
+        assert!(e.to_string().contains("did you mean `warn`"), "{e}");
+        let e = serde_saphyr::from_str::<T>("b: {warn: lots}").unwrap_err();
+        assert!(e.to_string().contains("expected a percentage"), "{e}");
+        // A plain threshold is a mapping, not a switch.
+        let t: T = serde_saphyr::from_str(
+            "c: {fail: 2s}
+d: \"> 3\"",
+        )
+        .unwrap();
+        assert_eq!(t.c, Some(Threshold::new(Unit::Millis, None, Some(2000.0))));
+        assert_eq!(
+            t.d,
+            Some(Limit {
+                op: Some(Op::Gt),
+                value: 3.0
+            })
+        );
+        let e = serde_saphyr::from_str::<T>("c: true").unwrap_err();
+        assert!(e.to_string().contains("expected mapping"), "{e}");
+        let e = serde_saphyr::from_str::<T>("c: {warn: 1x}").unwrap_err();
+        assert!(e.to_string().contains("expected a duration"), "{e}");
     }
 }

@@ -227,6 +227,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(v.round() as u64)
 }
 
+/// One line of text cut to `max` characters, whitespace runs folded (a
+/// query or a reply quoted in a message).
+pub fn one_line(s: &str, max: usize) -> String {
+    let folded = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() > max {
+        format!("{}…", folded.chars().take(max).collect::<String>())
+    } else {
+        folded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +312,11 @@ mod tests {
         assert_eq!(format_bytes(48_200_000.0), "48.2MB");
         assert_eq!(format_bytes(999.0), "999B");
         assert_eq!(trim_float(-0.0001, 2), "0");
+    }
+
+    #[test]
+    fn one_line_folds_and_cuts() {
+        assert_eq!(one_line("SELECT  *\n  FROM t", 100), "SELECT * FROM t");
+        assert_eq!(one_line("abcdef", 3), "abc…");
     }
 }

@@ -31,3 +31,4 @@ mod runbooks;
 mod secrets;
 mod service_data;
 mod test_command;
+mod writes;

@@ -1246,6 +1246,61 @@ fn permission_problems_fail_the_backup_with_the_reason() {
     assert!(entries(&env).is_empty(), "{:?}", entries(&env));
 }
 
+/// Steps whose source cannot be backed up fail with their reason:
+/// copying or archiving the backup directory itself, and a
+/// `sqlite_backup` of a directory.
+#[test]
+fn steps_refuse_the_backup_directory_and_a_directory_as_database() {
+    let env = Env::new();
+    let b = env.path().join("backups");
+    std::fs::create_dir_all(&b).unwrap();
+    env.runbook(
+        "backup.yaml",
+        &format!(
+            "version: 1\nbackup: {{dir: {b}}}\nactions:\n  - {{id: db, sqlite_backup: {{source: {b}}}}}\n",
+            b = b.display()
+        ),
+    );
+    let r = env.run(&["backup", "run", "-f", "json"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let doc = json(&r);
+    assert_eq!(
+        check(&doc, "db")["message"],
+        format!("source {} is not a database file", b.display())
+    );
+    assert_eq!(code(&doc, "db"), "backup.source.not_database");
+    for (step, want, reason) in [
+        (
+            "copy",
+            "copy of {b} failed: {b} is the backup directory itself",
+            "backup.copy",
+        ),
+        (
+            "archive",
+            "{b} is the backup directory itself",
+            "backup.source.backup_dir",
+        ),
+    ] {
+        env.runbook(
+            "backup.yaml",
+            &format!(
+                "version: 1\nbackup: {{dir: {b}}}\nactions:\n  - {{id: s, {step}: {{from: {b}}}}}\n",
+                b = b.display()
+            ),
+        );
+        let r = env.run(&["backup", "run", "-f", "json"]);
+        assert_eq!(r.code, 2, "{}", r.stdout);
+        let doc = json(&r);
+        assert_eq!(
+            check(&doc, "s")["message"],
+            want.replace("{b}", &b.display().to_string()),
+            "{step}"
+        );
+        assert_eq!(code(&doc, "s"), reason, "{step}");
+        assert!(entries(&env).is_empty(), "{:?}", entries(&env));
+    }
+}
+
 /// A step past its `timeout` fails and is stopped (its temporary
 /// generation removed); a `command` step that exits non-zero fails the
 /// backup with its exit code, and runs inside the new generation.
@@ -1419,4 +1474,58 @@ fn prune_output_is_golden() {
     let r = env.run(&["backup", "prune", "--execute", "--now", now]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("prune_nothing_left", clean(&r.stdout));
+}
+
+/// What `backup run` and `backup restore-test` say on success, word for
+/// word (golden): each row's value, message and detail lines, with the
+/// temporary paths and the sizes (compression varies) replaced.
+#[test]
+fn backup_narration_is_golden() {
+    let env = Env::new();
+    app(&env, 20, false);
+    runbook(&env, "", "");
+    let root = env.path().display().to_string();
+    let rows = |r: &Run| {
+        let doc = json(r);
+        let mut out = String::new();
+        // `latest` is the `backup` check: its times are the test's own.
+        for c in doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["id"] != "latest")
+        {
+            out.push_str(&format!(
+                "{} [{}] value={} message={}\n",
+                c["id"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["value"],
+                c["message"]
+            ));
+            for d in c["detail"].as_array().into_iter().flatten() {
+                out.push_str(&format!("    {}\n", d.as_str().unwrap()));
+            }
+        }
+        let out = out.replace(&root, "ROOT");
+        let out = regex::Regex::new(r"opsrun-restore-test-\d+-[0-9a-f]+")
+            .unwrap()
+            .replace_all(&out, "opsrun-restore-test-X");
+        regex::Regex::new(r"\d+(\.\d+)?(B|kB|MB)\b")
+            .unwrap()
+            .replace_all(&out, "SIZE")
+            .into_owned()
+    };
+    let r = env.run(&[
+        "backup",
+        "run",
+        "-f",
+        "json",
+        "--now",
+        "2025-10-21T02:00:00+09:00",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    insta::assert_snapshot!("backup_run_rows", rows(&r));
+    let r = restore_test(&env);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    insta::assert_snapshot!("restore_test_rows", rows(&r));
 }

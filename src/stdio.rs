@@ -63,7 +63,6 @@ pub fn exit_code(code: i32) -> i32 {
 }
 
 /// `eprintln!` that never panics (stderr closed or full).
-#[macro_export]
 macro_rules! say_err {
     ($($arg:tt)*) => {
         $crate::stdio::err(&format!("{}\n", format_args!($($arg)*)))
@@ -71,12 +70,12 @@ macro_rules! say_err {
 }
 
 /// `println!` through [`out`]: a closed pipe ends output quietly.
-#[macro_export]
 macro_rules! say_out {
     ($($arg:tt)*) => {
         $crate::stdio::out(&format!("{}\n", format_args!($($arg)*)))
     };
 }
+pub(crate) use {say_err, say_out};
 
 /// Replaces the regular file at `path` (or creates it) with `text`,
 /// through a temporary file in the same directory and a rename, so a

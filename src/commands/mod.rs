@@ -58,7 +58,7 @@ pub fn main_entry() -> i32 {
         Ok(code) => code,
         // The one place an error becomes words.
         Err(e) => {
-            crate::say_err!("error: {e}");
+            crate::stdio::say_err!("error: {e}");
             exit::UNKNOWN
         }
     };

@@ -92,7 +92,7 @@ pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
             *session = Session::record(&plan.history, &records);
         }
         if let Some(w) = session.warning() {
-            crate::say_err!("{w}");
+            crate::stdio::say_err!("{w}");
         }
     }
     // After the run is printed and recorded; never changes the exit code.

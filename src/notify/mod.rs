@@ -189,7 +189,7 @@ impl Plan {
             warn_unusable(t, multi);
             if rec.interrupted {
                 if self.verbose {
-                    crate::say_err!("notify: {}: interrupted run, nothing sent", t.runbook);
+                    crate::stdio::say_err!("notify: {}: interrupted run, nothing sent", t.runbook);
                 }
                 continue;
             }
@@ -200,7 +200,7 @@ impl Plan {
                 let Some(event) = event(&c.on, status, t.previous) else {
                     if self.verbose {
                         let on: Vec<&str> = c.on.iter().map(|t| t.as_str()).collect();
-                        crate::say_err!(
+                        crate::stdio::say_err!(
                             "notify: {} not sent (run is {}; on: [{}])",
                             label(c.name),
                             status.as_str(),
@@ -291,7 +291,7 @@ fn warn_unusable(t: &Target, multi: bool) {
             } else {
                 c.name.to_owned()
             };
-            crate::say_err!(
+            crate::stdio::say_err!(
                 "warning: notification {label} cannot be sent: {}",
                 crate::secret::redact(&why.to_string())
             );
@@ -310,7 +310,9 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     {
         Ok(rt) => rt,
         Err(e) => {
-            crate::say_err!("warning: notifications not sent: cannot start the runtime: {e}");
+            crate::stdio::say_err!(
+                "warning: notifications not sent: cannot start the runtime: {e}"
+            );
             return;
         }
     };
@@ -331,10 +333,10 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     for (label, r) in labels.iter().zip(results) {
         match r {
             Ok(done) if verbose => {
-                crate::say_err!("notify: {label} sent: {}", crate::secret::redact(&done))
+                crate::stdio::say_err!("notify: {label} sent: {}", crate::secret::redact(&done))
             }
             Ok(_) => {}
-            Err(e) => crate::say_err!(
+            Err(e) => crate::stdio::say_err!(
                 "warning: notification {label} failed: {}",
                 crate::secret::redact(&without_os_error(&e.to_string()))
             ),

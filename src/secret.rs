@@ -2,7 +2,7 @@
 //! here, and every text that leaves a check (value, message, detail) passes
 //! through [`redact`] so none of them is ever printed, logged or stored.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 fn registry() -> &'static Mutex<Vec<String>> {
@@ -115,34 +115,51 @@ impl std::io::Write for RedactingStderr {
     }
 }
 
+/// Why a secret cannot be read: data only (which variable or file, the
+/// I/O error). Its words are its `Display`, said where it is printed (a
+/// notification warning) or carried into a check's reason.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {name} is not set")]
+    EnvUnset { name: String },
+    #[error("environment variable {name} is empty")]
+    EnvEmpty { name: String },
+    #[error("secret file {} is empty", path.display())]
+    FileEmpty { path: PathBuf },
+    #[error("cannot read secret file {}: {}", path.display(), crate::values::io_reason(error))]
+    FileUnreadable {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+}
+
 /// Reads a secret from the environment variable `name`.
-pub fn from_env(name: &str) -> Result<String, String> {
-    match std::env::var(name) {
+pub fn from_env(name: &str) -> Result<String, SecretError> {
+    let name = name.to_owned();
+    match std::env::var(&name) {
         Ok(v) if !v.is_empty() => {
             register(&v);
             Ok(v)
         }
-        Ok(_) => Err(format!("environment variable {name} is empty")),
-        Err(_) => Err(format!("environment variable {name} is not set")),
+        Ok(_) => Err(SecretError::EnvEmpty { name }),
+        Err(_) => Err(SecretError::EnvUnset { name }),
     }
 }
 
 /// Reads a secret from a file (trailing newline removed).
-pub fn from_file(path: &Path) -> Result<String, String> {
-    match crate::read_limit::read_to_string(path, crate::read_limit::SECRET) {
+pub fn from_file(path: &Path) -> Result<String, SecretError> {
+    let path = path.to_path_buf();
+    match crate::read_limit::read_to_string(&path, crate::read_limit::SECRET) {
         Ok(v) => {
             let v = v.trim_end_matches(['\n', '\r']).to_owned();
             if v.is_empty() {
-                return Err(format!("secret file {} is empty", path.display()));
+                return Err(SecretError::FileEmpty { path });
             }
             register(&v);
             Ok(v)
         }
-        Err(e) => Err(format!(
-            "cannot read secret file {}: {}",
-            path.display(),
-            crate::values::io_reason(&e)
-        )),
+        Err(error) => Err(SecretError::FileUnreadable { path, error }),
     }
 }
 
@@ -159,6 +176,26 @@ mod tests {
         assert_eq!(
             redact("http://127.0.0.1:8100/health"),
             "http://127.0.0.1:8100/health"
+        );
+    }
+
+    #[test]
+    fn unreadable_secrets_say_where() {
+        let e = from_env("OPSRUN_UNIT_TEST_NEVER_SET").unwrap_err();
+        assert!(
+            matches!(&e, SecretError::EnvUnset { name } if name == "OPSRUN_UNIT_TEST_NEVER_SET")
+        );
+        assert_eq!(
+            e.to_string(),
+            "environment variable OPSRUN_UNIT_TEST_NEVER_SET is not set"
+        );
+        let e = from_file(Path::new("/nonexistent/opsrun/secret")).unwrap_err();
+        assert!(
+            matches!(&e, SecretError::FileUnreadable { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
+        );
+        assert_eq!(
+            e.to_string(),
+            "cannot read secret file /nonexistent/opsrun/secret: No such file or directory"
         );
     }
 

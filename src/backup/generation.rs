@@ -14,8 +14,8 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::error::Error;
 use crate::runbook::MATCH_OPTIONS;
-use crate::values::io_reason;
 
 /// One entry of the backup directory that matches the pattern.
 #[derive(Debug, Clone)]
@@ -145,14 +145,11 @@ impl TempDir {
     }
 
     /// Removes it now, saying why not if that fails.
-    pub(crate) fn remove(mut self) -> Result<(), String> {
+    pub(crate) fn remove(mut self) -> Result<(), Error> {
         self.armed = false;
-        remove_tree(&self.path).map_err(|e| {
-            format!(
-                "could not remove {}: {}",
-                self.path.display(),
-                io_reason(&e)
-            )
+        remove_tree(&self.path).map_err(|error| Error::RemoveTemp {
+            path: self.path.clone(),
+            error,
         })
     }
 
@@ -171,47 +168,46 @@ impl Drop for TempDir {
 
 /// Renames `from` to `to` unless `to` exists (an existing generation is
 /// never replaced).
-pub(crate) fn publish(from: &Path, to: &Path) -> Result<(), String> {
+pub(crate) fn publish(from: &Path, to: &Path) -> Result<(), Error> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let exists = || Error::Exists {
+        path: to.to_path_buf(),
+    };
+    let failed = |error| Error::Rename {
+        path: to.to_path_buf(),
+        error,
+    };
     match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
-        Err(rustix::io::Errno::EXIST) => Err(format!("{} already exists", to.display())),
+        Err(rustix::io::Errno::EXIST) => Err(exists()),
         // A filesystem without RENAME_NOREPLACE: check, then rename (a
         // directory cannot replace a non-empty one anyway).
         Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
             if fs::symlink_metadata(to).is_ok() {
-                return Err(format!("{} already exists", to.display()));
+                return Err(exists());
             }
-            fs::rename(from, to)
-                .map_err(|e| format!("cannot rename to {}: {}", to.display(), io_reason(&e)))
+            fs::rename(from, to).map_err(failed)
         }
-        Err(e) => Err(format!(
-            "cannot rename to {}: {}",
-            to.display(),
-            io_reason(&std::io::Error::from(e))
-        )),
+        Err(e) => Err(failed(std::io::Error::from(e))),
     }
 }
 
 /// Points `dir/link` at `target` (a name in `dir`) by renaming a fresh
 /// symlink over it; an entry there that is not a symlink is left alone.
-pub(crate) fn point_latest(dir: &Path, link: &str, target: &str) -> Result<(), String> {
+pub(crate) fn point_latest(dir: &Path, link: &str, target: &str) -> Result<(), Error> {
     let path = dir.join(link);
     if let Ok(m) = fs::symlink_metadata(&path)
         && !m.file_type().is_symlink()
     {
-        return Err(format!(
-            "{} exists and is not a symlink: left alone",
-            path.display()
-        ));
+        return Err(Error::NotSymlink { path });
     }
     let tmp = dir.join(temp_name(link));
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp)
         .and_then(|_| fs::rename(&tmp, &path))
-        .map_err(|e| {
+        .map_err(|error| {
             let _ = fs::remove_file(&tmp);
-            format!("cannot update {}: {}", path.display(), io_reason(&e))
+            Error::UpdateLink { path, error }
         })
 }
 

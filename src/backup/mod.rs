@@ -15,6 +15,7 @@
 //! workflow; `commands/backup.rs` resolves the invocation and presents it.
 
 mod cancel;
+mod error;
 mod generation;
 mod prune;
 mod restore;
@@ -34,8 +35,9 @@ use crate::runbook::{Action, BackupSpec, Check, PruneSpec, RestoreTestSpec, Runb
 use crate::values::io_reason;
 use crate::values::outcome::{Outcome, Status};
 use crate::values::reason::{Reason, common};
-use crate::values::units::format_millis;
+use crate::values::units::Unit;
 use cancel::Cancel;
+use error::rows;
 use generation::TempDir;
 pub(crate) use prune::{Decision, Entry, Keep, NotDeleted, Pruned};
 
@@ -97,10 +99,8 @@ pub(crate) async fn make(
             .iter_mut()
             .filter(|c| crate::check::has_role(c.check.kind_name, crate::check::Role::Backup))
         {
-            c.outcome.worsen(
-                Status::Fail,
-                "no new generation from this run (see the generation row)",
-            );
+            c.outcome
+                .worsen_by(Status::Fail, Reason::new(&rows::NO_NEW_GENERATION));
         }
     }
     rows.rows.append(&mut r.results);
@@ -260,54 +260,55 @@ async fn make_generation(
             d,
         )
     };
-    let not_run = |a: &Action, why: &str| {
+    let not_run = |a: &Action, why: Reason| {
         row(
             rb,
             &a.id,
             &a.title,
             step_kind(a),
             &a.describe(),
-            Outcome::new(Status::Skip, "").with_message(why.to_owned()),
+            reasoned(Status::Skip, why),
             Duration::ZERO,
         )
     };
     // Preflight: where the generation goes.
-    let name = match spec.name_at(&now) {
-        Ok(n) => n,
-        Err(e) => {
-            made.rows.push(gen_row(Outcome::fail(e), started.elapsed()));
-            return made;
-        }
+    let Some(name) = spec.name_at(&now) else {
+        let why = Reason::new(&rows::BAD_NAME).with("name", &spec.name);
+        made.rows
+            .push(gen_row(reasoned(Status::Fail, why), started.elapsed()));
+        return made;
     };
-    let preflight = (|| -> Result<Vec<String>, String> {
+    let preflight = (|| -> Result<Vec<String>, Reason> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "cannot create backup directory {}: {}",
-                dir.display(),
-                io_reason(&e)
-            )
+            Reason::new(&rows::CREATE_DIR)
+                .with("path", dir.display().to_string())
+                .with("error", io_reason(&e))
         })?;
         let stale = generation::remove_stale(dir);
         if std::fs::symlink_metadata(dir.join(&name)).is_ok() {
-            return Err(format!(
-                "generation {name} already exists in {}: not replaced (two runs in the same second?)",
-                dir.display()
-            ));
+            return Err(Reason::new(&rows::GENERATION_EXISTS)
+                .with("name", &name)
+                .with("dir", dir.display().to_string()));
         }
         let tmp = dir.join(generation::temp_name(&name));
-        generation::create_private_dir(&tmp)
-            .map_err(|e| format!("cannot create {}: {}", tmp.display(), io_reason(&e)))?;
+        generation::create_private_dir(&tmp).map_err(|error| {
+            error::Error::Create {
+                path: tmp.clone(),
+                error,
+            }
+            .reason()
+        })?;
         Ok(stale)
     })();
     let stale = match preflight {
         Ok(s) => s,
-        Err(e) => {
+        Err(why) => {
             for a in &rb.workflow.actions {
                 made.rows
-                    .push(not_run(a, "not run: no generation to write into"));
+                    .push(not_run(a, Reason::new(&rows::NOT_RUN_NO_GENERATION)));
             }
             made.rows.push(gen_row(
-                Outcome::fail(e).with_value("none"),
+                reasoned(Status::Fail, why).with_value("none"),
                 started.elapsed(),
             ));
             return made;
@@ -319,10 +320,14 @@ async fn make_generation(
         std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
     };
 
+    // The id of the action that failed.
     let mut failed: Option<String> = None;
     for a in &rb.workflow.actions {
         if let Some(f) = &failed {
-            made.rows.push(not_run(a, &format!("not run: {f}")));
+            made.rows.push(not_run(
+                a,
+                Reason::new(&rows::NOT_RUN_ACTION).with("action", f),
+            ));
             continue;
         }
         if let Some(sig) = *stop.borrow() {
@@ -335,7 +340,7 @@ async fn make_generation(
                 &a.title,
                 step_kind(a),
                 &a.describe(),
-                Outcome::unknown("interrupted"),
+                reasoned(Status::Unknown, Reason::new(&common::INTERRUPTED)),
                 Duration::ZERO,
             ));
             continue;
@@ -346,7 +351,7 @@ async fn make_generation(
         if interrupted.is_some() {
             made.interrupted = interrupted;
         } else if outcome.status != Status::Pass {
-            failed = Some(format!("action `{}` failed", a.id));
+            failed = Some(a.id.clone());
         }
         made.rows.push(row(
             rb,
@@ -360,20 +365,23 @@ async fn make_generation(
     }
 
     let final_path = dir.join(&name);
+    let not_published = |status: Status, why: Reason, tmp: TempDir| {
+        let mut o = reasoned(status, why).with_value("none");
+        let cleanup = match tmp.remove() {
+            Ok(()) => Reason::new(&rows::CLEANED_UP),
+            Err(e) => e.reason(),
+        };
+        o.worsen_by(status, cleanup);
+        o
+    };
     let mut outcome = if let Some(f) = failed {
-        let why = match tmp.remove() {
-            Ok(()) => format!("{name} not published: {f}; its temporary directory was removed"),
-            Err(e) => format!("{name} not published: {f}; {e}"),
-        };
-        Outcome::fail(why).with_value("none")
+        let why = Reason::new(&rows::NOT_PUBLISHED_ACTION)
+            .with("name", &name)
+            .with("action", f);
+        not_published(Status::Fail, why, tmp)
     } else if made.interrupted.is_some() {
-        let why = match tmp.remove() {
-            Ok(()) => {
-                format!("{name} not published: interrupted; its temporary directory was removed")
-            }
-            Err(e) => format!("{name} not published: interrupted; {e}"),
-        };
-        Outcome::unknown(why).with_value("none")
+        let why = Reason::new(&rows::NOT_PUBLISHED_INTERRUPTED).with("name", &name);
+        not_published(Status::Unknown, why, tmp)
     } else {
         tree::sync_dir(&tmp.path);
         match generation::publish(&tmp.path, &final_path) {
@@ -390,14 +398,26 @@ async fn make_generation(
                 if let Some(l) = &spec.latest {
                     match generation::point_latest(dir, l, &name) {
                         Ok(()) => o = o.with_detail(format!("{l} → {name}")),
-                        Err(e) => o.worsen(Status::Warn, e),
+                        Err(e) => o.worsen_by(Status::Warn, e.reason()),
                     }
                 }
                 o
             }
             Err(e) => {
                 let _ = tmp.remove();
-                Outcome::fail(format!("{name} not published: {e}")).with_value("none")
+                let why = match e {
+                    error::Error::Rename { path, error } => {
+                        Reason::new(&rows::NOT_PUBLISHED_RENAME)
+                            .with("path", path.display().to_string())
+                            .with("error", io_reason(&error))
+                    }
+                    error::Error::Exists { path } => Reason::new(&rows::NOT_PUBLISHED_EXISTS)
+                        .with("path", path.display().to_string()),
+                    other => other.reason(),
+                };
+                let mut r = why.clone();
+                r.params.insert(0, ("name", name.clone().into()));
+                reasoned(Status::Fail, r).with_value("none")
             }
         }
     };
@@ -409,7 +429,18 @@ async fn make_generation(
 }
 
 /// A data step, ready to run on a blocking thread.
-type BlockingStep = Box<dyn FnOnce(&Cancel) -> Result<steps::Done, String> + Send>;
+type BlockingStep = Box<dyn FnOnce(&Cancel) -> Result<steps::Done, error::Error> + Send>;
+
+/// An outcome of `status` for `reason` (its words are the message).
+fn reasoned(status: Status, reason: Reason) -> Outcome {
+    let mut o = Outcome::new(Status::Pass, "");
+    o.worsen_by(status, reason);
+    o
+}
+
+fn interrupted() -> Outcome {
+    reasoned(Status::Unknown, Reason::new(&common::INTERRUPTED))
+}
 
 /// Runs one action into the generation at `gen_dir`; the second value is
 /// set when a signal stopped it.
@@ -422,10 +453,11 @@ async fn run_action(
     stop: &mut watch::Receiver<Option<Interrupt>>,
 ) -> (Outcome, Option<Interrupt>) {
     let timed_out = || {
-        Outcome::fail(format!(
-            "timed out after {}",
-            format_millis(a.timeout.as_secs_f64() * 1000.0)
-        ))
+        let after = a.timeout.as_secs_f64() * 1000.0;
+        reasoned(
+            Status::Fail,
+            Reason::new(&common::TIMEOUT).with_quantity("after", after, Unit::Millis),
+        )
         .with_value("timeout")
     };
     let source = |p: &str| {
@@ -451,13 +483,13 @@ async fn run_action(
         Step::Wait(d) => {
             return tokio::select! {
                 _ = tokio::time::sleep(*d) => (Outcome::pass("waited"), None),
-                w = stop.wait_for(|s| s.is_some()) => (Outcome::unknown("interrupted"), w.ok().and_then(|v| *v)),
+                w = stop.wait_for(|s| s.is_some()) => (interrupted(), w.ok().and_then(|v| *v)),
             };
         }
         // Refused by the loader in a runbook with `backup:`.
         Step::Systemctl(_) => {
             return (
-                Outcome::unknown("systemctl steps are not run by `opsrun backup`"),
+                reasoned(Status::Unknown, Reason::new(&rows::SYSTEMCTL)),
                 None,
             );
         }
@@ -468,7 +500,7 @@ async fn run_action(
             return tokio::select! {
                 o = crate::engine::attempt(kind.as_ref(), &ctx) => (o, None),
                 // Dropping the step's future kills a command's process group.
-                w = stop.wait_for(|s| s.is_some()) => (Outcome::unknown("interrupted"), w.ok().and_then(|v| *v)),
+                w = stop.wait_for(|s| s.is_some()) => (interrupted(), w.ok().and_then(|v| *v)),
             };
         }
     };
@@ -483,20 +515,23 @@ async fn run_action(
                     let mut o = Outcome::pass(done.value).with_extra_metric(
                         "bytes",
                         done.bytes as f64,
-                        crate::values::units::Unit::Bytes,
+                        Unit::Bytes,
                     );
                     for d in done.detail {
                         o = o.with_detail(d);
                     }
                     o
                 }
-                Ok(Err(e)) => Outcome::fail(e),
-                Err(e) => Outcome::unknown(format!("step failed: {e}")),
+                Ok(Err(e)) => reasoned(Status::Fail, e.reason()),
+                Err(e) => reasoned(
+                    Status::Unknown,
+                    Reason::new(&rows::STEP_FAILED).with("error", e.to_string()),
+                ),
             };
             return (o, None);
         }
         _ = tokio::time::sleep(a.timeout) => (timed_out(), None),
-        w = stop.wait_for(|s| s.is_some()) => (Outcome::unknown("interrupted"), w.ok().and_then(|v| *v)),
+        w = stop.wait_for(|s| s.is_some()) => (interrupted(), w.ok().and_then(|v| *v)),
     };
     // Stopped from outside: let the blocking step notice before the
     // caller removes the directory it writes into.

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::watch;
 
 use super::cancel::Cancel;
+use super::error::{Error, rows};
 use super::generation::{self, Generation, TempDir};
 use super::steps::{SQLITE_MAGIC, check_db, read_archive};
 use super::tree;
@@ -21,7 +22,8 @@ use crate::engine::Interrupt;
 use crate::runbook::{BackupSpec, RestoreTestSpec};
 use crate::values::io_reason;
 use crate::values::outcome::{Outcome, Status};
-use crate::values::units::{format_bytes, format_millis};
+use crate::values::reason::{Reason, common};
+use crate::values::units::{Unit, format_bytes};
 
 /// Bound on a whole restore test that sets no `timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -33,7 +35,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 struct Checked {
     rel: String,
     sqlite: bool,
-    result: Result<String, String>,
+    result: Result<String, Error>,
 }
 
 #[derive(Debug, Default)]
@@ -57,13 +59,16 @@ fn is_archive(p: &Path) -> bool {
 }
 
 /// Copies `src` into `tmp` and checks what it holds. Blocking.
-fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Result<Work, String> {
+fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Result<Work, Error> {
     let copy = tmp.join(name);
-    let c = tree::copy_path(src, &copy, cancel, None).map_err(|e| {
+    let c = tree::copy_path(src, &copy, cancel, None).map_err(|error| {
         if cancel.is_cancelled() {
-            "cancelled".to_owned()
+            Error::Cancelled
         } else {
-            format!("copy of {} failed: {}", src.display(), io_reason(&e))
+            Error::Copy {
+                from: src.to_path_buf(),
+                error,
+            }
         }
     })?;
     let mut w = Work {
@@ -76,10 +81,10 @@ fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Re
         ),
         checked: Vec::new(),
     };
-    let files = tree::regular_files(&copy).map_err(|e| io_reason(&e))?;
+    let files = tree::regular_files(&copy).map_err(|error| Error::Io { error })?;
     for f in files {
         if cancel.is_cancelled() {
-            return Err("cancelled".into());
+            return Err(Error::Cancelled);
         }
         let rel = f
             .strip_prefix(&copy)
@@ -94,7 +99,7 @@ fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Re
                 &f,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(|e| e.to_string())
+            .map_err(|error| Error::DbOpen { error })
             .and_then(|conn| {
                 cancel.watch(&conn);
                 let r = check_db(&conn, pragma);
@@ -102,7 +107,7 @@ fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Re
                 r
             });
             if cancel.is_cancelled() {
-                return Err("cancelled".into());
+                return Err(Error::Cancelled);
             }
             w.checked.push(Checked {
                 rel,
@@ -112,7 +117,7 @@ fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Re
         } else if is_archive(&f) {
             let result = read_archive(&f, cancel);
             if cancel.is_cancelled() {
-                return Err("cancelled".into());
+                return Err(Error::Cancelled);
             }
             w.checked.push(Checked {
                 rel,
@@ -165,19 +170,28 @@ pub(crate) async fn run(
     let g = match newest(dir, &pattern) {
         Ok(Some(g)) => g,
         Ok(None) => {
-            return Outcome::fail(format!(
-                "no backup matching `{}` in {}: nothing to restore",
-                spec.pattern,
-                dir.display()
-            ))
+            return failed(
+                Status::Fail,
+                Reason::new(&rows::RESTORE_NONE)
+                    .with("pattern", &spec.pattern)
+                    .with("dir", dir.display().to_string()),
+            )
             .with_value("none");
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Outcome::fail(format!("backup directory {} does not exist", dir.display()))
-                .with_value("none");
+            return failed(
+                Status::Fail,
+                Reason::new(&rows::RESTORE_NO_DIR).with("dir", dir.display().to_string()),
+            )
+            .with_value("none");
         }
         Err(e) => {
-            return Outcome::unknown(format!("cannot read {}: {}", dir.display(), io_reason(&e)));
+            return failed(
+                Status::Unknown,
+                Reason::new(&rows::RESTORE_UNREADABLE)
+                    .with("dir", dir.display().to_string())
+                    .with("error", io_reason(&e)),
+            );
         }
     };
     let base = match &rt.temp_dir {
@@ -187,11 +201,12 @@ pub(crate) async fn run(
     };
     let tmp = temp_path(&base);
     if let Err(e) = generation::create_private_dir(&tmp) {
-        return Outcome::unknown(format!(
-            "cannot create a temporary directory in {}: {}",
-            base.display(),
-            io_reason(&e)
-        ));
+        return failed(
+            Status::Unknown,
+            Reason::new(&rows::RESTORE_TEMP_DIR)
+                .with("path", base.display().to_string())
+                .with("error", io_reason(&e)),
+        );
     }
     let guard = TempDir::new(tmp.clone());
     let timeout = rt.timeout.map(|t| t.0).unwrap_or(DEFAULT_TIMEOUT);
@@ -203,14 +218,16 @@ pub(crate) async fn run(
         tokio::task::spawn_blocking(move || work(&src, &name, &tmp, pragma, &cancel))
     };
     tokio::pin!(job);
-    let stopped: Option<String>;
+    /// How the test ended when it did not finish by itself.
+    enum Stopped {
+        Timeout,
+        Interrupted,
+    }
+    let mut stopped = None;
     let result = tokio::select! {
-        r = &mut job => { stopped = None; r.unwrap_or_else(|e| Err(e.to_string())) }
-        _ = tokio::time::sleep(timeout) => {
-            stopped = Some(format!("timed out after {}", format_millis(timeout.as_secs_f64() * 1000.0)));
-            Err(String::new())
-        }
-        _ = stop.wait_for(|s| s.is_some()) => { stopped = Some("interrupted".into()); Err(String::new()) }
+        r = &mut job => Some(r),
+        _ = tokio::time::sleep(timeout) => { stopped = Some(Stopped::Timeout); None }
+        _ = stop.wait_for(|s| s.is_some()) => { stopped = Some(Stopped::Interrupted); None }
     };
     if stopped.is_some() {
         cancel.cancel();
@@ -221,26 +238,39 @@ pub(crate) async fn run(
     let removed = guard.remove();
 
     let mut out = match (stopped, result) {
-        (Some(why), _) => Outcome::new(
-            if why == "interrupted" {
-                Status::Unknown
-            } else {
-                Status::Fail
-            },
-            "",
-        )
-        .with_message(format!("restore test of {} {why}", g.name))
-        .with_value(g.name.clone()),
-        (None, Err(e)) => {
-            Outcome::fail(format!("restore test of {}: {e}", g.name)).with_value(g.name.clone())
-        }
-        (None, Ok(w)) => evaluate(&g.name, &w),
+        (None, Some(Ok(Ok(w)))) => evaluate(&g.name, &w),
+        (Some(Stopped::Timeout), _) => failed(
+            Status::Fail,
+            Reason::new(&rows::RESTORE_TIMEOUT)
+                .with("name", &g.name)
+                .with_quantity("after", timeout.as_secs_f64() * 1000.0, Unit::Millis),
+        ),
+        (Some(Stopped::Interrupted), _) => failed(
+            Status::Unknown,
+            Reason::new(&rows::RESTORE_INTERRUPTED).with("name", &g.name),
+        ),
+        (None, Some(Ok(Err(e)))) => failed(Status::Fail, e.in_restore(&g.name, None)),
+        (None, Some(Err(e))) => failed(
+            Status::Fail,
+            Reason::new(&rows::STEP_FAILED).with("error", e.to_string()),
+        ),
+        (None, None) => failed(Status::Unknown, Reason::new(&common::UNFINISHED)),
     };
+    if out.value.is_empty() {
+        out.value.clone_from(&g.name);
+    }
     match removed {
         Ok(()) => out = out.with_detail(format!("temporary copy {} removed", tmp.display())),
-        Err(e) => out.worsen(Status::Warn, e),
+        Err(e) => out.worsen_by(Status::Warn, e.reason()),
     }
     out
+}
+
+/// A row that did not pass, for `reason`.
+fn failed(status: Status, reason: Reason) -> Outcome {
+    let mut o = Outcome::new(Status::Pass, "");
+    o.worsen_by(status, reason);
+    o
 }
 
 fn evaluate(name: &str, w: &Work) -> Outcome {
@@ -277,19 +307,14 @@ fn evaluate(name: &str, w: &Work) -> Outcome {
         });
     }
     for c in &bad {
-        out.worsen(
-            Status::Fail,
-            format!(
-                "{name}/{}: {}",
-                c.rel,
-                c.result.as_ref().err().map(String::as_str).unwrap_or("")
-            ),
-        );
+        if let Err(e) = &c.result {
+            out.worsen_by(Status::Fail, e.in_restore(name, Some(&c.rel)));
+        }
     }
     if dbs == 0 {
-        out.worsen(
+        out.worsen_by(
             Status::Warn,
-            format!("no SQLite database in {name}: nothing to integrity-check"),
+            Reason::new(&rows::NO_DATABASE).with("name", name),
         );
     }
     out

@@ -11,9 +11,9 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::cancel::Cancel;
+use super::error::{Error, sqlite_msg};
 use super::tree::{self, Copied};
 use crate::runbook::SqliteCheck;
-use crate::values::io_reason;
 use crate::values::units::format_bytes;
 
 /// What a step produced: a short value for the table and detail lines.
@@ -35,13 +35,6 @@ const MAX_RESTARTS: u32 = 3;
 /// The first 16 bytes of every SQLite database file.
 pub(crate) const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-fn sqlite_msg(e: &rusqlite::Error) -> String {
-    match e {
-        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// `file:` URI opening `path` read-only (reserved characters escaped).
 fn ro_uri(path: &Path) -> String {
     let mut s = String::from("file:");
@@ -55,38 +48,45 @@ fn ro_uri(path: &Path) -> String {
     s
 }
 
-fn not_found_or(e: &std::io::Error, path: &Path, what: &str) -> String {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        format!("{what} {} does not exist", path.display())
+fn source_error(error: std::io::Error, path: &Path) -> Error {
+    let path = path.to_path_buf();
+    if error.kind() == std::io::ErrorKind::NotFound {
+        Error::SourceMissing { path }
     } else {
-        format!("cannot read {what} {}: {}", path.display(), io_reason(e))
+        Error::SourceUnreadable { path, error }
     }
 }
 
 /// Refuses a destination that is already there (two steps writing the same
 /// name would silently lose one of them).
-fn fresh(dest: &Path, name: &str) -> Result<(), String> {
+fn fresh(dest: &Path, name: &str) -> Result<(), Error> {
     if fs::symlink_metadata(dest).is_ok() {
-        return Err(format!(
-            "{name} already exists in the new generation: two steps write the same name"
-        ));
+        return Err(Error::NameTaken {
+            name: name.to_owned(),
+        });
     }
     if let Some(p) = dest.parent() {
-        fs::create_dir_all(p)
-            .map_err(|e| format!("cannot create {}: {}", p.display(), io_reason(&e)))?;
+        fs::create_dir_all(p).map_err(|error| Error::Create {
+            path: p.to_path_buf(),
+            error,
+        })?;
     }
     Ok(())
 }
 
 /// Runs `PRAGMA integrity_check`/`quick_check` on `conn`: `Ok(())` for
 /// `ok`, else the first messages.
-pub(crate) fn check_db(conn: &Connection, pragma: &str) -> Result<(), String> {
+pub(crate) fn check_db(conn: &Connection, pragma: &str) -> Result<(), Error> {
+    let failed = |problems: Vec<String>| Error::Integrity {
+        pragma: pragma.to_owned(),
+        problems,
+    };
     let mut stmt = conn
         .prepare(&format!("PRAGMA {pragma}(10)"))
-        .map_err(|e| format!("{pragma}: {}", sqlite_msg(&e)))?;
+        .map_err(|e| failed(vec![sqlite_msg(&e)]))?;
     let rows = stmt
         .query_map([], |r| r.get::<_, String>(0))
-        .map_err(|e| format!("{pragma}: {}", sqlite_msg(&e)))?;
+        .map_err(|e| failed(vec![sqlite_msg(&e)]))?;
     let mut lines = Vec::new();
     for r in rows {
         match r {
@@ -104,7 +104,7 @@ pub(crate) fn check_db(conn: &Connection, pragma: &str) -> Result<(), String> {
     if lines.len() == 1 && lines[0] == "ok" {
         Ok(())
     } else {
-        Err(format!("{pragma}: {}", lines.join("; ")))
+        Err(failed(lines))
     }
 }
 
@@ -124,15 +124,14 @@ pub(crate) fn sqlite_backup(
     dest_name: &str,
     check: SqliteCheck,
     cancel: &Cancel,
-) -> Result<Done, String> {
-    let meta = fs::metadata(source).map_err(|e| not_found_or(&e, source, "source"))?;
+) -> Result<Done, Error> {
+    let meta = fs::metadata(source).map_err(|e| source_error(e, source))?;
     if !meta.is_file() {
-        return Err(format!(
-            "source {} is not a database file",
-            source.display()
-        ));
+        return Err(Error::NotDatabase {
+            path: source.to_path_buf(),
+        });
     }
-    File::open(source).map_err(|e| not_found_or(&e, source, "source"))?;
+    File::open(source).map_err(|e| source_error(e, source))?;
     fresh(dest, dest_name)?;
     let src = Connection::open_with_flags(
         ro_uri(source),
@@ -140,41 +139,44 @@ pub(crate) fn sqlite_backup(
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| {
-        format!(
-            "cannot open {} read-only: {}",
-            source.display(),
-            sqlite_msg(&e)
-        )
+    .map_err(|error| Error::SqliteOpen {
+        path: source.to_path_buf(),
+        error,
     })?;
     let _ = src.busy_timeout(Duration::from_secs(5));
+    let read_error = |error| Error::SqliteRead {
+        path: source.to_path_buf(),
+        error,
+    };
     let mode: String = src
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .map_err(|e| format!("{}: {}", source.display(), sqlite_msg(&e)))?;
+        .map_err(read_error)?;
     let wal = mode.eq_ignore_ascii_case("wal");
     if wal {
         // Pins one snapshot for the whole copy (see above).
         src.execute_batch("BEGIN")
             .and_then(|_| src.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())))
-            .map_err(|e| format!("{}: {}", source.display(), sqlite_msg(&e)))?;
+            .map_err(read_error)?;
     }
-    let mut dst = Connection::open(dest)
-        .map_err(|e| format!("cannot create {dest_name}: {}", sqlite_msg(&e)))?;
+    let mut dst = Connection::open(dest).map_err(|error| Error::SqliteCreate {
+        name: dest_name.to_owned(),
+        error,
+    })?;
     let mut restarts = 0u32;
     let pages;
     {
-        let b = Backup::new(&src, &mut dst)
-            .map_err(|e| format!("cannot start the backup: {}", sqlite_msg(&e)))?;
+        let b = Backup::new(&src, &mut dst).map_err(|error| Error::SqliteStart { error })?;
         let mut last_remaining = i32::MAX;
         let mut whole = false;
         loop {
             if cancel.is_cancelled() {
-                return Err("cancelled".into());
+                return Err(Error::Cancelled);
             }
             let r = b
                 .step(if whole { -1 } else { PAGES_PER_STEP })
-                .map_err(|e| {
-                    format!("backup of {} failed: {}", source.display(), sqlite_msg(&e))
+                .map_err(|error| Error::SqliteCopy {
+                    path: source.to_path_buf(),
+                    error,
                 })?;
             match r {
                 StepResult::Done => break,
@@ -205,7 +207,10 @@ pub(crate) fn sqlite_backup(
     // The copy carries the source's WAL flag in its header; a backup should
     // be one self-contained file, so switch it to a rollback journal.
     dst.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
-        .map_err(|e| format!("{dest_name}: {}", sqlite_msg(&e)))?;
+        .map_err(|error| Error::SqliteFinish {
+            name: dest_name.to_owned(),
+            error,
+        })?;
     let mut detail = vec![format!(
         "{} → {dest_name}: {pages} pages, source journal_mode {mode}{}",
         source.display(),
@@ -221,9 +226,16 @@ pub(crate) fn sqlite_backup(
             let r = check_db(&dst, p);
             cancel.unwatch();
             if cancel.is_cancelled() {
-                return Err("cancelled".into());
+                return Err(Error::Cancelled);
             }
-            r.map_err(|m| format!("the copy {dest_name} failed {m}"))?;
+            r.map_err(|e| match e {
+                Error::Integrity { pragma, problems } => Error::CopyCheck {
+                    name: dest_name.to_owned(),
+                    pragma,
+                    problems,
+                },
+                other => other,
+            })?;
             format!(", {p} ok")
         }
         None => String::new(),
@@ -267,15 +279,15 @@ fn describe(c: &Copied) -> String {
     format!("{}, {}", parts.join(", "), format_bytes(c.bytes as f64))
 }
 
-/// Fails with "cannot read source …" when `from` cannot be read at all.
-fn readable(from: &Path) -> Result<fs::Metadata, String> {
-    let meta = fs::metadata(from).map_err(|e| not_found_or(&e, from, "source"))?;
+/// Fails when `from` cannot be read at all.
+fn readable(from: &Path) -> Result<fs::Metadata, Error> {
+    let meta = fs::metadata(from).map_err(|e| source_error(e, from))?;
     let r = if meta.is_dir() {
         fs::read_dir(from).map(drop)
     } else {
         File::open(from).map(drop)
     };
-    r.map_err(|e| not_found_or(&e, from, "source"))?;
+    r.map_err(|e| source_error(e, from))?;
     Ok(meta)
 }
 
@@ -286,14 +298,17 @@ pub(crate) fn copy(
     dest_name: &str,
     cancel: &Cancel,
     exclude: tree::Exclude,
-) -> Result<Done, String> {
+) -> Result<Done, Error> {
     readable(from)?;
     fresh(dest, dest_name)?;
-    let c = tree::copy_path(from, dest, cancel, exclude).map_err(|e| {
+    let c = tree::copy_path(from, dest, cancel, exclude).map_err(|error| {
         if cancel.is_cancelled() {
-            "cancelled".to_owned()
+            Error::Cancelled
         } else {
-            format!("copy of {} failed: {e}", from.display())
+            Error::Copy {
+                from: from.to_path_buf(),
+                error,
+            }
         }
     })?;
     let mut detail = vec![format!(
@@ -349,10 +364,12 @@ pub(crate) fn archive(
     dest_name: &str,
     cancel: &Cancel,
     exclude: tree::Exclude,
-) -> Result<Done, String> {
+) -> Result<Done, Error> {
     let meta = readable(from)?;
     if tree::is_excluded(&meta, exclude) {
-        return Err(format!("{} is the backup directory itself", from.display()));
+        return Err(Error::BackupDirItself {
+            path: from.to_path_buf(),
+        });
     }
     fresh(dest, dest_name)?;
     let top = from
@@ -437,11 +454,14 @@ pub(crate) fn archive(
         let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
     })();
-    if let Err(e) = result {
+    if let Err(error) = result {
         return Err(if cancel.is_cancelled() {
-            "cancelled".into()
+            Error::Cancelled
         } else {
-            format!("archive of {} failed: {}", from.display(), io_reason(&e))
+            Error::Archive {
+                from: from.to_path_buf(),
+                error,
+            }
         });
     }
     let size = fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
@@ -466,21 +486,22 @@ pub(crate) fn archive(
 }
 
 /// Reads a tar.gz to its end: a truncated or corrupt archive is an error.
-pub(crate) fn read_archive(path: &Path, cancel: &Cancel) -> Result<u64, String> {
-    let f = File::open(path).map_err(|e| io_reason(&e))?;
+pub(crate) fn read_archive(path: &Path, cancel: &Cancel) -> Result<u64, Error> {
+    let broken = |error| Error::ArchiveRead { error };
+    let f = File::open(path).map_err(broken)?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
     let mut n = 0u64;
     let mut buf = vec![0u8; 1 << 16];
-    for e in ar.entries().map_err(|e| e.to_string())? {
-        let mut e = e.map_err(|e| e.to_string())?;
+    for e in ar.entries().map_err(broken)? {
+        let mut e = e.map_err(broken)?;
         loop {
             if cancel.is_cancelled() {
-                return Err("cancelled".into());
+                return Err(Error::Cancelled);
             }
             match e.read(&mut buf) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(err) => return Err(err.to_string()),
+                Err(err) => return Err(broken(err)),
             }
         }
         n += 1;

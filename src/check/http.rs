@@ -150,8 +150,8 @@ pub(crate) fn read_secret(
     what: &str,
 ) -> Result<String, String> {
     match (env, file) {
-        (Some(e), None) => secret::from_env(e),
-        (None, Some(f)) => secret::from_file(&ctx.path(f)),
+        (Some(e), None) => secret::from_env(e).map_err(|e| e.to_string()),
+        (None, Some(f)) => secret::from_file(&ctx.path(f)).map_err(|e| e.to_string()),
         _ => Err(format!(
             "{what}: set exactly one of `{what}_env` or `{what}_file`"
         )),

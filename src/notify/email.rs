@@ -12,6 +12,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::error::{SendError, Unusable};
 use crate::runbook::notify::{EmailSpec, SmtpSpec, TlsMode, Transport};
 
 /// An email channel with its secrets read, ready to send.
@@ -35,7 +36,7 @@ enum How {
 impl Mailer {
     /// Reads the password and CA file now, so a missing secret is known
     /// (and the password registered for redaction) before anything runs.
-    pub(crate) fn new(spec: &EmailSpec) -> Result<Mailer, String> {
+    pub(crate) fn new(spec: &EmailSpec) -> Result<Mailer, Unusable> {
         let how = match &spec.transport {
             Transport::Smtp(s) => How::Smtp {
                 password: s.password.as_ref().map(|p| p.read()).transpose()?,
@@ -43,12 +44,11 @@ impl Mailer {
                     .ca_file
                     .as_ref()
                     .map(|p| {
-                        crate::read_limit::read(p, crate::read_limit::CERTS).map_err(|e| {
-                            format!(
-                                "cannot read ca_file {}: {}",
-                                p.display(),
-                                crate::values::io_reason(&e)
-                            )
+                        crate::read_limit::read(p, crate::read_limit::CERTS).map_err(|error| {
+                            Unusable::CaFile {
+                                path: p.clone(),
+                                error,
+                            }
                         })
                     })
                     .transpose()?,
@@ -89,7 +89,7 @@ impl Mailer {
         body: String,
         host: String,
         timeout: Duration,
-    ) -> Result<String, String> {
+    ) -> Result<String, SendError> {
         let from = self.from.clone().unwrap_or_else(|| default_from(&host));
         let mut b = Message::builder()
             .from(from)
@@ -98,9 +98,7 @@ impl Mailer {
         for t in &self.to {
             b = b.to(t.clone());
         }
-        let msg = b
-            .body(body)
-            .map_err(|e| format!("cannot build the message: {e}"))?;
+        let msg = b.body(body).map_err(SendError::Message)?;
         match &self.how {
             How::Smtp {
                 spec,
@@ -109,10 +107,11 @@ impl Mailer {
             } => {
                 let transport =
                     smtp_transport(spec, password.as_deref(), ca_pem.as_deref(), timeout)?;
-                let answer = transport
-                    .send(msg)
-                    .await
-                    .map_err(|e| smtp_error(&e, spec))?;
+                let answer = transport.send(msg).await.map_err(|error| SendError::Smtp {
+                    host: spec.host.clone(),
+                    port: spec.port,
+                    error,
+                })?;
                 let text: Vec<&str> = answer.message().collect();
                 Ok(format!(
                     "{}; server said {} {}",
@@ -123,11 +122,9 @@ impl Mailer {
             }
             How::Sendmail(path) => {
                 let t = AsyncSendmailTransport::<Tokio1Executor>::new_with_command(path);
-                t.send(msg).await.map_err(|e| {
-                    let e = e.to_string();
-                    let e = e.strip_prefix("internal client error: ").unwrap_or(&e);
-                    let first = e.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed");
-                    format!("{}: {}", path.display(), first.trim())
+                t.send(msg).await.map_err(|error| SendError::Sendmail {
+                    program: path.clone(),
+                    error,
                 })?;
                 Ok(self.describe())
             }
@@ -146,19 +143,16 @@ fn smtp_transport(
     password: Option<&str>,
     ca_pem: Option<&[u8]>,
     timeout: Duration,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
     let tls = if spec.tls == TlsMode::None {
         Tls::None
     } else {
         let mut p = TlsParameters::builder(spec.host.clone());
         if let Some(pem) = ca_pem {
-            let cert = Certificate::from_pem(pem)
-                .map_err(|e| format!("ca_file is not a PEM certificate: {e}"))?;
+            let cert = Certificate::from_pem(pem).map_err(SendError::NotPem)?;
             p = p.add_root_certificate(cert);
         }
-        let p = p
-            .build_rustls()
-            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let p = p.build_rustls().map_err(SendError::TlsSetup)?;
         match spec.tls {
             TlsMode::Implicit => Tls::Wrapper(p),
             _ => Tls::Required(p),
@@ -175,22 +169,6 @@ fn smtp_transport(
         ));
     }
     Ok(b.build())
-}
-
-/// lettre's error, said with the server it is about.
-fn smtp_error(e: &lettre::transport::smtp::Error, spec: &SmtpSpec) -> String {
-    let what = if e.is_permanent() || e.is_transient() {
-        "refused"
-    } else if e.is_timeout() {
-        "timed out"
-    } else if e.is_tls() {
-        "TLS failed"
-    } else {
-        "failed"
-    };
-    let e = e.to_string();
-    let e = e.strip_prefix("internal client error: ").unwrap_or(&e);
-    format!("{}:{} {what}: {e}", spec.host, spec.port)
 }
 
 #[cfg(test)]

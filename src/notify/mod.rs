@@ -8,6 +8,7 @@
 //! redaction before any output exists.
 
 mod email;
+mod error;
 mod slack;
 
 use std::time::Duration;
@@ -57,7 +58,7 @@ struct Channel {
     name: &'static str,
     on: Vec<Trigger>,
     /// Why it cannot send (a secret that cannot be read), when it cannot.
-    sender: Result<Sender, String>,
+    sender: Result<Sender, error::Unusable>,
 }
 
 /// Why `--notify` cannot be honoured: the command stops before any check
@@ -292,7 +293,7 @@ fn warn_unusable(t: &Target, multi: bool) {
             };
             eprintln!(
                 "warning: notification {label} cannot be sent: {}",
-                crate::secret::redact(why)
+                crate::secret::redact(&why.to_string())
             );
         }
     }
@@ -320,7 +321,7 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
         for h in handles {
             out.push(
                 h.await
-                    .unwrap_or_else(|e| Err(format!("internal error: {e}"))),
+                    .unwrap_or_else(|e| Err(error::SendError::Internal(e.to_string()))),
             );
         }
         out
@@ -335,7 +336,7 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
             Ok(_) => {}
             Err(e) => eprintln!(
                 "warning: notification {label} failed: {}",
-                crate::secret::redact(&without_os_error(&e))
+                crate::secret::redact(&without_os_error(&e.to_string()))
             ),
         }
     }
@@ -351,7 +352,7 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self) -> Result<String, String> {
+    async fn run(self) -> Result<String, error::SendError> {
         let t = self.timeout;
         let fut = async move {
             match self.sender {
@@ -364,10 +365,7 @@ impl Job {
         };
         match tokio::time::timeout(t, fut).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
-                "timed out after {}",
-                crate::values::units::format_millis(t.as_millis() as f64)
-            )),
+            Err(_) => Err(error::SendError::Timeout { after: t }),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
+use super::error::{SecretSource, SendError, Unusable};
 use crate::runbook::notify::SlackSpec;
 
 /// A Retry-After longer than this is not waited for: the run has ended
@@ -19,7 +20,7 @@ pub(crate) struct Hook {
 
 impl Hook {
     /// Reads the webhook URL (and registers it for redaction).
-    pub(crate) fn new(spec: &SlackSpec) -> Result<Hook, String> {
+    pub(crate) fn new(spec: &SlackSpec) -> Result<Hook, Unusable> {
         let url = spec.webhook.read()?.trim().to_owned();
         crate::secret::register(&url);
         // The token is the path (`/services/T…/B…/…`): a log line that
@@ -31,17 +32,14 @@ impl Hook {
             crate::secret::register(&rest[i..]);
         }
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(format!(
-                "the webhook ({}) does not hold an http(s) URL",
-                describe_source(spec)
-            ));
+            return Err(Unusable::WebhookNotUrl { from: source(spec) });
         }
         Ok(Hook { url })
     }
 
     /// Posts `text`; success is a 2xx answer (Slack says `200 ok`). A 429
     /// is retried once after its Retry-After.
-    pub(crate) async fn send(self, text: String, timeout: Duration) -> Result<String, String> {
+    pub(crate) async fn send(self, text: String, timeout: Duration) -> Result<String, SendError> {
         let deadline = Instant::now() + timeout;
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -50,7 +48,7 @@ impl Hook {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("opsrun/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| describe(&e))?;
+            .map_err(|error| SendError::Request { error })?;
         let payload = serde_json::json!({ "text": escape(&text) });
         let mut retried = false;
         loop {
@@ -59,7 +57,7 @@ impl Hook {
                 .json(&payload)
                 .send()
                 .await
-                .map_err(|e| describe(&e))?;
+                .map_err(|error| SendError::Request { error })?;
             let status = resp.status();
             let wait = retry_after(resp.headers());
             let body = resp.text().await.unwrap_or_default();
@@ -74,24 +72,21 @@ impl Hook {
                     retried = true;
                     continue;
                 }
-                return Err(format!(
-                    "rate limited (429), retry after {}s is past the notification time limit",
-                    wait.as_secs()
-                ));
+                return Err(SendError::RateLimited { retry_after: wait });
             }
-            let again = if retried { " (after one retry)" } else { "" };
-            return Err(format!(
-                "webhook answered {status}{again}: {}",
-                short(&body)
-            ));
+            return Err(SendError::Answered {
+                status,
+                retried,
+                body: short(&body),
+            });
         }
     }
 }
 
-fn describe_source(spec: &SlackSpec) -> String {
+fn source(spec: &SlackSpec) -> SecretSource {
     match &spec.webhook {
-        crate::runbook::notify::Secret::Env(n) => format!("environment variable {n}"),
-        crate::runbook::notify::Secret::File(p) => format!("file {}", p.display()),
+        crate::runbook::notify::Secret::Env(n) => SecretSource::Env(n.clone()),
+        crate::runbook::notify::Secret::File(p) => SecretSource::File(p.clone()),
     }
 }
 
@@ -118,29 +113,6 @@ fn short(body: &str) -> String {
     } else {
         s
     }
-}
-
-/// reqwest's error without its URL: what failed and the innermost cause
-/// (`cannot connect: Connection refused`).
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut root = None;
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        root = Some(s.to_string());
-        src = s.source();
-    }
-    let msg = match root {
-        Some(r) => format!("{kind}: {r}"),
-        None => kind.to_owned(),
-    };
-    crate::secret::redact(&msg)
 }
 
 /// Slack reads `&`, `<` and `>` as markup; they must be escaped.

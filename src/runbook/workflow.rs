@@ -446,17 +446,13 @@ impl BackupSpec {
             .unwrap_or_else(|_| glob::Pattern::new("20*").expect("static"))
     }
 
-    /// The name of a generation made at `t`.
-    pub fn name_at(&self, t: &chrono::DateTime<chrono::FixedOffset>) -> Result<String, String> {
+    /// The name of a generation made at `t`; `None` when `name` is not a
+    /// strftime format (refused at load).
+    pub fn name_at(&self, t: &chrono::DateTime<chrono::FixedOffset>) -> Option<String> {
         use std::fmt::Write;
         let mut out = String::new();
-        write!(out, "{}", t.format(&self.name)).map_err(|_| {
-            format!(
-                "invalid name `{}`: expected a strftime format like %Y%m%d_%H%M%S",
-                self.name
-            )
-        })?;
-        Ok(out)
+        write!(out, "{}", t.format(&self.name)).ok()?;
+        Some(out)
     }
 
     /// Rules across fields, checked at load: a new generation's name must
@@ -478,7 +474,12 @@ impl BackupSpec {
             .map_err(|e| format!("backup: invalid pattern `{}`: {}", self.pattern, e.msg))?;
         let sample =
             chrono::DateTime::parse_from_rfc3339("2025-10-21T02:00:00+09:00").expect("static time");
-        let name = self.name_at(&sample).map_err(|e| format!("backup: {e}"))?;
+        let name = self.name_at(&sample).ok_or_else(|| {
+            format!(
+                "backup: invalid name `{}`: expected a strftime format like %Y%m%d_%H%M%S",
+                self.name
+            )
+        })?;
         if name.is_empty() || name.contains('/') || name.starts_with('.') || name.contains('\0') {
             return Err(format!(
                 "backup: name `{}` gives `{name}`: expected a plain file name, not starting with `.`",

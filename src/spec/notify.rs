@@ -118,7 +118,7 @@ pub enum Secret {
 
 impl Secret {
     /// Reads it (and registers it for redaction).
-    pub fn read(&self) -> Result<String, String> {
+    pub fn read(&self) -> Result<String, crate::secret::SecretError> {
         match self {
             Secret::Env(n) => crate::secret::from_env(n),
             Secret::File(p) => crate::secret::from_file(p),

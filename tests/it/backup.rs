@@ -107,6 +107,14 @@ fn generations(env: &Env) -> Vec<String> {
         .collect()
 }
 
+/// The reason code (JSON `reason.code`) of row `id`.
+fn code(doc: &serde_json::Value, id: &str) -> String {
+    check(doc, id)["reason"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reason for {id} in {doc:#}"))
+        .to_owned()
+}
+
 fn json(r: &Run) -> serde_json::Value {
     serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr: {}", r.stdout, r.stderr))
@@ -475,6 +483,15 @@ fn a_failed_action_publishes_nothing_and_counts_as_a_failed_backup() {
             .ends_with("app/.env does not exist"),
         "{env_row}"
     );
+    assert_eq!(code(&doc, "env"), "backup.source.missing");
+    assert!(
+        env_row["reason"]["params"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("app/.env")
+    );
+    assert_eq!(code(&doc, "uploads"), "backup.not_run");
+    assert_eq!(check(&doc, "uploads")["reason"]["params"]["action"], "env");
     assert_eq!(check(&doc, "uploads")["status"], "skip");
     assert_eq!(
         check(&doc, "uploads")["message"],
@@ -482,10 +499,18 @@ fn a_failed_action_publishes_nothing_and_counts_as_a_failed_backup() {
     );
     let g = check(&doc, "generation");
     assert_eq!(g["status"], "fail");
-    assert!(
-        g["message"].as_str().unwrap().contains("not published"),
+    assert_eq!(
+        g["message"],
+        "20251021_020000 not published: action `env` failed; its temporary directory was removed",
         "{g}"
     );
+    let codes: Vec<&str> = g["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["backup.not_published", "backup.cleanup"], "{g}");
     let latest = check(&doc, "latest");
     assert_eq!(latest["status"], "fail");
     assert!(
@@ -494,6 +519,7 @@ fn a_failed_action_publishes_nothing_and_counts_as_a_failed_backup() {
             .unwrap()
             .contains("no new generation from this run")
     );
+    assert_eq!(code(&doc, "latest"), "backup.no_new_generation");
     assert_eq!(generations(&env), ["20251020_020000"]);
     assert!(!entries(&env).iter().any(|n| n.starts_with('.')));
     // The same name twice is refused, never overwritten.
@@ -512,6 +538,8 @@ fn a_failed_action_publishes_nothing_and_counts_as_a_failed_backup() {
         g["message"].as_str().unwrap().contains("already exists"),
         "{g}"
     );
+    assert_eq!(g["reason"]["code"], "backup.exists", "{g}");
+    assert_eq!(g["reason"]["params"]["name"], "20251020_020000", "{g}");
     assert_eq!(check(&json(&r), "db")["status"], "skip");
 }
 
@@ -602,6 +630,7 @@ fn restore_test_checks_the_newest_generation_and_leaves_no_temp_dir() {
         row["message"].as_str().unwrap().contains("does not exist"),
         "{row}"
     );
+    assert_eq!(row["reason"]["code"], "backup.no_dir", "{row}");
     assert!(tmp_is_empty(&env));
 
     assert_eq!(
@@ -661,6 +690,21 @@ fn restore_test_checks_the_newest_generation_and_leaves_no_temp_dir() {
         "{msg}"
     );
     assert!(msg.contains("uploads.tar.gz"), "{msg}");
+    let codes: Vec<&str> = row["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["backup.integrity", "backup.restore_test.file"],
+        "{row}"
+    );
+    assert_eq!(
+        row["reason"]["params"]["file"], "20251021_020000/app.db",
+        "{row}"
+    );
     assert!(tmp_is_empty(&env), "temp dir left after failure");
     // The backup itself is untouched by the test.
     assert!(bad.join("app.db").exists());
@@ -686,6 +730,10 @@ fn restore_test_without_a_database_warns() {
             .as_str()
             .unwrap()
             .contains("no SQLite database")
+    );
+    assert_eq!(
+        code(&json(&r), "restore-test"),
+        "backup.restore_test.no_database"
     );
     assert!(tmp_is_empty(&env));
 }
@@ -734,7 +782,37 @@ fn ctrl_c_during_a_restore_test_removes_the_temp_dir() {
         row["message"].as_str().unwrap().ends_with("interrupted"),
         "{row}"
     );
+    assert_eq!(row["reason"]["code"], "interrupted", "{row}");
     assert!(tmp_is_empty(&env), "temp dir left after Ctrl-C");
+}
+
+/// A restore test past its `timeout` fails with the shared `timeout`
+/// reason and leaves no temporary copy.
+#[test]
+fn a_restore_test_past_its_timeout_fails() {
+    let env = Env::new();
+    app(&env, 20_000, false);
+    env.runbook(
+        "backup.yaml",
+        &format!(
+            "version: 1\nbackup: {{dir: {b}}}\nactions:\n  - {{id: db, sqlite_backup: {{source: {a}/app.db}}}}\nrestore_test: {{timeout: 1ms}}\n",
+            a = env.path().join("app").display(),
+            b = env.path().join("backups").display()
+        ),
+    );
+    let r = env.run(&["backup", "run", "--now", "2025-10-20T02:00:00+09:00"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = restore_test(&env);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let doc = json(&r);
+    let row = check(&doc, "restore-test");
+    assert_eq!(
+        row["message"], "restore test of 20251020_020000 timed out after 1ms",
+        "{row}"
+    );
+    assert_eq!(row["reason"]["code"], "timeout", "{row}");
+    assert_eq!(row["reason"]["params"]["after"], 1.0, "{row}");
+    assert!(tmp_is_empty(&env), "temp dir left after a timeout");
 }
 
 /// Sets the modification time of the directory or file `p` to `days` ago.
@@ -1123,6 +1201,11 @@ fn permission_problems_fail_the_backup_with_the_reason() {
         m.starts_with("cannot read source ") && m.ends_with("app/.env: Permission denied"),
         "{m}"
     );
+    assert_eq!(code(&doc, "env"), "backup.source.unreadable");
+    assert_eq!(
+        check(&doc, "env")["reason"]["params"]["error"],
+        "Permission denied"
+    );
     assert!(entries(&env).is_empty(), "{:?}", entries(&env));
 
     // A backup directory nobody cannot write: nothing runs.
@@ -1136,7 +1219,12 @@ fn permission_problems_fail_the_backup_with_the_reason() {
         m.starts_with("cannot create ") && m.ends_with("Permission denied"),
         "{m}"
     );
+    assert_eq!(code(&doc, "generation"), "backup.create");
     assert_eq!(check(&doc, "db")["status"], "skip");
+    assert_eq!(
+        check(&doc, "db")["message"],
+        "not run: no generation to write into"
+    );
     assert!(entries(&env).is_empty(), "{:?}", entries(&env));
 
     // One unreadable file deep in the archived tree: named in the reason.
@@ -1153,6 +1241,7 @@ fn permission_problems_fail_the_backup_with_the_reason() {
             && m.ends_with("uploads/2025/10/quote.pdf: Permission denied"),
         "{m}"
     );
+    assert_eq!(code(&doc, "uploads"), "backup.archive");
     assert_eq!(check(&doc, "env")["status"], "pass");
     assert!(entries(&env).is_empty(), "{:?}", entries(&env));
 }
@@ -1178,6 +1267,8 @@ fn a_slow_step_times_out_and_a_failing_command_fails_the_backup() {
     assert_eq!(r.code, 2, "{}", r.stdout);
     let doc = json(&r);
     assert_eq!(check(&doc, "db")["message"], "timed out after 10ms");
+    assert_eq!(code(&doc, "db"), "timeout");
+    assert_eq!(check(&doc, "db")["reason"]["params"]["after"], 10.0);
     assert!(r.elapsed < Duration::from_secs(20), "did not stop in time");
     assert!(entries(&env).is_empty(), "{:?}", entries(&env));
 

@@ -665,6 +665,42 @@ fn slack_rate_limit_is_retried_once_and_errors_are_warnings() {
     assert_no_secret(&env, &[&r, &r2], &[WEBHOOK_PATH]);
 }
 
+/// A webhook that accepts the connection and never answers: the
+/// notification gives up after `notify.timeout` with a warning (the run's
+/// exit code is kept), and its URL is not shown.
+#[test]
+fn a_webhook_that_never_answers_times_out() {
+    let hang = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hang.local_addr().unwrap().port();
+    let env = Env::new();
+    env.write(
+        "runbooks/slack-url",
+        &format!("http://127.0.0.1:{port}{WEBHOOK_PATH}\n"),
+    );
+    daily(
+        &env,
+        "notify:\n  timeout: 1s\n  slack: {webhook_file: slack-url}\n",
+    );
+    let r = run_with(&env, &["daily", "--notify"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let warnings: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", r.stderr);
+    // Either clock may stop it first: ours (`timed out after 1s`) or the
+    // HTTP client's (`timed out: …`), both bounded by the same timeout.
+    assert!(
+        warnings[0].starts_with("warning: notification slack failed: timed out"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.elapsed < Duration::from_secs(20), "{:?}", r.elapsed);
+    assert_no_secret(&env, &[&r], &[WEBHOOK_PATH]);
+    drop(hang);
+}
+
 #[test]
 fn shared_config_on_list_and_recovery() {
     let hook = Webhook::start(vec![]);

@@ -120,6 +120,9 @@ pub async fn run(
     let sem = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let mut slots: Vec<Option<CheckResult>> = vec![None; rb.checks.len()];
     let mut set = JoinSet::new();
+    // A signal before the run began (while the runbooks loaded): nothing
+    // starts, every selected check reads `interrupted`.
+    let mut interrupted = *stop.borrow_and_update();
     for (i, check) in rb.checks.iter().enumerate() {
         if let Some(why) = settings.selection.excludes(check) {
             slots[i] = Some(CheckResult {
@@ -132,6 +135,9 @@ pub async fn run(
                 duration: Duration::ZERO,
                 attempts: 0,
             });
+            continue;
+        }
+        if interrupted.is_some() {
             continue;
         }
         let check = check.clone();
@@ -151,8 +157,7 @@ pub async fn run(
         });
     }
 
-    let mut interrupted = None;
-    loop {
+    while interrupted.is_none() {
         tokio::select! {
             joined = set.join_next() => match joined {
                 Some(Ok((i, r))) => slots[i] = Some(r),

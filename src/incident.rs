@@ -7,20 +7,48 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone};
+use chrono::{DateTime, FixedOffset};
 use tokio::sync::watch;
 
 use crate::check::Ctx;
 use crate::engine::{self, Interrupt, RunResult, RunSettings, Selection};
 use crate::runbook::{Action, Level, Runbook, Step};
 use crate::values::outcome::Status;
-use crate::values::units::format_millis;
+use crate::values::reason::{Code, Reason, common};
+use crate::values::units::Unit;
+
+/// The reason catalog entries of recovery actions (docs/reasons.md); a
+/// step that overruns its `timeout` says the common `timeout {after}`.
+pub mod reasons {
+    use super::Code;
+
+    /// `systemctl` ended with a non-zero status; `line` is the last line
+    /// it printed, when it printed one.
+    pub static EXIT: Code = Code::new("action.exit", "exit {code}[: {line}]");
+    /// `systemctl` was killed by a signal.
+    pub static KILLED: Code = Code::new("action.killed", "killed by a signal");
+    /// The program could not be started.
+    pub static SPAWN: Code = Code::new("action.spawn", "cannot run {program}: {error}");
+    /// A backup step in an incident runbook (the loader refuses them).
+    pub static BACKUP_STEP: Code = Code::new(
+        "action.backup_step",
+        "backup steps run with `opsrun backup run`",
+    );
+    /// A check used as a step did not pass; `message` is its own words.
+    pub static CHECK: Code = Code::new("action.check", "{message}");
+
+    /// Every entry (docs/reasons.md lists them).
+    pub static CODES: &[&Code] = &[&EXIT, &KILLED, &SPAWN, &BACKUP_STEP, &CHECK];
+}
 
 /// What happened to one recovery action.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionState {
     Succeeded,
-    Failed(String),
+    /// Why, as data (one reason, or a check step's reasons).
+    Failed(Vec<Reason>),
+    /// Stopped by SIGINT/SIGTERM while it ran.
+    Interrupted(Interrupt),
     /// The operator answered no at the prompt.
     Declined,
     /// Not executed (no `--execute`, refused, or stopped after a failure).
@@ -32,6 +60,8 @@ pub struct ActionResult {
     pub id: String,
     pub title: String,
     pub describe: String,
+    /// A `wait:` step (not something anyone did or has to do).
+    pub wait: bool,
     pub state: ActionState,
     pub output: Vec<String>,
     pub duration: Duration,
@@ -42,8 +72,7 @@ pub struct VerifyResult {
     pub recovered: bool,
     pub attempts: u32,
     pub at: DateTime<FixedOffset>,
-    /// Why the last attempt did not pass (empty when recovered).
-    pub reason: String,
+    /// The last attempt (what did not pass, when not recovered).
     pub last: RunResult,
 }
 
@@ -66,6 +95,8 @@ pub struct IncidentRun {
     pub actions: Vec<ActionResult>,
     pub verify: Option<VerifyResult>,
     pub reporter: String,
+    /// A signal stopped the workflow (diagnostics, an action, or verify).
+    pub interrupted: Option<Interrupt>,
 }
 
 impl IncidentRun {
@@ -78,69 +109,6 @@ impl IncidentRun {
             None => self.diagnostics.status(),
         }
     }
-
-    /// One line for history and the monthly インシデントサマリー: what the
-    /// diagnostics found failing and what was done, e.g.
-    /// `異常: ヘルスチェック、ポート 8100 / 対応: estimatorサービス再起動 → 成功`.
-    pub fn summary_line(&self) -> String {
-        let failing: Vec<&str> = self
-            .diagnostics
-            .results
-            .iter()
-            .filter(|r| r.outcome.status == Status::Fail)
-            .map(|r| r.check.label.as_str())
-            .collect();
-        let mut line = if failing.is_empty() {
-            "異常なし".to_owned()
-        } else {
-            format!("異常: {}", failing.join("、"))
-        };
-        let done: Vec<String> = self
-            .actions
-            .iter()
-            .filter(|a| !a.describe.starts_with("wait "))
-            .filter_map(|a| match &a.state {
-                ActionState::Succeeded => Some(format!("{} → 成功", a.title)),
-                ActionState::Failed(_) => Some(format!("{} → 失敗", a.title)),
-                ActionState::Declined | ActionState::NotRun => None,
-            })
-            .collect();
-        if !done.is_empty() {
-            line.push_str(&format!(" / 対応: {}", done.join("、")));
-        }
-        line
-    }
-}
-
-/// `--since`: RFC 3339, `HH:MM` in the invocation's time zone `tz` (today,
-/// or yesterday if that is in the future), or a duration ago (`15m`).
-pub fn parse_since(
-    s: &str,
-    now: DateTime<FixedOffset>,
-    tz: FixedOffset,
-) -> Result<DateTime<FixedOffset>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t);
-    }
-    if let Ok(t) = NaiveTime::parse_from_str(s, "%H:%M") {
-        let local = now.with_timezone(&tz);
-        let candidate = tz
-            .from_local_datetime(&local.date_naive().and_time(t))
-            .single()
-            .ok_or("invalid local time")?;
-        let candidate = if candidate > local {
-            candidate - chrono::Duration::days(1)
-        } else {
-            candidate
-        };
-        return Ok(candidate.fixed_offset());
-    }
-    if let Ok(d) = crate::values::units::parse_duration(s) {
-        return Ok(now - chrono::Duration::from_std(d).map_err(|e| e.to_string())?);
-    }
-    Err(format!(
-        "invalid --since `{s}`: expected HH:MM (JST), a duration ago like 15m, or RFC 3339"
-    ))
 }
 
 /// How the operator is asked before each action.
@@ -164,18 +132,30 @@ pub fn confirm_mode(execute: bool, yes: bool) -> Confirm {
     }
 }
 
-fn ask(prompt: &str) -> bool {
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{prompt} [y/N] ");
-    let _ = err.flush();
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
-        return false;
+/// Shows `prompt` on stderr and reads y/N from stdin, on a blocking
+/// thread so a signal at the prompt is not held by the read.
+async fn ask(prompt: String, stop: &mut watch::Receiver<Option<Interrupt>>) -> Option<bool> {
+    let read = tokio::task::spawn_blocking(move || {
+        let mut err = std::io::stderr();
+        let _ = write!(err, "{prompt} [y/N] ");
+        let _ = err.flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).is_err() {
+            return false;
+        }
+        matches!(line.trim(), "y" | "Y" | "yes" | "YES")
+    });
+    tokio::select! {
+        r = read => Some(r.unwrap_or(false)),
+        _ = stop.wait_for(Option::is_some) => None,
     }
-    matches!(line.trim(), "y" | "Y" | "yes" | "YES")
 }
 
-async fn run_systemctl(action: &str, unit: &str, timeout: Duration) -> (bool, Vec<String>, String) {
+async fn run_systemctl(
+    action: &str,
+    unit: &str,
+    timeout: Duration,
+) -> (Vec<String>, Option<Reason>) {
     let mut cmd = tokio::process::Command::new("systemctl");
     cmd.args([action, unit, "--no-pager"])
         .env("LC_ALL", "C")
@@ -183,17 +163,20 @@ async fn run_systemctl(action: &str, unit: &str, timeout: Duration) -> (bool, Ve
         .kill_on_drop(true);
     match tokio::time::timeout(timeout, cmd.output()).await {
         Err(_) => (
-            false,
             vec![],
-            format!(
-                "timed out after {}",
-                format_millis(timeout.as_secs_f64() * 1000.0)
-            ),
+            Some(Reason::new(&common::TIMEOUT).with_quantity(
+                "after",
+                timeout.as_secs_f64() * 1000.0,
+                Unit::Millis,
+            )),
         ),
         Ok(Err(e)) => (
-            false,
             vec![],
-            format!("cannot run systemctl: {}", crate::values::io_reason(&e)),
+            Some(
+                Reason::new(&reasons::SPAWN)
+                    .with("program", "systemctl")
+                    .with("error", crate::values::io_reason(&e)),
+            ),
         ),
         Ok(Ok(o)) => {
             let text = format!(
@@ -207,14 +190,15 @@ async fn run_systemctl(action: &str, unit: &str, timeout: Duration) -> (bool, Ve
                 .map(str::to_owned)
                 .collect();
             let why = match o.status.code() {
-                Some(0) => String::new(),
-                Some(c) => format!(
-                    "exit {c}{}",
-                    lines.last().map(|l| format!(": {l}")).unwrap_or_default()
+                Some(0) => None,
+                Some(c) => Some(
+                    Reason::new(&reasons::EXIT)
+                        .with("code", i64::from(c))
+                        .with_opt("line", lines.last()),
                 ),
-                None => "killed by a signal".into(),
+                None => Some(Reason::new(&reasons::KILLED)),
             };
-            (o.status.success(), lines, why)
+            (lines, why)
         }
     }
 }
@@ -224,17 +208,14 @@ async fn run_action(
     rb: &Runbook,
     now: DateTime<FixedOffset>,
 ) -> (ActionState, Vec<String>) {
+    let state = |why: Option<Reason>| match why {
+        None => ActionState::Succeeded,
+        Some(r) => ActionState::Failed(vec![r]),
+    };
     match &a.step {
         Step::Systemctl(s) => {
-            let (ok, lines, why) = run_systemctl(s.action.as_str(), &s.unit, a.timeout).await;
-            (
-                if ok {
-                    ActionState::Succeeded
-                } else {
-                    ActionState::Failed(why)
-                },
-                lines,
-            )
+            let (lines, why) = run_systemctl(s.action.as_str(), &s.unit, a.timeout).await;
+            (state(why), lines)
         }
         Step::Wait(d) => {
             tokio::time::sleep(*d).await;
@@ -242,10 +223,9 @@ async fn run_action(
         }
         // The loader refuses these without a `backup:` block, and a runbook
         // cannot have both `backup:` and `incident:`.
-        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => (
-            ActionState::Failed("backup steps run with `opsrun backup run`".into()),
-            vec![],
-        ),
+        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => {
+            (state(Some(Reason::new(&reasons::BACKUP_STEP))), vec![])
+        }
         Step::Check(_, kind) => {
             let base_dir = rb
                 .path
@@ -262,24 +242,47 @@ async fn run_action(
             if o.status == Status::Pass {
                 (ActionState::Succeeded, lines)
             } else {
-                (
-                    ActionState::Failed(crate::secret::redact(&o.message)),
-                    lines,
-                )
+                // The check's own words (already rendered from its
+                // reasons, redacted), carried as one reason.
+                let why =
+                    Reason::new(&reasons::CHECK).with("message", crate::secret::redact(&o.message));
+                (ActionState::Failed(vec![why]), lines)
             }
         }
     }
 }
 
-/// What the workflow has to say while it runs; the caller decides how it
-/// is shown (the command layer renders it on stdout).
+/// What the workflow reports while it runs, as data; the command layer
+/// has the presentation layer say it (`output::incident_progress`).
 pub enum Progress<'a> {
-    /// The incident as known before anything ran (level, deadlines).
+    /// The incident as known before anything ran (level, deadlines); the
+    /// diagnostics start.
     Started(&'a IncidentRun),
-    /// The diagnostics run is complete.
+    /// The diagnostics run is complete (or was interrupted).
     Diagnosed(&'a RunResult),
-    /// A line of the recovery plan, a step's result, a verify attempt.
-    Line(&'a str),
+    /// Without `--execute`: the recovery plan, nothing run.
+    Planned(&'a [ActionResult]),
+    /// `--execute` without a terminal or `--yes`: the steps are not run.
+    Refused,
+    /// With `--execute`: the recovery steps start.
+    Executing,
+    /// Step `index` (from 0) of `total` ended (or was declined).
+    Step {
+        index: usize,
+        total: usize,
+        action: &'a ActionResult,
+    },
+    /// The steps after this one are not run (it failed or was interrupted).
+    Halted(&'a ActionState),
+    /// Verification starts.
+    Verifying,
+    /// Verification attempt `n` of `attempts`.
+    Verified {
+        n: u32,
+        attempts: u32,
+        recovered: bool,
+        run: &'a RunResult,
+    },
 }
 
 /// Options for one incident run.
@@ -299,15 +302,158 @@ pub struct IncidentOptions<'a> {
     /// Where progress goes as it happens (the on-call engineer reads
     /// along); `None` runs silently.
     pub narrate: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// The y/N question for step `index` of `total` (with `Confirm::Ask`).
+    pub prompt: &'a (dyn Fn(usize, usize, &ActionResult) -> String + Sync),
 }
 
-/// Runs the incident workflow. Progress is printed to stdout as it happens
-/// when `narrate` is set (the on-call engineer reads along).
+/// Runs the incident workflow. A signal (`stop`) ends it where it is:
+/// the diagnostics so far, the action that was running marked
+/// interrupted, no verify.
 pub async fn run(
     rb: &Runbook,
     opts: &IncidentOptions<'_>,
-    stop: watch::Receiver<Option<Interrupt>>,
+    mut stop: watch::Receiver<Option<Interrupt>>,
 ) -> IncidentRun {
+    let mut inc = begin(rb, opts);
+    let tell = |p: Progress| {
+        if let Some(n) = opts.narrate {
+            n(p);
+        }
+    };
+    let run_started = Instant::now();
+    tell(Progress::Started(&inc));
+    let settings = RunSettings {
+        previous: Default::default(),
+        concurrency: opts.concurrency,
+        now: opts.now,
+        selection: opts.selection.clone(),
+    };
+    inc.diagnostics = engine::run(rb, &settings, stop.clone()).await;
+    inc.interrupted = inc.diagnostics.interrupted;
+    tell(Progress::Diagnosed(&inc.diagnostics));
+    if inc.interrupted.is_some() || rb.workflow.actions.is_empty() {
+        return inc;
+    }
+
+    match opts.confirm {
+        Confirm::PlanOnly => {
+            tell(Progress::Planned(&inc.actions));
+            return inc;
+        }
+        // The command says why (an error line); nothing runs.
+        Confirm::Refuse => {
+            tell(Progress::Refused);
+            return inc;
+        }
+        Confirm::Ask | Confirm::Yes => {}
+    }
+    tell(Progress::Executing);
+    inc.executed = true;
+    let total = rb.workflow.actions.len();
+    for (i, a) in rb.workflow.actions.iter().enumerate() {
+        if stop.borrow().is_some() {
+            break;
+        }
+        if matches!(opts.confirm, Confirm::Ask) && !matches!(a.step, Step::Wait(_)) {
+            match ask((opts.prompt)(i, total, &inc.actions[i]), &mut stop).await {
+                Some(true) => {}
+                Some(false) => {
+                    inc.actions[i].state = ActionState::Declined;
+                    tell(Progress::Step {
+                        index: i,
+                        total,
+                        action: &inc.actions[i],
+                    });
+                    continue;
+                }
+                // A signal at the prompt: the step never started.
+                None => break,
+            }
+        }
+        let started = Instant::now();
+        let mut stop_rx = stop.clone();
+        let (state, output) = tokio::select! {
+            r = run_action(a, rb, opts.now) => r,
+            s = stop_rx.wait_for(Option::is_some) => match s.ok().and_then(|s| *s) {
+                Some(sig) => (ActionState::Interrupted(sig), vec![]),
+                None => (ActionState::Interrupted(Interrupt::Sigterm), vec![]),
+            },
+        };
+        let halt = matches!(state, ActionState::Failed(_) | ActionState::Interrupted(_));
+        inc.actions[i].state = state;
+        inc.actions[i].output = output;
+        inc.actions[i].duration = started.elapsed();
+        tell(Progress::Step {
+            index: i,
+            total,
+            action: &inc.actions[i],
+        });
+        if halt {
+            // Later steps assume this one worked (restart, then check):
+            // stop and let the operator decide.
+            tell(Progress::Halted(&inc.actions[i].state));
+            break;
+        }
+    }
+
+    if let Some((ids, attempts, interval)) = &rb.workflow.verify
+        && stop.borrow().is_none()
+    {
+        tell(Progress::Verifying);
+        let selection = Selection {
+            only: ids.clone(),
+            ..Default::default()
+        };
+        let settings = RunSettings {
+            previous: Default::default(),
+            concurrency: opts.concurrency,
+            now: opts.now,
+            selection,
+        };
+        // After a failed step the plan stopped: look once at where things
+        // stand instead of waiting out every attempt in the middle of a P1.
+        let any_failed = inc
+            .actions
+            .iter()
+            .any(|a| matches!(a.state, ActionState::Failed(_)));
+        let attempts = if any_failed { 1 } else { *attempts };
+        let shown_now = inc.now;
+        for n in 1..=attempts {
+            let r = engine::run(rb, &settings, stop.clone()).await;
+            let ok = r.status() == Status::Pass && r.interrupted.is_none();
+            tell(Progress::Verified {
+                n,
+                attempts,
+                recovered: ok,
+                run: &r,
+            });
+            // The run's clock plus the wall time spent so far.
+            let at =
+                shown_now + chrono::Duration::from_std(run_started.elapsed()).unwrap_or_default();
+            let interrupted = r.interrupted.is_some();
+            inc.verify = Some(VerifyResult {
+                recovered: ok,
+                attempts: n,
+                at,
+                last: r,
+            });
+            if ok || interrupted || n == attempts {
+                break;
+            }
+            let mut stop_rx = stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(*interval) => {},
+                _ = stop_rx.wait_for(Option::is_some) => break,
+            }
+        }
+    }
+    inc.interrupted = *stop.borrow();
+    inc
+}
+
+/// The incident before anything ran: its level, deadlines and the plan,
+/// every action not run yet.
+fn begin(rb: &Runbook, opts: &IncidentOptions) -> IncidentRun {
     let spec = rb
         .workflow
         .incident
@@ -325,7 +471,7 @@ pub async fn run(
         })
         .collect();
     let shown_now = opts.now.with_timezone(&opts.tz).fixed_offset();
-    let mut inc = IncidentRun {
+    IncidentRun {
         level: spec.level,
         level_name: spec
             .name
@@ -358,6 +504,7 @@ pub async fn run(
                 id: a.id.clone(),
                 title: a.title.clone(),
                 describe: a.describe(),
+                wait: matches!(a.step, Step::Wait(_)),
                 state: ActionState::NotRun,
                 output: vec![],
                 duration: Duration::ZERO,
@@ -365,175 +512,22 @@ pub async fn run(
             .collect(),
         verify: None,
         reporter: opts.reporter.clone(),
-    };
-    let tell = |p: Progress| {
-        if let Some(n) = opts.narrate {
-            n(p);
-        }
-    };
-    let say = |s: &str| tell(Progress::Line(s));
-    let run_started = Instant::now();
-    tell(Progress::Started(&inc));
-    say("\n■ 診断\n");
-    let settings = RunSettings {
-        previous: Default::default(),
-        concurrency: opts.concurrency,
-        now: opts.now,
-        selection: opts.selection.clone(),
-    };
-    inc.diagnostics = engine::run(rb, &settings, stop.clone()).await;
-    tell(Progress::Diagnosed(&inc.diagnostics));
-    if inc.diagnostics.interrupted.is_some() || rb.workflow.actions.is_empty() {
-        return inc;
+        interrupted: None,
     }
-
-    say("\n■ 復旧手順\n");
-    match opts.confirm {
-        Confirm::PlanOnly => {
-            for (i, a) in rb.workflow.actions.iter().enumerate() {
-                say(&format!("  {}. {} ({})\n", i + 1, a.title, a.describe()));
-            }
-            say("  (未実行: 実行するには --execute。端末がなければ --yes も必要)\n");
-            return inc;
-        }
-        Confirm::Refuse => {
-            eprintln!(
-                "error: refusing to run recovery actions: no terminal to confirm them (stdin is not a TTY); add --yes to run them unattended"
-            );
-            return inc;
-        }
-        Confirm::Ask | Confirm::Yes => {}
-    }
-    inc.executed = true;
-    let total = rb.workflow.actions.len();
-    for (i, a) in rb.workflow.actions.iter().enumerate() {
-        if stop.borrow().is_some() {
-            break;
-        }
-        let line = format!("  [{}/{total}] {} ({})", i + 1, a.title, a.describe());
-        if matches!(opts.confirm, Confirm::Ask)
-            && !matches!(a.step, Step::Wait(_))
-            && !ask(&format!("{line} を実行しますか?"))
-        {
-            inc.actions[i].state = ActionState::Declined;
-            say(&format!("{line} → スキップ\n"));
-            continue;
-        }
-        let started = Instant::now();
-        let mut stop_rx = stop.clone();
-        let (state, output) = tokio::select! {
-            r = run_action(a, rb, opts.now) => r,
-            _ = stop_rx.wait_for(|s| s.is_some()) => (ActionState::Failed("interrupted".into()), vec![]),
-        };
-        let verdict = match &state {
-            ActionState::Succeeded => "成功".to_string(),
-            ActionState::Failed(w) => format!("失敗 ({w})"),
-            _ => String::new(),
-        };
-        say(&format!("{line} → {verdict}\n"));
-        for l in output.iter().rev().take(5).rev() {
-            say(&format!("      {l}\n"));
-        }
-        let failed = matches!(state, ActionState::Failed(_));
-        inc.actions[i].state = state;
-        inc.actions[i].output = output;
-        inc.actions[i].duration = started.elapsed();
-        if failed {
-            // Later steps assume this one worked (restart, then check):
-            // stop and let the operator decide.
-            say("  以降の手順は未実行（失敗したため停止）\n");
-            break;
-        }
-    }
-
-    if let Some((ids, attempts, interval)) = &rb.workflow.verify
-        && stop.borrow().is_none()
-    {
-        say("\n■ 復旧確認\n");
-        let selection = Selection {
-            only: ids.clone(),
-            ..Default::default()
-        };
-        let settings = RunSettings {
-            previous: Default::default(),
-            concurrency: opts.concurrency,
-            now: opts.now,
-            selection,
-        };
-        // After a failed step the plan stopped: look once at where things
-        // stand instead of waiting out every attempt in the middle of a P1.
-        let any_failed = inc
-            .actions
-            .iter()
-            .any(|a| matches!(a.state, ActionState::Failed(_)));
-        let attempts = if any_failed { &1 } else { attempts };
-        for n in 1..=*attempts {
-            let r = engine::run(rb, &settings, stop.clone()).await;
-            let ok = r.status() == Status::Pass && r.interrupted.is_none();
-            let reason = r
-                .results
-                .iter()
-                .filter(|x| !matches!(x.outcome.status, Status::Pass | Status::Skip))
-                .map(|x| format!("{}: {}", x.check.id, x.outcome.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            say(&format!(
-                "  verify {n}/{attempts}: {}\n",
-                if ok {
-                    "正常".to_string()
-                } else {
-                    format!("未復旧 — {reason}")
-                }
-            ));
-            // The run's clock plus the wall time spent so far.
-            let at =
-                shown_now + chrono::Duration::from_std(run_started.elapsed()).unwrap_or_default();
-            let interrupted = r.interrupted.is_some();
-            inc.verify = Some(VerifyResult {
-                recovered: ok,
-                attempts: n,
-                at,
-                reason,
-                last: r,
-            });
-            if ok || interrupted || n == *attempts {
-                break;
-            }
-            let mut stop_rx = stop.clone();
-            tokio::select! {
-                _ = tokio::time::sleep(*interval) => {},
-                _ = stop_rx.wait_for(|s| s.is_some()) => break,
-            }
-        }
-    }
-    inc
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
+    /// Every action entry is documented in docs/reasons.md.
     #[test]
-    fn since_forms() {
-        let now = DateTime::parse_from_rfc3339("2025-10-21T10:26:00+09:00").unwrap();
-        assert_eq!(
-            parse_since("10:23", now, crate::values::jst())
-                .unwrap()
-                .to_rfc3339(),
-            "2025-10-21T10:23:00+09:00"
-        );
-        assert_eq!(
-            parse_since("23:50", now, crate::values::jst())
-                .unwrap()
-                .to_rfc3339(),
-            "2025-10-20T23:50:00+09:00"
-        );
-        assert_eq!(
-            parse_since("15m", now, crate::values::jst())
-                .unwrap()
-                .to_rfc3339(),
-            "2025-10-21T10:11:00+09:00"
-        );
-        assert!(parse_since("yesterday", now, crate::values::jst()).is_err());
+    fn action_reasons_are_documented() {
+        let doc = include_str!("../docs/reasons.md");
+        for c in super::reasons::CODES {
+            assert!(
+                doc.contains(&format!("`{}`", c.key)),
+                "docs/reasons.md does not list {}",
+                c.key
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::cli::{BackupAction, RunArgs};
 use super::plan::Plan;
 use super::run::present;
-use super::{Error, Result, write_stdout};
+use super::{Error, Result, spawn_signal_watch, write_stdout};
 use crate::backup;
 use crate::engine::{Interrupt, RunResult};
 use crate::exit;
@@ -99,31 +99,22 @@ pub(super) fn command(action: BackupAction, execute: bool, args: &RunArgs) -> Re
 }
 
 /// Runs `f` on a fresh runtime with Ctrl-C/SIGTERM watched. The handlers
-/// are installed before `f` starts, so a signal in its first instant
-/// already goes through the cleanup (temporary directories) rather than
-/// killing the process.
+/// are installed when opsrun starts (`history::stop`), so a signal in
+/// `f`'s first instant already goes through the cleanup (temporary
+/// directories) rather than killing the process.
 fn with_runtime<F, Fut>(f: F) -> Result<RunResult>
 where
     F: FnOnce(watch::Receiver<Option<Interrupt>>) -> Fut,
     Fut: std::future::Future<Output = RunResult>,
 {
-    use tokio::signal::unix::{SignalKind, signal};
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let r = rt.block_on(async {
         let (tx, rx) = watch::channel(None);
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        tokio::spawn(async move {
-            let which = tokio::select! {
-                _ = int.recv() => Interrupt::Sigint,
-                _ = term.recv() => Interrupt::Sigterm,
-            };
-            let _ = tx.send(Some(which));
-        });
-        std::io::Result::Ok(f(rx).await)
-    })?;
+        spawn_signal_watch(std::sync::Arc::new(tx));
+        f(rx).await
+    });
     rt.shutdown_timeout(Duration::from_millis(100));
     Ok(r)
 }

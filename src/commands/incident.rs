@@ -5,17 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone};
 use tokio::sync::watch;
 
 use super::cli::{LevelArg, RunArgs};
 use super::plan::Plan;
 use super::run::emit;
 use super::{Error, Result, spawn_signal_watch, write_stdout};
-use crate::engine::Interrupt;
 use crate::exit;
-use crate::history::{RunRecord, Session};
+use crate::history::{RunRecord, Session, stop};
 use crate::incident::{self, Progress};
-use crate::output::{self, Format, RenderCtx, RenderOpts};
+use crate::output::{self, Format, RenderCtx};
 
 pub(super) fn command(
     level: LevelArg,
@@ -42,7 +42,7 @@ pub(super) fn command(
     // Checks run on the invocation's clock like any run (naive log
     // timestamps are local time); the header and the 障害報告 speak the
     // invocation's time zone.
-    let since = match since.map(|s| incident::parse_since(s, plan.now, plan.tz)) {
+    let since = match since.map(|s| parse_since(s, plan.now, plan.tz)) {
         None => plan.now,
         Some(Ok(t)) => t,
         Some(Err(e)) => return Err(Error::Invalid(e)),
@@ -51,24 +51,7 @@ pub(super) fn command(
     .fixed_offset();
     let confirm = incident::confirm_mode(execute, yes);
     let refused = matches!(confirm, incident::Confirm::Refuse);
-    let narrate = |p: Progress| match p {
-        Progress::Started(inc) => write_stdout(&output::incident_header(inc)),
-        Progress::Diagnosed(run) => write_stdout(&output::render(
-            Format::Table,
-            &mut RenderCtx {
-                runbooks: std::slice::from_ref(rb),
-                runs: std::slice::from_ref(run),
-                records: &[],
-                history: None,
-                incident: None,
-                listing: None,
-                reporter: &plan.reporter,
-                tz: plan.tz,
-            },
-            &RenderOpts::default(),
-        )),
-        Progress::Line(s) => write_stdout(s),
-    };
+    let narrate = |p: Progress| write_stdout(&output::incident_progress(&p));
     let opts = incident::IncidentOptions {
         confirm,
         since,
@@ -78,6 +61,7 @@ pub(super) fn command(
         concurrency: plan.concurrency,
         selection: plan.selection.clone(),
         narrate: (plan.output.format == Format::Table).then_some(&narrate as _),
+        prompt: &output::incident_prompt,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,9 +71,21 @@ pub(super) fn command(
         spawn_signal_watch(Arc::new(tx));
         incident::run(rb, &opts, rx).await
     });
+    // A step stuck past a signal (a `systemctl` that ignores SIGTERM is
+    // killed on drop; a y/N prompt's read is left behind) must not hold
+    // the process.
     rt.shutdown_timeout(Duration::from_millis(100));
+    // From here on a signal stops history work at once; one that
+    // interrupted the incident left recording 2 s (history::stop).
+    stop::results_ready();
+    if refused {
+        eprintln!(
+            "error: refusing to run recovery actions: no terminal to confirm them (stdin is not a TTY); add --yes to run them unattended"
+        );
+    }
     // The incident goes into history with its diagnostics run, so weekly
-    // and monthly reports count インシデント数 and its duration.
+    // and monthly reports count インシデント数 and its duration — an
+    // interrupted one too, as `opsrun run` records an interrupted run.
     let records = [RunRecord::from_run(&inc.diagnostics)];
     let mut session = Session::record(&plan.history, &records);
     if let Some(store) = session.store.as_mut() {
@@ -107,7 +103,7 @@ pub(super) fn command(
                 _ => "diagnosed",
             }
             .to_owned(),
-            summary: inc.summary_line(),
+            summary: output::incident_summary(&inc),
             reporter: Some(inc.reporter.clone()),
         };
         if let Err(e) = store.record_incident(&rec) {
@@ -135,16 +131,69 @@ pub(super) fn command(
     if let Some(w) = ctx.history.as_deref().and_then(Session::warning) {
         eprintln!("{w}");
     }
-    plan.notify.send_incident(&mut ctx);
-    if let Some(i) = inc.diagnostics.interrupted {
-        return Ok(if i == Interrupt::Sigint {
-            exit::SIGINT
-        } else {
-            exit::SIGTERM
-        });
+    // Interrupted (or stopped while recording): no notification, the
+    // signal's code.
+    if let Some(sig) = stop::signal().or(inc.interrupted) {
+        return Ok(stop::exit_code(sig));
     }
+    plan.notify.send_incident(&mut ctx);
     if refused {
         return Ok(exit::UNKNOWN);
     }
     Ok(exit::for_status(inc.status()))
+}
+
+/// `--since`: RFC 3339, `HH:MM` in the invocation's time zone `tz` (today,
+/// or yesterday if that is in the future), or a duration ago (`15m`).
+fn parse_since(
+    s: &str,
+    now: DateTime<FixedOffset>,
+    tz: FixedOffset,
+) -> std::result::Result<DateTime<FixedOffset>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t);
+    }
+    if let Ok(t) = NaiveTime::parse_from_str(s, "%H:%M") {
+        let local = now.with_timezone(&tz);
+        let candidate = tz
+            .from_local_datetime(&local.date_naive().and_time(t))
+            .single()
+            .ok_or("invalid local time")?;
+        let candidate = if candidate > local {
+            candidate - chrono::Duration::days(1)
+        } else {
+            candidate
+        };
+        return Ok(candidate.fixed_offset());
+    }
+    if let Ok(d) = crate::values::units::parse_duration(s) {
+        return Ok(now - chrono::Duration::from_std(d).map_err(|e| e.to_string())?);
+    }
+    Err(format!(
+        "invalid --since `{s}`: expected HH:MM (JST), a duration ago like 15m, or RFC 3339"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_forms() {
+        let now = DateTime::parse_from_rfc3339("2025-10-21T10:26:00+09:00").unwrap();
+        let jst = crate::values::jst();
+        assert_eq!(
+            parse_since("10:23", now, jst).unwrap().to_rfc3339(),
+            "2025-10-21T10:23:00+09:00"
+        );
+        assert_eq!(
+            parse_since("23:50", now, jst).unwrap().to_rfc3339(),
+            "2025-10-20T23:50:00+09:00"
+        );
+        assert_eq!(
+            parse_since("15m", now, jst).unwrap().to_rfc3339(),
+            "2025-10-21T10:11:00+09:00"
+        );
+        assert!(parse_since("yesterday", now, jst).is_err());
+    }
 }

@@ -24,11 +24,16 @@ use tokio::sync::watch;
 
 use crate::engine::Interrupt;
 use crate::exit;
+use crate::history::stop;
 use cli::{Cli, Command};
 pub(crate) use error::{Error, Result};
 
 /// Parses the arguments, runs the command, returns the process exit code.
 pub fn main_entry() -> i32 {
+    // Before anything else: a signal from here on is caught (an early
+    // SIGTERM to a large run used to kill the process before its handler
+    // existed, with no report and no record).
+    stop::install();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -50,14 +55,17 @@ pub fn main_entry() -> i32 {
     };
     init_tracing();
     crate::output::words::install();
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         // The one place an error becomes words.
         Err(e) => {
             eprintln!("error: {e}");
             exit::UNKNOWN
         }
-    }
+    };
+    // A command stopped by a signal ends with the signal's code, whatever
+    // its checks said.
+    stop::signal().map_or(code, stop::exit_code)
 }
 
 fn init_tracing() {
@@ -74,6 +82,19 @@ fn init_tracing() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    // Commands that run checks stop cleanly on a signal (the results so
+    // far are printed and recorded); the others end at once.
+    if !matches!(
+        cli.command,
+        Command::Daily(_)
+            | Command::Weekly(_)
+            | Command::Monthly(_)
+            | Command::Run { .. }
+            | Command::Incident { .. }
+            | Command::Backup { .. }
+    ) {
+        stop::abrupt();
+    }
     match cli.command {
         Command::Daily(a) => run::command(&["daily"], &a),
         Command::Weekly(a) => run::command(&["weekly"], &a),
@@ -116,18 +137,20 @@ fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Passes SIGINT/SIGTERM (caught since the start, see `history::stop`)
+/// on to `tx`, which the engine watches; a signal that came before is
+/// passed on at once.
 pub(crate) fn spawn_signal_watch(tx: Arc<watch::Sender<Option<Interrupt>>>) {
+    let mut signals = stop::subscribe();
+    if let Some(s) = stop::signal() {
+        let _ = tx.send(Some(s));
+    }
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
-        let which = tokio::select! {
-            _ = tokio::signal::ctrl_c() => Interrupt::Sigint,
-            _ = term.recv() => Interrupt::Sigterm,
-        };
-        let _ = tx.send(Some(which));
+        if let Ok(s) = signals.wait_for(Option::is_some).await {
+            let _ = tx.send_replace(*s);
+        }
+        // Keep the sender: a closed channel reads as "changed" for ever.
+        std::future::pending::<()>().await;
     });
 }
 

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::cli::RunArgs;
 use super::plan::Plan;
 use super::{Progress, Result, spawn_signal_watch, write_atomically, write_stdout};
-use crate::engine::{self, Interrupt, RunResult};
+use crate::engine::{self, RunResult};
 use crate::exit;
 use crate::history::{RunRecord, Session, stop};
 use crate::output::{self, Format, RenderCtx, RenderOpts};
@@ -56,14 +56,11 @@ async fn run_runbooks(plan: &Plan) -> Vec<RunResult> {
 /// code (worst status, or 130/143 when interrupted).
 pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
     let records: Vec<RunRecord> = results.iter().map(RunRecord::from_run).collect();
-    // A signal from here on stops history work and ends the process within
-    // 3 s (history::stop); one that interrupted the checks leaves
-    // recording 2 s.
-    stop::watch_signals();
+    // A signal from here on stops history work at once and ends the
+    // process within 3 s (history::stop); one that interrupted the checks
+    // left recording 2 s.
+    stop::results_ready();
     let interrupted = results.iter().find_map(|r| r.interrupted);
-    if interrupted.is_some() {
-        stop::request_after(Duration::from_secs(2));
-    }
     // History is written here, after the runtime: rusqlite blocks. The
     // results are printed first, unless a format reads history (a
     // weekly report includes this run), so a slow or locked history never
@@ -99,20 +96,13 @@ pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
         }
     }
     // After the run is printed and recorded; never changes the exit code.
-    if let Some(sig) = stop::signal() {
-        // Stopped while recording: no notification, the signal's code.
-        return if sig == Interrupt::Sigint {
-            exit::SIGINT
-        } else {
-            exit::SIGTERM
-        };
+    if let Some(sig) = stop::signal().or(interrupted) {
+        // Interrupted, or stopped while recording: no notification, the
+        // signal's code.
+        return stop::exit_code(sig);
     }
     plan.notify.send(&mut ctx);
-    match interrupted {
-        Some(Interrupt::Sigint) => exit::SIGINT,
-        Some(Interrupt::Sigterm) => exit::SIGTERM,
-        None => exit::for_status(worst),
-    }
+    exit::for_status(worst)
 }
 
 /// Writes the `--output` files, then stdout (when `show`, after `lead`),

@@ -1,27 +1,40 @@
-//! Stopping while history is read or written (issue 19): a SIGTERM or
-//! SIGINT that arrives after the checks ran (while the run is recorded,
-//! history migrated, old rows pruned, or a report reads history) ends the
-//! process within 3 s, whatever SQLite is doing.
+//! SIGINT and SIGTERM for the whole process (issues 15 and 19), and
+//! stopping while history is read or written.
+//!
+//! [`install`] runs first in `main_entry`, before any runbook is loaded,
+//! so a signal at any moment is caught. What a signal does depends on the
+//! command:
+//! - a command that does not run checks ([`abrupt`]: `validate`,
+//!   `report`, …) ends at once with 130/143 and one line on stderr;
+//! - a command that runs checks (`run`, `daily`…, `incident`, `backup`;
+//!   also while the command line is parsed and the runbooks load) is told
+//!   through [`subscribe`]: the engine stops
+//!   the checks (their process groups are killed), the results so far are
+//!   printed and history gets 2 s to record them; a signal once the
+//!   results are out ([`results_ready`]) stops history work at once.
+//!   Either way a watchdog ends the process 2.5 s after the signal, so
+//!   nothing (a hung disk under `fsync`, a child that ignores SIGTERM)
+//!   holds it longer.
 //!
 //! Every history connection gets a progress handler and a busy handler
 //! that give up once a stop is requested, so a running statement returns
 //! `SQLITE_INTERRUPT` and a wait for another writer's lock ends at once;
-//! the caller then prints what it has (the run's results are printed
-//! before history is written, see `app::present`) and exits 130/143. A
-//! watchdog ends the process 2.5 s after the signal in case something
-//! else (a hung disk under `fsync`) holds it.
+//! the caller then prints what it has and exits 130/143.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
+use tokio::sync::watch;
 
 use crate::engine::Interrupt;
 use crate::exit;
 
 /// How long after the signal the watchdog ends the process.
 const WATCHDOG: Duration = Duration::from_millis(2500);
+/// How long history may still record a run the signal interrupted.
+const RECORD_GRACE: Duration = Duration::from_secs(2);
 
 fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
@@ -32,6 +45,17 @@ fn base() -> Instant {
 static DEADLINE: AtomicU64 = AtomicU64::new(0);
 /// The signal that asked: 0 none, 1 SIGINT, 2 SIGTERM.
 static SIGNAL: AtomicU8 = AtomicU8::new(0);
+/// A signal is passed on and the command stops cleanly; until a command
+/// says otherwise ([`abrupt`]), so a signal while the command line is
+/// parsed or the runbooks load is not lost.
+static COOPERATIVE: AtomicBool = AtomicBool::new(true);
+/// The results are out ([`results_ready`]).
+static PRESENTING: AtomicBool = AtomicBool::new(false);
+
+fn channel() -> &'static watch::Sender<Option<Interrupt>> {
+    static TX: OnceLock<watch::Sender<Option<Interrupt>>> = OnceLock::new();
+    TX.get_or_init(|| watch::channel(None).0)
+}
 
 /// Asks history work to stop `after` from now (an earlier request stands).
 pub fn request_after(after: Duration) {
@@ -47,7 +71,7 @@ pub fn requested() -> bool {
     d != 0 && base().elapsed().as_millis() as u64 + 1 >= d
 }
 
-/// The signal received after the checks ran, if any.
+/// The signal received, if any.
 pub fn signal() -> Option<Interrupt> {
     match SIGNAL.load(Ordering::SeqCst) {
         1 => Some(Interrupt::Sigint),
@@ -56,30 +80,75 @@ pub fn signal() -> Option<Interrupt> {
     }
 }
 
-/// Starts listening for SIGINT/SIGTERM on a thread of its own (the
-/// checks' runtime is gone by now). On a signal, history work stops and a
-/// watchdog ends the process if it is still there 2.5 s later.
-pub fn watch_signals() {
+/// The exit code for an interruption: 130 (SIGINT) or 143 (SIGTERM).
+pub fn exit_code(i: Interrupt) -> i32 {
+    match i {
+        Interrupt::Sigint => exit::SIGINT,
+        Interrupt::Sigterm => exit::SIGTERM,
+    }
+}
+
+/// This command has nothing to stop cleanly (it runs no check): a signal
+/// ends it at once, one that came already too.
+pub fn abrupt() {
+    COOPERATIVE.store(false, Ordering::SeqCst);
+    if let Some(which) = signal() {
+        exit_now(which);
+    }
+}
+
+fn exit_now(which: Interrupt) -> ! {
+    eprintln!("opsrun: interrupted by {}", name(which));
+    std::process::exit(exit_code(which));
+}
+
+fn name(which: Interrupt) -> &'static str {
+    match which {
+        Interrupt::Sigint => "SIGINT",
+        Interrupt::Sigterm => "SIGTERM",
+    }
+}
+
+/// The results are printed (or being printed): a signal from now on stops
+/// history work at once.
+pub fn results_ready() {
+    PRESENTING.store(true, Ordering::SeqCst);
+}
+
+/// The signal as it arrives (`None` until then; a receiver made after the
+/// signal sees it at once with `wait_for`).
+pub fn subscribe() -> watch::Receiver<Option<Interrupt>> {
+    channel().subscribe()
+}
+
+/// Installs the SIGINT/SIGTERM handlers, listened to on a thread of its
+/// own; returns once they are in place.
+pub fn install() {
     static STARTED: OnceLock<()> = OnceLock::new();
     if STARTED.set(()).is_err() {
         return;
     }
     let _ = base();
+    let _ = channel();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
-        .name("opsrun-stop".into())
-        .spawn(|| {
+        .name("opsrun-signals".into())
+        .spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
                 .build()
             else {
+                let _ = ready_tx.send(());
                 return;
             };
             let which = rt.block_on(async {
                 use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut int), Ok(mut term)) = (
+                let handlers = (
                     signal(SignalKind::interrupt()),
                     signal(SignalKind::terminate()),
-                ) else {
+                );
+                let _ = ready_tx.send(());
+                let (Ok(mut int), Ok(mut term)) = handlers else {
                     return None;
                 };
                 tokio::select! {
@@ -87,22 +156,40 @@ pub fn watch_signals() {
                     _ = term.recv() => Some(Interrupt::Sigterm),
                 }
             });
-            let Some(which) = which else { return };
-            SIGNAL.store(
-                if which == Interrupt::Sigint { 1 } else { 2 },
-                Ordering::SeqCst,
-            );
-            request_after(Duration::ZERO);
-            std::thread::sleep(WATCHDOG);
-            std::process::exit(if which == Interrupt::Sigint {
-                exit::SIGINT
-            } else {
-                exit::SIGTERM
-            });
+            if let Some(which) = which {
+                on_signal(which);
+            }
         });
-    if let Err(e) = spawned {
-        tracing::debug!("no signal watch for history: {e}");
+    match spawned {
+        // Bounded: a thread that cannot start its runtime says so at once.
+        Ok(_) => {
+            let _ = ready.recv_timeout(Duration::from_secs(5));
+        }
+        Err(e) => tracing::debug!("no signal handlers: {e}"),
     }
+}
+
+fn on_signal(which: Interrupt) {
+    SIGNAL.store(
+        if which == Interrupt::Sigint { 1 } else { 2 },
+        Ordering::SeqCst,
+    );
+    if !COOPERATIVE.load(Ordering::SeqCst) {
+        exit_now(which);
+    }
+    request_after(if PRESENTING.load(Ordering::SeqCst) {
+        Duration::ZERO
+    } else {
+        RECORD_GRACE
+    });
+    channel().send_replace(Some(which));
+    std::thread::sleep(WATCHDOG);
+    eprintln!(
+        "opsrun: interrupted by {}; stopped {:.1} s later without finishing",
+        name(which),
+        WATCHDOG.as_secs_f64()
+    );
+    std::process::exit(exit_code(which));
 }
 
 /// Makes `conn` give up when a stop is requested: statements are

@@ -1,6 +1,7 @@
 //! 障害報告: the escalation template of seed 000, filled from the incident
 //! run — ready to paste into Slack or mail.
 
+use super::incident_progress::{because, signal_name, unmet};
 use crate::incident::{ActionState, IncidentRun};
 use crate::values::outcome::Status;
 
@@ -35,7 +36,11 @@ pub fn render(inc: &IncidentRun) -> String {
         .collect();
     let situation = match &inc.verify {
         Some(v) if v.recovered => format!("復旧済み（{} 確認）", hm(&v.at)),
-        Some(v) => format!("継続中（復旧確認 {}回失敗: {}）", v.attempts, v.reason),
+        Some(v) => format!(
+            "継続中（復旧確認 {}回失敗: {}）",
+            v.attempts,
+            unmet(&v.last)
+        ),
         None if failing.is_empty() => "異常なし（診断チェックはすべて正常）".to_string(),
         None => format!("継続中（{}件の異常）", failing.len()),
     };
@@ -67,8 +72,10 @@ pub fn render(inc: &IncidentRun) -> String {
         .actions
         .iter()
         .filter(|a| {
-            matches!(a.state, ActionState::Succeeded | ActionState::Failed(_))
-                && !a.describe.starts_with("wait ")
+            matches!(
+                a.state,
+                ActionState::Succeeded | ActionState::Failed(_) | ActionState::Interrupted(_)
+            ) && !a.wait
         })
         .collect();
     if done.is_empty() {
@@ -77,8 +84,9 @@ pub fn render(inc: &IncidentRun) -> String {
     for a in &done {
         let verdict = match &a.state {
             ActionState::Succeeded => "成功".to_string(),
-            ActionState::Failed(why) => format!("失敗（{why}）"),
-            _ => unreachable!(),
+            ActionState::Failed(why) => format!("失敗（{}）", because(why)),
+            ActionState::Interrupted(sig) => format!("中断（{}）", signal_name(*sig)),
+            ActionState::Declined | ActionState::NotRun => unreachable!("filtered above"),
         };
         out.push_str(&format!("- {}実施 → {verdict}\n", a.title));
     }
@@ -88,10 +96,13 @@ pub fn render(inc: &IncidentRun) -> String {
     let pending: Vec<_> = inc
         .actions
         .iter()
-        // A pending `wait` is not an action anyone needs to be told about.
+        // A pending `wait` is not an action anyone needs to be told about;
+        // an interrupted step has still to be done.
         .filter(|a| {
-            matches!(a.state, ActionState::NotRun | ActionState::Declined)
-                && !a.describe.starts_with("wait ")
+            matches!(
+                a.state,
+                ActionState::NotRun | ActionState::Declined | ActionState::Interrupted(_)
+            ) && !a.wait
         })
         .collect();
     let recovered = inc.verify.as_ref().is_some_and(|v| v.recovered);
@@ -128,7 +139,7 @@ fn minutes(d: chrono::Duration) -> i64 {
 }
 
 /// The level header, elapsed time and deadlines.
-pub fn header(inc: &IncidentRun) -> String {
+pub(super) fn header(inc: &IncidentRun) -> String {
     let mut out = format!(
         "【{}（{}）】{} — {}\n",
         inc.level.as_str(),

@@ -8,6 +8,7 @@
 
 pub mod checklist;
 mod history;
+mod incident_progress;
 mod incident_report;
 mod ja;
 pub(crate) use ja::render_period;
@@ -30,7 +31,10 @@ use crate::incident::IncidentRun;
 use crate::runbook::Runbook;
 
 pub use history::empty_note as history_empty_note;
-pub use incident_report::{header as incident_header, render as incident_report};
+pub use incident_progress::{
+    progress as incident_progress, prompt as incident_prompt, summary_line as incident_summary,
+};
+pub use incident_report::render as incident_report;
 pub use json::value as json_value;
 pub use junit::WarnAs;
 pub use prometheus::PromContext;

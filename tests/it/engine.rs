@@ -183,19 +183,20 @@ fn interrupt(signal: i32, want_code: i32) {
     let out = env.path().join("out");
     std::fs::create_dir_all(&tmp).unwrap();
     std::fs::create_dir_all(&out).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_opsrun"))
+    // In a session of its own: the sleeping commands are looked for
+    // there, not among every process on the machine.
+    let child = env
+        .session_cmd()
         .args(["run", "t", "--color", "never"])
         .arg("--output")
         .arg(format!("json={}", out.join("run.json").display()))
         .arg("--output")
         .arg(format!("prometheus={}", out.join("opsrun.prom").display()))
-        .current_dir(env.path())
         .env("OPSRUN_HISTORY", env.path().join("h.db"))
         .env("TMPDIR", &tmp)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let session = child.id();
     std::thread::sleep(Duration::from_millis(800));
     let started = Instant::now();
     rustix::process::kill_process(
@@ -265,16 +266,13 @@ fn interrupt(signal: i32, want_code: i32) {
     outputs.sort();
     assert_eq!(outputs, ["opsrun.prom", "run.json"]);
 
-    // The sleeping commands went with the run.
-    std::thread::sleep(Duration::from_millis(200));
-    let alive = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
-            String::from_utf8_lossy(&c)
-                .replace('\0', " ")
-                .contains(&sleep)
-        })
-    });
-    assert!(!alive, "{sleep} survived the interrupt");
+    // The sleeping commands went with the run: nothing is left in the
+    // run's session.
+    let left = crate::common::session_after(session, Duration::from_secs(10));
+    assert!(
+        left.is_empty(),
+        "{sleep}: left after the interrupt: {left:?}"
+    );
 }
 
 #[test]
@@ -285,4 +283,58 @@ fn sigint_prints_partial_results_and_exits_130() {
 #[test]
 fn sigterm_prints_partial_results_and_exits_143() {
     interrupt(15, 143);
+}
+
+/// A SIGTERM in the first instant of a large run (issue 15: it used to
+/// kill opsrun before its handler existed — no report, no record): the
+/// handler is installed before the runbooks load, so the signal is sent
+/// as soon as it exists, while the 2000-check runbook loads; the run
+/// then starts nothing, prints every check as interrupted, records the
+/// run and exits 143.
+#[test]
+fn sigterm_while_a_large_run_loads_ends_with_143_and_a_record() {
+    let env = Env::new();
+    let mut yaml = String::from("version: 1\nchecks:\n");
+    for i in 0..2000 {
+        yaml.push_str(&format!(
+            "  - id: c{i}\n    timeout: 60s\n    command: {{shell: 'sleep 64'}}\n"
+        ));
+    }
+    env.runbook("big.yaml", &yaml);
+    let child = env
+        .session_cmd()
+        .args(["run", "big", "-f", "json"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(
+        crate::common::wait_for_handler(pid, 15, Duration::from_secs(30)),
+        "no SIGTERM handler"
+    );
+    crate::common::signal(&child, 15);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["interrupted"], true);
+    let checks = doc["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2000);
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["status"] == "unknown" && c["message"] == "interrupted"),
+        "{doc:#}"
+    );
+    let db = rusqlite::Connection::open(env.path().join("history.db")).unwrap();
+    let interrupted: i64 = db
+        .query_row("SELECT interrupted FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(interrupted, 1);
+    let left = crate::common::session_after(pid, Duration::from_secs(10));
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -383,3 +383,222 @@ fn selection_applies_to_the_diagnostics() {
     assert!(!s.log.exists());
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
+
+/// A P2 incident whose diagnostics or recovery step sleeps, run in a
+/// session of its own; `marker` appears once the slow part has started.
+fn slow_incident(env: &Env, checks: &str, actions: &str) -> std::process::Child {
+    env.runbook(
+        "incident-p2.yaml",
+        &format!(
+            "version: 1\ntitle: P2 テスト\nsystem: テストシステム\nincident: {{level: p2, scope: 一部機能}}\nchecks:\n{checks}actions:\n{actions}verify: {{checks: [health], attempts: 3, interval: 100ms}}\n"
+        ),
+    );
+    env.session_cmd()
+        .args([
+            "incident",
+            "p2",
+            "--now",
+            NOW,
+            "--reporter",
+            "運用担当者A",
+            "--execute",
+            "--yes",
+        ])
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the slow part to start (`marker`); a hang guard kills the
+/// run and shows what it printed.
+fn started_or_kill(child: &std::process::Child, marker: &std::path::Path) {
+    if !crate::common::wait_for_file(marker, std::time::Duration::from_secs(60)) {
+        crate::common::signal(child, 9);
+        panic!("{} never appeared", marker.display());
+    }
+}
+
+fn finish(child: std::process::Child) -> (Run, Vec<(u32, String)>) {
+    let session = child.id();
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: std::time::Duration::ZERO,
+    };
+    let left = crate::common::session_after(session, std::time::Duration::from_secs(10));
+    (run, left)
+}
+
+fn incident_row(env: &Env) -> (String, String) {
+    let db = rusqlite::Connection::open(env.path().join("history.db")).unwrap();
+    db.query_row("SELECT outcome, summary FROM incidents", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .unwrap()
+}
+
+/// SIGTERM while the diagnostics run: opsrun ends with 143 (not the
+/// diagnostics' 2), prints the diagnosis so far and the 障害報告, runs no
+/// action, records the incident, and leaves no check process behind.
+#[test]
+fn sigterm_during_the_diagnosis_ends_with_143_and_the_report() {
+    let env = Env::new();
+    // Commands run in the runbook's directory: the markers are there.
+    let child = slow_incident(
+        &env,
+        "  - id: health\n    label: ヘルス\n    command: {run: [\"false\"]}\n  - id: slow\n    label: 遅い診断\n    timeout: 60s\n    command: {shell: 'touch diagnosing; sleep 61'}\n",
+        "  - id: fix\n    title: 復旧\n    command: {shell: 'touch fixed'}\n",
+    );
+    started_or_kill(&child, &env.runbooks().join("diagnosing"));
+    crate::common::signal(&child, 15);
+    let (r, left) = finish(child);
+    assert_eq!(r.code, 143, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("■ 診断"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.contains("slow") && l.contains("interrupted")),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("■ 復旧手順"), "{}", r.stdout);
+    let rep = report(&r.stdout);
+    assert!(rep.contains("- ヘルス: 異常"), "{rep}");
+    assert!(
+        rep.contains("- 診断チェック実施（復旧操作は未実施）"),
+        "{rep}"
+    );
+    assert!(!env.runbooks().join("fixed").exists(), "an action ran");
+    assert_eq!(incident_row(&env).0, "diagnosed");
+    let db = rusqlite::Connection::open(env.path().join("history.db")).unwrap();
+    let interrupted: i64 = db
+        .query_row("SELECT interrupted FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(interrupted, 1);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// SIGINT while a recovery step runs: the step is interrupted (its
+/// process group killed), the later steps and verify do not run, the
+/// 障害報告 says what ran and what was interrupted, history records it,
+/// exit 130.
+#[test]
+fn sigint_during_an_action_ends_with_130_and_says_what_ran() {
+    let env = Env::new();
+    let child = slow_incident(
+        &env,
+        "  - id: health\n    label: ヘルス\n    command: {run: [\"false\"]}\n",
+        "  - id: first\n    title: 最初の手順\n    command: {shell: 'true'}\n  - id: slow-fix\n    title: 遅い復旧\n    timeout: 60s\n    command: {shell: 'touch acting; sleep 62'}\n  - id: after\n    title: 後続手順\n    command: {shell: 'touch after-ran'}\n",
+    );
+    started_or_kill(&child, &env.runbooks().join("acting"));
+    crate::common::signal(&child, 2);
+    let (r, left) = finish(child);
+    assert_eq!(r.code, 130, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("[1/3] 最初の手順"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "[2/3] 遅い復旧 (command: sh -c \"touch acting; sleep 62\") → 中断 (SIGINT)\n  以降の手順は未実行（中断したため停止）\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("■ 復旧確認"), "{}", r.stdout);
+    assert!(
+        !env.runbooks().join("after-ran").exists(),
+        "a later step ran"
+    );
+    let rep = report(&r.stdout);
+    assert!(
+        rep.contains("■ 初期対応:\n- 最初の手順実施 → 成功\n- 遅い復旧実施 → 中断（SIGINT）\n"),
+        "{rep}"
+    );
+    assert!(
+        rep.contains("■ 次のアクション:\n- 遅い復旧（command: sh -c \"touch acting; sleep 62\"）\n- 後続手順（"),
+        "{rep}"
+    );
+    let (outcome, summary) = incident_row(&env);
+    assert_eq!(outcome, "unresolved");
+    assert_eq!(
+        summary,
+        "異常: ヘルス / 対応: 最初の手順 → 成功、遅い復旧 → 中断"
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// Ctrl-C at the y/N prompt on a real terminal (`script` gives opsrun a
+/// pseudo-terminal): the read does not hold the process; nothing runs,
+/// the 障害報告 is printed and the exit code is 130.
+#[test]
+fn sigint_at_the_prompt_on_a_terminal_ends_with_130() {
+    use std::io::Read;
+    let server = Server::start();
+    let s = setup(&server);
+    let path = format!(
+        "{}:{}",
+        s.env.path().join("stub").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cmd = format!(
+        "{} incident p1 --execute --now {NOW} --since 10:23 --reporter 運用担当者A",
+        env!("CARGO_BIN_EXE_opsrun")
+    );
+    let mut child = std::process::Command::new("setsid")
+        .args(["script", "-qec", &cmd, "/dev/null"])
+        .current_dir(s.env.path())
+        .env("PATH", path)
+        .env("OPSRUN_HISTORY", s.env.path().join("history.db"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    let session = child.id();
+    // Read the terminal's output on a thread until the question shows.
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let asked = |seen: &[u8]| String::from_utf8_lossy(seen).contains("[y/N]");
+    while !asked(&seen) {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => {
+                crate::common::signal(&child, 9);
+                panic!("no question: {}", String::from_utf8_lossy(&seen));
+            }
+        }
+    }
+    // opsrun runs under script (on the terminal, in a session script
+    // makes): the descendant of this test's `script` that is the binary.
+    let opsrun = crate::common::descendants(session)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe"))
+                .is_ok_and(|e| e == std::path::Path::new(env!("CARGO_BIN_EXE_opsrun")))
+        })
+        .expect("opsrun under script");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(opsrun as i32).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        seen.extend(chunk);
+    }
+    let stdout = String::from_utf8_lossy(&seen).replace("\r\n", "\n");
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    assert!(!s.log.exists(), "a step ran");
+    let rep = report(&stdout);
+    assert!(
+        rep.contains("■ 次のアクション:\n- estimatorサービス再起動（systemctl restart app）"),
+        "{rep}"
+    );
+}

@@ -73,6 +73,26 @@ impl Env {
         c
     }
 
+    /// The real binary started in a session of its own (util-linux
+    /// `setsid`, which execs it: the child's pid is opsrun's and the
+    /// session's id), with [`Env::cmd`]'s directory and environment.
+    /// Everything opsrun starts stays in that session, so a test finds
+    /// its leftovers with [`session_processes`] — and never another
+    /// test's processes.
+    pub fn session_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new("setsid");
+        c.arg(env!("CARGO_BIN_EXE_opsrun"))
+            .current_dir(self.dir.path())
+            .env_remove("OPSRUN_RUNBOOKS")
+            .env_remove("NO_COLOR")
+            .env("OPSRUN_HISTORY", self.dir.path().join("history.db"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    }
+
     /// Runs opsrun with `args` and collects the result.
     pub fn run(&self, args: &[&str]) -> Run {
         let started = Instant::now();
@@ -109,6 +129,123 @@ pub fn check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value 
         .as_array()
         .and_then(|a| a.iter().find(|c| c["id"] == id))
         .unwrap_or_else(|| panic!("no check {id} in {doc:#}"))
+}
+
+/// The live (not zombie) processes of session `sid`: (pid, command line).
+pub fn session_processes(sid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // After the command name in parentheses: state ppid pgrp session …
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() < 4 || f[0] == "Z" || f[3].parse::<u32>() != Ok(sid) {
+            continue;
+        }
+        let cmd = std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .unwrap_or_default();
+        out.push((pid, cmd));
+    }
+    out
+}
+
+/// The processes descended from `pid` (by parent, now).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            if let Some(pp) = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|pp| pp.parse::<u32>().ok())
+            {
+                parent_of.push((p, pp));
+            }
+        }
+    }
+    let mut out = vec![];
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for (c, _) in parent_of.iter().filter(|(_, pp)| *pp == p) {
+            out.push(*c);
+            frontier.push(*c);
+        }
+    }
+    out
+}
+
+/// Waits (at most `limit`, a hang guard) for session `sid` to empty;
+/// returns what is still there.
+pub fn session_after(sid: u32, limit: Duration) -> Vec<(u32, String)> {
+    let started = Instant::now();
+    loop {
+        let left = session_processes(sid);
+        if left.is_empty() || started.elapsed() >= limit {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` (2, 15, …) to `child`.
+pub fn signal(child: &std::process::Child, signal: i32) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::from_named_raw(signal).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Waits (at most `limit`, a hang guard) until process `pid` catches
+/// `signal` (its handler is installed: `SigCgt` in /proc/PID/status).
+pub fn wait_for_handler(pid: u32, signal: u32, limit: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        let caught = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            })
+            .is_some_and(|mask| mask & (1 << (signal - 1)) != 0);
+        if caught {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Waits (at most `limit`, a hang guard) until `path` exists.
+pub fn wait_for_file(path: &Path, limit: Duration) -> bool {
+    let started = Instant::now();
+    while !path.exists() {
+        if started.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
 
 /// Replaces run-dependent numbers (durations, timings, host) for golden files.

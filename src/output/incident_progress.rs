@@ -1,0 +1,137 @@
+//! The words of an incident while it runs (SPEC §8): what the on-call
+//! engineer reads along on stdout (the diagnosis, the recovery plan, each
+//! step's result, each verify attempt), the y/N question before a step,
+//! and the one-line summary history keeps for the monthly
+//! インシデントサマリー. The workflow (`crate::incident`) only reports
+//! events and states; every sentence is made here.
+
+use super::{RenderOpts, table};
+use crate::engine::{Interrupt, RunResult};
+use crate::incident::{ActionResult, ActionState, IncidentRun, Progress};
+use crate::values::outcome::Status;
+use crate::values::reason::{Reason, say};
+
+/// One progress event as the lines printed for it.
+pub fn progress(p: &Progress) -> String {
+    match p {
+        Progress::Started(inc) => format!("{}\n■ 診断\n", super::incident_report::header(inc)),
+        Progress::Diagnosed(run) => table::render(run, &RenderOpts::default()),
+        Progress::Planned(actions) => {
+            let mut out = String::from("\n■ 復旧手順\n");
+            for (i, a) in actions.iter().enumerate() {
+                out.push_str(&format!("  {}. {} ({})\n", i + 1, a.title, a.describe));
+            }
+            out.push_str("  (未実行: 実行するには --execute。端末がなければ --yes も必要)\n");
+            out
+        }
+        Progress::Refused | Progress::Executing => "\n■ 復旧手順\n".to_owned(),
+        Progress::Step {
+            index,
+            total,
+            action,
+        } => {
+            let line = step_line(*index, *total, action);
+            let verdict = match &action.state {
+                ActionState::Declined => "スキップ".to_owned(),
+                ActionState::Succeeded => "成功".to_owned(),
+                ActionState::Failed(why) => format!("失敗 ({})", because(why)),
+                ActionState::Interrupted(sig) => format!("中断 ({})", signal_name(*sig)),
+                ActionState::NotRun => String::new(),
+            };
+            let mut out = format!("{line} → {verdict}\n");
+            for l in action.output.iter().rev().take(5).rev() {
+                out.push_str(&format!("      {l}\n"));
+            }
+            out
+        }
+        Progress::Halted(ActionState::Interrupted(_)) => {
+            "  以降の手順は未実行（中断したため停止）\n".to_owned()
+        }
+        Progress::Halted(_) => "  以降の手順は未実行（失敗したため停止）\n".to_owned(),
+        Progress::Verifying => "\n■ 復旧確認\n".to_owned(),
+        Progress::Verified {
+            n,
+            attempts,
+            recovered,
+            run,
+        } => format!(
+            "  verify {n}/{attempts}: {}\n",
+            if *recovered {
+                "正常".to_owned()
+            } else {
+                format!("未復旧 — {}", unmet(run))
+            }
+        ),
+    }
+}
+
+/// The question before step `index` (from 0) of `total`.
+pub fn prompt(index: usize, total: usize, action: &ActionResult) -> String {
+    format!("{} を実行しますか?", step_line(index, total, action))
+}
+
+fn step_line(index: usize, total: usize, a: &ActionResult) -> String {
+    format!("  [{}/{total}] {} ({})", index + 1, a.title, a.describe)
+}
+
+/// Why a step failed, in words: its reasons, joined as a check's message.
+pub(super) fn because(reasons: &[Reason]) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for r in reasons {
+        let w = say(r);
+        if !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    words.join("; ")
+}
+
+pub(super) fn signal_name(sig: Interrupt) -> &'static str {
+    match sig {
+        Interrupt::Sigint => "SIGINT",
+        Interrupt::Sigterm => "SIGTERM",
+    }
+}
+
+/// What a verify attempt found not passing: `id: message; …`.
+pub(super) fn unmet(run: &RunResult) -> String {
+    run.results
+        .iter()
+        .filter(|x| !matches!(x.outcome.status, Status::Pass | Status::Skip))
+        .map(|x| format!("{}: {}", x.check.id, x.outcome.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One line for history and the monthly インシデントサマリー: what the
+/// diagnostics found failing and what was done, e.g.
+/// `異常: ヘルスチェック、ポート 8100 / 対応: estimatorサービス再起動 → 成功`.
+pub fn summary_line(inc: &IncidentRun) -> String {
+    let failing: Vec<&str> = inc
+        .diagnostics
+        .results
+        .iter()
+        .filter(|r| r.outcome.status == Status::Fail)
+        .map(|r| r.check.label.as_str())
+        .collect();
+    let mut line = if failing.is_empty() {
+        "異常なし".to_owned()
+    } else {
+        format!("異常: {}", failing.join("、"))
+    };
+    let done: Vec<String> = inc
+        .actions
+        .iter()
+        .filter(|a| !a.wait)
+        .filter_map(|a| match &a.state {
+            ActionState::Succeeded => Some(format!("{} → 成功", a.title)),
+            ActionState::Failed(_) => Some(format!("{} → 失敗", a.title)),
+            ActionState::Interrupted(_) => Some(format!("{} → 中断", a.title)),
+            ActionState::Declined | ActionState::NotRun => None,
+        })
+        .collect();
+    if !done.is_empty() {
+        line.push_str(&format!(" / 対応: {}", done.join("、")));
+    }
+    line
+}

@@ -306,7 +306,7 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     for (label, r) in labels.iter().zip(results) {
         match r {
             Ok(done) if verbose => {
-                eprintln!("{}", words::sent(label, crate::secret::redact(&done)))
+                eprintln!("{}", words::sent(label, &done))
             }
             Ok(_) => {}
             Err(e) => eprintln!(
@@ -330,7 +330,7 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self) -> Result<String, error::SendError> {
+    async fn run(self) -> Result<words::Delivery, error::SendError> {
         let t = self.timeout;
         let fut = async move {
             match self.sender {

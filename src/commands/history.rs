@@ -19,7 +19,7 @@ pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
     let plan = Plan::for_history(cmd);
     let path = &plan.history.path;
     let Some(store) = Store::open_existing(path).map_err(Error::History)? else {
-        eprintln!("no history yet at {}", path.display());
+        crate::stdio::say_err!("no history yet at {}", path.display());
         return Ok(exit::OK);
     };
     let listing = match &cmd.check {
@@ -68,7 +68,7 @@ pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
         .then(|| output::history_empty_note(&listing))
         .flatten();
     match note {
-        Some(n) => eprintln!("{n}"),
+        Some(n) => crate::stdio::say_err!("{n}"),
         None => emit(&plan, &mut ctx, true, ""),
     }
     Ok(exit::OK)

@@ -93,50 +93,142 @@ pub fn uptime(samples: &[Sample], start: i64, end: i64, max_gap: i64) -> Uptime 
     u
 }
 
-/// One number for the samples' values, by `stat`.
-pub fn stat(samples: &[Sample], stat: Stat, day_bounds: &[(i64, i64)]) -> Option<f64> {
-    let vals: Vec<f64> = samples.iter().filter_map(|s| s.value).collect();
-    match stat {
-        Stat::Avg => (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64),
-        Stat::Max => vals.iter().copied().reduce(f64::max),
-        Stat::Min => vals.iter().copied().reduce(f64::min),
-        Stat::Last => vals.last().copied(),
-        Stat::Sum => {
-            let days: Vec<f64> = buckets(samples, Stat::Last, day_bounds)
-                .into_iter()
-                .flatten()
-                .collect();
-            (!days.is_empty()).then(|| days.iter().sum())
+/// What one span (a day) of a check's samples adds up to: enough to
+/// answer every [`Stat`] without the samples. The store computes it in
+/// SQL over an index range (a month of minutely samples is 30 rows, not
+/// 43,000), or by folding samples ([`Tally::add`]) where the value lives
+/// in a per-result blob; both paths meet here, so a report reads the
+/// same whichever way its numbers came.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    /// Samples with a value.
+    pub n: u64,
+    pub sum: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// The latest sample with a value: `(ms, value)`.
+    pub last: Option<(i64, f64)>,
+    /// Not failed (pass or warn), of `counted` (pass, warn or fail;
+    /// unknown results are left out).
+    pub ok: u64,
+    pub counted: u64,
+}
+
+impl Tally {
+    /// Folds in one sample (samples come oldest first).
+    pub fn add(&mut self, s: &Sample) {
+        if matches!(s.status, Status::Pass | Status::Warn | Status::Fail) {
+            self.counted += 1;
+            if s.status != Status::Fail {
+                self.ok += 1;
+            }
         }
-        Stat::Success => success(samples).map(|(ok, n)| ok as f64 / n as f64 * 100.0),
+        if let Some(v) = s.value {
+            self.n += 1;
+            self.sum += v;
+            self.min = Some(self.min.map_or(v, |m| m.min(v)));
+            self.max = Some(self.max.map_or(v, |m| m.max(v)));
+            if self.last.is_none_or(|(ms, _)| s.ms >= ms) {
+                self.last = Some((s.ms, v));
+            }
+        }
     }
+
+    /// Adds another span's tally (of other days, or of another series of
+    /// the same check).
+    pub fn merge(&mut self, o: &Tally) {
+        self.n += o.n;
+        self.sum += o.sum;
+        self.min = match (self.min, o.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = match (self.max, o.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some((ms, v)) = o.last
+            && self.last.is_none_or(|(m, _)| ms >= m)
+        {
+            self.last = Some((ms, v));
+        }
+        self.ok += o.ok;
+        self.counted += o.counted;
+    }
+
+    /// The tally of `samples`.
+    pub fn of(samples: &[Sample]) -> Tally {
+        let mut t = Tally::default();
+        samples.iter().for_each(|s| t.add(s));
+        t
+    }
+
+    /// `(not failed, counted)`, or `None` when nothing was counted.
+    pub fn success(&self) -> Option<(usize, usize)> {
+        (self.counted > 0).then_some((self.ok as usize, self.counted as usize))
+    }
+
+    /// This span's number by `stat`; a sum's is its last value (a
+    /// `window: today` count's total so far).
+    fn value(&self, stat: Stat) -> Option<f64> {
+        match stat {
+            Stat::Avg => (self.n > 0).then(|| self.sum / self.n as f64),
+            Stat::Max => self.max,
+            Stat::Min => self.min,
+            Stat::Last | Stat::Sum => self.last.map(|(_, v)| v),
+            Stat::Success => self.success().map(|(ok, n)| ok as f64 / n as f64 * 100.0),
+        }
+    }
+}
+
+/// One number for a period from its days' tallies, by `stat`. A sum adds
+/// each day's last value; everything else reads the days merged.
+pub fn stat_of_days(days: &[Tally], stat: Stat) -> Option<f64> {
+    if stat == Stat::Sum {
+        let lasts: Vec<f64> = days.iter().filter_map(|d| d.value(Stat::Sum)).collect();
+        return (!lasts.is_empty()).then(|| lasts.iter().sum());
+    }
+    let mut all = Tally::default();
+    days.iter().for_each(|d| all.merge(d));
+    all.value(stat)
+}
+
+/// Each day's number by `stat` (a sum's day is its last value); `None`
+/// for a day with no sample.
+pub fn day_values(days: &[Tally], stat: Stat) -> Vec<Option<f64>> {
+    days.iter().map(|d| d.value(stat)).collect()
+}
+
+/// One number for the samples' values, by `stat`; `day_bounds` splits a
+/// sum into days.
+pub fn stat(samples: &[Sample], stat: Stat, day_bounds: &[(i64, i64)]) -> Option<f64> {
+    if stat == Stat::Sum {
+        return stat_of_days(&tally_days(samples, day_bounds), stat);
+    }
+    Tally::of(samples).value(stat)
 }
 
 /// `(not failed, counted)`: unknown results are left out.
 pub fn success(samples: &[Sample]) -> Option<(usize, usize)> {
-    let counted: Vec<&Sample> = samples
+    Tally::of(samples).success()
+}
+
+/// The tally of each `[start, end)` bound over samples sorted by time.
+pub fn tally_days(samples: &[Sample], bounds: &[(i64, i64)]) -> Vec<Tally> {
+    bounds
         .iter()
-        .filter(|s| matches!(s.status, Status::Pass | Status::Warn | Status::Fail))
-        .collect();
-    let ok = counted.iter().filter(|s| s.status != Status::Fail).count();
-    (!counted.is_empty()).then_some((ok, counted.len()))
+        .map(|(a, b)| {
+            let from = samples.partition_point(|x| x.ms < *a);
+            let to = samples.partition_point(|x| x.ms < *b);
+            Tally::of(&samples[from.min(to)..to])
+        })
+        .collect()
 }
 
 /// The stat of each `[start, end)` bucket (days of a period); `None` for
 /// a bucket with no sample. A sum's bucket is the day's last sample.
 pub fn buckets(samples: &[Sample], s: Stat, bounds: &[(i64, i64)]) -> Vec<Option<f64>> {
-    let per = if s == Stat::Sum { Stat::Last } else { s };
-    bounds
-        .iter()
-        .map(|(a, b)| {
-            let inside: Vec<Sample> = samples
-                .iter()
-                .filter(|x| x.ms >= *a && x.ms < *b)
-                .cloned()
-                .collect();
-            stat(&inside, per, &[])
-        })
-        .collect()
+    day_values(&tally_days(samples, bounds), s)
 }
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -193,29 +285,60 @@ pub enum Forecast {
     NotWithin { per_day: f64, last: f64 },
 }
 
+/// The running sums a least-squares line needs, so the store can add
+/// them up in SQL over 90 days of samples and hand over one row.
+/// `x` is days from the reference instant.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FitSums {
+    pub n: f64,
+    pub sx: f64,
+    pub sy: f64,
+    pub sxx: f64,
+    pub sxy: f64,
+    /// The first and the latest point's time (ms).
+    pub first_ms: Option<i64>,
+    /// The latest point: `(ms, value)`.
+    pub last: Option<(i64, f64)>,
+}
+
+impl FitSums {
+    /// The sums of `points` (oldest first) about `ref_ms`.
+    pub fn of(points: &[(i64, f64)], ref_ms: i64) -> FitSums {
+        let mut f = FitSums::default();
+        for &(t, y) in points {
+            let x = (t - ref_ms) as f64 / DAY_MS;
+            f.n += 1.0;
+            f.sx += x;
+            f.sy += y;
+            f.sxx += x * x;
+            f.sxy += x * y;
+        }
+        f.first_ms = points.first().map(|p| p.0);
+        f.last = points.last().copied();
+        f
+    }
+
+    /// `(per_day, intercept_at_ref)` of the least-squares line, or `None`
+    /// for fewer than two points or all at one instant.
+    pub fn line(&self) -> Option<(f64, f64)> {
+        if self.n < 2.0 {
+            return None;
+        }
+        let (mx, my) = (self.sx / self.n, self.sy / self.n);
+        // Centred sums from raw ones: x spans at most a few hundred days,
+        // so nothing cancels that an f64 would notice.
+        let sxx = self.sxx - self.n * mx * mx;
+        if sxx <= 1e-9 * self.sxx.max(1.0) {
+            return None;
+        }
+        let slope = (self.sxy - self.n * mx * my) / sxx;
+        Some((slope, my - slope * mx))
+    }
+}
+
 /// Least-squares line through `(ms, value)` points; returns `(per_day, intercept_at_ref)`.
 pub fn fit(points: &[(i64, f64)], ref_ms: i64) -> Option<(f64, f64)> {
-    if points.len() < 2 {
-        return None;
-    }
-    let xs: Vec<f64> = points
-        .iter()
-        .map(|(t, _)| (t - ref_ms) as f64 / DAY_MS)
-        .collect();
-    let n = xs.len() as f64;
-    let mx = xs.iter().sum::<f64>() / n;
-    let my = points.iter().map(|(_, y)| y).sum::<f64>() / n;
-    let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
-    if sxx <= f64::EPSILON {
-        return None;
-    }
-    let sxy: f64 = xs
-        .iter()
-        .zip(points)
-        .map(|(x, (_, y))| (x - mx) * (y - my))
-        .sum();
-    let slope = sxy / sxx;
-    Some((slope, my - slope * mx))
+    FitSums::of(points, ref_ms).line()
 }
 
 /// When the trend of `points` reaches `limit`, looking `horizon_ms` past
@@ -228,17 +351,34 @@ pub fn forecast(
     ref_ms: i64,
     horizon_ms: i64,
 ) -> Forecast {
-    let Some(&(_, last)) = points.last() else {
+    forecast_sums(
+        &FitSums::of(points, ref_ms),
+        limit,
+        rising,
+        ref_ms,
+        horizon_ms,
+    )
+}
+
+/// [`forecast`] from the points' sums (taken about `ref_ms`).
+pub fn forecast_sums(
+    sums: &FitSums,
+    limit: f64,
+    rising: bool,
+    ref_ms: i64,
+    horizon_ms: i64,
+) -> Forecast {
+    let Some((last_ms, last)) = sums.last else {
         return Forecast::Insufficient;
     };
-    let span = points.last().map(|p| p.0).unwrap_or(0) - points.first().map(|p| p.0).unwrap_or(0);
+    let span = last_ms - sums.first_ms.unwrap_or(last_ms);
     if (rising && last >= limit) || (!rising && last <= limit) {
         return Forecast::Reached { last };
     }
     if (span as f64) < DAY_MS {
         return Forecast::Insufficient;
     }
-    let Some((per_day, at_ref)) = fit(points, ref_ms) else {
+    let Some((per_day, at_ref)) = sums.line() else {
         return Forecast::Insufficient;
     };
     let toward = if rising { per_day > 0.0 } else { per_day < 0.0 };

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, TimeZone};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::aggregation::Sample;
+use super::aggregation::{FitSums, Sample, Tally};
 use super::schema::{self, Ids, Version};
 use super::{ResultRecord, RunRecord, stop};
 use crate::runbook::CheckRef;
@@ -162,6 +163,16 @@ pub struct Series {
     pub last: Option<Meta>,
 }
 
+/// A check's [`Tally`] per day of a span, and what it was called.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tallied {
+    pub days: Vec<Tally>,
+    /// Of the latest result with a value.
+    pub last_valued: Option<Meta>,
+    /// Of the latest result.
+    pub last: Option<Meta>,
+}
+
 /// A check's words and units, from its version.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Meta {
@@ -237,6 +248,24 @@ pub(crate) const RUN_RESULTS: &str =
      FROM series s JOIN results x
           ON x.series_id = s.id AND x.started_ms = ?2 AND x.run_id = ?3
      WHERE s.runbook = ?1";
+/// One day of a check's headline numbers, added up by SQLite over the
+/// day's index range (reports read 30 rows a month, not 43,000 samples).
+/// Status codes: 0 pass, 1 warn, 2 fail, 3 unknown, 4 skip.
+pub(crate) const DAY_TALLY: &str =
+    "SELECT COUNT(metric), TOTAL(metric), MIN(metric), MAX(metric), TOTAL(status < 2), TOTAL(status < 3)
+     FROM results WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4";
+/// The latest result with a headline value in a span.
+pub(crate) const LAST_VALUED: &str = "SELECT started_ms, metric, version_id FROM results
+     WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4
+       AND metric IS NOT NULL
+     ORDER BY started_ms DESC, run_id DESC, seq DESC LIMIT 1";
+/// The sums of a least-squares line through a span's headline values,
+/// `x` in days from `?4`.
+pub(crate) const FIT_SUMS: &str =
+    "SELECT COUNT(*), TOTAL(x), TOTAL(metric), TOTAL(x * x), TOTAL(x * metric), MIN(started_ms)
+     FROM (SELECT (started_ms - ?4) / 86400000.0 AS x, metric, started_ms FROM results
+           WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4
+             AND metric IS NOT NULL)";
 const ALL_SERIES: &str = "SELECT id, runbook, check_id FROM series ORDER BY id";
 
 impl Store {
@@ -318,6 +347,15 @@ impl Store {
             tracing::debug!("history journal mode is {mode}, not wal");
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        // The last connection to close would otherwise checkpoint the WAL
+        // into the database and delete it: two fsyncs and a directory
+        // fsync to create it again, on every cron probe — most of what
+        // history added to a run. SQLite still checkpoints when the WAL
+        // reaches 1000 pages (`wal_autocheckpoint`), once every few dozen
+        // runs; the `-wal` file stays beside the database (copy the
+        // history with `sqlite3 history.db .backup`, not `cp`).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(err)?;
         // Migrations run without foreign keys (SQLite's rule for
         // rebuilding tables): renaming `runs` must not rewrite the
@@ -753,6 +791,192 @@ impl Store {
         })
     }
 
+    /// Each `[start, end)` bound's [`Tally`] of `check` (the named
+    /// `metric` or the headline one), with what the check was called.
+    /// The headline is added up in SQL, day by day; a named metric lives
+    /// in each result's blob, so its samples are folded here instead.
+    pub fn tallies(
+        &self,
+        check: &CheckRef,
+        metric: Option<&str>,
+        bounds: &[(i64, i64)],
+    ) -> Result<Tallied, HistoryError> {
+        self.tallies_inner(check, metric, bounds)
+            .map_err(|e| self.err(e))
+    }
+
+    fn tallies_inner(
+        &self,
+        check: &CheckRef,
+        metric: Option<&str>,
+        bounds: &[(i64, i64)],
+    ) -> rusqlite::Result<Tallied> {
+        let (Some(from), Some(to)) = (bounds.first().map(|b| b.0), bounds.last().map(|b| b.1))
+        else {
+            return Ok(Tallied::default());
+        };
+        if metric.is_some() {
+            let series = self.series_inner(check, metric, from, to)?;
+            return Ok(Tallied {
+                days: super::aggregation::tally_days(&series.samples, bounds),
+                last_valued: series.last_valued,
+                last: series.last,
+            });
+        }
+        let mut days = vec![Tally::default(); bounds.len()];
+        // (ms, version) of the latest valued result, over every series.
+        let mut last_valued: Option<(i64, i64)> = None;
+        let mut tally = self.conn.prepare_cached(DAY_TALLY)?;
+        let mut lastq = self.conn.prepare_cached(LAST_VALUED)?;
+        for (sid, _) in self.series_of(check)? {
+            for (day, (a, b)) in days.iter_mut().zip(bounds) {
+                let mut t = tally.query_row(params![sid, a, b], |r| {
+                    Ok(Tally {
+                        n: r.get::<_, i64>(0)? as u64,
+                        sum: r.get(1)?,
+                        min: r.get(2)?,
+                        max: r.get(3)?,
+                        last: None,
+                        ok: r.get::<_, f64>(4)? as u64,
+                        counted: r.get::<_, f64>(5)? as u64,
+                    })
+                })?;
+                if t.n > 0 {
+                    let (ms, v, vid): (i64, f64, i64) = lastq
+                        .query_row(params![sid, a, b], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?;
+                    t.last = Some((ms, v));
+                    if last_valued.is_none_or(|(m, _)| ms >= m) {
+                        last_valued = Some((ms, vid));
+                    }
+                }
+                day.merge(&t);
+            }
+        }
+        let meta_of = |vid: i64| -> rusqlite::Result<Meta> {
+            let v = self.version(vid)?;
+            let (_, unit) = Self::value_of(&v, None, None, None);
+            Ok(Self::meta(&v, unit))
+        };
+        let last = self
+            .latest_in(check, from, to)?
+            .map(|(_, vid)| meta_of(vid))
+            .transpose()?;
+        Ok(Tallied {
+            days,
+            last_valued: last_valued.map(|(_, vid)| meta_of(vid)).transpose()?,
+            last,
+        })
+    }
+
+    /// `(ms, version)` of the latest recorded result of `check` in `[from, to)`.
+    fn latest_in(
+        &self,
+        check: &CheckRef,
+        from: i64,
+        to: i64,
+    ) -> rusqlite::Result<Option<(i64, i64)>> {
+        let mut best: Option<(i64, i64)> = None;
+        let mut q = self.conn.prepare_cached(SAMPLE_BEFORE)?;
+        for (sid, _) in self.series_of(check)? {
+            let row = q
+                .query_row(params![sid, from, to], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(4)?))
+                })
+                .optional()?;
+            if let Some((ms, vid)) = row
+                && best.is_none_or(|(b, _)| ms > b)
+            {
+                best = Some((ms, vid));
+            }
+        }
+        Ok(best)
+    }
+
+    /// The least-squares sums of `check`'s values in `[from, to)` about
+    /// `ref_ms` (the named `metric` or the headline one), and what the
+    /// latest valued result was called: a capacity forecast over 90 days
+    /// of minutely samples reads one row per series.
+    pub fn fit_sums(
+        &self,
+        check: &CheckRef,
+        metric: Option<&str>,
+        from: &DateTime<FixedOffset>,
+        to: &DateTime<FixedOffset>,
+        ref_ms: i64,
+    ) -> Result<(FitSums, Option<Meta>), HistoryError> {
+        self.fit_sums_inner(check, metric, ms(from), ms(to), ref_ms)
+            .map_err(|e| self.err(e))
+    }
+
+    fn fit_sums_inner(
+        &self,
+        check: &CheckRef,
+        metric: Option<&str>,
+        from: i64,
+        to: i64,
+        ref_ms: i64,
+    ) -> rusqlite::Result<(FitSums, Option<Meta>)> {
+        if metric.is_some() {
+            let series = self.series_inner(check, metric, from, to)?;
+            let points: Vec<(i64, f64)> = series
+                .samples
+                .iter()
+                .filter_map(|s| Some((s.ms, s.value?)))
+                .collect();
+            return Ok((FitSums::of(&points, ref_ms), series.last_valued));
+        }
+        let mut f = FitSums::default();
+        let mut last: Option<(i64, f64, i64)> = None;
+        let mut sums = self.conn.prepare_cached(FIT_SUMS)?;
+        let mut lastq = self.conn.prepare_cached(LAST_VALUED)?;
+        for (sid, _) in self.series_of(check)? {
+            let (n, sx, sy, sxx, sxy, first): (i64, f64, f64, f64, f64, Option<i64>) = sums
+                .query_row(params![sid, from, to, ref_ms], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?;
+            if n == 0 {
+                continue;
+            }
+            f.n += n as f64;
+            f.sx += sx;
+            f.sy += sy;
+            f.sxx += sxx;
+            f.sxy += sxy;
+            if let Some(fm) = first {
+                f.first_ms = Some(f.first_ms.map_or(fm, |m| m.min(fm)));
+            }
+            let row: Option<(i64, f64, i64)> = lastq
+                .query_row(params![sid, from, to], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            if let Some((ms, v, vid)) = row
+                && last.is_none_or(|(m, _, _)| ms >= m)
+            {
+                last = Some((ms, v, vid));
+            }
+        }
+        f.last = last.map(|(ms, v, _)| (ms, v));
+        let meta = match last {
+            Some((_, _, vid)) => {
+                let v = self.version(vid)?;
+                let (_, unit) = Self::value_of(&v, None, None, None);
+                Some(Self::meta(&v, unit))
+            }
+            None => None,
+        };
+        Ok((f, meta))
+    }
+
     /// Every recorded (not skipped) result of `check` in `[from, to)`,
     /// oldest first, with its words; the value is the named `metric` or
     /// the headline one. For `opsrun history --check`.
@@ -1031,6 +1255,83 @@ mod tests {
 
     fn t(s: &str) -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    /// The SQL tallies and least-squares sums say what folding the samples
+    /// says: mixed statuses, results without a value, empty days, the
+    /// headline and a named metric (which takes the fold path).
+    #[test]
+    fn sql_tallies_and_sums_match_the_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("h.db")).unwrap();
+        let statuses = [
+            Status::Pass,
+            Status::Warn,
+            Status::Fail,
+            Status::Unknown,
+            Status::Skip,
+        ];
+        let mut runs = Vec::new();
+        for i in 0..200_i64 {
+            let at = t("2025-10-01T00:00:00+09:00") + chrono::Duration::minutes(i * 37);
+            let metric = (i % 7 != 3).then_some(40.0 + (i % 23) as f64 * 1.5);
+            runs.push(run(&at.to_rfc3339(), statuses[(i % 5) as usize], metric));
+        }
+        s.record_all(&runs).unwrap();
+        let day = 86_400_000;
+        let start = ms(&t("2025-10-01T00:00:00+09:00"));
+        // Seven days: five with samples, two after the last one.
+        let bounds: Vec<(i64, i64)> = (0..7)
+            .map(|d| (start + d * day, start + (d + 1) * day))
+            .collect();
+        let check = CheckRef {
+            runbook: Some("daily".into()),
+            id: "disk".into(),
+        };
+        for metric in [None, Some("used")] {
+            let sql = s.tallies(&check, metric, &bounds).unwrap();
+            let series = s
+                .series_inner(&check, metric, bounds[0].0, bounds[6].1)
+                .unwrap();
+            let folded = crate::history::aggregation::tally_days(&series.samples, &bounds);
+            assert_eq!(sql.days.len(), 7);
+            for (a, b) in sql.days.iter().zip(&folded) {
+                assert_eq!(
+                    (a.n, a.ok, a.counted, a.min, a.max, a.last),
+                    (b.n, b.ok, b.counted, b.min, b.max, b.last)
+                );
+                assert!((a.sum - b.sum).abs() < 1e-6, "{a:?} {b:?}");
+            }
+            assert!(sql.days[6].last.is_none() && sql.days[0].n > 0);
+            assert_eq!(sql.last_valued, series.last_valued);
+            assert_eq!(sql.last, series.last);
+            let ref_ms = bounds[6].1;
+            let (sums, meta) = s
+                .fit_sums(
+                    &check,
+                    metric,
+                    &t("2025-10-01T00:00:00+09:00"),
+                    &t("2025-10-08T00:00:00+09:00"),
+                    ref_ms,
+                )
+                .unwrap();
+            let points: Vec<(i64, f64)> = series
+                .samples
+                .iter()
+                .filter_map(|x| Some((x.ms, x.value?)))
+                .collect();
+            let want = FitSums::of(&points, ref_ms);
+            assert_eq!(
+                (sums.n, sums.first_ms, sums.last),
+                (want.n, want.first_ms, want.last)
+            );
+            let (a, b) = (sums.line().unwrap(), want.line().unwrap());
+            assert!(
+                (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-6,
+                "{a:?} {b:?}"
+            );
+            assert_eq!(meta, series.last_valued);
+        }
     }
 
     #[test]

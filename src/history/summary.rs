@@ -228,8 +228,9 @@ fn trend_line(
     label: Option<&str>,
     period: &Period,
 ) -> Result<TrendLine, HistoryError> {
-    let series = store.series(check, metric, &period.start, &period.end)?;
-    let last = series.last_valued.as_ref().or(series.last.as_ref());
+    let days = day_bounds(period);
+    let tallied = store.tallies(check, metric, &days)?;
+    let last = tallied.last_valued.as_ref().or(tallied.last.as_ref());
     let unit = last.map(|r| r.unit.clone()).unwrap_or_default();
     let unit_label = last.map(|r| r.unit_label.clone()).unwrap_or_default();
     let stat = stat.unwrap_or_else(|| Stat::for_unit(&unit));
@@ -239,29 +240,20 @@ fn trend_line(
     let label = label
         .map(str::to_owned)
         .unwrap_or_else(|| stat.label(&base_label));
-    let samples = series.samples;
-    let days = day_bounds(period);
-    let value = aggregation::stat(&samples, stat, &days);
-    let prev = period.previous();
+    let value = aggregation::stat_of_days(&tallied.days, stat);
     // A running total is only comparable once the period is complete.
     let comparable = !matches!(stat, Stat::Success)
         && unit != "days"
         && (stat != Stat::Sum || period.complete());
     let previous = if comparable && value.is_some() {
-        let s = store.series(check, metric, &prev.start, &prev.end)?.samples;
-        let prev_days = day_bounds(&prev);
+        let prev = store.tallies(check, metric, &day_bounds(&period.previous()))?;
         // A total over fewer days of data is not a fair comparison (history
         // that began mid-way through the previous period).
-        let covered = |smp: &[aggregation::Sample], b: &[(i64, i64)]| {
-            aggregation::buckets(smp, Stat::Last, b)
-                .iter()
-                .filter(|v| v.is_some())
-                .count()
-        };
-        if stat == Stat::Sum && covered(&s, &prev_days) < covered(&samples, &days) {
+        let covered = |d: &[aggregation::Tally]| d.iter().filter(|t| t.last.is_some()).count();
+        if stat == Stat::Sum && covered(&prev.days) < covered(&tallied.days) {
             None
         } else {
-            aggregation::stat(&s, stat, &prev_days)
+            aggregation::stat_of_days(&prev.days, stat)
         }
     } else {
         None
@@ -269,22 +261,24 @@ fn trend_line(
     let spark = if stat == Stat::Success || value.is_none() {
         String::new()
     } else {
-        aggregation::sparkline(&aggregation::buckets(&samples, stat, &days))
+        aggregation::sparkline(&aggregation::day_values(&tallied.days, stat))
     };
+    let mut all = aggregation::Tally::default();
+    tallied.days.iter().for_each(|d| all.merge(d));
     Ok(TrendLine {
         label,
         stat,
-        max: (stat == Stat::Avg)
-            .then(|| aggregation::stat(&samples, Stat::Max, &days))
-            .flatten(),
+        max: if stat == Stat::Avg { all.max } else { None },
         unit,
         unit_label,
         value,
         previous,
         spark,
-        success: (stat == Stat::Success)
-            .then(|| aggregation::success(&samples))
-            .flatten(),
+        success: if stat == Stat::Success {
+            all.success()
+        } else {
+            None
+        },
     })
 }
 
@@ -302,27 +296,17 @@ fn forecast_line(
     let end = period.end;
     let from: DateTime<FixedOffset> =
         end - chrono::Duration::milliseconds(window.as_millis() as i64);
-    let series = store.series(check, metric, &from, &end)?;
-    let last = series.last_valued.as_ref();
+    let ref_ms = end.timestamp_millis();
+    let (sums, last) = store.fit_sums(check, metric, &from, &end, ref_ms)?;
+    let last = last.as_ref();
     let limit = limit.or_else(|| last.and_then(|r| r.fail_limit));
     // Lower is worse when the warning limit sits above the failure one
     // (free space, days left).
     let rising = !last
         .and_then(|r| Some(r.warn_limit? > r.fail_limit?))
         .unwrap_or(false);
-    let points: Vec<(i64, f64)> = series
-        .samples
-        .iter()
-        .filter_map(|s| Some((s.ms, s.value?)))
-        .collect();
     let forecast = match limit {
-        Some(l) => aggregation::forecast(
-            &points,
-            l,
-            rising,
-            end.timestamp_millis(),
-            horizon.as_millis() as i64,
-        ),
+        Some(l) => aggregation::forecast_sums(&sums, l, rising, ref_ms, horizon.as_millis() as i64),
         None => Forecast::Insufficient,
     };
     Ok(ForecastLine {

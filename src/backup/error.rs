@@ -505,6 +505,9 @@ mod tests {
             .chain(crate::check::KINDS.iter().flat_map(|k| k.codes.iter()))
             .map(|c| c.key)
             .collect();
+        for c in super::super::notes::NOTES {
+            assert!(keys.insert(c.key), "catalog key {} twice", c.key);
+        }
         for c in CODES {
             assert!(keys.insert(c.key), "catalog key {} twice", c.key);
             assert!(

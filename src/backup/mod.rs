@@ -17,6 +17,7 @@
 mod cancel;
 mod error;
 mod generation;
+mod notes;
 mod prune;
 mod restore;
 mod steps;
@@ -39,6 +40,7 @@ use crate::values::units::Unit;
 use cancel::Cancel;
 use error::rows;
 use generation::TempDir;
+use notes::note;
 pub(crate) use prune::{Decision, Entry, Keep, NotDeleted, Pruned};
 
 /// How long a cancelled blocking step may take to notice before its
@@ -389,15 +391,23 @@ async fn make_generation(
                 tmp.disarm();
                 tree::sync_dir(dir);
                 made.published = true;
-                let bytes = tree::tree_bytes(&final_path);
-                let mut o = Outcome::pass(format!(
-                    "{name} ({})",
-                    crate::values::units::format_bytes(bytes as f64)
+                let size = tree::tree_bytes(&final_path);
+                let mut o = Outcome::pass(note(
+                    &notes::GENERATION,
+                    vec![("name", (&name).into()), ("size", notes::bytes(size))],
                 ))
-                .with_detail(format!("published {}", final_path.display()));
+                .with_detail(note(
+                    &notes::PUBLISHED,
+                    vec![("path", final_path.display().to_string().into())],
+                ));
                 if let Some(l) = &spec.latest {
                     match generation::point_latest(dir, l, &name) {
-                        Ok(()) => o = o.with_detail(format!("{l} → {name}")),
+                        Ok(()) => {
+                            o = o.with_detail(note(
+                                &notes::LATEST,
+                                vec![("link", l.into()), ("name", (&name).into())],
+                            ))
+                        }
                         Err(e) => o.worsen_by(Status::Warn, e.reason()),
                     }
                 }
@@ -422,7 +432,7 @@ async fn make_generation(
         }
     };
     for s in stale {
-        outcome = outcome.with_detail(format!("removed {s}, left by a run that no longer exists"));
+        outcome = outcome.with_detail(note(&notes::STALE_REMOVED, vec![("name", s.into())]));
     }
     made.rows.push(gen_row(outcome, started.elapsed()));
     made
@@ -482,7 +492,7 @@ async fn run_action(
         }
         Step::Wait(d) => {
             return tokio::select! {
-                _ = tokio::time::sleep(*d) => (Outcome::pass("waited"), None),
+                _ = tokio::time::sleep(*d) => (Outcome::pass(note(&notes::WAITED, Vec::new())), None),
                 w = stop.wait_for(|s| s.is_some()) => (interrupted(), w.ok().and_then(|v| *v)),
             };
         }

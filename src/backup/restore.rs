@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::cancel::Cancel;
 use super::error::{Error, rows};
 use super::generation::{self, Generation, TempDir};
+use super::notes::{self, bytes, count, note};
 use super::steps::{SQLITE_MAGIC, check_db, read_archive};
 use super::tree;
 use crate::engine::Interrupt;
@@ -23,7 +24,7 @@ use crate::runbook::{BackupSpec, RestoreTestSpec};
 use crate::values::io_reason;
 use crate::values::outcome::{Outcome, Status};
 use crate::values::reason::{Reason, common};
-use crate::values::units::{Unit, format_bytes};
+use crate::values::units::Unit;
 
 /// Bound on a whole restore test that sets no `timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -35,7 +36,16 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 struct Checked {
     rel: String,
     sqlite: bool,
-    result: Result<String, Error>,
+    result: Result<Verified, Error>,
+}
+
+/// What a check of a restored file found when it passed.
+#[derive(Debug)]
+enum Verified {
+    /// The database passed this pragma.
+    Integrity(String),
+    /// The archive was read to its end: this many entries.
+    Entries(u64),
 }
 
 #[derive(Debug, Default)]
@@ -72,12 +82,14 @@ fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Re
         }
     })?;
     let mut w = Work {
-        copied: format!(
-            "copied {name} ({} file{}, {}) to {}",
-            c.files,
-            if c.files == 1 { "" } else { "s" },
-            format_bytes(c.bytes as f64),
-            tmp.display()
+        copied: note(
+            &notes::COPIED_OUT,
+            vec![
+                ("name", name.into()),
+                ("files", count(c.files, &notes::FILE, &notes::FILES).into()),
+                ("size", bytes(c.bytes)),
+                ("path", tmp.display().to_string().into()),
+            ],
         ),
         checked: Vec::new(),
     };
@@ -112,7 +124,7 @@ fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Re
             w.checked.push(Checked {
                 rel,
                 sqlite: true,
-                result: result.map(|_| format!("{pragma} ok")),
+                result: result.map(|_| Verified::Integrity(pragma.to_owned())),
             });
         } else if is_archive(&f) {
             let result = read_archive(&f, cancel);
@@ -122,7 +134,7 @@ fn work(src: &Path, name: &str, tmp: &Path, pragma: &str, cancel: &Cancel) -> Re
             w.checked.push(Checked {
                 rel,
                 sqlite: false,
-                result: result.map(|n| format!("{n} entries read")),
+                result: result.map(Verified::Entries),
             });
         }
     }
@@ -260,7 +272,12 @@ pub(crate) async fn run(
         out.value.clone_from(&g.name);
     }
     match removed {
-        Ok(()) => out = out.with_detail(format!("temporary copy {} removed", tmp.display())),
+        Ok(()) => {
+            out = out.with_detail(note(
+                &notes::TEMP_REMOVED,
+                vec![("path", tmp.display().to_string().into())],
+            ))
+        }
         Err(e) => out.worsen_by(Status::Warn, e.reason()),
     }
     out
@@ -284,7 +301,10 @@ fn evaluate(name: &str, w: &Work) -> Outcome {
             .iter()
             .filter(|c| c.sqlite && c.result.is_ok())
             .count();
-        parts.push(format!("SQLite {ok}/{dbs} ok"));
+        parts.push(note(
+            &notes::SQLITE_OK,
+            vec![("ok", ok.into()), ("n", dbs.into())],
+        ));
     }
     if archives > 0 {
         let ok = w
@@ -292,18 +312,34 @@ fn evaluate(name: &str, w: &Work) -> Outcome {
             .iter()
             .filter(|c| !c.sqlite && c.result.is_ok())
             .count();
-        parts.push(format!("archives {ok}/{archives} ok"));
+        parts.push(note(
+            &notes::ARCHIVES_OK,
+            vec![("ok", ok.into()), ("n", archives.into())],
+        ));
     }
     let value = if parts.is_empty() {
         name.to_owned()
     } else {
-        format!("{name}: {}", parts.join(", "))
+        note(
+            &notes::RESTORED,
+            vec![("name", name.into()), ("parts", parts.into())],
+        )
     };
     let mut out = Outcome::pass(value).with_detail(w.copied.clone());
     for c in &w.checked {
         out = out.with_detail(match &c.result {
-            Ok(m) => format!("{}: {m}", c.rel),
-            Err(e) => format!("{}: {e}", c.rel),
+            Ok(Verified::Integrity(p)) => note(
+                &notes::FILE_INTEGRITY_OK,
+                vec![("file", (&c.rel).into()), ("pragma", p.into())],
+            ),
+            Ok(Verified::Entries(n)) => note(
+                &notes::FILE_ENTRIES,
+                vec![("file", (&c.rel).into()), ("n", (*n).into())],
+            ),
+            Err(e) => note(
+                &notes::FILE_FAILED,
+                vec![("file", (&c.rel).into()), ("error", e.to_string().into())],
+            ),
         });
     }
     for c in &bad {

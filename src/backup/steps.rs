@@ -12,9 +12,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::cancel::Cancel;
 use super::error::{Error, sqlite_msg};
+use super::notes::{self, bytes, count, note};
 use super::tree::{self, Copied};
 use crate::runbook::SqliteCheck;
-use crate::values::units::format_bytes;
 
 /// What a step produced: a short value for the table and detail lines.
 #[derive(Debug, Default)]
@@ -211,15 +211,16 @@ pub(crate) fn sqlite_backup(
             name: dest_name.to_owned(),
             error,
         })?;
-    let mut detail = vec![format!(
-        "{} → {dest_name}: {pages} pages, source journal_mode {mode}{}",
-        source.display(),
-        if restarts > 0 {
-            format!(", restarted {restarts}× by concurrent writes")
-        } else {
-            String::new()
-        }
-    )];
+    let mut copied = vec![
+        ("from", source.display().to_string().into()),
+        ("name", dest_name.into()),
+        ("pages", i64::from(pages).into()),
+        ("mode", mode.into()),
+    ];
+    if restarts > 0 {
+        copied.push(("restarts", u64::from(restarts).into()));
+    }
+    let mut detail = vec![note(&notes::SQLITE_COPIED, copied)];
     let verdict = match check.pragma() {
         Some(p) => {
             cancel.watch(&dst);
@@ -236,47 +237,42 @@ pub(crate) fn sqlite_backup(
                 },
                 other => other,
             })?;
-            format!(", {p} ok")
+            Some(p)
         }
-        None => String::new(),
+        None => None,
     };
     drop(dst);
-    let bytes = fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    let size = fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     if let Ok(f) = File::open(dest) {
         let _ = f.sync_all();
     }
-    detail.push(format!(
-        "{dest_name}: {}{verdict}",
-        format_bytes(bytes as f64)
-    ));
+    let mut said = vec![("size", self::bytes(size))];
+    if let Some(p) = verdict {
+        said.push(("pragma", p.into()));
+    }
+    let mut with_name = vec![("name", dest_name.into())];
+    with_name.extend(said.iter().cloned());
+    detail.push(note(&notes::FILE_SIZE_CHECKED, with_name));
     Ok(Done {
-        value: format!("{}{verdict}", format_bytes(bytes as f64)),
-        bytes,
+        value: note(&notes::SIZE_CHECKED, said),
+        bytes: size,
         detail,
     })
 }
 
+/// `3 files, 1 dir, 12.3kB`.
 fn describe(c: &Copied) -> String {
-    let mut parts = vec![format!(
-        "{} file{}",
-        c.files,
-        if c.files == 1 { "" } else { "s" }
-    )];
+    let mut parts = vec![count(c.files, &notes::FILE, &notes::FILES)];
     if c.dirs > 0 {
-        parts.push(format!(
-            "{} dir{}",
-            c.dirs,
-            if c.dirs == 1 { "" } else { "s" }
-        ));
+        parts.push(count(c.dirs, &notes::DIR, &notes::DIRS));
     }
     if c.symlinks > 0 {
-        parts.push(format!(
-            "{} symlink{}",
-            c.symlinks,
-            if c.symlinks == 1 { "" } else { "s" }
-        ));
+        parts.push(count(c.symlinks, &notes::SYMLINK, &notes::SYMLINKS));
     }
-    format!("{}, {}", parts.join(", "), format_bytes(c.bytes as f64))
+    note(
+        &notes::TREE,
+        vec![("parts", parts.into()), ("size", bytes(c.bytes))],
+    )
 }
 
 /// Fails when `from` cannot be read at all.
@@ -311,10 +307,13 @@ pub(crate) fn copy(
             }
         }
     })?;
-    let mut detail = vec![format!(
-        "{} → {dest_name}: {}",
-        from.display(),
-        describe(&c)
+    let mut detail = vec![note(
+        &notes::COPIED,
+        vec![
+            ("from", from.display().to_string().into()),
+            ("name", dest_name.into()),
+            ("what", describe(&c).into()),
+        ],
     )];
     detail.extend(c.skipped.iter().cloned());
     Ok(Done {
@@ -417,13 +416,18 @@ pub(crate) fn archive(
                 tar.append_data(&mut h, name, &mut r)?;
                 let grew = fs::metadata(path).map(|n| n.len() > size).unwrap_or(false);
                 if r.short || grew {
-                    changed.push(format!("{} changed while being archived", path.display()));
+                    changed.push(note(
+                        &notes::CHANGED,
+                        vec![("path", path.display().to_string().into())],
+                    ));
                 }
                 c.files += 1;
                 c.bytes += size;
             } else {
-                c.skipped
-                    .push(format!("{} (special file, skipped)", path.display()));
+                c.skipped.push(note(
+                    &notes::SKIPPED_SPECIAL,
+                    vec![("path", path.display().to_string().into())],
+                ));
             }
             Ok(())
         };
@@ -440,7 +444,10 @@ pub(crate) fn archive(
                     let n = name.join(e.file_name());
                     let m = fs::symlink_metadata(&p).map_err(tree::at(&p))?;
                     if tree::is_excluded(&m, exclude) {
-                        excluded.push(format!("{} (the backup directory, skipped)", p.display()));
+                        excluded.push(note(
+                            &notes::SKIPPED_BACKUP_DIR,
+                            vec![("path", p.display().to_string().into())],
+                        ));
                         continue;
                     }
                     add(&mut tar, &p, &n, &m)?;
@@ -465,20 +472,23 @@ pub(crate) fn archive(
         });
     }
     let size = fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-    let mut detail = vec![format!(
-        "{} → {dest_name}: {} ({} compressed)",
-        from.display(),
-        describe(&c),
-        format_bytes(size as f64)
+    let what = describe(&c);
+    let mut detail = vec![note(
+        &notes::ARCHIVED,
+        vec![
+            ("from", from.display().to_string().into()),
+            ("name", dest_name.into()),
+            ("what", what.clone().into()),
+            ("size", bytes(size)),
+        ],
     )];
     detail.extend(changed);
     detail.extend(excluded);
     detail.extend(c.skipped.iter().cloned());
     Ok(Done {
-        value: format!(
-            "{} ({} compressed)",
-            describe(&c),
-            format_bytes(size as f64)
+        value: note(
+            &notes::ARCHIVE_VALUE,
+            vec![("what", what.into()), ("size", bytes(size))],
         ),
         bytes: size,
         detail,

@@ -12,6 +12,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::cancel::Cancel;
+use super::notes::{self, note};
 
 /// What a copy wrote.
 #[derive(Debug, Default)]
@@ -147,8 +148,10 @@ fn copy_dir(
                 std::os::unix::fs::symlink(target, &dst).map_err(at(&dst))?;
                 c.symlinks += 1;
             } else if is_excluded(&m, exclude) {
-                c.skipped
-                    .push(format!("{} (the backup directory, skipped)", src.display()));
+                c.skipped.push(note(
+                    &notes::SKIPPED_BACKUP_DIR,
+                    vec![("path", src.display().to_string().into())],
+                ));
             } else if ft.is_dir() {
                 fs::create_dir(&dst).map_err(at(&dst))?;
                 c.dirs += 1;
@@ -158,14 +161,14 @@ fn copy_dir(
                 c.files += 1;
             } else {
                 let what = if ft.is_fifo() {
-                    "FIFO"
+                    &notes::SKIPPED_FIFO
                 } else if ft.is_socket() {
-                    "socket"
+                    &notes::SKIPPED_SOCKET
                 } else {
-                    "device"
+                    &notes::SKIPPED_DEVICE
                 };
                 c.skipped
-                    .push(format!("{} ({what}, skipped)", src.display()));
+                    .push(note(what, vec![("path", src.display().to_string().into())]));
             }
         }
         dirs_done.push((dst_dir, dmeta));

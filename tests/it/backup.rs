@@ -1420,3 +1420,57 @@ fn prune_output_is_golden() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     insta::assert_snapshot!("prune_nothing_left", clean(&r.stdout));
 }
+
+/// What `backup run` and `backup restore-test` say on success, word for
+/// word (golden): each row's value, message and detail lines, with the
+/// temporary paths and the sizes (compression varies) replaced.
+#[test]
+fn backup_narration_is_golden() {
+    let env = Env::new();
+    app(&env, 20, false);
+    runbook(&env, "", "");
+    let root = env.path().display().to_string();
+    let rows = |r: &Run| {
+        let doc = json(r);
+        let mut out = String::new();
+        // `latest` is the `backup` check: its times are the test's own.
+        for c in doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["id"] != "latest")
+        {
+            out.push_str(&format!(
+                "{} [{}] value={} message={}\n",
+                c["id"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["value"],
+                c["message"]
+            ));
+            for d in c["detail"].as_array().into_iter().flatten() {
+                out.push_str(&format!("    {}\n", d.as_str().unwrap()));
+            }
+        }
+        let out = out.replace(&root, "ROOT");
+        let out = regex::Regex::new(r"opsrun-restore-test-\d+-[0-9a-f]+")
+            .unwrap()
+            .replace_all(&out, "opsrun-restore-test-X");
+        regex::Regex::new(r"\d+(\.\d+)?(B|kB|MB)\b")
+            .unwrap()
+            .replace_all(&out, "SIZE")
+            .into_owned()
+    };
+    let r = env.run(&[
+        "backup",
+        "run",
+        "-f",
+        "json",
+        "--now",
+        "2025-10-21T02:00:00+09:00",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    insta::assert_snapshot!("backup_run_rows", rows(&r));
+    let r = restore_test(&env);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    insta::assert_snapshot!("restore_test_rows", rows(&r));
+}

@@ -30,8 +30,10 @@ pub(crate) enum Error {
     },
     /// `sqlite_backup` from something that is not a file.
     NotDatabase { path: PathBuf },
-    /// `archive` of the backup directory itself.
+    /// `archive` (or `copy`) of the backup directory itself.
     BackupDirItself { path: PathBuf },
+    /// A source that is neither a regular file nor a directory.
+    NotFileOrDir { path: PathBuf },
     /// Two steps write the same name into the generation.
     NameTaken { name: String },
     /// A directory (or file) cannot be created.
@@ -163,6 +165,7 @@ impl Error {
                 .with("error", io_reason(error)),
             NotDatabase { path: p } => Reason::new(&NOT_DATABASE).with("path", path(p)),
             BackupDirItself { path: p } => Reason::new(&BACKUP_DIR_ITSELF).with("path", path(p)),
+            NotFileOrDir { path: p } => Reason::new(&NOT_FILE_OR_DIR).with("path", path(p)),
             NameTaken { name } => Reason::new(&NAME_TAKEN).with("name", name),
             Create { path: p, error } => Reason::new(&CREATE)
                 .with("path", path(p))
@@ -260,6 +263,10 @@ static NOT_DATABASE: Code = Code::new(
 static BACKUP_DIR_ITSELF: Code = Code::new(
     "backup.source.backup_dir",
     "{path} is the backup directory itself",
+);
+static NOT_FILE_OR_DIR: Code = Code::new(
+    "backup.source.not_file",
+    "{path} is not a regular file or directory",
 );
 static NAME_TAKEN: Code = Code::new(
     "backup.name_taken",
@@ -442,6 +449,7 @@ pub(crate) static CODES: &[&Code] = &[
     &SOURCE_UNREADABLE,
     &NOT_DATABASE,
     &BACKUP_DIR_ITSELF,
+    &NOT_FILE_OR_DIR,
     &NAME_TAKEN,
     &CREATE,
     &SQLITE_OPEN,

@@ -12,6 +12,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::cancel::Cancel;
+use super::error::Error;
 use super::notes::{self, note};
 
 /// What a copy wrote.
@@ -95,10 +96,9 @@ pub(crate) fn copy_path(
 ) -> std::io::Result<Copied> {
     let meta = fs::metadata(from).map_err(at(from))?;
     if is_excluded(&meta, exclude) {
-        return Err(std::io::Error::other(format!(
-            "{} is the backup directory itself",
-            from.display()
-        )));
+        return Err(std::io::Error::other(Error::BackupDirItself {
+            path: from.to_path_buf(),
+        }));
     }
     let mut c = Copied::default();
     if let Some(parent) = to.parent() {
@@ -110,10 +110,9 @@ pub(crate) fn copy_path(
         c.bytes += copy_file(from, to, &meta, cancel)?;
         c.files += 1;
     } else {
-        return Err(std::io::Error::other(format!(
-            "{} is not a regular file or directory",
-            from.display()
-        )));
+        return Err(std::io::Error::other(Error::NotFileOrDir {
+            path: from.to_path_buf(),
+        }));
     }
     Ok(c)
 }

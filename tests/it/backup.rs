@@ -1246,6 +1246,61 @@ fn permission_problems_fail_the_backup_with_the_reason() {
     assert!(entries(&env).is_empty(), "{:?}", entries(&env));
 }
 
+/// Steps whose source cannot be backed up fail with their reason:
+/// copying or archiving the backup directory itself, and a
+/// `sqlite_backup` of a directory.
+#[test]
+fn steps_refuse_the_backup_directory_and_a_directory_as_database() {
+    let env = Env::new();
+    let b = env.path().join("backups");
+    std::fs::create_dir_all(&b).unwrap();
+    env.runbook(
+        "backup.yaml",
+        &format!(
+            "version: 1\nbackup: {{dir: {b}}}\nactions:\n  - {{id: db, sqlite_backup: {{source: {b}}}}}\n",
+            b = b.display()
+        ),
+    );
+    let r = env.run(&["backup", "run", "-f", "json"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let doc = json(&r);
+    assert_eq!(
+        check(&doc, "db")["message"],
+        format!("source {} is not a database file", b.display())
+    );
+    assert_eq!(code(&doc, "db"), "backup.source.not_database");
+    for (step, want, reason) in [
+        (
+            "copy",
+            "copy of {b} failed: {b} is the backup directory itself",
+            "backup.copy",
+        ),
+        (
+            "archive",
+            "{b} is the backup directory itself",
+            "backup.source.backup_dir",
+        ),
+    ] {
+        env.runbook(
+            "backup.yaml",
+            &format!(
+                "version: 1\nbackup: {{dir: {b}}}\nactions:\n  - {{id: s, {step}: {{from: {b}}}}}\n",
+                b = b.display()
+            ),
+        );
+        let r = env.run(&["backup", "run", "-f", "json"]);
+        assert_eq!(r.code, 2, "{}", r.stdout);
+        let doc = json(&r);
+        assert_eq!(
+            check(&doc, "s")["message"],
+            want.replace("{b}", &b.display().to_string()),
+            "{step}"
+        );
+        assert_eq!(code(&doc, "s"), reason, "{step}");
+        assert!(entries(&env).is_empty(), "{:?}", entries(&env));
+    }
+}
+
 /// A step past its `timeout` fails and is stopped (its temporary
 /// generation removed); a `command` step that exits non-zero fails the
 /// backup with its exit code, and runs inside the new generation.

@@ -239,14 +239,18 @@ pub async fn run_check(
         }
     }
     if attempts > 1 && outcome.status == Status::Pass {
-        outcome
-            .detail
-            .push(format!("passed after {attempts} attempts"));
+        outcome.detail.push(
+            Reason::new(&common::RETRY_PASSED)
+                .with("attempts", attempts)
+                .into(),
+        );
     } else if attempts > 1 {
-        outcome.detail.push(format!(
-            "still {} after {attempts} attempts",
-            outcome.status.as_str()
-        ));
+        outcome.detail.push(
+            Reason::new(&common::RETRY_STILL)
+                .with("status", outcome.status.as_str())
+                .with("attempts", attempts)
+                .into(),
+        );
     }
     judge::apply_severity(&mut outcome, check.severity);
     redact_outcome(&mut outcome);
@@ -277,22 +281,9 @@ fn redact_outcome(o: &mut Outcome) {
     o.value = secret::redact(&o.value);
     o.message = secret::redact(&o.message);
     for d in &mut o.detail {
-        *d = secret::redact(d);
+        d.map_text(&secret::redact);
     }
     for r in &mut o.reasons {
-        for (_, p) in &mut r.params {
-            redact_param(p);
-        }
-    }
-}
-
-fn redact_param(p: &mut crate::values::reason::Param) {
-    match p {
-        crate::values::reason::Param::Text(t) => *t = secret::redact(t),
-        crate::values::reason::Param::List(l) => l.iter_mut().for_each(redact_param),
-        crate::values::reason::Param::Reason(r) => {
-            r.params.iter_mut().for_each(|(_, p)| redact_param(p))
-        }
-        _ => {}
+        r.map_text(&secret::redact);
     }
 }

@@ -234,7 +234,11 @@ async fn run_action(
                 .unwrap_or_default();
             let o =
                 crate::engine::attempt(kind.as_ref(), &Ctx::new(now, a.timeout, base_dir)).await;
-            let lines: Vec<String> = o.detail.iter().map(|d| crate::secret::redact(d)).collect();
+            let lines: Vec<String> = o
+                .detail
+                .iter()
+                .map(|d| crate::secret::redact(&d.text()))
+                .collect();
             if o.status == Status::Pass {
                 (ActionState::Succeeded, lines)
             } else {

@@ -53,8 +53,7 @@ pub fn judge(attempt: Attempt) -> Outcome {
 pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
     if severity == Some(Severity::Warn) && o.status == Status::Fail {
         o.status = Status::Warn;
-        o.detail
-            .push("failure counted as warn (severity: warn)".into());
+        o.detail.push(Reason::new(&common::SEVERITY_WARN).into());
     }
 }
 

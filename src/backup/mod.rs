@@ -195,7 +195,7 @@ fn row(
     outcome.value = crate::secret::redact(&outcome.value);
     outcome.message = crate::secret::redact(&outcome.message);
     for d in &mut outcome.detail {
-        *d = crate::secret::redact(d);
+        d.map_text(&crate::secret::redact);
     }
     CheckResult {
         check: Arc::new(Check {

@@ -20,13 +20,49 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use super::histogram::Histogram;
 use super::logscan::{self, LogFile, ReadStats, ScanError, Span, Stop, TsFormat, TsParser, Window};
 use super::{Attempt, CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, sections};
-use crate::values::reason::{Code, Reason};
+use crate::values::reason::{Code, Detail, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
+use crate::values::units::{Unit, format_millis, trim_float};
 
 /// The reason catalog entries of `access_log` (docs/reasons.md); reading
 /// the files says `logfile.*` (`logscan::CODES`).
-pub(crate) static CODES: &[&Code] = &[&TIMEOUT, &NO_LINE_PARSED, &SCAN_FAILED];
+pub(crate) static CODES: &[&Code] = &[
+    &TIMEOUT,
+    &NO_LINE_PARSED,
+    &SCAN_FAILED,
+    &D_READ,
+    &D_WINDOW,
+    &D_STATUSES,
+    &D_TIMES,
+    &D_MALFORMED,
+    &D_NOT_EVALUATED,
+];
+
+// Detail lines (`-v`).
+static D_READ: Code = Code::detail(
+    "access_log.detail.read",
+    "{files}: {read} read, {lines} lines, format {format}",
+);
+static D_WINDOW: Code = Code::detail(
+    "access_log.detail.window",
+    "window {window}: from {from} to {to} (in each line's own offset; {outside} lines outside)",
+);
+static D_STATUSES: Code = Code::detail(
+    "access_log.detail.statuses",
+    "5xx {e5}, 4xx {e4}, 401 {s401}, clients {clients}",
+);
+static D_TIMES: Code = Code::detail(
+    "access_log.detail.times",
+    "response time: avg {avg}, p50 {p50}, p95 {p95}, p99 {p99}, max {max} ({timed} timed)",
+);
+static D_MALFORMED: Code = Code::detail(
+    "access_log.detail.malformed",
+    "{count} malformed line(s) skipped, first: {first}",
+);
+static D_NOT_EVALUATED: Code = Code::detail(
+    "access_log.detail.not_evaluated",
+    "{metric}: no timed requests in the window, not evaluated",
+);
 
 static TIMEOUT: Code = Code::variant(
     "access_log.timeout",
@@ -509,26 +545,28 @@ impl AccessLog {
         }
         for (n, _) in &self.metrics.0 {
             if value_of(*n).is_none() {
-                m.detail.push(format!(
-                    "{}: no timed requests in the window, not evaluated",
-                    n.as_str()
-                ));
+                m.detail.push(
+                    Reason::new(&D_NOT_EVALUATED)
+                        .with("metric", n.as_str())
+                        .into(),
+                );
             }
         }
         Ok(m)
     }
 
-    fn detail(&self, ctx: &Ctx, s: &Scanned) -> Vec<String> {
+    fn detail(&self, ctx: &Ctx, s: &Scanned) -> Vec<Detail> {
         let t = &s.tally;
         let mut d = Vec::new();
         let files: Vec<String> = s.files.iter().map(|p| p.display().to_string()).collect();
-        d.push(format!(
-            "{}: {} read, {} lines, format {}",
-            files.join(", "),
-            format_bytes(s.stats.bytes as f64),
-            s.stats.lines,
-            self.format.name()
-        ));
+        d.push(
+            Reason::new(&D_READ)
+                .with("files", files)
+                .with_quantity("read", s.stats.bytes as f64, Unit::Bytes)
+                .with("lines", s.stats.lines)
+                .with("format", self.format.name())
+                .into(),
+        );
         let mut span = self.window.span(ctx.now);
         if !span.is_all() {
             let off = *ctx.now.offset();
@@ -536,56 +574,61 @@ impl AccessLog {
                 .local_start()
                 .map(|t| logscan::show_time(t, off))
                 .unwrap_or_default();
-            d.push(format!(
-                "window {}: from {since} to {} (in each line's own offset; {} lines outside)",
-                self.window.describe(),
-                logscan::show_time(span.end(), off),
-                t.outside
-            ));
+            d.push(
+                Reason::new(&D_WINDOW)
+                    .with("window", self.window.describe())
+                    .with("from", since)
+                    .with("to", logscan::show_time(span.end(), off))
+                    .with("outside", t.outside)
+                    .into(),
+            );
         }
         if s.skipped_old > 0 {
-            d.push(format!(
-                "{} older rotated file(s) skipped: last written before the window",
-                s.skipped_old
-            ));
+            d.push(logscan::old_skipped(s.skipped_old));
         }
-        d.push(format!(
-            "5xx {}, 4xx {}, 401 {}, clients {}",
-            t.e5,
-            t.e4,
-            t.s401,
-            if self.format.has_client() {
-                t.clients.len().to_string()
-            } else {
-                "-".into()
-            }
-        ));
+        d.push(
+            Reason::new(&D_STATUSES)
+                .with("e5", t.e5)
+                .with("e4", t.e4)
+                .with("s401", t.s401)
+                .with(
+                    "clients",
+                    if self.format.has_client() {
+                        t.clients.len().to_string()
+                    } else {
+                        "-".into()
+                    },
+                )
+                .into(),
+        );
         if self.format.timed() {
             let p = t.hist.percentiles(&[50, 95, 99, 100]);
             let ms = |v: Option<u64>| v.map(|v| format_millis(v as f64 / 1000.0));
             if let (Some(avg), Some(p50), Some(p95), Some(p99), Some(max)) =
                 (t.hist.mean(), ms(p[0]), ms(p[1]), ms(p[2]), ms(p[3]))
             {
-                d.push(format!(
-                    "response time: avg {}, p50 {p50}, p95 {p95}, p99 {p99}, max {max} ({} timed)",
-                    format_millis(avg / 1000.0),
-                    t.hist.count()
-                ));
+                d.push(
+                    Reason::new(&D_TIMES)
+                        .with_quantity("avg", avg / 1000.0, Unit::Millis)
+                        .with("p50", p50)
+                        .with("p95", p95)
+                        .with("p99", p99)
+                        .with("max", max)
+                        .with("timed", t.hist.count())
+                        .into(),
+                );
             }
         }
         if t.malformed > 0 {
-            d.push(format!(
-                "{} malformed line(s) skipped, first: {}",
-                t.malformed,
-                t.first_malformed.as_deref().unwrap_or("")
-            ));
+            d.push(
+                Reason::new(&D_MALFORMED)
+                    .with("count", t.malformed)
+                    .with("first", t.first_malformed.as_deref().unwrap_or(""))
+                    .into(),
+            );
         }
         if s.stats.overlong > 0 {
-            d.push(format!(
-                "{} line(s) longer than {} cut",
-                s.stats.overlong,
-                format_bytes(logscan::MAX_LINE as f64)
-            ));
+            d.push(logscan::overlong(s.stats.overlong));
         }
         d
     }

@@ -30,7 +30,24 @@ pub(crate) static CODES: &[&Code] = &[
     &LACKS,
     &NOT_A_DIR,
     &TOO_SMALL,
+    &D_NEWEST,
+    &D_PRESENT,
+    &D_PREVIOUS,
+    &D_PREVIOUS_SMALLER,
+    &D_GENERATIONS_ONE,
+    &D_GENERATIONS,
 ];
+
+// Detail lines (`-v`).
+static D_NEWEST: Code = Code::detail("backup.detail.newest", "newest: {name} ({at}, {size})");
+static D_PRESENT: Code = Code::detail("backup.detail.present", "present: {names}");
+static D_PREVIOUS: Code = Code::detail("backup.detail.previous", "previous: {name} ({size})");
+static D_PREVIOUS_SMALLER: Code = Code::detail(
+    "backup.detail.previous_smaller",
+    "previous: {name} ({size}), {shrink} smaller now",
+);
+static D_GENERATIONS_ONE: Code = Code::detail("backup.detail.generations_one", "1 generation");
+static D_GENERATIONS: Code = Code::detail("backup.detail.generations", "{count} generations");
 
 static NO_DIR: Code = Code::new("backup.no_dir", "backup directory {dir} does not exist");
 static UNREADABLE: Code = Code::new("backup.unreadable", "cannot read {dir}: {error}");
@@ -338,13 +355,15 @@ impl Backup {
             .metric(Metric::new("size", size, Unit::Bytes, Direction::LowerIsWorse).extra())
             // Judged after the shrink, as the reasons were always listed.
             .metric(generations(count).late())
-            .detail(format!(
-                "newest: {}{} ({}, {})",
-                newest.name,
-                if newest.is_dir { "/" } else { "" },
-                when.format("%Y-%m-%d %H:%M:%S %:z"),
-                format_bytes(size)
-            ));
+            .detail(
+                Reason::new(&D_NEWEST)
+                    .with(
+                        "name",
+                        format!("{}{}", newest.name, if newest.is_dir { "/" } else { "" }),
+                    )
+                    .with("at", when.format("%Y-%m-%d %H:%M:%S %:z").to_string())
+                    .with_quantity("size", size, Unit::Bytes),
+            );
 
         if age_ms > max_ms {
             out.observe(
@@ -364,7 +383,7 @@ impl Backup {
                     .with("missing", scan.missing.clone()),
             );
         } else if !self.require.is_empty() {
-            out = out.detail(format!("present: {}", self.require.join(", ")));
+            out = out.detail(Reason::new(&D_PRESENT).with("names", self.require.clone()));
         }
         if let Some(min) = self.min_size
             && size < min.0 as f64
@@ -402,21 +421,22 @@ impl Backup {
                         ))
                         .extra(),
                 )
-                .detail(format!(
-                    "previous: {} ({}){}",
-                    prev.name,
-                    format_bytes(prev_size),
-                    if shrink > 0.0 {
-                        format!(", {}% smaller now", trim_float(shrink, 1))
-                    } else {
-                        String::new()
-                    }
-                ));
+                .detail(if shrink > 0.0 {
+                    Reason::new(&D_PREVIOUS_SMALLER)
+                        .with("name", prev.name.clone())
+                        .with_quantity("size", prev_size, Unit::Bytes)
+                        .with_quantity("shrink", shrink, Unit::Percent)
+                } else {
+                    Reason::new(&D_PREVIOUS)
+                        .with("name", prev.name.clone())
+                        .with_quantity("size", prev_size, Unit::Bytes)
+                });
         }
-        out.detail(format!(
-            "{count} generation{}",
-            if count == 1 { "" } else { "s" }
-        ))
+        out.detail(if count == 1 {
+            Reason::new(&D_GENERATIONS_ONE)
+        } else {
+            Reason::new(&D_GENERATIONS).with("count", count)
+        })
     }
 }
 

@@ -14,7 +14,19 @@ use crate::values::threshold::Threshold;
 
 /// The reason catalog entries of `cert_file` (docs/reasons.md); expiry
 /// reasons are `x509`'s.
-pub(crate) static CODES: &[&Code] = &[&MISSING, &UNREADABLE, &NOT_CERTS, &BAD_CERT];
+pub(crate) static CODES: &[&Code] = &[
+    &MISSING,
+    &UNREADABLE,
+    &NOT_CERTS,
+    &BAD_CERT,
+    &D_FILE_ONE,
+    &D_FILE_MANY,
+];
+
+// Detail lines (`-v`).
+static D_FILE_ONE: Code = Code::detail("cert_file.detail.file_one", "{path}: 1 certificate");
+static D_FILE_MANY: Code =
+    Code::detail("cert_file.detail.file_many", "{path}: {count} certificates");
 
 static MISSING: Code = Code::new("cert_file.missing", "{path} does not exist");
 static UNREADABLE: Code = Code::new("cert_file.unreadable", "cannot read {path}: {error}");
@@ -100,15 +112,13 @@ impl CertFile {
         }
         let th = self.days.clone().unwrap_or_else(default_days);
         let mut out = expiry(&certs, &ctx.now, &th)?;
-        out.detail.insert(
-            0,
-            format!(
-                "{}: {} certificate{}",
-                path.display(),
-                certs.len(),
-                if many { "s" } else { "" }
-            ),
-        );
+        let said = if many {
+            Reason::new(&D_FILE_MANY).with("count", certs.len())
+        } else {
+            Reason::new(&D_FILE_ONE)
+        };
+        out.detail
+            .insert(0, said.with("path", path.display().to_string()).into());
         Ok(out)
     }
 }

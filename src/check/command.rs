@@ -14,9 +14,9 @@ use super::expect::{Codes, JsonExpect, check_json};
 use super::http::opt_regex;
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
 use crate::values::outcome::Status;
-use crate::values::reason::{Code, Reason};
+use crate::values::reason::{Code, Detail, Reason};
 use crate::values::threshold::{Direction, Limit, Threshold};
-use crate::values::units::{Unit, format_millis, trim_float};
+use crate::values::units::{Unit, trim_float};
 
 /// The reason catalog entries of `command` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[
@@ -30,7 +30,15 @@ pub(crate) static CODES: &[&Code] = &[
     &SPAWN,
     &WAIT,
     &CONFIG,
+    &D_RAN,
+    &D_STDOUT,
+    &D_STDERR,
 ];
+
+// Detail lines (`-v`): the run, and the last lines of its output as they were.
+static D_RAN: Code = Code::detail("command.detail.ran", "{command} → {result} in {took}");
+static D_STDOUT: Code = Code::detail("command.detail.stdout", "stdout: {line}");
+static D_STDERR: Code = Code::detail("command.detail.stderr", "stderr: {line}");
 
 static EXIT: Code = Code::new(
     "command.exit",
@@ -237,14 +245,15 @@ impl Command {
         let stderr = err_task.await.unwrap_or_default();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let tails = || {
-            let mut d: Vec<String> = last_lines(&stdout, 5)
+            let line = |code, l| Reason::new(code).with("line", l).into();
+            let mut d: Vec<Detail> = last_lines(&stdout, 5)
                 .into_iter()
-                .map(|l| format!("stdout: {l}"))
+                .map(|l| line(&D_STDOUT, l))
                 .collect();
             d.extend(
                 last_lines(&stderr, 5)
                     .into_iter()
-                    .map(|l| format!("stderr: {l}")),
+                    .map(|l| line(&D_STDERR, l)),
             );
             d
         };
@@ -269,11 +278,12 @@ impl Command {
                 format!("killed by signal {}", status.signal().unwrap_or(0))
             }
         };
-        let mut m = Measurement::new(code_text.clone()).detail(format!(
-            "{} → {code_text} in {}",
-            self.target(),
-            format_millis(ms)
-        ));
+        let mut m = Measurement::new(code_text.clone()).detail(
+            Reason::new(&D_RAN)
+                .with("command", self.target())
+                .with("result", code_text.clone())
+                .with_quantity("took", ms, Unit::Millis),
+        );
         m.detail.extend(tails());
         if !code.is_some_and(|c| self.exit.0.contains(&(c as i64))) {
             let last_line = last_lines(&stderr, 1)

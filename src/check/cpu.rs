@@ -13,7 +13,13 @@ use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, trim_float};
 
 /// The reason catalog entries of `cpu` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[&STAT];
+pub(crate) static CODES: &[&Code] = &[&STAT, &D_LOAD];
+
+// Detail lines (`-v`).
+static D_LOAD: Code = Code::detail(
+    "cpu.detail.load",
+    "load1 {load1} on {cores} cores = {per_core} per core; sampled {sampled}ms",
+);
 
 static STAT: Code = Code::new("cpu.stat", "/proc/stat has no aggregate cpu line");
 
@@ -118,11 +124,13 @@ impl Cpu {
                         .held(&self.load)
                         .says(format!("load {} per core", trim_float(per_core, 2))),
                 )
-                .detail(format!(
-                    "load1 {l1} on {n} cores = {} per core; sampled {}ms",
-                    trim_float(per_core, 2),
-                    sample.as_millis()
-                ));
+                .detail(
+                    Reason::new(&D_LOAD)
+                        .with("load1", l1.to_string())
+                        .with("cores", n)
+                        .with("per_core", trim_float(per_core, 2))
+                        .with("sampled", sample.as_millis() as u64),
+                );
         }
         Ok(m)
     }

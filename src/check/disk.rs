@@ -9,7 +9,10 @@ use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_bytes, trim_float};
 
 /// The reason catalog entries of `disk` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[&STATVFS];
+pub(crate) static CODES: &[&Code] = &[&STATVFS, &D_FREE];
+
+// Detail lines (`-v`).
+static D_FREE: Code = Code::detail("disk.detail.free", "{path}: {free} free of {total}");
 
 static STATVFS: Code = Code::new("disk.statvfs", "statvfs {path}: {error}");
 
@@ -125,12 +128,12 @@ impl Disk {
                     format_bytes(usage.free_bytes)
                 )),
             )
-            .detail(format!(
-                "{}: {} free of {}",
-                self.path,
-                format_bytes(usage.free_bytes),
-                format_bytes(usage.total_bytes)
-            ));
+            .detail(
+                Reason::new(&D_FREE)
+                    .with("path", &self.path)
+                    .with_quantity("free", usage.free_bytes, Unit::Bytes)
+                    .with_quantity("total", usage.total_bytes, Unit::Bytes),
+            );
         if let Some(ip) = usage.inode_pct {
             m = m.metric(
                 Metric::new("inodes", ip, Unit::Percent, Direction::HigherIsWorse)

@@ -38,7 +38,11 @@ pub(crate) static CODES: &[&Code] = &[
     &RCODE,
     &ERROR,
     &NO_RESOLVER,
+    &D_ANSWERS,
 ];
+
+// Detail lines (`-v`).
+static D_ANSWERS: Code = Code::detail("dns.detail.answers", "{record} {name} → {answers}");
 
 static NXDOMAIN: Code = Code::new(
     "dns.nxdomain",
@@ -249,12 +253,12 @@ impl Dns {
                 Unit::Count,
                 Direction::LowerIsWorse,
             ))
-            .detail(format!(
-                "{} {} → {}",
-                self.record.as_str(),
-                self.name.trim(),
-                answers.join(", ")
-            ));
+            .detail(
+                Reason::new(&D_ANSWERS)
+                    .with("record", self.record.as_str())
+                    .with("name", self.name.trim())
+                    .with("answers", answers.clone()),
+            );
         let missing: Vec<String> = self
             .expect
             .iter()

@@ -53,3 +53,15 @@ pub(crate) fn status(m: &Measurement) -> crate::values::outcome::Status {
         .filter_map(|x| Some(x.threshold.as_ref()?.breach(x.value, x.direction)?.0));
     crate::values::outcome::worst(observed.chain(breached))
 }
+
+/// The first detail line said with the catalog entry `key`, to assert on
+/// its parameters (kind tests do not read words).
+pub(crate) fn said<'a>(
+    details: &'a [crate::values::reason::Detail],
+    key: &str,
+) -> Option<&'a crate::values::reason::Reason> {
+    details.iter().find_map(|d| match d {
+        crate::values::reason::Detail::Said(r) if r.code.key == key => Some(r),
+        _ => None,
+    })
+}

@@ -16,7 +16,7 @@ use crate::values::Size;
 use crate::values::outcome::Status;
 use crate::values::reason::{Code, Param, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes, format_millis};
+use crate::values::units::{Unit, format_millis};
 
 /// The reason catalog entries of `http` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[
@@ -38,7 +38,21 @@ pub(crate) static CODES: &[&Code] = &[
     &CLIENT,
     &METHOD,
     &SECRET,
+    &D_RESPONSE,
+    &D_RESPONSE_CUT,
+    &D_BODY,
+    &D_BODY_EMPTY,
 ];
+
+// Detail lines (`-v`).
+static D_RESPONSE: Code = Code::detail("http.detail.response", "{target} → {status} ({size} body)");
+static D_RESPONSE_CUT: Code = Code::detail(
+    "http.detail.response_cut",
+    "{target} → {status} ({size} body, truncated at max_body)",
+);
+/// `body`: the start of the body, whitespace folded, cut at 120 characters.
+static D_BODY: Code = Code::detail("http.detail.body", "body: {body}");
+static D_BODY_EMPTY: Code = Code::detail("http.detail.body_empty", "body: (empty)");
 
 static STATUS: Code = Code::new("http.status", "status {got}, expected {want:or}");
 static BODY_CONTAINS: Code = Code::new("http.body_contains", "body does not contain {want:q}");
@@ -387,17 +401,16 @@ impl Http {
                     .held(&self.latency)
                     .says(format!("latency {}", format_millis(ms))),
             )
-            .detail(format!(
-                "{} → {} ({} body{})",
-                self.target(),
-                code,
-                format_bytes(body.len() as f64),
-                if truncated {
-                    ", truncated at max_body"
+            .detail(
+                Reason::new(if truncated {
+                    &D_RESPONSE_CUT
                 } else {
-                    ""
-                }
-            ));
+                    &D_RESPONSE
+                })
+                .with("target", self.target())
+                .with("status", code.to_string())
+                .with_quantity("size", body.len() as f64, Unit::Bytes),
+            );
 
         if !self.status.accepts(code.as_u16()) {
             // A wrong status says it all: the body is shown, not judged,
@@ -409,7 +422,7 @@ impl Http {
                     .with("want", self.status.param()),
             );
             m.metrics[0].threshold = None;
-            return Ok(m.detail(format!("body: {}", snippet(&body))));
+            return Ok(m.detail(snippet(&body)));
         }
         let text = String::from_utf8_lossy(&body);
         if let Some(want) = &self.body_contains
@@ -421,7 +434,7 @@ impl Http {
                 &BODY_CONTAINS
             };
             m.observe(Status::Fail, Reason::new(code).with("want", want));
-            m = m.detail(format!("body: {}", snippet(&body)));
+            m = m.detail(snippet(&body));
         }
         if let Some(re) = &self.body_regex
             && !re.is_match(&text)
@@ -430,7 +443,7 @@ impl Http {
                 Status::Fail,
                 Reason::new(&BODY_REGEX).with("regex", re.as_str()),
             );
-            m = m.detail(format!("body: {}", snippet(&body)));
+            m = m.detail(snippet(&body));
         }
         if let Some(why) = check_json(&body, &self.json) {
             m.observe(Status::Fail, why);
@@ -439,16 +452,18 @@ impl Http {
     }
 }
 
-fn snippet(body: &[u8]) -> String {
+fn snippet(body: &[u8]) -> Reason {
     let t = String::from_utf8_lossy(body);
     let one: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() > 120 {
+    if one.is_empty() {
+        return Reason::new(&D_BODY_EMPTY);
+    }
+    let body = if one.chars().count() > 120 {
         format!("{}…", one.chars().take(120).collect::<String>())
-    } else if one.is_empty() {
-        "(empty)".into()
     } else {
         one
-    }
+    };
+    Reason::new(&D_BODY).with("body", body)
 }
 
 /// Every message in an error's source chain, without repeats.

@@ -77,7 +77,23 @@ pub(crate) static CODES: &[&Code] = &[
     &EXIT,
     &PERMISSION,
     &SILENT_UNIT,
+    &D_WINDOW,
+    &D_BY_PRIORITY,
+    &D_LAST,
+    &D_UNPARSED,
 ];
+
+// Detail lines (`-v`).
+static D_WINDOW: Code = Code::detail(
+    "journal.detail.window",
+    "window {window}: from {from} to {to}",
+);
+static D_BY_PRIORITY: Code = Code::detail("journal.detail.by_priority", "by priority: {counts}");
+static D_LAST: Code = Code::detail("journal.detail.last", "last: {line}");
+static D_UNPARSED: Code = Code::detail(
+    "journal.detail.unparsed",
+    "{count} line(s) of journalctl output were not JSON entries",
+);
 
 static NO_DIRECTORY: Code = Code::new(
     "journal.no_directory",
@@ -560,12 +576,13 @@ impl Journal {
         let mut span = self.since.span(ctx.now);
         let off = *ctx.now.offset();
         if let Some(s) = span.local_start() {
-            out.detail.push(format!(
-                "window {}: from {} to {}",
-                self.since.describe(),
-                logscan::show_time(s, off),
-                logscan::show_time(span.end(), off)
-            ));
+            out.detail.push(
+                Reason::new(&D_WINDOW)
+                    .with("window", self.since.describe())
+                    .with("from", logscan::show_time(s, off))
+                    .with("to", logscan::show_time(span.end(), off))
+                    .into(),
+            );
         }
         let by: Vec<String> = seen
             .by_priority
@@ -575,17 +592,16 @@ impl Journal {
             .map(|(i, n)| format!("{} {n}", PRIORITIES[i]))
             .collect();
         if !by.is_empty() {
-            out.detail.push(format!("by priority: {}", by.join(", ")));
+            out.detail
+                .push(Reason::new(&D_BY_PRIORITY).with("counts", by).into());
         }
         out.detail.extend(tally.detail(&self.classify));
         if let Some(l) = seen.last.shown() {
-            out.detail.push(format!("last: {l}"));
+            out.detail.push(Reason::new(&D_LAST).with("line", l).into());
         }
         if seen.unparsed > 0 {
-            out.detail.push(format!(
-                "{} line(s) of journalctl output were not JSON entries",
-                seen.unparsed
-            ));
+            out.detail
+                .push(Reason::new(&D_UNPARSED).with("count", seen.unparsed).into());
         }
         // Without the right group journalctl shows only the user's own
         // entries and says so on stderr: the count is not the system's.
@@ -744,6 +760,7 @@ mod kind_tests {
         );
         let codes: Vec<_> = m.observations.iter().map(|o| o.reason.code.code).collect();
         assert_eq!(codes, ["journal.permission"]);
-        assert!(m.detail.iter().any(|d| d.contains("not JSON")));
+        let unparsed = crate::check::harness::said(&m.detail, "journal.detail.unparsed");
+        assert!(unparsed.is_some(), "{:?}", m.detail);
     }
 }

@@ -18,11 +18,31 @@ use super::logscan::{
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, sections};
 use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes};
+use crate::values::units::Unit;
 
 /// The reason catalog entries of `log` (docs/reasons.md); reading the
 /// files says `logfile.*` (`logscan::CODES`).
-pub(crate) static CODES: &[&Code] = &[&TIMEOUT, &NO_TIMESTAMP, &SCAN_FAILED];
+pub(crate) static CODES: &[&Code] = &[
+    &TIMEOUT,
+    &NO_TIMESTAMP,
+    &SCAN_FAILED,
+    &D_READ,
+    &D_WINDOW,
+    &D_UNDATED,
+    &D_LAST,
+];
+
+// Detail lines (`-v`).
+static D_READ: Code = Code::detail("log.detail.read", "{files}: {read} read, {lines} lines");
+static D_WINDOW: Code = Code::detail(
+    "log.detail.window",
+    "window {window}: from {from} to {to} (timestamps: {format})",
+);
+static D_UNDATED: Code = Code::detail(
+    "log.detail.undated",
+    "{count} line(s) before the first timestamp of their file, not counted",
+);
+static D_LAST: Code = Code::detail("log.detail.last", "last match ([{at} ]{file}): {line}");
 
 static TIMEOUT: Code = Code::variant(
     "log.timeout",
@@ -127,53 +147,55 @@ impl Log {
         let what = self.since.unwrap_or(Window::All).phrase();
         let mut detail = Vec::new();
         let files: Vec<String> = f.files.iter().map(|p| p.display().to_string()).collect();
-        detail.push(format!(
-            "{}: {} read, {} lines",
-            if files.is_empty() {
-                self.path.clone()
-            } else {
-                files.join(", ")
-            },
-            format_bytes(f.stats.bytes as f64),
-            f.stats.lines
-        ));
+        detail.push(
+            Reason::new(&D_READ)
+                .with(
+                    "files",
+                    if files.is_empty() {
+                        vec![self.path.clone()]
+                    } else {
+                        files
+                    },
+                )
+                .with_quantity("read", f.stats.bytes as f64, Unit::Bytes)
+                .with("lines", f.stats.lines)
+                .into(),
+        );
         if let Some(mut span) = self.since.map(|w| w.span(ctx.now)) {
             let from = span
                 .local_start()
                 .map(|t| logscan::show_time(t, off))
                 .unwrap_or_default();
-            detail.push(format!(
-                "window {}: from {from} to {} (timestamps: {})",
-                self.since.map(|w| w.describe()).unwrap_or_default(),
-                logscan::show_time(span.end(), off),
-                f.format_seen.unwrap_or(self.timestamp).name()
-            ));
+            detail.push(
+                Reason::new(&D_WINDOW)
+                    .with(
+                        "window",
+                        self.since.map(|w| w.describe()).unwrap_or_default(),
+                    )
+                    .with("from", from)
+                    .with("to", logscan::show_time(span.end(), off))
+                    .with("format", f.format_seen.unwrap_or(self.timestamp).name())
+                    .into(),
+            );
             if f.undated > 0 {
-                detail.push(format!(
-                    "{} line(s) before the first timestamp of their file, not counted",
-                    f.undated
-                ));
+                detail.push(Reason::new(&D_UNDATED).with("count", f.undated).into());
             }
         }
         if f.skipped_old > 0 {
-            detail.push(format!(
-                "{} older rotated file(s) skipped: last written before the window",
-                f.skipped_old
-            ));
+            detail.push(logscan::old_skipped(f.skipped_old));
         }
         detail.extend(f.tally.detail(&self.classify));
         if let Some((file, t, line)) = &f.last {
-            let when = t
-                .map(|t| format!("{} ", logscan::show_time(t, off)))
-                .unwrap_or_default();
-            detail.push(format!("last match ({when}{}): {line}", file.display()));
+            detail.push(
+                Reason::new(&D_LAST)
+                    .with_opt("at", t.map(|t| logscan::show_time(t, off)))
+                    .with("file", file.display().to_string())
+                    .with("line", line)
+                    .into(),
+            );
         }
         if f.stats.overlong > 0 {
-            detail.push(format!(
-                "{} line(s) longer than {} cut",
-                f.stats.overlong,
-                format_bytes(logscan::MAX_LINE as f64)
-            ));
+            detail.push(logscan::overlong(f.stats.overlong));
         }
         if let Some(e) = &f.error {
             let failure = match e.reason() {

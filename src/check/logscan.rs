@@ -21,13 +21,41 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::Ctx;
-use crate::values::reason::{Code, Reason};
-use crate::values::units::parse_duration;
+use crate::values::reason::{Code, Detail, Reason};
+use crate::values::units::{Unit, parse_duration};
 
 /// The reason catalog entries of log files, shared by `log`,
 /// `access_log` and `journal` `file:` (docs/reasons.md). A kind may add
 /// parameter `kind` to be named first (`journal: no file matches …`).
-pub(crate) static CODES: &[&Code] = &[&GLOB, &DIRECTORY, &NOT_FILE, &NO_MATCH, &READ, &GZIP];
+pub(crate) static CODES: &[&Code] = &[
+    &GLOB,
+    &DIRECTORY,
+    &NOT_FILE,
+    &NO_MATCH,
+    &READ,
+    &GZIP,
+    &D_OLD_SKIPPED,
+    &D_OVERLONG,
+    &D_CATEGORY,
+    &D_CATEGORY_NONE,
+    &D_OTHER,
+];
+
+// Detail lines (`-v`).
+static D_OLD_SKIPPED: Code = Code::detail(
+    "logfile.detail.old_skipped",
+    "{count} older rotated file(s) skipped: last written before the window",
+);
+static D_OVERLONG: Code = Code::detail(
+    "logfile.detail.overlong",
+    "{count} line(s) longer than {max} cut",
+);
+static D_CATEGORY: Code = Code::detail(
+    "logfile.detail.category",
+    "{name}: {count}件 — last: {line}",
+);
+static D_CATEGORY_NONE: Code = Code::detail("logfile.detail.category_none", "{name}: 0件");
+static D_OTHER: Code = Code::detail("logfile.detail.other", "その他: {count}件 — last: {line}");
 
 static GLOB: Code = Code::new("logfile.glob", "[{kind}: ]invalid glob `{path}`: {error}");
 static DIRECTORY: Code = Code::new(
@@ -1119,19 +1147,40 @@ impl Tally {
 
     /// `OpenAI API Error: 3件 — last: …` per category (all of them, zeros
     /// included, so a report always lists the same categories), then その他.
-    pub(crate) fn detail(&self, c: &Classify) -> Vec<String> {
+    pub(crate) fn detail(&self, c: &Classify) -> Vec<Detail> {
         let mut out = Vec::new();
         for (i, (name, _)) in c.0.iter().enumerate() {
-            out.push(match self.last[i].shown() {
-                Some(l) => format!("{name}: {}件 — last: {l}", self.counts[i]),
-                None => format!("{name}: 0件"),
-            });
+            let said = match self.last[i].shown() {
+                Some(l) => Reason::new(&D_CATEGORY)
+                    .with("count", self.counts[i])
+                    .with("line", l),
+                None => Reason::new(&D_CATEGORY_NONE),
+            };
+            out.push(said.with("name", name).into());
         }
         if let Some(l) = self.other_last.shown() {
-            out.push(format!("その他: {}件 — last: {l}", self.other));
+            out.push(
+                Reason::new(&D_OTHER)
+                    .with("count", self.other)
+                    .with("line", l)
+                    .into(),
+            );
         }
         out
     }
+}
+
+/// `{count} line(s) longer than 1 MB cut`.
+pub(crate) fn overlong(count: u64) -> Detail {
+    Reason::new(&D_OVERLONG)
+        .with("count", count)
+        .with_quantity("max", MAX_LINE as f64, Unit::Bytes)
+        .into()
+}
+
+/// `{count} older rotated file(s) skipped …`.
+pub(crate) fn old_skipped(count: usize) -> Detail {
+    Reason::new(&D_OLD_SKIPPED).with("count", count).into()
 }
 
 #[cfg(test)]

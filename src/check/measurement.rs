@@ -31,12 +31,18 @@
 //! 5. Judgements that are not thresholds (a body that does not match, a
 //!    file too old) are [`Observation`]s with a status and a reason; the
 //!    judge applies them in order, before the thresholds.
-//! 6. Test it with `check::harness` (a fake context, no engine): assert on
-//!    the measurement and on reason codes and parameters, not on words;
-//!    the integration tests keep asserting the rendered English.
+//! 6. `-v` detail lines are data too: a fact is a `Reason` of a
+//!    `Code::detail` entry in the kind's file (listed in `CODES`, today's
+//!    sentence as its template): `m.detail(Reason::new(&D_FREE).with(…))`;
+//!    text quoted exactly as observed (an output line with no words of
+//!    ours around it) is `Detail::raw`. Never `format!` a sentence.
+//! 7. Test it with `check::harness` (a fake context, no engine): assert on
+//!    the measurement and on reason codes and parameters (`harness::said`
+//!    for detail lines), not on words; the integration tests keep
+//!    asserting the rendered English.
 
 use crate::values::outcome::Status;
-use crate::values::reason::{Code, Param, Reason};
+use crate::values::reason::{Code, Detail, Param, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
 
@@ -165,9 +171,9 @@ pub struct Measurement {
     pub metrics: Vec<Metric>,
     /// The kind's own judgements, applied before the thresholds.
     pub observations: Vec<Observation>,
-    /// Further lines shown with `-v` and in JSON (raw data: a body
-    /// snippet, a log line).
-    pub detail: Vec<String>,
+    /// Further lines shown with `-v` and in JSON: facts in the catalog's
+    /// words (`Code::detail` entries) or raw data (a log line).
+    pub detail: Vec<Detail>,
 }
 
 impl Measurement {
@@ -183,7 +189,7 @@ impl Measurement {
         self
     }
 
-    pub fn detail(mut self, line: impl Into<String>) -> Measurement {
+    pub fn detail(mut self, line: impl Into<Detail>) -> Measurement {
         self.detail.push(line.into());
         self
     }
@@ -238,7 +244,7 @@ pub struct Failure {
     pub reason: Reason,
     /// Display value (`closed`, `timeout`); empty by default.
     pub value: String,
-    pub detail: Vec<String>,
+    pub detail: Vec<Detail>,
 }
 
 impl Failure {
@@ -263,7 +269,7 @@ impl Failure {
         self
     }
 
-    pub fn detail(mut self, line: impl Into<String>) -> Failure {
+    pub fn detail(mut self, line: impl Into<Detail>) -> Failure {
         self.detail.push(line.into());
         self
     }

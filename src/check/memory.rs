@@ -7,10 +7,13 @@ use serde::Deserialize;
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
 use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes, trim_float};
+use crate::values::units::{Unit, trim_float};
 
 /// The reason catalog entries of `memory` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[&UNREADABLE, &MEMINFO];
+pub(crate) static CODES: &[&Code] = &[&UNREADABLE, &MEMINFO, &D_USED];
+
+// Detail lines (`-v`).
+static D_USED: Code = Code::detail("memory.detail.used", "{used} used of {total} ({scope})");
 
 /// Shared with `cpu`: a /proc file could not be read.
 pub(crate) static UNREADABLE: Code = Code::new("proc.unreadable", "cannot read {path}: {error}");
@@ -127,11 +130,12 @@ impl Memory {
                 Unit::Bytes,
                 Direction::HigherIsWorse,
             ))
-            .detail(format!(
-                "{} used of {} ({scope})",
-                format_bytes(used),
-                format_bytes(total)
-            ));
+            .detail(
+                Reason::new(&D_USED)
+                    .with_quantity("used", used, Unit::Bytes)
+                    .with_quantity("total", total, Unit::Bytes)
+                    .with("scope", scope),
+            );
         if mi.swap_total > 0.0 {
             let swap_pct = (mi.swap_total - mi.swap_free) / mi.swap_total * 100.0;
             m = m.metric(

@@ -314,8 +314,8 @@ mod registry_tests {
     use super::*;
     use crate::values::reason::common;
 
-    /// Every catalog entry is documented in docs/reasons.md, and no two
-    /// entries share a key.
+    /// Every reason entry is documented in docs/reasons.md, and no two
+    /// entries (detail lines included) share a key.
     #[test]
     fn reasons_are_documented() {
         let doc = include_str!("../../docs/reasons.md");
@@ -326,6 +326,11 @@ mod registry_tests {
             .chain(KINDS.iter().flat_map(|k| k.codes.iter()));
         for c in all {
             assert!(keys.insert(c.key), "catalog key {} twice", c.key);
+            // Detail lines are words for people, not a contract: the
+            // reasons table does not list them (docs/reasons.md says so).
+            if c.is_detail() {
+                continue;
+            }
             assert!(
                 doc.contains(&format!("`{}`", c.key)) && doc.contains(&format!("| `{}` |", c.code)),
                 "docs/reasons.md does not list {} ({})",

@@ -31,7 +31,7 @@ use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, Overran, secti
 use crate::secret;
 use crate::values::Dur;
 use crate::values::outcome::Status;
-use crate::values::reason::{Code, Reason};
+use crate::values::reason::{Code, Detail, Reason};
 use crate::values::threshold::{Direction, Limit, Threshold};
 use crate::values::units::{Unit, format_millis, one_line, trim_float};
 
@@ -81,7 +81,108 @@ pub(crate) static CODES: &[&Code] = &[
     &ROLE_PRIMARY,
     &LAG_UNKNOWN,
     &LAG_HIDDEN,
+    &D_CONNECTION,
+    &D_ENCRYPTED,
+    &D_NOT_ENCRYPTED,
+    &D_MORE_ROWS,
+    &D_QUERY,
+    &D_CONNECTIONS,
+    &D_DEADLOCKS_RESET,
+    &D_DEADLOCKS_CREATED,
+    &D_NO_LONG_QUERY,
+    &D_OLDEST,
+    &D_MORE_LONG,
+    &D_HIDDEN_SESSIONS,
+    &D_WAL_NOT_RUNNING,
+    &D_WAL_STATUS,
+    &D_WAL_HIDDEN,
+    &D_NOT_REPLAYED,
+    &D_PRIMARY_NONE,
+    &D_PRIMARY_ONE,
+    &D_PRIMARY_MANY,
+    &D_STANDBY,
+    &D_STANDBY_HIDDEN,
 ];
+
+// Detail lines (`-v`).
+static D_CONNECTION: Code = Code::detail(
+    "postgres.detail.connection",
+    "{user}@{address} database {dbname} ([password from {source}, ]sslmode {sslmode})",
+);
+static D_ENCRYPTED: Code =
+    Code::detail("postgres.detail.encrypted", "{version}; encrypted ({tls})");
+static D_NOT_ENCRYPTED: Code =
+    Code::detail("postgres.detail.not_encrypted", "{version}; not encrypted");
+static D_MORE_ROWS: Code = Code::detail(
+    "postgres.detail.more_rows",
+    "query returned more than one row; the first is used",
+);
+static D_QUERY: Code = Code::detail("postgres.detail.query", "query → {value} ({query})");
+static D_CONNECTIONS: Code = Code::detail(
+    "postgres.detail.connections",
+    "connections by state: {states} (max_connections {max})",
+);
+static D_DEADLOCKS_RESET: Code = Code::detail(
+    "postgres.detail.deadlocks_reset",
+    "deadlocks: {total} in total since the statistics reset at {reset}",
+);
+static D_DEADLOCKS_CREATED: Code = Code::detail(
+    "postgres.detail.deadlocks_created",
+    "deadlocks: {total} in total since the statistics were created",
+);
+static D_NO_LONG_QUERY: Code = Code::detail(
+    "postgres.detail.no_long_query",
+    "no query running longer than {older_than}",
+);
+static D_OLDEST: Code = Code::detail(
+    "postgres.detail.oldest",
+    "oldest: pid {pid} {user}@{dbname} {state} for {running}: {query}",
+);
+static D_MORE_LONG: Code = Code::detail(
+    "postgres.detail.more_long",
+    "{more} more running longer than {older_than}",
+);
+static D_HIDDEN_SESSIONS: Code = Code::detail(
+    "postgres.detail.hidden_sessions",
+    "{hidden} session(s) of other users are not visible to this user \
+     (grant pg_read_all_stats to see them)",
+);
+static D_WAL_NOT_RUNNING: Code = Code::detail(
+    "postgres.detail.wal_not_running",
+    "standby; WAL receiver not running",
+);
+static D_WAL_STATUS: Code = Code::detail(
+    "postgres.detail.wal_status",
+    "standby; WAL receiver {status}",
+);
+static D_WAL_HIDDEN: Code = Code::detail(
+    "postgres.detail.wal_hidden",
+    "standby; WAL receiver running (status hidden: grant pg_monitor)",
+);
+static D_NOT_REPLAYED: Code = Code::detail(
+    "postgres.detail.not_replayed",
+    "no transaction replayed yet: lag unknown",
+);
+static D_PRIMARY_NONE: Code = Code::detail(
+    "postgres.detail.primary_none",
+    "primary, no standby connected",
+);
+static D_PRIMARY_ONE: Code = Code::detail(
+    "postgres.detail.primary_one",
+    "primary, 1 standby (lag {lag})",
+);
+static D_PRIMARY_MANY: Code = Code::detail(
+    "postgres.detail.primary_many",
+    "primary, {standbys} standbys (lag {lag})",
+);
+static D_STANDBY: Code = Code::detail(
+    "postgres.detail.standby",
+    "standby {name} ({address}): {state}, replay lag {lag}",
+);
+static D_STANDBY_HIDDEN: Code = Code::detail(
+    "postgres.detail.standby_hidden",
+    "standby {name} ({address}): state and lag hidden from this user (grant pg_monitor)",
+);
 
 // The connection settings (`conn.rs`, `tls.rs`): the check cannot be carried out.
 static URL: Code = Code::new("postgres.url", "invalid `url`: {error}");
@@ -525,7 +626,7 @@ fn at<T>(step: &'static str, r: Result<T, tokio_postgres::Error>) -> StepResult<
 struct Findings {
     /// Each metric with what the value column shows when it is the headline.
     metrics: Vec<(Metric, String)>,
-    detail: Vec<String>,
+    detail: Vec<Detail>,
     /// Judgements beyond thresholds (wrong role, a query without a number).
     verdicts: Vec<(Status, Reason)>,
     /// `15.18`, once read.
@@ -596,17 +697,15 @@ impl Postgres {
         );
         let fallback = found.metrics.len() - 1;
         let mut m = Measurement::headline(found.metrics, fallback);
-        m.detail.push(format!(
-            "{}@{} database {} ({}sslmode {})",
-            r.user,
-            r.address,
-            r.dbname,
-            r.password_from
-                .as_ref()
-                .map(|p| format!("password from {p}, "))
-                .unwrap_or_default(),
-            r.sslmode.as_str()
-        ));
+        m.detail.push(
+            Reason::new(&D_CONNECTION)
+                .with("user", &r.user)
+                .with("address", &r.address)
+                .with("dbname", &r.dbname)
+                .with_opt("source", r.password_from.clone())
+                .with("sslmode", r.sslmode.as_str())
+                .into(),
+        );
         m.detail.append(&mut found.detail);
         // The findings' judgements follow the thresholds, and a step that
         // did not finish comes last.
@@ -677,11 +776,14 @@ impl Postgres {
         found.version = Some(short_version);
         let long_version: String = row.get(1);
         let tls: Option<String> = row.get(2);
-        found.detail.push(format!(
-            "{long_version}; {}",
-            tls.map(|v| format!("encrypted ({v})"))
-                .unwrap_or_else(|| "not encrypted".into())
-        ));
+        found.detail.push(
+            match tls {
+                Some(v) => Reason::new(&D_ENCRYPTED).with("tls", v),
+                None => Reason::new(&D_NOT_ENCRYPTED),
+            }
+            .with("version", long_version)
+            .into(),
+        );
 
         // Order = headline priority: the user's query first, connect last.
         if let Some(sql) = &self.query {
@@ -750,9 +852,7 @@ impl Postgres {
             return Ok(());
         };
         if rows.len() > 1 {
-            found
-                .detail
-                .push("query returned more than one row; the first is used".into());
+            found.detail.push(Reason::new(&D_MORE_ROWS).into());
         }
         if first.len() != 1 {
             found.verdicts.push((
@@ -769,11 +869,12 @@ impl Postgres {
                 } else {
                     Unit::Number
                 };
-                found.detail.push(format!(
-                    "query → {} ({})",
-                    trim_float(v, 6),
-                    one_line(sql, 100)
-                ));
+                found.detail.push(
+                    Reason::new(&D_QUERY)
+                        .with("value", trim_float(v, 6))
+                        .with("query", one_line(sql, 100))
+                        .into(),
+                );
                 found.metric(
                     Metric::new("value", v, unit, Direction::HigherIsWorse).held(&Some(
                         self.value
@@ -821,14 +922,18 @@ impl Postgres {
         } else {
             0.0
         };
-        found.detail.push(format!(
-            "connections by state: {} (max_connections {max})",
-            by_state
-                .iter()
-                .map(|(s, n)| format!("{s} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        found.detail.push(
+            Reason::new(&D_CONNECTIONS)
+                .with(
+                    "states",
+                    by_state
+                        .iter()
+                        .map(|(s, n)| format!("{s} {n}"))
+                        .collect::<Vec<_>>(),
+                )
+                .with("max", max)
+                .into(),
+        );
         let shown = format!(
             "{total} connection{} ({}% of {max})",
             if total == 1 { "" } else { "s" },
@@ -875,13 +980,15 @@ impl Postgres {
         let reset: Option<String> = row.get(1);
         let total = total as f64;
         let since = reset
+            .as_ref()
             .map(|r| format!("since the statistics reset at {r}"))
             .unwrap_or_else(|| "since the statistics were created".into());
         let (value, shown) = deadlocks_since(total, ctx.previous.metric("deadlocks_total"), &since);
-        found.detail.push(format!(
-            "deadlocks: {} in total {since}",
-            trim_float(total, 0)
-        ));
+        let said = match reset {
+            Some(r) => Reason::new(&D_DEADLOCKS_RESET).with("reset", r),
+            None => Reason::new(&D_DEADLOCKS_CREATED),
+        };
+        found.detail.push(said.with("total", total as i64).into());
         found.metric(
             Metric::new("deadlocks", value, Unit::Count, Direction::HigherIsWorse)
                 .held(&self.deadlocks),
@@ -954,9 +1061,12 @@ async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -
     let count = rows.len();
     let shown = match rows.first() {
         None => {
-            let none = format!("no query running longer than {older}");
-            found.detail.push(none.clone());
-            none
+            found.detail.push(
+                Reason::new(&D_NO_LONG_QUERY)
+                    .with_quantity("older_than", secs * 1000.0, Unit::Millis)
+                    .into(),
+            );
+            format!("no query running longer than {older}")
         }
         Some(r) => {
             let pid: i32 = r.get(0);
@@ -965,15 +1075,23 @@ async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -
             let state: String = r.get(3);
             let ms: f64 = r.get(4);
             let query: String = r.get(5);
-            found.detail.push(format!(
-                "oldest: pid {pid} {user}@{db} {state} for {}: {}",
-                format_millis(ms),
-                one_line(&query, 100)
-            ));
+            found.detail.push(
+                Reason::new(&D_OLDEST)
+                    .with("pid", pid)
+                    .with("user", user)
+                    .with("dbname", db)
+                    .with("state", state)
+                    .with_quantity("running", ms, Unit::Millis)
+                    .with("query", one_line(&query, 100))
+                    .into(),
+            );
             if count > 1 {
-                found
-                    .detail
-                    .push(format!("{} more running longer than {older}", count - 1));
+                found.detail.push(
+                    Reason::new(&D_MORE_LONG)
+                        .with("more", count - 1)
+                        .with_quantity("older_than", secs * 1000.0, Unit::Millis)
+                        .into(),
+                );
             }
             format!(
                 "{count} long quer{} (oldest {})",
@@ -983,10 +1101,11 @@ async fn long_queries(client: &Client, lq: &LongQueries, found: &mut Findings) -
         }
     };
     if hidden > 0 {
-        found.detail.push(format!(
-            "{hidden} session(s) of other users are not visible to this user \
-             (grant pg_read_all_stats to see them)"
-        ));
+        found.detail.push(
+            Reason::new(&D_HIDDEN_SESSIONS)
+                .with("hidden", hidden)
+                .into(),
+        );
     }
     found.metric(
         Metric::new(
@@ -1049,14 +1168,14 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
         // Its status is hidden from roles without pg_read_all_stats; a
         // running receiver is then taken to be receiving.
         let streaming = receiving && status.as_deref().is_none_or(|s| s == "streaming");
-        found.detail.push(format!(
-            "standby; WAL receiver {}",
+        found.detail.push(
             match (receiving, &status) {
-                (false, _) => "not running",
-                (true, Some(s)) => s.as_str(),
-                (true, None) => "running (status hidden: grant pg_monitor)",
+                (false, _) => Reason::new(&D_WAL_NOT_RUNNING),
+                (true, Some(s)) => Reason::new(&D_WAL_STATUS).with("status", s),
+                (true, None) => Reason::new(&D_WAL_HIDDEN),
             }
-        ));
+            .into(),
+        );
         // Everything received is replayed and the stream is up: no lag,
         // however long ago the primary last wrote.
         let lag = if streaming && caught_up {
@@ -1076,9 +1195,7 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
                 format!("standby, lag {}", format_millis(ms)),
             ),
             None => {
-                found
-                    .detail
-                    .push("no transaction replayed yet: lag unknown".into());
+                found.detail.push(Reason::new(&D_NOT_REPLAYED).into());
                 if rep.lag.is_some() {
                     found
                         .verdicts
@@ -1108,16 +1225,23 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
             match state {
                 Some(state) => {
                     max_lag = Some(max_lag.map_or(lag, |m: f64| m.max(lag)));
-                    lines.push(format!(
-                        "standby {name} ({addr}): {state}, replay lag {}",
-                        format_millis(lag)
-                    ));
+                    lines.push(
+                        Reason::new(&D_STANDBY)
+                            .with("name", name)
+                            .with("address", addr)
+                            .with("state", state)
+                            .with_quantity("lag", lag, Unit::Millis)
+                            .into(),
+                    );
                 }
                 None => {
                     hidden += 1;
-                    lines.push(format!(
-                        "standby {name} ({addr}): state and lag hidden from this user (grant pg_monitor)"
-                    ));
+                    lines.push(
+                        Reason::new(&D_STANDBY_HIDDEN)
+                            .with("name", name)
+                            .with("address", addr)
+                            .into(),
+                    );
                 }
             }
         }
@@ -1136,7 +1260,18 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
             ),
             None => "primary, no standby connected".into(),
         };
-        found.detail.push(shown.clone());
+        found.detail.push(
+            match max_lag {
+                None => Reason::new(&D_PRIMARY_NONE),
+                Some(l) if n == 1 => {
+                    Reason::new(&D_PRIMARY_ONE).with_quantity("lag", l, Unit::Millis)
+                }
+                Some(l) => Reason::new(&D_PRIMARY_MANY)
+                    .with("standbys", n)
+                    .with_quantity("lag", l, Unit::Millis),
+            }
+            .into(),
+        );
         found.detail.append(&mut lines);
         if let Some(l) = max_lag {
             found.metric(

@@ -23,7 +23,12 @@ use crate::values::units::Unit;
 const SHOW: usize = 5;
 
 /// The reason catalog entries of `process` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[&NO_USER, &SCAN];
+pub(crate) static CODES: &[&Code] = &[&NO_USER, &SCAN, &D_PROCESS, &D_MORE];
+
+// Detail lines (`-v`).
+/// `command`: its command line as `ps` shows it (secrets masked, cut).
+static D_PROCESS: Code = Code::detail("process.detail.process", "pid {pid} ({user}): {command}");
+static D_MORE: Code = Code::detail("process.detail.more", "… and {more} more");
 
 static NO_USER: Code = Code::new(
     "process.no_user",
@@ -262,14 +267,15 @@ impl Process {
         );
         for p in matched.iter().take(SHOW) {
             let user = p.uid.map(user_name).unwrap_or_else(|| "?".into());
-            out = out.detail(format!(
-                "pid {} ({user}): {}",
-                p.pid,
-                shorten(&mask_args(&p.command_line()), 160)
-            ));
+            out = out.detail(
+                Reason::new(&D_PROCESS)
+                    .with("pid", p.pid)
+                    .with("user", user)
+                    .with("command", shorten(&mask_args(&p.command_line()), 160)),
+            );
         }
         if n > SHOW {
-            out = out.detail(format!("… and {} more", n - SHOW));
+            out = out.detail(Reason::new(&D_MORE).with("more", n - SHOW));
         }
         out
     }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
 use crate::secret;
 use crate::values::outcome::Status;
-use crate::values::reason::{Code, Reason};
+use crate::values::reason::{Code, Detail, Reason};
 use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_bytes, format_millis, one_line, trim_float};
 
@@ -38,7 +38,35 @@ pub(crate) static CODES: &[&Code] = &[
     &NO_USED_MEMORY,
     &REPLICA_LINK,
     &ROLE,
+    &D_NO_PASSWORD_NEEDED,
+    &D_SERVER,
+    &D_MEMORY_MAX,
+    &D_MEMORY_SYSTEM,
+    &D_CLIENTS,
+    &D_KEYS,
+    &D_REPLICA,
 ];
+
+// Detail lines (`-v`).
+static D_NO_PASSWORD_NEEDED: Code = Code::detail(
+    "redis.detail.no_password_needed",
+    "a password was given but the server requires none (AUTH ignored)",
+);
+static D_SERVER: Code = Code::detail(
+    "redis.detail.server",
+    "Redis {version} at {address}[ db {db}], role {role}",
+);
+static D_MEMORY_MAX: Code = Code::detail(
+    "redis.detail.memory_max",
+    "used_memory {used} of maxmemory {limit} ({pct})",
+);
+static D_MEMORY_SYSTEM: Code = Code::detail(
+    "redis.detail.memory_system",
+    "used_memory {used} of system memory (no maxmemory set) {limit} ({pct})",
+);
+static D_CLIENTS: Code = Code::detail("redis.detail.clients", "connected_clients {clients}");
+static D_KEYS: Code = Code::detail("redis.detail.keys", "key_count {keys}");
+static D_REPLICA: Code = Code::detail("redis.detail.replica", "replica of {master}, link {link}");
 
 static URL: Code = Code::new("redis.url", "{error}");
 static PASSWORD: Code = Code::new("redis.password", "{error}");
@@ -425,9 +453,7 @@ impl Redis {
                 Reply::Status(_) => {}
                 // The server has no password: say so, and carry on.
                 Reply::Error(e) if e.contains("without any password configured") => {
-                    found.detail.push(
-                        "a password was given but the server requires none (AUTH ignored)".into(),
-                    );
+                    found.detail.push(Reason::new(&D_NO_PASSWORD_NEEDED).into());
                 }
                 Reply::Error(e) => {
                     let code = e.split_whitespace().next().unwrap_or("");
@@ -514,15 +540,14 @@ impl Redis {
         let used = num("used_memory");
         let maxmemory = num("maxmemory").filter(|m| *m > 0.0);
         let system = num("total_system_memory").filter(|m| *m > 0.0);
-        let mut detail = vec![format!(
-            "Redis {version} at {}{}, role {role}",
-            target.address,
-            if target.db != 0 {
-                format!(" db {}", target.db)
-            } else {
-                String::new()
-            }
-        )];
+        let mut detail: Vec<Detail> = vec![
+            Reason::new(&D_SERVER)
+                .with("version", version)
+                .with("address", &target.address)
+                .with_opt("db", (target.db != 0).then_some(target.db))
+                .with("role", role)
+                .into(),
+        ];
         let mut observed: Vec<(Status, Reason)> = Vec::new();
         if let Some(used) = used {
             match maxmemory.or(system) {
@@ -533,12 +558,18 @@ impl Redis {
                     } else {
                         "system memory (no maxmemory set)"
                     };
-                    detail.push(format!(
-                        "used_memory {} of {of} {} ({}%)",
-                        format_bytes(used),
-                        format_bytes(limit),
-                        trim_float(pct, 1)
-                    ));
+                    let said = if maxmemory.is_some() {
+                        &D_MEMORY_MAX
+                    } else {
+                        &D_MEMORY_SYSTEM
+                    };
+                    detail.push(
+                        Reason::new(said)
+                            .with_quantity("used", used, Unit::Bytes)
+                            .with_quantity("limit", limit, Unit::Bytes)
+                            .with_quantity("pct", pct, Unit::Percent)
+                            .into(),
+                    );
                     metrics.push((
                         Metric::new(
                             "used_memory_pct",
@@ -569,7 +600,11 @@ impl Redis {
                 .held(&self.connected_clients),
                 format!("{} clients", trim_float(c, 0)),
             ));
-            detail.push(format!("connected_clients {}", trim_float(c, 0)));
+            detail.push(
+                Reason::new(&D_CLIENTS)
+                    .with("clients", trim_float(c, 0))
+                    .into(),
+            );
         }
         if let Some(k) = found.keys {
             metrics.push((
@@ -577,7 +612,7 @@ impl Redis {
                     .held(&self.key_count),
                 format!("{k} keys"),
             ));
-            detail.push(format!("key_count {k}"));
+            detail.push(Reason::new(&D_KEYS).with("keys", k).into());
         }
         let ping_at = metrics.len();
         metrics.push((
@@ -607,7 +642,12 @@ impl Redis {
                 info.get("master_host").map(String::as_str).unwrap_or("?"),
                 info.get("master_port").map(String::as_str).unwrap_or("?")
             );
-            detail.push(format!("replica of {master}, link {link}"));
+            detail.push(
+                Reason::new(&D_REPLICA)
+                    .with("master", &master)
+                    .with("link", link)
+                    .into(),
+            );
             if link != "up" {
                 observed.push((
                     Status::Fail,
@@ -644,7 +684,7 @@ struct Found {
     ping_ms: Option<f64>,
     info: BTreeMap<String, String>,
     keys: Option<i64>,
-    detail: Vec<String>,
+    detail: Vec<Detail>,
 }
 
 fn parse_info(text: &str) -> BTreeMap<String, String> {

@@ -23,7 +23,7 @@ use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
 use crate::values::outcome::Status;
 use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Limit, Threshold};
-use crate::values::units::{Unit, format_bytes, trim_float};
+use crate::values::units::{Unit, trim_float};
 
 /// The reason catalog entries of `sqlite` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[
@@ -47,7 +47,26 @@ pub(crate) static CODES: &[&Code] = &[
     &TIMEOUT,
     &EMPTY,
     &CORRUPT,
+    &D_FILE,
+    &D_FILE_WAL,
+    &D_CHECK_OK,
+    &D_CHECK_LINE,
+    &D_FIRST_MESSAGES,
+    &D_QUERY,
 ];
+
+// Detail lines (`-v`).
+static D_FILE: Code = Code::detail("sqlite.detail.file", "{path}: {size}, journal_mode {mode}");
+static D_FILE_WAL: Code = Code::detail(
+    "sqlite.detail.file_wal",
+    "{path}: {size}, journal_mode {mode} (WAL header)",
+);
+static D_CHECK_OK: Code = Code::detail("sqlite.detail.check_ok", "PRAGMA {step}: ok");
+/// One line of SQLite's own integrity report, quoted.
+static D_CHECK_LINE: Code = Code::detail("sqlite.detail.check_line", "{step}: {line}");
+static D_FIRST_MESSAGES: Code =
+    Code::detail("sqlite.detail.first_messages", "(first {count} messages)");
+static D_QUERY: Code = Code::detail("sqlite.detail.query", "query: {query} → {value}");
 
 static MISSING: Code = Code::new("sqlite.missing", "{path} does not exist");
 static STAT: Code = Code::new("sqlite.stat", "cannot stat {path}: {error}");
@@ -527,17 +546,17 @@ impl Sqlite {
             Some(_) => "ok".to_owned(),
             None => "readable".to_owned(),
         });
-        out = out.detail(format!(
-            "{}: {}, journal_mode {}{}",
-            path.display(),
-            format_bytes(size),
-            f.journal_mode,
-            if f.wal && f.journal_mode != "wal" {
-                " (WAL header)"
-            } else {
-                ""
-            }
-        ));
+        let file = if f.wal && f.journal_mode != "wal" {
+            &D_FILE_WAL
+        } else {
+            &D_FILE
+        };
+        out = out.detail(
+            Reason::new(file)
+                .with("path", path.display().to_string())
+                .with_quantity("size", size, Unit::Bytes)
+                .with("mode", &f.journal_mode),
+        );
         if f.size == 0 {
             out.observe(
                 Status::Warn,
@@ -547,7 +566,7 @@ impl Sqlite {
         if let Some(lines) = &f.integrity {
             let step = self.check.pragma().unwrap_or("check");
             if lines.len() == 1 && lines[0] == "ok" {
-                out = out.detail(format!("PRAGMA {step}: ok"));
+                out = out.detail(Reason::new(&D_CHECK_OK).with("step", step));
             } else {
                 let shown: Vec<String> = lines.iter().take(3).cloned().collect();
                 out.value = "corrupt".into();
@@ -557,10 +576,18 @@ impl Sqlite {
                         .with("step", step)
                         .with("errors", shown),
                 );
-                out.detail
-                    .extend(lines.iter().map(|l| format!("{step}: {l}")));
+                out.detail.extend(lines.iter().map(|l| {
+                    Reason::new(&D_CHECK_LINE)
+                        .with("step", step)
+                        .with("line", l)
+                        .into()
+                }));
                 if lines.len() >= MAX_ERRORS {
-                    out.detail.push(format!("(first {MAX_ERRORS} messages)"));
+                    out.detail.push(
+                        Reason::new(&D_FIRST_MESSAGES)
+                            .with("count", MAX_ERRORS)
+                            .into(),
+                    );
                 }
             }
         }
@@ -569,8 +596,12 @@ impl Sqlite {
             let label = spec.and_then(|s| s.unit.clone()).unwrap_or_default();
             out.value = format!("{}{label}", trim_float(n, 2));
             if let Some(q) = &self.query {
-                out.detail
-                    .push(format!("query: {q} → {}", trim_float(n, 6)));
+                out.detail.push(
+                    Reason::new(&D_QUERY)
+                        .with("query", q)
+                        .with("value", trim_float(n, 6))
+                        .into(),
+                );
             }
             let mut m = Metric::new("value", n, Unit::Number, Direction::HigherIsWorse)
                 .says(format!("value {}{label}", trim_float(n, 2)));

@@ -16,7 +16,7 @@ use super::{Attempt, CheckFuture, Ctx, Failure, Kind, Measurement, Metric, secti
 use crate::values::outcome::Status;
 use crate::values::reason::{Code, Reason};
 use crate::values::threshold::Direction;
-use crate::values::units::{Unit, format_millis};
+use crate::values::units::Unit;
 
 /// The reason catalog entries of `systemd` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[
@@ -30,7 +30,31 @@ pub(crate) static CODES: &[&Code] = &[
     &SPAWN,
     &IO,
     &TIMEOUT,
+    &D_NOT_FOUND,
+    &D_LOAD_ERROR,
+    &D_UNIT,
+    &D_UNIT_DESCRIBED,
+    &D_SINCE,
+    &D_FACTS,
+    &D_MAIN_PID,
+    &D_RESTARTS,
+    &D_RESULT,
 ];
+
+// Detail lines (`-v`): what `systemctl status` shows on its first lines.
+static D_NOT_FOUND: Code = Code::detail("systemd.detail.not_found", "unit {unit} not found");
+static D_LOAD_ERROR: Code = Code::detail("systemd.detail.load_error", "LoadError: {error}");
+static D_UNIT: Code = Code::detail("systemd.detail.unit", "{unit}: {state}");
+static D_UNIT_DESCRIBED: Code = Code::detail(
+    "systemd.detail.unit_described",
+    "{unit} ({description}): {state}",
+);
+static D_SINCE: Code = Code::detail("systemd.detail.since", "since {since}[ ({ago} ago)]");
+/// `facts`: a list of the three entries below.
+static D_FACTS: Code = Code::detail("systemd.detail.facts", "{facts}");
+static D_MAIN_PID: Code = Code::detail("systemd.detail.main_pid", "main pid {pid}");
+static D_RESTARTS: Code = Code::detail("systemd.detail.restarts", "NRestarts={restarts}");
+static D_RESULT: Code = Code::detail("systemd.detail.result", "Result={result}");
 
 static NOT_FOUND: Code = Code::new(
     "systemd.not_found",
@@ -281,7 +305,7 @@ fn evaluate(
     if load == "not-found" {
         let mut o = if want == "inactive" {
             // "Must not run" is met by a unit that does not exist.
-            Ok(Measurement::new("not-found").detail(format!("unit {id} not found")))
+            Ok(Measurement::new("not-found").detail(Reason::new(&D_NOT_FOUND).with("unit", id)))
         } else {
             Err(
                 Failure::fail(Reason::new(&NOT_FOUND).with("unit", id).with("want", want))
@@ -289,10 +313,10 @@ fn evaluate(
             )
         };
         if !show.get("LoadError").is_empty() {
-            let line = format!("LoadError: {}", show.get("LoadError"));
+            let line = Reason::new(&D_LOAD_ERROR).with("error", show.get("LoadError"));
             match &mut o {
-                Ok(m) => m.detail.push(line),
-                Err(f) => f.detail.push(line),
+                Ok(m) => m.detail.push(line.into()),
+                Err(f) => f.detail.push(line.into()),
             }
         }
         return o;
@@ -314,34 +338,40 @@ fn evaluate(
 
     // Detail: what `systemctl status` shows on its first lines.
     let desc = show.get("Description");
-    out = out.detail(if desc.is_empty() {
-        format!("{id}: {value}")
-    } else {
-        format!("{id} ({desc}): {value}")
-    });
+    out = out.detail(
+        if desc.is_empty() {
+            Reason::new(&D_UNIT)
+        } else {
+            Reason::new(&D_UNIT_DESCRIBED).with("description", desc)
+        }
+        .with("unit", id)
+        .with("state", value.clone()),
+    );
     let since = show.get("StateChangeTimestamp");
     if !since.is_empty() && since != "n/a" {
         let ago = parse_timestamp(since, now.offset())
             .map(|t| (*now - t).num_milliseconds())
-            .filter(|ms| *ms >= 0)
-            .map(|ms| format!(" ({} ago)", format_millis(ms as f64)))
-            .unwrap_or_default();
-        out = out.detail(format!("since {since}{ago}"));
+            .filter(|ms| *ms >= 0);
+        let mut said = Reason::new(&D_SINCE).with("since", since);
+        if let Some(ms) = ago {
+            said = said.with_quantity("ago", ms as f64, Unit::Millis);
+        }
+        out = out.detail(said);
     }
     let mut facts = Vec::new();
     match show.get("MainPID") {
         "" | "0" => {}
-        pid => facts.push(format!("main pid {pid}")),
+        pid => facts.push(Reason::new(&D_MAIN_PID).with("pid", pid)),
     }
     if let Some(n) = restarts {
-        facts.push(format!("NRestarts={n}"));
+        facts.push(Reason::new(&D_RESTARTS).with("restarts", n));
     }
     match show.get("Result") {
         "" | "success" => {}
-        r => facts.push(format!("Result={r}")),
+        r => facts.push(Reason::new(&D_RESULT).with("result", r)),
     }
     if !facts.is_empty() {
-        out = out.detail(facts.join(", "));
+        out = out.detail(Reason::new(&D_FACTS).with("facts", facts));
     }
 
     let state = |want: &str| {
@@ -414,12 +444,19 @@ mod tests {
         assert_eq!(o.0, Status::Pass);
         let o = o.1;
         assert_eq!(o.value, "active (running)");
-        assert!(
-            o.detail.iter().any(|d| d.contains("(7h ago)")),
-            "{:?}",
-            o.detail
-        );
-        assert!(o.detail.iter().any(|d| d.contains("NRestarts=2")));
+        use crate::check::harness::said;
+        use crate::values::reason::Param;
+        let since = said(&o.detail, "systemd.detail.since").unwrap();
+        match since.param("ago") {
+            Some(Param::Quantity(ms, Unit::Millis)) => assert_eq!(Unit::Millis.format(*ms), "7h"),
+            other => panic!("{other:?}"),
+        }
+        let facts = said(&o.detail, "systemd.detail.facts").unwrap();
+        let Some(Param::List(facts)) = facts.param("facts") else {
+            panic!("{facts:?}")
+        };
+        assert!(facts.iter().any(|f| matches!(f, Param::Reason(r)
+            if r.param("restarts") == Some(&Param::Int(2)))));
     }
 
     #[test]

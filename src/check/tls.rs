@@ -55,7 +55,38 @@ pub(crate) static CODES: &[&Code] = &[
     &REVOKED,
     &MALFORMED,
     &REJECTED,
+    &D_NO_VERIFY,
+    &D_TRUST_CA_FILE,
+    &D_TRUST_BUNDLE,
+    &D_TRUST_WEBPKI,
+    &D_PEER,
+    &D_CHAIN_ONE,
+    &D_CHAIN,
+    &D_CHAIN_CERT,
 ];
+
+// Detail lines (`-v`).
+static D_NO_VERIFY: Code = Code::detail(
+    "tls.detail.no_verify",
+    "verify: false (chain and host name not checked)",
+);
+static D_TRUST_CA_FILE: Code = Code::detail(
+    "tls.detail.trust_ca_file",
+    "trust: ca_file {path} ({roots})",
+);
+static D_TRUST_BUNDLE: Code =
+    Code::detail("tls.detail.trust_bundle", "trust: {path} ({roots} roots)");
+static D_TRUST_WEBPKI: Code = Code::detail(
+    "tls.detail.trust_webpki",
+    "trust: webpki-roots (no system CA bundle found)",
+);
+static D_PEER: Code = Code::detail("tls.detail.peer", "{target}[ ({peer})][, {session}]");
+static D_CHAIN_ONE: Code = Code::detail("tls.detail.chain_one", "chain: 1 certificate presented");
+static D_CHAIN: Code = Code::detail("tls.detail.chain", "chain: {count} certificates presented");
+static D_CHAIN_CERT: Code = Code::detail(
+    "tls.detail.chain_cert",
+    "  {role} {name}, notAfter {not_after}",
+);
 
 static SERVER_NAME: Code = Code::new(
     "tls.server_name",
@@ -342,7 +373,7 @@ impl ServerCertVerifier for Recorder {
 /// The trust anchors: `ca_file` alone when given (like `curl --cacert`),
 /// else the system bundle, else webpki-roots. Returns them with a note
 /// saying where they came from.
-fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, String), String> {
+fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, Reason), String> {
     let mut store = RootCertStore::empty();
     if let Some(ca) = ca_file {
         let path = ctx.path(ca);
@@ -363,7 +394,9 @@ fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, String), St
         }
         return Ok((
             store,
-            format!("trust: ca_file {} ({added})", path.display()),
+            Reason::new(&D_TRUST_CA_FILE)
+                .with("path", path.display().to_string())
+                .with("roots", added),
         ));
     }
     let env = std::env::var("SSL_CERT_FILE").ok();
@@ -381,14 +414,16 @@ fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, String), St
         };
         let (added, _) = store.add_parsable_certificates(certs);
         if added > 0 {
-            return Ok((store, format!("trust: {f} ({added} roots)")));
+            return Ok((
+                store,
+                Reason::new(&D_TRUST_BUNDLE)
+                    .with("path", f)
+                    .with("roots", added),
+            ));
         }
     }
     store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    Ok((
-        store,
-        "trust: webpki-roots (no system CA bundle found)".into(),
-    ))
+    Ok((store, Reason::new(&D_TRUST_WEBPKI)))
 }
 
 /// The reason a verified-at-a-good-time chain is still rejected.
@@ -442,7 +477,7 @@ impl Tls {
         let server_name = ServerName::try_from(sni.clone())
             .map_err(|_| Failure::unknown(Reason::new(&SERVER_NAME).with("name", &sni)))?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut trust_note = "verify: false (chain and host name not checked)".to_owned();
+        let mut trust_note = Reason::new(&D_NO_VERIFY);
         let inner = if self.verify {
             let (store, note) = roots(ctx, self.ca_file.as_deref())
                 .map_err(|e| Failure::unknown(Reason::new(&TRUST).with("error", e)))?;
@@ -594,28 +629,30 @@ impl Tls {
             out.observe_late(Status::Fail, r);
         }
 
-        let mut head = vec![format!(
-            "{target}{}",
-            peer.map(|p| format!(" ({p})")).unwrap_or_default()
-        )];
-        if !session.is_empty() {
-            head.push(session.join(" "));
-        }
-        out.detail.insert(0, head.join(", "));
-        out.detail.push(format!(
-            "chain: {} certificate{} presented",
-            infos.len(),
-            if infos.len() == 1 { "" } else { "s" }
-        ));
+        out.detail.insert(
+            0,
+            Reason::new(&D_PEER)
+                .with("target", target.to_string())
+                .with_opt("peer", peer.map(|p| p.to_string()))
+                .with_opt("session", (!session.is_empty()).then(|| session.join(" ")))
+                .into(),
+        );
+        let chain = if infos.len() == 1 {
+            Reason::new(&D_CHAIN_ONE)
+        } else {
+            Reason::new(&D_CHAIN).with("count", infos.len())
+        };
+        out.detail.push(chain.into());
         for c in infos.iter().skip(1) {
-            out.detail.push(format!(
-                "  {} {}, notAfter {}",
-                c.role,
-                c.short_name(),
-                super::x509::utc(c.not_after)
-            ));
+            out.detail.push(
+                Reason::new(&D_CHAIN_CERT)
+                    .with("role", &c.role)
+                    .with("name", c.short_name())
+                    .with("not_after", super::x509::utc(c.not_after))
+                    .into(),
+            );
         }
-        out.detail.push(trust_note);
+        out.detail.push(trust_note.into());
         Ok(out)
     }
 }

@@ -17,7 +17,33 @@ use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
 
 /// The catalog entries of certificate expiry (`tls`, `cert_file`).
-pub(crate) static CODES: &[&Code] = &[&NONE, &NOT_YET_VALID, &EXPIRED, &EXPIRES, &EXPIRES_1];
+pub(crate) static CODES: &[&Code] = &[
+    &NONE,
+    &NOT_YET_VALID,
+    &EXPIRED,
+    &EXPIRES,
+    &EXPIRES_1,
+    &D_NOT_AFTER,
+    &D_SUBJECT,
+    &D_ISSUER,
+    &D_SANS,
+    &D_FIRST_EARLIEST,
+    &D_EARLIEST,
+];
+
+// Detail lines (`-v`).
+static D_NOT_AFTER: Code = Code::detail("x509.detail.not_after", "notAfter {not_after} ({left})");
+static D_SUBJECT: Code = Code::detail("x509.detail.subject", "subject {subject}");
+static D_ISSUER: Code = Code::detail("x509.detail.issuer", "issuer {issuer}");
+static D_SANS: Code = Code::detail("x509.detail.sans", "SANs {sans}");
+static D_FIRST_EARLIEST: Code = Code::detail(
+    "x509.detail.first_earliest",
+    "{count} certificates; the first expires earliest",
+);
+static D_EARLIEST: Code = Code::detail(
+    "x509.detail.earliest",
+    "earliest expiry: {role} {name}, notAfter {not_after} ({left}), before the first certificate",
+);
 
 static NONE: Code = Code::new("cert.none", "no certificate");
 static NOT_YET_VALID: Code = Code::new("cert.not_yet_valid", "{who} not valid before {not_before}");
@@ -199,30 +225,27 @@ pub(crate) fn expiry(
     let mut out = Measurement::new(value);
 
     out = out
-        .detail(format!(
-            "notAfter {} ({})",
-            utc(first.not_after),
-            left_ja(first.not_after, now_ts)
-        ))
-        .detail(format!("subject {}", first.subject))
-        .detail(format!("issuer {}", first.issuer));
+        .detail(
+            Reason::new(&D_NOT_AFTER)
+                .with("not_after", utc(first.not_after))
+                .with("left", left_ja(first.not_after, now_ts)),
+        )
+        .detail(Reason::new(&D_SUBJECT).with("subject", &first.subject))
+        .detail(Reason::new(&D_ISSUER).with("issuer", &first.issuer));
     if !first.sans.is_empty() {
-        out = out.detail(format!("SANs {}", first.sans.join(", ")));
+        out = out.detail(Reason::new(&D_SANS).with("sans", first.sans.clone()));
     }
     if certs.len() > 1 {
         if ei == 0 {
-            out = out.detail(format!(
-                "{} certificates; the first expires earliest",
-                certs.len()
-            ));
+            out = out.detail(Reason::new(&D_FIRST_EARLIEST).with("count", certs.len()));
         } else {
-            out = out.detail(format!(
-                "earliest expiry: {} {}, notAfter {} ({}), before the first certificate",
-                earliest.role,
-                earliest.short_name(),
-                utc(earliest.not_after),
-                left_ja(earliest.not_after, now_ts)
-            ));
+            out = out.detail(
+                Reason::new(&D_EARLIEST)
+                    .with("role", &earliest.role)
+                    .with("name", earliest.short_name())
+                    .with("not_after", utc(earliest.not_after))
+                    .with("left", left_ja(earliest.not_after, now_ts)),
+            );
         }
     }
 
@@ -400,10 +423,14 @@ mod tests {
         assert_eq!(r.param("who"), Some(&"intermediate CN=Inter".into()));
         assert_eq!(r.param("first"), Some(&"certificate".into()));
         assert_eq!(r.param("first_days"), Some(&90i64.into()));
-        assert!(
-            detail
-                .iter()
-                .any(|d| d.starts_with("earliest expiry: intermediate CN=Inter"))
-        );
+        let said = detail.iter().find_map(|d| match d {
+            crate::values::reason::Detail::Said(r) if r.code.key == "x509.detail.earliest" => {
+                Some(r.clone())
+            }
+            _ => None,
+        });
+        let said = said.expect("an earliest-expiry detail");
+        assert_eq!(said.param("role"), Some(&"intermediate".into()));
+        assert_eq!(said.param("name"), Some(&"CN=Inter".into()));
     }
 }

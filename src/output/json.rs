@@ -35,7 +35,7 @@ pub fn value(run: &RunResult) -> Value {
                 "hint": r.check.hint,
                 "duration_ms": r.duration.as_millis() as u64,
                 "attempts": r.attempts,
-                "detail": o.detail,
+                "detail": super::words::details(&o.detail),
             })
         })
         .collect();

@@ -77,13 +77,13 @@ pub fn render(runs: &[&RunResult], warn_as: WarnAs) -> String {
                 Status::Fail => format!(
                     "      <failure type=\"fail\" message=\"{}\">{}</failure>\n",
                     esc(&o.message),
-                    esc(&o.detail.join("\n"))
+                    esc(&super::words::details(&o.detail).join("\n"))
                 ),
                 Status::Warn if warn_as == WarnAs::Failure => {
                     format!(
                         "      <failure type=\"warn\" message=\"{}\">{}</failure>\n",
                         esc(&o.message),
-                        esc(&o.detail.join("\n"))
+                        esc(&super::words::details(&o.detail).join("\n"))
                     )
                 }
                 Status::Warn => {

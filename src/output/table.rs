@@ -44,7 +44,7 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
             detail.push(format!("→ {h}"));
         }
         if opts.verbose && o.status != Status::Skip {
-            detail.extend(o.detail.iter().cloned());
+            detail.extend(super::words::details(&o.detail));
             detail.push(format!(
                 "{} · {:.0}ms · {} attempt{}",
                 r.check.kind_name,

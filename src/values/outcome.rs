@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::values::reason::{Reason, say};
+use crate::values::reason::{Detail, Reason, say};
 use crate::values::threshold::Threshold;
 use crate::values::units::Unit;
 
@@ -105,8 +105,9 @@ pub struct Outcome {
     pub message: String,
     /// Why, as data (JSON `reason`), in the order of `message`.
     pub reasons: Vec<Reason>,
-    /// Further lines shown with `-v` and in JSON.
-    pub detail: Vec<String>,
+    /// Further lines shown with `-v` and in JSON (data; the presentation
+    /// layer words them).
+    pub detail: Vec<Detail>,
     /// The threshold the headline metric was held against, for reports and perfdata.
     pub threshold: Option<Threshold>,
 }
@@ -165,7 +166,7 @@ impl Outcome {
         self
     }
 
-    pub fn with_detail(mut self, line: impl Into<String>) -> Outcome {
+    pub fn with_detail(mut self, line: impl Into<Detail>) -> Outcome {
         self.detail.push(line.into());
         self
     }

@@ -52,7 +52,27 @@ impl Code {
     pub const fn variant(key: &'static str, code: &'static str, en: &'static str) -> Code {
         Code { key, code, en }
     }
+
+    /// An entry for a `-v` detail line ([`Detail::Said`]): words for
+    /// people, translated like reasons, but no machine contract (JSON
+    /// gives detail lines as text), so its code is `detail` and the
+    /// reasons table does not list it.
+    pub const fn detail(key: &'static str, en: &'static str) -> Code {
+        Code {
+            key,
+            code: DETAIL,
+            en,
+        }
+    }
+
+    /// Whether this entry words a detail line, not a reason.
+    pub fn is_detail(&self) -> bool {
+        self.code == DETAIL
+    }
 }
+
+/// The code of every detail entry.
+const DETAIL: &str = "detail";
 
 /// A parameter value of a reason.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +128,16 @@ impl From<i64> for Param {
 }
 impl From<u16> for Param {
     fn from(i: u16) -> Param {
+        Param::Int(i64::from(i))
+    }
+}
+impl From<u32> for Param {
+    fn from(i: u32) -> Param {
+        Param::Int(i64::from(i))
+    }
+}
+impl From<i32> for Param {
+    fn from(i: i32) -> Param {
         Param::Int(i64::from(i))
     }
 }
@@ -175,6 +205,20 @@ impl Reason {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, p)| p)
     }
 
+    /// Rewrites every text parameter (nested ones too) with `f`: secret
+    /// redaction.
+    pub fn map_text(&mut self, f: &dyn Fn(&str) -> String) {
+        fn param(p: &mut Param, f: &dyn Fn(&str) -> String) {
+            match p {
+                Param::Text(t) => *t = f(t),
+                Param::List(l) => l.iter_mut().for_each(|p| param(p, f)),
+                Param::Reason(r) => r.map_text(f),
+                Param::Int(_) | Param::Quantity(..) | Param::Bool(_) => {}
+            }
+        }
+        self.params.iter_mut().for_each(|(_, p)| param(p, f));
+    }
+
     /// `{"code": "http.status", "params": {"got": 503, "want": [200]}}`.
     pub fn json(&self) -> Value {
         let mut params = Map::new();
@@ -182,6 +226,54 @@ impl Reason {
             params.insert((*n).to_owned(), p.json());
         }
         json!({"code": self.code.code, "params": params})
+    }
+}
+
+/// One `-v` detail line of a result: either a fact in the catalog's words
+/// (a [`Code::detail`] entry and its parameters, said by the presentation
+/// layer like a reason) or data quoted exactly as observed (a log line, a
+/// command's output line), which no language changes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Detail {
+    Said(Reason),
+    Raw(String),
+}
+
+impl Detail {
+    /// Observed data, quoted verbatim.
+    pub fn raw(text: impl Into<String>) -> Detail {
+        Detail::Raw(text.into())
+    }
+
+    /// The line in the installed words (see [`say`]).
+    pub fn text(&self) -> String {
+        match self {
+            Detail::Said(r) => say(r),
+            Detail::Raw(t) => t.clone(),
+        }
+    }
+
+    /// Rewrites the quoted text and every text parameter with `f`.
+    pub fn map_text(&mut self, f: &dyn Fn(&str) -> String) {
+        match self {
+            Detail::Said(r) => r.map_text(f),
+            Detail::Raw(t) => *t = f(t),
+        }
+    }
+}
+
+impl From<Reason> for Detail {
+    fn from(r: Reason) -> Detail {
+        Detail::Said(r)
+    }
+}
+
+/// Text handed over as a detail is quoted as is: what a workflow step
+/// observed (its output, a path it wrote). A sentence of opsrun's own is a
+/// `Reason` with a `Code::detail` entry instead.
+impl From<String> for Detail {
+    fn from(t: String) -> Detail {
+        Detail::Raw(t)
     }
 }
 
@@ -234,8 +326,19 @@ pub mod common {
     /// The check's task ended without a result (a bug, reported not hidden).
     pub static UNFINISHED: Code = Code::new("unfinished", "check did not finish");
 
+    /// Detail lines the engine adds: retries, `severity: warn`.
+    pub static RETRY_PASSED: Code =
+        Code::detail("retry.passed", "passed after {attempts} attempts");
+    pub static RETRY_STILL: Code =
+        Code::detail("retry.still", "still {status} after {attempts} attempts");
+    pub static SEVERITY_WARN: Code =
+        Code::detail("severity.warn", "failure counted as warn (severity: warn)");
+
     /// Every common entry (docs/reasons.md lists them).
     pub static CODES: &[&Code] = &[
+        &RETRY_PASSED,
+        &RETRY_STILL,
+        &SEVERITY_WARN,
         &TIMEOUT,
         &THRESHOLD,
         &INTERRUPTED,

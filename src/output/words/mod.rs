@@ -7,11 +7,26 @@
 
 pub mod en;
 
-use crate::values::reason::{Param, Reason};
+use crate::values::reason::{Detail, Param, Reason};
 
 /// Installs the default words (English) for the run's messages.
 pub fn install() {
     crate::values::reason::install_words(en::say);
+}
+
+/// A `-v` detail line as people read it: a said fact in the run's words
+/// (the words installed for messages, so both read in one language), raw
+/// data as observed.
+pub fn detail(d: &Detail) -> String {
+    match d {
+        Detail::Said(r) => crate::values::reason::say(r),
+        Detail::Raw(t) => t.clone(),
+    }
+}
+
+/// The detail lines of a result.
+pub fn details(ds: &[Detail]) -> Vec<String> {
+    ds.iter().map(detail).collect()
 }
 
 /// Fills `template` with `reason`'s parameters: `{name}` → the parameter,

@@ -98,6 +98,7 @@ pub(crate) static CODES: &[&Code] = &[
     &D_WAL_HIDDEN,
     &D_NOT_REPLAYED,
     &D_PRIMARY_NONE,
+    &D_PRIMARY_HIDDEN,
     &D_PRIMARY_ONE,
     &D_PRIMARY_MANY,
     &D_STANDBY,
@@ -166,6 +167,10 @@ static D_NOT_REPLAYED: Code = Code::detail(
 static D_PRIMARY_NONE: Code = Code::detail(
     "postgres.detail.primary_none",
     "primary, no standby connected",
+);
+static D_PRIMARY_HIDDEN: Code = Code::detail(
+    "postgres.detail.primary_hidden",
+    "primary, {standbys} standby(s) (lag hidden: grant pg_monitor)",
 );
 static D_PRIMARY_ONE: Code = Code::detail(
     "postgres.detail.primary_one",
@@ -1258,11 +1263,14 @@ async fn replication(client: &Client, rep: &Replication, found: &mut Findings) -
                 if n == 1 { "" } else { "s" },
                 format_millis(l)
             ),
-            None => "primary, no standby connected".into(),
+            None if n == 0 => "primary, no standby connected".into(),
+            // Connected, but this user cannot see their state or lag.
+            None => format!("primary, {n} standby(s) (lag hidden: grant pg_monitor)"),
         };
         found.detail.push(
             match max_lag {
-                None => Reason::new(&D_PRIMARY_NONE),
+                None if n == 0 => Reason::new(&D_PRIMARY_NONE),
+                None => Reason::new(&D_PRIMARY_HIDDEN).with("standbys", n),
                 Some(l) if n == 1 => {
                     Reason::new(&D_PRIMARY_ONE).with_quantity("lag", l, Unit::Millis)
                 }

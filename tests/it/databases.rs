@@ -605,6 +605,13 @@ fn postgres_replication_primary_and_streaming_standby_seed_004() {
         msg(c),
         "replication lag of 1 standby(s) is hidden from this user (grant pg_monitor)"
     );
+    // The standby is connected; only its lag is hidden (it once read
+    // "no standby connected").
+    assert_eq!(
+        c["value"], "primary, 1 standby(s) (lag hidden: grant pg_monitor)",
+        "{c:#}"
+    );
+    assert_eq!(metric(c, "standbys"), 1.0);
     let c = check(&doc, "plain-standby");
     assert_eq!(c["status"], "pass", "{c:#}");
     assert!(

@@ -340,6 +340,44 @@ mod registry_tests {
         }
     }
 
+    /// Kinds measure and hand over data: no kind builds a detail line
+    /// with `format!` (a fact is a `Code::detail` reason, observed text is
+    /// `Detail::raw`) or holds a value against a threshold itself.
+    #[test]
+    fn kinds_hand_over_data_not_sentences() {
+        fn files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    files(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/check"),
+            &mut all,
+        );
+        assert!(all.len() > 20, "{all:?}");
+        // Split so this file does not match itself; compared without
+        // whitespace, so a call rustfmt wrapped still matches.
+        let banned = [
+            ["detail(", "format!("].concat(),
+            ["detail.push(", "format!("].concat(),
+            ["detail.insert(0,", "format!("].concat(),
+            [".ev", "al("].concat(),
+        ];
+        for f in all {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let bare: String = text.split_whitespace().collect();
+            for b in &banned {
+                assert!(!bare.contains(b.as_str()), "{} contains `{b}`", f.display());
+            }
+        }
+    }
+
     #[test]
     fn roles_are_read_by_name() {
         assert!(has_role("http", Role::HealthEndpoint));

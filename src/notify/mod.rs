@@ -16,6 +16,7 @@ use std::time::Duration;
 use std::path::PathBuf;
 
 use crate::history::RunRecord;
+use crate::output::notify as words;
 use crate::output::{Format, RenderCtx, RenderOpts};
 use crate::runbook::Runbook;
 use crate::values::outcome::Status;
@@ -179,17 +180,11 @@ impl Plan {
             else {
                 break;
             };
-            let label = |name: &str| {
-                if multi {
-                    format!("{name} ({})", t.runbook)
-                } else {
-                    name.to_owned()
-                }
-            };
+            let label = |name: &str| words::label(name, multi.then_some(t.runbook.as_str()));
             warn_unusable(t, multi);
             if rec.interrupted {
                 if self.verbose {
-                    eprintln!("notify: {}: interrupted run, nothing sent", t.runbook);
+                    eprintln!("{}", words::interrupted(&t.runbook));
                 }
                 continue;
             }
@@ -199,17 +194,11 @@ impl Plan {
                 let Ok(sender) = &c.sender else { continue };
                 let Some(event) = event(&c.on, status, t.previous) else {
                     if self.verbose {
-                        let on: Vec<&str> = c.on.iter().map(|t| t.as_str()).collect();
-                        eprintln!(
-                            "notify: {} not sent (run is {}; on: [{}])",
-                            label(c.name),
-                            status.as_str(),
-                            on.join(", ")
-                        );
+                        eprintln!("{}", words::not_sent(&label(c.name), status, &c.on));
                     }
                     continue;
                 };
-                let subject = subject(event, rec);
+                let subject = words::subject(event, rec);
                 let body = report
                     .get_or_insert_with(|| {
                         let mut one = RenderCtx {
@@ -252,17 +241,7 @@ impl Plan {
         if inc.diagnostics.interrupted.is_some() {
             return;
         }
-        let word = match &inc.verify {
-            Some(v) if v.recovered => "復旧",
-            _ => status_word(inc.status()),
-        };
-        let subject = format!(
-            "[opsrun][{word}] {} 【障害報告】{} {}（{}）",
-            inc.diagnostics.host,
-            inc.system.as_deref().unwrap_or(&inc.title),
-            inc.level.as_str(),
-            inc.level_name
-        );
+        let subject = words::incident_subject(inc);
         let body = crate::output::render(Format::Report, ctx, &RenderOpts::default());
         let jobs = t
             .channels
@@ -286,14 +265,10 @@ impl Plan {
 fn warn_unusable(t: &Target, multi: bool) {
     for c in &t.channels {
         if let Err(why) = &c.sender {
-            let label = if multi {
-                format!("{} ({})", c.name, t.runbook)
-            } else {
-                c.name.to_owned()
-            };
+            let label = words::label(c.name, multi.then_some(t.runbook.as_str()));
             eprintln!(
-                "warning: notification {label} cannot be sent: {}",
-                crate::secret::redact(&why.to_string())
+                "{}",
+                words::unusable(&label, crate::secret::redact(&why.to_string()))
             );
         }
     }
@@ -310,7 +285,7 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("warning: notifications not sent: cannot start the runtime: {e}");
+            eprintln!("{}", words::no_runtime(e));
             return;
         }
     };
@@ -331,12 +306,15 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     for (label, r) in labels.iter().zip(results) {
         match r {
             Ok(done) if verbose => {
-                eprintln!("notify: {label} sent: {}", crate::secret::redact(&done))
+                eprintln!("{}", words::sent(label, crate::secret::redact(&done)))
             }
             Ok(_) => {}
             Err(e) => eprintln!(
-                "warning: notification {label} failed: {}",
-                crate::secret::redact(&without_os_error(&e.to_string()))
+                "{}",
+                words::failed(
+                    label,
+                    crate::secret::redact(&without_os_error(&e.to_string()))
+                )
             ),
         }
     }
@@ -406,39 +384,6 @@ fn event(on: &[Trigger], status: Status, previous: Option<Status>) -> Option<Tri
     on.contains(&t).then_some(t)
 }
 
-/// The report's word for a status.
-fn status_word(s: Status) -> &'static str {
-    match s {
-        Status::Pass | Status::Skip => "正常",
-        Status::Warn => "警告",
-        Status::Fail => "異常",
-        Status::Unknown => "不明",
-    }
-}
-
-/// `[opsrun][警告] web01 日次点検: 1 warn 0 fail` (`N unknown` when some).
-fn subject(event: Trigger, rec: &RunRecord) -> String {
-    let word = match event {
-        Trigger::Pass => "正常",
-        Trigger::Warn => "警告",
-        Trigger::Fail => "異常",
-        Trigger::Unknown => "不明",
-        Trigger::Recovered => "復旧",
-    };
-    let mut s = format!(
-        "[opsrun][{word}] {} {}: {} warn {} fail",
-        rec.host,
-        rec.title,
-        rec.count(Status::Warn),
-        rec.count(Status::Fail)
-    );
-    let unknown = rec.count(Status::Unknown);
-    if unknown > 0 {
-        s.push_str(&format!(" {unknown} unknown"));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,27 +404,5 @@ mod tests {
             Some(Trigger::Pass)
         );
         assert_eq!(event(&[], Fail, None), None);
-    }
-
-    #[test]
-    fn subjects() {
-        let rec = RunRecord {
-            runbook: "daily".into(),
-            title: "日次点検".into(),
-            system: None,
-            host: "web01".into(),
-            started_at: chrono::DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00").unwrap(),
-            duration_ms: 1,
-            interrupted: false,
-            results: Vec::new(),
-        };
-        assert_eq!(
-            subject(Trigger::Warn, &rec),
-            "[opsrun][警告] web01 日次点検: 0 warn 0 fail"
-        );
-        assert_eq!(
-            subject(Trigger::Recovered, &rec),
-            "[opsrun][復旧] web01 日次点検: 0 warn 0 fail"
-        );
     }
 }

@@ -16,6 +16,7 @@ mod json;
 pub(crate) mod junit;
 mod markdown;
 mod nagios;
+pub(crate) mod notify;
 pub(crate) mod prometheus;
 pub(crate) mod prune;
 pub mod report;

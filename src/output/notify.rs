@@ -1,0 +1,140 @@
+//! What `--notify` says (the bodies are the reports, rendered by
+//! `render`): the subject of each message, and the lines on stderr about
+//! a notification that was sent (`-v`), not sent, or failed. `notify`
+//! hands the facts (the run's record, the channel, its error) and prints
+//! these lines; the words are here.
+
+use std::fmt::Display;
+
+use crate::history::RunRecord;
+use crate::incident::IncidentRun;
+use crate::runbook::notify::Trigger;
+use crate::values::outcome::Status;
+
+/// The subject's word for a run's status.
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass | Status::Skip => "正常",
+        Status::Warn => "警告",
+        Status::Fail => "異常",
+        Status::Unknown => "不明",
+    }
+}
+
+/// `[opsrun][警告] web01 日次点検: 1 warn 0 fail` (`N unknown` when some).
+pub(crate) fn subject(event: Trigger, rec: &RunRecord) -> String {
+    let word = match event {
+        Trigger::Pass => "正常",
+        Trigger::Warn => "警告",
+        Trigger::Fail => "異常",
+        Trigger::Unknown => "不明",
+        Trigger::Recovered => "復旧",
+    };
+    let mut s = format!(
+        "[opsrun][{word}] {} {}: {} warn {} fail",
+        rec.host,
+        rec.title,
+        rec.count(Status::Warn),
+        rec.count(Status::Fail)
+    );
+    let unknown = rec.count(Status::Unknown);
+    if unknown > 0 {
+        s.push_str(&format!(" {unknown} unknown"));
+    }
+    s
+}
+
+/// `[opsrun][異常] web01 【障害報告】AI見積りシステム P1（緊急）`.
+pub(crate) fn incident_subject(inc: &IncidentRun) -> String {
+    let word = match &inc.verify {
+        Some(v) if v.recovered => "復旧",
+        _ => status_word(inc.status()),
+    };
+    format!(
+        "[opsrun][{word}] {} 【障害報告】{} {}（{}）",
+        inc.diagnostics.host,
+        inc.system.as_deref().unwrap_or(&inc.title),
+        inc.level.as_str(),
+        inc.level_name
+    )
+}
+
+/// How a channel is named on stderr: `email`, or `email (daily)` when
+/// several runbooks notify.
+pub(crate) fn label(channel: &str, runbook: Option<&str>) -> String {
+    match runbook {
+        Some(rb) => format!("{channel} ({rb})"),
+        None => channel.to_owned(),
+    }
+}
+
+/// A channel whose secret cannot be read.
+pub(crate) fn unusable(label: &str, why: impl Display) -> String {
+    format!("warning: notification {label} cannot be sent: {why}")
+}
+
+/// A message that was not delivered.
+pub(crate) fn failed(label: &str, why: impl Display) -> String {
+    format!("warning: notification {label} failed: {why}")
+}
+
+/// `-v`: a message that was delivered, with what the server said.
+pub(crate) fn sent(label: &str, done: impl Display) -> String {
+    format!("notify: {label} sent: {done}")
+}
+
+/// `-v`: a channel whose `on:` does not list the run's status.
+pub(crate) fn not_sent(label: &str, status: Status, on: &[Trigger]) -> String {
+    let on: Vec<&str> = on.iter().map(|t| t.as_str()).collect();
+    format!(
+        "notify: {label} not sent (run is {}; on: [{}])",
+        status.as_str(),
+        on.join(", ")
+    )
+}
+
+/// `-v`: an interrupted run is not notified about.
+pub(crate) fn interrupted(runbook: &str) -> String {
+    format!("notify: {runbook}: interrupted run, nothing sent")
+}
+
+/// Nothing could be sent at all.
+pub(crate) fn no_runtime(why: impl Display) -> String {
+    format!("warning: notifications not sent: cannot start the runtime: {why}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects() {
+        let rec = RunRecord {
+            runbook: "daily".into(),
+            title: "日次点検".into(),
+            system: None,
+            host: "web01".into(),
+            started_at: chrono::DateTime::parse_from_rfc3339("2025-10-21T09:00:00+09:00").unwrap(),
+            duration_ms: 1,
+            interrupted: false,
+            results: Vec::new(),
+        };
+        assert_eq!(
+            subject(Trigger::Warn, &rec),
+            "[opsrun][警告] web01 日次点検: 0 warn 0 fail"
+        );
+        assert_eq!(
+            subject(Trigger::Recovered, &rec),
+            "[opsrun][復旧] web01 日次点検: 0 warn 0 fail"
+        );
+    }
+
+    #[test]
+    fn stderr_lines() {
+        assert_eq!(label("email", Some("daily")), "email (daily)");
+        assert_eq!(
+            not_sent("slack", Status::Pass, &[Trigger::Fail, Trigger::Recovered]),
+            "notify: slack not sent (run is pass; on: [fail, recovered])"
+        );
+    }
+}

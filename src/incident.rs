@@ -227,11 +227,7 @@ async fn run_action(
             (state(Some(Reason::new(&reasons::BACKUP_STEP))), vec![])
         }
         Step::Check(_, kind) => {
-            let base_dir = rb
-                .path
-                .parent()
-                .map(|p| p.to_path_buf())
-                .unwrap_or_default();
+            let base_dir = crate::values::io::dir_of(&rb.path).to_path_buf();
             let o =
                 crate::engine::attempt(kind.as_ref(), &Ctx::new(now, a.timeout, base_dir)).await;
             let lines: Vec<String> = o

@@ -28,7 +28,10 @@ pub fn judge(attempt: Attempt) -> Outcome {
                 };
             }
             o.threshold = head
-                .and_then(|h| m.metrics[h].threshold.clone())
+                .and_then(|h| {
+                    let t = m.metrics[h].threshold.clone()?;
+                    Some(t.resolved(m.metrics[h].direction))
+                })
                 .filter(|t| t.warn.is_some() || t.fail.is_some());
             o.detail = m.detail;
             let (late, early): (Vec<_>, Vec<_>) = m.observations.into_iter().partition(|x| x.late);

@@ -5,6 +5,10 @@
 //! The binary's `main` only calls [`main_entry`]; everything is here so
 //! tests and benchmarks can reach the pieces.
 
+// Everything printed goes through `stdio` (a closed pipe is quiet, a full
+// disk is an error, nothing panics): `println!` and friends are refused.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod backup;
 pub mod check;
 pub mod commands;
@@ -23,5 +27,7 @@ pub mod secret;
 pub mod spec;
 pub mod suggest;
 pub mod values;
+
+pub mod stdio;
 
 pub use commands::main_entry;

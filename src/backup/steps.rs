@@ -65,7 +65,8 @@ fn fresh(dest: &Path, name: &str) -> Result<(), Error> {
             name: name.to_owned(),
         });
     }
-    if let Some(p) = dest.parent() {
+    {
+        let p = crate::values::io::dir_of(dest);
         fs::create_dir_all(p).map_err(|error| Error::Create {
             path: p.to_path_buf(),
             error,

@@ -101,7 +101,8 @@ pub(crate) fn copy_path(
         }));
     }
     let mut c = Copied::default();
-    if let Some(parent) = to.parent() {
+    {
+        let parent = crate::values::io::dir_of(to);
         fs::create_dir_all(parent).map_err(at(parent))?;
     }
     if meta.is_dir() {

@@ -278,7 +278,7 @@ fn classify(e: &rusqlite::Error, path: &Path, wal: bool, step: &str) -> Problem 
     }) else {
         return Problem::Fail(Reason::new(&ERROR).with("step", step).with("error", msg));
     };
-    let dir = path.parent().unwrap_or(Path::new("/"));
+    let dir = crate::values::io::dir_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

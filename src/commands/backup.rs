@@ -2,7 +2,7 @@
 //! the backup workflow (`crate::backup`) on a runtime with Ctrl-C/SIGTERM
 //! watched, then present the run like `opsrun run` does.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -33,11 +33,7 @@ pub(super) fn command(action: BackupAction, execute: bool, args: &RunArgs) -> Re
             "no `backup: {{dir: …, pattern: …}}` block: `opsrun backup {what}` needs to know where the generations are"
         ),
     };
-    let base_dir = rb
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let base_dir = crate::values::io::dir_of(&rb.path).to_path_buf();
     let resolve = |p: &str| {
         let p = PathBuf::from(p);
         if p.is_absolute() { p } else { base_dir.join(p) }

@@ -19,7 +19,7 @@ pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
     let plan = Plan::for_history(cmd)?;
     let path = &plan.history.path;
     let Some(store) = Store::open_existing(path).map_err(Error::History)? else {
-        eprintln!("no history yet at {}", path.display());
+        crate::stdio::say_err!("no history yet at {}", path.display());
         return Ok(exit::OK);
     };
     let listing = match &cmd.check {
@@ -70,7 +70,7 @@ pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
         .flatten();
     emit(&plan, &mut ctx, note.is_none(), "");
     if let Some(n) = note {
-        eprintln!("{n}");
+        crate::stdio::say_err!("{n}");
     }
     Ok(exit::OK)
 }

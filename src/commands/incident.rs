@@ -79,7 +79,7 @@ pub(super) fn command(
     // interrupted the incident left recording 2 s (history::stop).
     stop::results_ready();
     if refused {
-        eprintln!(
+        crate::stdio::say_err!(
             "error: refusing to run recovery actions: no terminal to confirm them (stdin is not a TTY); add --yes to run them unattended"
         );
     }
@@ -129,7 +129,7 @@ pub(super) fn command(
     };
     emit(&plan, &mut ctx, true, lead);
     if let Some(w) = ctx.history.as_deref().and_then(Session::warning) {
-        eprintln!("{w}");
+        crate::stdio::say_err!("{w}");
     }
     // Interrupted (or stopped while recording): no notification, the
     // signal's code.

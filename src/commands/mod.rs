@@ -13,8 +13,7 @@ mod report;
 mod run;
 mod validate;
 
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -59,13 +58,13 @@ pub fn main_entry() -> i32 {
         Ok(code) => code,
         // The one place an error becomes words.
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::stdio::say_err!("error: {e}");
             exit::UNKNOWN
         }
     };
     // A command stopped by a signal ends with the signal's code, whatever
-    // its checks said.
-    stop::signal().map_or(code, stop::exit_code)
+    // its checks said; a report that could not be written is not a 0.
+    stop::signal().map_or(crate::stdio::exit_code(code), stop::exit_code)
 }
 
 fn init_tracing() {
@@ -124,8 +123,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::History(c) => history::command(&c),
         Command::Report(c) => report::command(&c),
         Command::Completions { shell } => {
+            // Into memory first: clap_complete panics when its writer fails.
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "opsrun", &mut std::io::stdout());
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "opsrun", &mut out);
+            write_stdout_styled(&String::from_utf8_lossy(&out));
             Ok(exit::OK)
         }
         Command::Man => {
@@ -173,11 +175,10 @@ impl Progress {
             let started = std::time::Instant::now();
             loop {
                 s.store(true, Ordering::SeqCst);
-                eprint!(
+                crate::stdio::err(&format!(
                     "\r\x1b[2K… running checks ({:.0}s)",
                     started.elapsed().as_secs_f64() + 1.0
-                );
-                let _ = std::io::stderr().flush();
+                ));
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
@@ -192,38 +193,22 @@ impl Progress {
             t.abort();
         }
         if self.shown.load(Ordering::SeqCst) {
-            eprint!("\r\x1b[2K");
+            crate::stdio::err("\r\x1b[2K");
         }
     }
 }
 
-/// Writes `text` to `path` through a temporary file in the same directory
-/// and a rename, so a reader (node_exporter) never sees half a file.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| std::io::Error::new(e.kind(), crate::values::io_reason(&e)))
+/// Writes to stdout through the one writer (`crate::stdio`): a closed
+/// pipe (`| head`) ends output quietly, a full disk is an error. Control
+/// characters are shown escaped (`values::text::printable`, a no-op on
+/// text `output::render` already cleaned); only [`write_stdout_styled`]
+/// may send escape sequences.
+pub(crate) fn write_stdout(s: &str) {
+    crate::stdio::out(&crate::values::text::printable(s));
 }
 
-/// Writes to stdout; a closed pipe (`| head`) is not an error.
-pub(crate) fn write_stdout(s: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(s.as_bytes());
-    let _ = out.flush();
+/// Writes text whose escape sequences are opsrun's own (the coloured
+/// table, whose cells are escaped one by one), or generated scripts.
+pub(crate) fn write_stdout_styled(s: &str) {
+    crate::stdio::out(s);
 }

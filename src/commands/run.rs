@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::cli::RunArgs;
 use super::plan::Plan;
-use super::{Progress, Result, spawn_signal_watch, write_atomically, write_stdout};
+use super::{Progress, Result, spawn_signal_watch, write_stdout_styled};
 use crate::engine::{self, RunResult};
 use crate::exit;
 use crate::history::{RunRecord, Session, stop};
@@ -92,7 +92,7 @@ pub(super) fn present(plan: Plan, results: &[RunResult]) -> i32 {
             *session = Session::record(&plan.history, &records);
         }
         if let Some(w) = session.warning() {
-            eprintln!("{w}");
+            crate::stdio::say_err!("{w}");
         }
     }
     // After the run is printed and recorded; never changes the exit code.
@@ -112,7 +112,7 @@ pub(super) fn emit(plan: &Plan, ctx: &mut RenderCtx, show: bool, lead: &str) {
     let mut opts = plan.output.opts.clone();
     for (format, path) in &plan.output.outputs {
         if *format == Format::Prometheus {
-            opts.prom.previous_success = std::fs::read_to_string(path)
+            opts.prom.previous_success = crate::stdio::read_previous(path)
                 .map(|t| output::prometheus::previous_success(&t))
                 .unwrap_or_default();
         }
@@ -120,12 +120,14 @@ pub(super) fn emit(plan: &Plan, ctx: &mut RenderCtx, show: bool, lead: &str) {
             color: false,
             ..opts.clone()
         };
-        if let Err(e) = write_atomically(path, &output::render(*format, ctx, &plain)) {
-            eprintln!("error: --output {}: {e}", path.display());
+        if let Err(e) = crate::stdio::replace_file(path, &output::render(*format, ctx, &plain)) {
+            crate::stdio::failed(&format!("--output {}: {e}", path.display()));
         }
     }
     if show {
-        write_stdout(&format!(
+        // Rendered text is already escaped (`output::render`); the
+        // coloured table carries its own escape sequences.
+        write_stdout_styled(&format!(
             "{lead}{}",
             output::render(plan.output.format, ctx, &opts)
         ));

@@ -20,7 +20,7 @@ pub(super) fn validate(paths: &[PathBuf], dir: &DirArg, vars: &BTreeMap<String, 
         if p.is_dir() {
             let found = runbook_files(p);
             if found.is_empty() {
-                eprintln!(
+                crate::stdio::say_err!(
                     "error: {}: no runbook files (*.yaml) in this directory",
                     p.display()
                 );
@@ -42,24 +42,24 @@ pub(super) fn validate(paths: &[PathBuf], dir: &DirArg, vars: &BTreeMap<String, 
     for f in &files {
         if crate::runbook::notify::is_config_file(f) {
             match crate::runbook::notify::load(f) {
-                Ok(_) => println!("ok: {} (configuration)", f.display()),
+                Ok(_) => crate::stdio::say_out!("ok: {} (configuration)", f.display()),
                 Err(e) => {
                     bad += 1;
-                    eprintln!("error: {e}");
+                    crate::stdio::say_err!("error: {e}");
                 }
             }
             continue;
         }
         match runbook::load(f, vars) {
-            Ok(rb) => println!("ok: {} ({} checks)", f.display(), rb.checks.len()),
+            Ok(rb) => crate::stdio::say_out!("ok: {} ({} checks)", f.display(), rb.checks.len()),
             Err(e) => {
                 bad += 1;
-                eprintln!("error: {e}");
+                crate::stdio::say_err!("error: {e}");
             }
         }
     }
     if bad > 0 {
-        eprintln!("{bad} of {} runbooks invalid", files.len());
+        crate::stdio::say_err!("{bad} of {} runbooks invalid", files.len());
         exit::UNKNOWN
     } else {
         exit::OK
@@ -70,7 +70,7 @@ pub(super) fn list(dir: &DirArg) -> i32 {
     let d = runbook_dir(dir);
     let files = runbook_files(&d);
     if files.is_empty() {
-        eprintln!(
+        crate::stdio::say_err!(
             "error: no runbooks in {} (set -C DIR or OPSRUN_RUNBOOKS)",
             d.display()
         );
@@ -99,7 +99,7 @@ pub(super) fn list(dir: &DirArg) -> i32 {
             }
             Err(e) => {
                 code = exit::UNKNOWN;
-                eprintln!("error: {e}");
+                crate::stdio::say_err!("error: {e}");
             }
         }
     }

@@ -98,7 +98,7 @@ pub fn abrupt() {
 }
 
 fn exit_now(which: Interrupt) -> ! {
-    eprintln!("opsrun: interrupted by {}", name(which));
+    crate::stdio::say_err!("opsrun: interrupted by {}", name(which));
     std::process::exit(exit_code(which));
 }
 
@@ -184,7 +184,7 @@ fn on_signal(which: Interrupt) {
     });
     channel().send_replace(Some(which));
     std::thread::sleep(WATCHDOG);
-    eprintln!(
+    crate::stdio::say_err!(
         "opsrun: interrupted by {}; stopped {:.1} s later without finishing",
         name(which),
         WATCHDOG.as_secs_f64()

@@ -275,9 +275,8 @@ impl Store {
             path: path.to_owned(),
             reason,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && !dir.is_dir()
-        {
+        let dir = crate::values::io::dir_of(path);
+        if !dir.is_dir() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 err(format!(
                     "cannot create directory {}: {}",

@@ -184,7 +184,7 @@ impl Plan {
             warn_unusable(t, multi);
             if rec.interrupted {
                 if self.verbose {
-                    eprintln!("{}", words::interrupted(&t.runbook));
+                    crate::stdio::say_err!("{}", words::interrupted(&t.runbook));
                 }
                 continue;
             }
@@ -194,7 +194,10 @@ impl Plan {
                 let Ok(sender) = &c.sender else { continue };
                 let Some(event) = event(&c.on, status, t.previous) else {
                     if self.verbose {
-                        eprintln!("{}", words::not_sent(&label(c.name), status, &c.on));
+                        crate::stdio::say_err!(
+                            "{}",
+                            words::not_sent(&label(c.name), status, &c.on)
+                        );
                     }
                     continue;
                 };
@@ -266,7 +269,7 @@ fn warn_unusable(t: &Target, multi: bool) {
     for c in &t.channels {
         if let Err(why) = &c.sender {
             let label = words::label(c.name, multi.then_some(t.runbook.as_str()));
-            eprintln!(
+            crate::stdio::say_err!(
                 "{}",
                 words::unusable(&label, crate::secret::redact(&why.to_string()))
             );
@@ -285,7 +288,7 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("{}", words::no_runtime(e));
+            crate::stdio::say_err!("{}", words::no_runtime(e));
             return;
         }
     };
@@ -306,10 +309,10 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     for (label, r) in labels.iter().zip(results) {
         match r {
             Ok(done) if verbose => {
-                eprintln!("{}", words::sent(label, crate::secret::redact(&done)))
+                crate::stdio::say_err!("{}", words::sent(label, crate::secret::redact(&done)))
             }
             Ok(_) => {}
-            Err(e) => eprintln!(
+            Err(e) => crate::stdio::say_err!(
                 "{}",
                 words::failed(
                     label,

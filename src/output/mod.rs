@@ -95,7 +95,26 @@ pub struct RenderCtx<'a> {
 /// table and the report are the 障害報告; the machine formats describe
 /// its diagnostics run. A history listing is JSON with `-f json` and its
 /// table otherwise (`opsrun history` offers only those two).
+///
+/// Every format's text goes through `values::text::printable` here, once:
+/// control bytes from a check's output (escape sequences, BEL, NUL) are
+/// shown escaped, never sent to the terminal. The coloured table is the
+/// one exception — its own colours are escape sequences — so it escapes
+/// each cell it is given instead.
 pub fn render(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String {
+    let colored_table =
+        format == Format::Table && opts.color && ctx.listing.is_none() && ctx.incident.is_none();
+    let text = render_raw(format, ctx, opts);
+    if colored_table {
+        return text;
+    }
+    match crate::values::text::printable(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
+    }
+}
+
+fn render_raw(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String {
     if let Some(l) = ctx.listing {
         return history::render(format, l);
     }

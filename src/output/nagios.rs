@@ -5,6 +5,7 @@
 
 use crate::engine::RunResult;
 use crate::values::outcome::Status;
+use crate::values::threshold::{Limit, Op};
 
 fn word(s: Status) -> &'static str {
     match s {
@@ -30,6 +31,23 @@ fn n(v: f64) -> String {
     crate::values::units::trim_float(v, 3)
 }
 
+/// A limit as a range of the monitoring-plugins guidelines, where a range
+/// is what is *fine* (`10` means "alert outside 0..10") and `@` inverts
+/// it. opsrun's limits say what is *bad*, inclusively as written:
+/// `≥ 80` is `@80:` (alert at 80 and above), `> 80` is `~:80`, `≤ 2` is
+/// `@~:2`, `< 10` is `10:` — so a consumer evaluating the perfdata
+/// (Icinga, `nagiosplugin`) reaches opsrun's verdict. Plain numbers were
+/// read the other way round for every lower-is-worse metric.
+fn range(l: &Limit) -> String {
+    let v = n(l.value);
+    match l.op.unwrap_or(Op::Ge) {
+        Op::Ge => format!("@{v}:"),
+        Op::Gt => format!("~:{v}"),
+        Op::Le => format!("@~:{v}"),
+        Op::Lt => format!("{v}:"),
+    }
+}
+
 pub fn render(runs: &[&RunResult]) -> String {
     let worst = crate::values::outcome::worst(runs.iter().map(|r| r.status()));
     let all: Vec<_> = runs.iter().flat_map(|r| r.results.iter()).collect();
@@ -51,19 +69,16 @@ pub fn render(runs: &[&RunResult]) -> String {
         .iter()
         .filter_map(|r| {
             let m = r.outcome.metric.as_ref()?;
-            let (w, c) = r
-                .outcome
-                .threshold
-                .as_ref()
-                .map(|t| t.nagios_pair())
-                .unwrap_or((None, None));
+            let th = r.outcome.threshold.as_ref();
+            let w = th.and_then(|t| t.warn.as_ref()).map(range);
+            let c = th.and_then(|t| t.fail.as_ref()).map(range);
             let label = r.check.id.replace('\'', "");
             Some(format!(
                 "'{label}'={}{};{};{};;",
                 n(m.value),
                 uom(m.unit),
-                w.map(n).unwrap_or_default(),
-                c.map(n).unwrap_or_default()
+                w.unwrap_or_default(),
+                c.unwrap_or_default()
             ))
         })
         .collect();

@@ -6,6 +6,7 @@ use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets
 use super::RenderOpts;
 use crate::engine::RunResult;
 use crate::values::outcome::Status;
+use crate::values::text::printable;
 
 fn color(s: Status) -> Color {
     match s {
@@ -53,19 +54,21 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
                 if r.attempts == 1 { "" } else { "s" }
             ));
         }
+        // Escaped here, cell by cell: the coloured table skips the final
+        // pass in `output::render` (its colours are escape sequences).
         t.add_row(vec![
             status,
-            Cell::new(&r.check.id),
-            Cell::new(&r.check.title),
-            Cell::new(&o.value),
-            Cell::new(detail.join("\n")),
+            Cell::new(printable(&r.check.id)),
+            Cell::new(printable(&r.check.title)),
+            Cell::new(printable(&o.value)),
+            Cell::new(printable(&detail.join("\n"))),
         ]);
     }
     let mut out = format!(
         "{} — {} @ {} · {}\n",
-        run.title,
-        run.runbook,
-        run.host,
+        printable(&run.title),
+        printable(&run.runbook),
+        printable(&run.host),
         run.started_at.format("%Y-%m-%d %H:%M:%S %:z")
     );
     out.push_str(&t.to_string());

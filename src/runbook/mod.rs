@@ -97,10 +97,7 @@ pub struct Check {
 impl Check {
     /// The directory relative paths in this check are resolved against.
     pub fn base_dir(&self) -> PathBuf {
-        self.file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
+        crate::values::io::dir_of(&self.file).to_path_buf()
     }
 }
 
@@ -196,7 +193,7 @@ fn load_root(
     check_report_ids(path, &root.text, &report, &checks)?;
     let notify = root.notify.map(|n| {
         let mut n = n.value;
-        n.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        n.resolve_paths(crate::values::io::dir_of(path));
         n
     });
     Ok(Runbook {
@@ -496,7 +493,7 @@ fn load_file(
     loading.stack.push(canon);
     for inc in &raw.include {
         let (l, c) = pos(inc);
-        let inc_path = path.parent().unwrap_or(Path::new(".")).join(&inc.value);
+        let inc_path = crate::values::io::dir_of(path).join(&inc.value);
         let sub = load_file(
             &inc_path,
             None,

@@ -99,18 +99,7 @@ impl LoadError {
 /// newlines inside a quoted value) are shown escaped, never sent to the
 /// terminal as they are.
 fn printable(s: &str) -> String {
-    if !s.chars().any(|c| c.is_control() && c != '\t') {
-        return s.to_owned();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::values::text::printable_line(s).into_owned()
 }
 
 /// Keeps the start and the end of an over-long message.

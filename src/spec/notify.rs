@@ -547,7 +547,7 @@ pub fn load(path: &Path) -> Result<ConfigFile, LoadError> {
             &text,
         ));
     }
-    let base = path.parent().unwrap_or(Path::new("."));
+    let base = crate::values::io::dir_of(path);
     if let Some(n) = &mut cfg.notify {
         n.resolve_paths(base);
     }

@@ -11,6 +11,7 @@ pub mod outcome;
 pub mod reason;
 pub mod scalar;
 pub mod stat;
+pub mod text;
 pub mod threshold;
 pub mod time;
 pub mod units;

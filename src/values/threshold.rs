@@ -135,12 +135,14 @@ impl Threshold {
         Some(format!("{label} {}", self.unit.format(l.value)))
     }
 
-    /// `warn;crit` values for Nagios perfdata.
-    pub fn nagios_pair(&self) -> (Option<f64>, Option<f64>) {
-        (
-            self.warn.as_ref().map(|l| l.value),
-            self.fail.as_ref().map(|l| l.value),
-        )
+    /// The same limits with each comparison written out for a metric
+    /// going `dir`, so the threshold alone says which side is bad (Nagios
+    /// perfdata, read without the metric, needs it).
+    pub fn resolved(mut self, dir: Direction) -> Threshold {
+        for l in [&mut self.warn, &mut self.fail].into_iter().flatten() {
+            l.op = Some(l.op_for(dir));
+        }
+        self
     }
 }
 

@@ -13,7 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // "did you mean", exit codes).
     (
         "values",
-        &["values", "secret", "read_limit", "suggest", "exit"],
+        &["values", "secret", "read_limit", "suggest", "exit", "stdio"],
     ),
     // Runbook spec types that involve no kind: report, notify, common
     // check settings, load errors.

@@ -2,6 +2,9 @@
 //! module runs the real `opsrun` binary against real things it starts:
 //! HTTP servers on 127.0.0.1, files, child processes.
 
+// Tests build paths from fixed, non-bare names; `Path::parent` is fine here.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 mod backup;
@@ -28,3 +31,4 @@ mod runbooks;
 mod secrets;
 mod service_data;
 mod test_command;
+mod writes;

@@ -13,6 +13,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::error::{SendError, Unusable};
+use crate::output::notify::Delivery;
 use crate::runbook::notify::{EmailSpec, SmtpSpec, TlsMode, Transport};
 
 /// An email channel with its secrets read, ready to send.
@@ -63,23 +64,9 @@ impl Mailer {
         })
     }
 
-    /// `to ops@example.com via smtp.example.com:587 (starttls)`, for `-v`.
-    pub(crate) fn describe(&self) -> String {
-        let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
-        let via = match &self.how {
-            How::Smtp { spec, .. } => format!(
-                "{}:{} ({})",
-                spec.host,
-                spec.port,
-                match spec.tls {
-                    TlsMode::Starttls => "starttls",
-                    TlsMode::Implicit => "implicit tls",
-                    TlsMode::None => "no tls",
-                }
-            ),
-            How::Sendmail(p) => p.display().to_string(),
-        };
-        format!("to {} via {via}", to.join(", "))
+    /// The recipients' addresses, for `-v`.
+    fn recipients(&self) -> Vec<String> {
+        self.to.iter().map(|m| m.email.to_string()).collect()
     }
 
     /// Sends one message; `host` gives the default sender `opsrun@host`.
@@ -89,7 +76,7 @@ impl Mailer {
         body: String,
         host: String,
         timeout: Duration,
-    ) -> Result<String, SendError> {
+    ) -> Result<Delivery, SendError> {
         let from = self.from.clone().unwrap_or_else(|| default_from(&host));
         let mut b = Message::builder()
             .from(from)
@@ -113,12 +100,14 @@ impl Mailer {
                     error,
                 })?;
                 let text: Vec<&str> = answer.message().collect();
-                Ok(format!(
-                    "{}; server said {} {}",
-                    self.describe(),
-                    answer.code(),
-                    text.join(" ")
-                ))
+                Ok(Delivery::Smtp {
+                    to: self.recipients(),
+                    host: spec.host.clone(),
+                    port: spec.port,
+                    tls: spec.tls,
+                    code: answer.code().to_string(),
+                    text: text.join(" "),
+                })
             }
             How::Sendmail(path) => {
                 let t = AsyncSendmailTransport::<Tokio1Executor>::new_with_command(path);
@@ -126,7 +115,10 @@ impl Mailer {
                     program: path.clone(),
                     error,
                 })?;
-                Ok(self.describe())
+                Ok(Delivery::Sendmail {
+                    to: self.recipients(),
+                    program: path.display().to_string(),
+                })
             }
         }
     }

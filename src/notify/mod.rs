@@ -309,7 +309,7 @@ fn dispatch(jobs: Vec<Job>, verbose: bool) {
     for (label, r) in labels.iter().zip(results) {
         match r {
             Ok(done) if verbose => {
-                crate::stdio::say_err!("{}", words::sent(label, crate::secret::redact(&done)))
+                crate::stdio::say_err!("{}", words::sent(label, &done))
             }
             Ok(_) => {}
             Err(e) => crate::stdio::say_err!(
@@ -333,7 +333,7 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self) -> Result<String, error::SendError> {
+    async fn run(self) -> Result<words::Delivery, error::SendError> {
         let t = self.timeout;
         let fut = async move {
             match self.sender {

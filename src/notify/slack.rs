@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use super::error::{SecretSource, SendError, Unusable};
+use crate::output::notify::Delivery;
 use crate::runbook::notify::SlackSpec;
 
 /// A Retry-After longer than this is not waited for: the run has ended
@@ -39,7 +40,7 @@ impl Hook {
 
     /// Posts `text`; success is a 2xx answer (Slack says `200 ok`). A 429
     /// is retried once after its Retry-After.
-    pub(crate) async fn send(self, text: String, timeout: Duration) -> Result<String, SendError> {
+    pub(crate) async fn send(self, text: String, timeout: Duration) -> Result<Delivery, SendError> {
         let deadline = Instant::now() + timeout;
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -62,7 +63,10 @@ impl Hook {
             let wait = retry_after(resp.headers());
             let body = resp.text().await.unwrap_or_default();
             if status.is_success() {
-                return Ok(format!("webhook answered {status} {}", short(&body)));
+                return Ok(Delivery::Webhook {
+                    status: status.to_string(),
+                    body: short(&body),
+                });
             }
             if status == StatusCode::TOO_MANY_REQUESTS && !retried {
                 let wait = wait.unwrap_or(Duration::from_secs(1));

@@ -8,7 +8,7 @@ use std::fmt::Display;
 
 use crate::history::RunRecord;
 use crate::incident::IncidentRun;
-use crate::runbook::notify::Trigger;
+use crate::runbook::notify::{TlsMode, Trigger};
 use crate::values::outcome::Status;
 
 /// The subject's word for a run's status.
@@ -78,9 +78,56 @@ pub(crate) fn failed(label: &str, why: impl Display) -> String {
     format!("warning: notification {label} failed: {why}")
 }
 
+/// What a channel reports about a message it delivered (notify fills it
+/// in; `-v` says it).
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    /// The webhook's answer: its status and the first line of its body.
+    Webhook { status: String, body: String },
+    /// Handed to an SMTP server, which answered `code` and `text`.
+    Smtp {
+        to: Vec<String>,
+        host: String,
+        port: u16,
+        tls: TlsMode,
+        code: String,
+        text: String,
+    },
+    /// Handed to the sendmail program.
+    Sendmail { to: Vec<String>, program: String },
+}
+
+fn delivery(d: &Delivery) -> String {
+    match d {
+        Delivery::Webhook { status, body } => format!("webhook answered {status} {body}"),
+        Delivery::Smtp {
+            to,
+            host,
+            port,
+            tls,
+            code,
+            text,
+        } => {
+            let tls = match tls {
+                TlsMode::Starttls => "starttls",
+                TlsMode::Implicit => "implicit tls",
+                TlsMode::None => "no tls",
+            };
+            format!(
+                "to {} via {host}:{port} ({tls}); server said {code} {text}",
+                to.join(", ")
+            )
+        }
+        Delivery::Sendmail { to, program } => format!("to {} via {program}", to.join(", ")),
+    }
+}
+
 /// `-v`: a message that was delivered, with what the server said.
-pub(crate) fn sent(label: &str, done: impl Display) -> String {
-    format!("notify: {label} sent: {done}")
+pub(crate) fn sent(label: &str, done: &Delivery) -> String {
+    format!(
+        "notify: {label} sent: {}",
+        crate::secret::redact(&delivery(done))
+    )
 }
 
 /// `-v`: a channel whose `on:` does not list the run's status.
@@ -126,6 +173,35 @@ mod tests {
         assert_eq!(
             subject(Trigger::Recovered, &rec),
             "[opsrun][復旧] web01 日次点検: 0 warn 0 fail"
+        );
+    }
+
+    #[test]
+    fn deliveries() {
+        let to = vec!["ops@example.com".to_owned(), "b@example.com".to_owned()];
+        assert_eq!(
+            sent(
+                "email",
+                &Delivery::Smtp {
+                    to: to.clone(),
+                    host: "smtp.example.com".into(),
+                    port: 587,
+                    tls: TlsMode::Starttls,
+                    code: "250".into(),
+                    text: "OK queued".into(),
+                }
+            ),
+            "notify: email sent: to ops@example.com, b@example.com via smtp.example.com:587 (starttls); server said 250 OK queued"
+        );
+        assert_eq!(
+            sent(
+                "email",
+                &Delivery::Sendmail {
+                    to,
+                    program: "/usr/sbin/sendmail".into()
+                }
+            ),
+            "notify: email sent: to ops@example.com, b@example.com via /usr/sbin/sendmail"
         );
     }
 

@@ -233,6 +233,10 @@ pub struct HistoryCmd {
     #[arg(short = 'f', long, value_enum, default_value_t = HistoryFormat::Table)]
     pub format: HistoryFormat,
 
+    /// Also write format F (table or json) to PATH (repeatable)
+    #[arg(long = "output", value_name = "F=PATH", value_parser = parse_output)]
+    pub outputs: Vec<(Format, PathBuf)>,
+
     /// Fix the clock (RFC 3339), for tests
     #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
     pub now: Option<DateTime<FixedOffset>>,

@@ -16,7 +16,7 @@ use crate::values::units::format_millis;
 
 /// `opsrun history`: recent runs, or one check's series with a sparkline.
 pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
-    let plan = Plan::for_history(cmd);
+    let plan = Plan::for_history(cmd)?;
     let path = &plan.history.path;
     let Some(store) = Store::open_existing(path).map_err(Error::History)? else {
         crate::stdio::say_err!("no history yet at {}", path.display());
@@ -63,13 +63,14 @@ pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
         reporter: &plan.reporter,
         tz: plan.tz,
     };
-    // No runs is a note on stderr, not an empty table (JSON says `[]`).
+    // No runs is a note on stderr, not an empty table (JSON says `[]`);
+    // `--output` files are written either way.
     let note = (plan.output.format != output::Format::Json)
         .then(|| output::history_empty_note(&listing))
         .flatten();
-    match note {
-        Some(n) => crate::stdio::say_err!("{n}"),
-        None => emit(&plan, &mut ctx, true, ""),
+    emit(&plan, &mut ctx, note.is_none(), "");
+    if let Some(n) = note {
+        crate::stdio::say_err!("{n}");
     }
     Ok(exit::OK)
 }

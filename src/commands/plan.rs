@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
+use clap::ValueEnum;
 
 use super::cli::{
     ColorChoice, DirArg, HistoryCmd, HistoryFormat, HistoryPath, JaFormat, RecordArgs, ReportCmd,
@@ -125,19 +126,36 @@ impl Plan {
     }
 
     /// `opsrun history`: no runbook is loaded (`--runbook` only filters
-    /// what history holds); nothing is recorded.
-    pub fn for_history(cmd: &HistoryCmd) -> Plan {
+    /// what history holds); nothing is recorded. `--output` takes the
+    /// listing's two formats, table and json.
+    pub fn for_history(cmd: &HistoryCmd) -> Result<Plan, Error> {
         let format = match cmd.format {
             HistoryFormat::Table => Format::Table,
             HistoryFormat::Json => Format::Json,
         };
-        Plan::shared(
+        if let Some((f, _)) = cmd
+            .outputs
+            .iter()
+            .find(|(f, _)| !matches!(f, Format::Table | Format::Json))
+        {
+            let name = f
+                .to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default();
+            return Err(Error::Invalid(format!(
+                "--output {name}=…: `opsrun history` writes table or json"
+            )));
+        }
+        Ok(Plan::shared(
             vec![],
             cmd.now,
             None,
             history_settings(&cmd.path, None),
-            OutputPlan::stdout(format),
-        )
+            OutputPlan {
+                outputs: cmd.outputs.clone(),
+                ..OutputPlan::stdout(format)
+            },
+        ))
     }
 
     /// The parts every command resolves the same way, in this one place:

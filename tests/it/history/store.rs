@@ -359,6 +359,35 @@ fn history_command_listing_and_errors() {
     ]);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["samples"].as_array().unwrap().len(), 5, "{doc:#}");
+    // `--output` goes through the same renderer as stdout.
+    let table = env.run(&["history", "--check", "disk-root", "--now", NOW]);
+    let file = env.path().join("series.txt");
+    let json_file = env.path().join("series.json");
+    let r2 = env.run(&[
+        "history",
+        "--check",
+        "disk-root",
+        "-f",
+        "json",
+        "--now",
+        NOW,
+        "--output",
+        &format!("table={}", file.display()),
+        "--output",
+        &format!("json={}", json_file.display()),
+    ]);
+    assert_eq!(r2.code, 0, "{r2:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), table.stdout);
+    assert_eq!(std::fs::read_to_string(&json_file).unwrap(), r.stdout);
+    assert_eq!(r2.stdout, r.stdout);
+    let bad = env.run(&["history", "--output", "prometheus=x.prom", "--now", NOW]);
+    assert_eq!(bad.code, 3, "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("--output prometheus=…: `opsrun history` writes table or json"),
+        "{}",
+        bad.stderr
+    );
     assert_eq!(doc["samples"][4]["metric"], 72.0);
     assert_eq!(doc["stats"]["max"], 72.0);
     assert_eq!(doc["stats"]["min"], 61.0);

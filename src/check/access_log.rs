@@ -304,7 +304,7 @@ impl<'de> Deserialize<'de> for MetricSpecs {
                     if out.iter().any(|(n, _)| *n == name) {
                         return Err(at(format!("duplicate metric `{k}`")));
                     }
-                    let th = map.next_value_seed(ThresholdOf(name.unit()))?;
+                    let th = map.next_value_seed(ThresholdOf(name.unit(), name.direction()))?;
                     out.push((name, th));
                 }
                 Ok(MetricSpecs(out))
@@ -314,16 +314,19 @@ impl<'de> Deserialize<'de> for MetricSpecs {
     }
 }
 
-struct ThresholdOf(Unit);
+struct ThresholdOf(Unit, Direction);
 
 impl<'de> de::DeserializeSeed<'de> for ThresholdOf {
     type Value = Threshold;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Threshold, D::Error> {
         use crate::values::threshold as t;
-        let th = match self.0 {
-            Unit::Percent => t::percent(d),
-            Unit::Millis => t::millis(d),
-            _ => t::count(d),
+        let th = match (self.0, self.1) {
+            (Unit::Percent, Direction::HigherIsWorse) => t::hi::percent(d),
+            (Unit::Percent, Direction::LowerIsWorse) => t::lo::percent(d),
+            (Unit::Millis, Direction::HigherIsWorse) => t::hi::millis(d),
+            (Unit::Millis, Direction::LowerIsWorse) => t::lo::millis(d),
+            (_, Direction::HigherIsWorse) => t::hi::count(d),
+            (_, Direction::LowerIsWorse) => t::lo::count(d),
         }?;
         Ok(th.unwrap_or_else(|| Threshold::new(self.0, None, None)))
     }

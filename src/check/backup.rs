@@ -79,9 +79,9 @@ pub struct Backup {
     #[serde(default)]
     require: Vec<String>,
     min_size: Option<Size>,
-    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::percent")]
     shrink: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::lo::count")]
     generations: Option<Threshold>,
 }
 

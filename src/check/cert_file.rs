@@ -41,7 +41,7 @@ static BAD_CERT: Code = Code::variant(
 #[serde(deny_unknown_fields)]
 pub struct CertFile {
     path: String,
-    #[serde(default, deserialize_with = "crate::values::threshold::days")]
+    #[serde(default, deserialize_with = "crate::values::threshold::lo::days")]
     days: Option<Threshold>,
 }
 

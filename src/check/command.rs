@@ -117,6 +117,9 @@ impl Kind for Command {
         sections::OTHER
     }
     fn validate(&self) -> Result<(), String> {
+        if let Some(v) = &self.value {
+            super::unreachable_warn(&v.warn, &v.fail)?;
+        }
         match (&self.run, &self.shell) {
             (Some(a), None) if !a.is_empty() => Ok(()),
             (Some(_), None) => {

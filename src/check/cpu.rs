@@ -26,11 +26,11 @@ static STAT: Code = Code::new("cpu.stat", "/proc/stat has no aggregate cpu line"
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cpu {
-    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::percent")]
     used: Option<Threshold>,
-    #[serde(default = "one_second")]
+    #[serde(default = "one_second", deserialize_with = "Dur::positive")]
     sample: Dur,
-    #[serde(default, deserialize_with = "crate::values::threshold::number")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::number")]
     load: Option<Threshold>,
 }
 

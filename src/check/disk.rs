@@ -21,11 +21,11 @@ static STATVFS: Code = Code::new("disk.statvfs", "statvfs {path}: {error}");
 pub struct Disk {
     #[serde(default = "root")]
     path: String,
-    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::percent")]
     used: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::percent")]
     inodes: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::lo::bytes")]
     free: Option<Threshold>,
 }
 

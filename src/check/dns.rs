@@ -80,7 +80,7 @@ pub struct Dns {
     server: Option<String>,
     #[serde(default)]
     expect: Vec<crate::values::Text>,
-    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::millis")]
     latency: Option<Threshold>,
 }
 

@@ -30,7 +30,7 @@ pub struct File {
     #[serde(default = "yes")]
     exists: bool,
     max_age: Option<Dur>,
-    #[serde(default, deserialize_with = "crate::values::threshold::bytes")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::bytes")]
     size: Option<Threshold>,
 }
 

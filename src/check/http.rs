@@ -106,7 +106,7 @@ pub struct Http {
     body_regex: Option<regex::Regex>,
     #[serde(default)]
     json: JsonExpect,
-    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::millis")]
     latency: Option<Threshold>,
     #[serde(default)]
     insecure: bool,

@@ -140,7 +140,7 @@ pub struct Journal {
     /// Only entries whose MESSAGE matches (`(?i)` for case-insensitive).
     #[serde(default, with = "logscan::opt_bytes_regex")]
     grep: Option<regex::bytes::Regex>,
-    #[serde(default, deserialize_with = "crate::values::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::count")]
     count: Option<Threshold>,
     #[serde(default)]
     classify: Classify,

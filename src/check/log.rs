@@ -68,7 +68,7 @@ pub struct Log {
     /// How timestamps are written [auto].
     #[serde(default = "auto")]
     timestamp: TsFormat,
-    #[serde(default, deserialize_with = "crate::values::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::count")]
     count: Option<Threshold>,
     #[serde(default)]
     classify: Classify,

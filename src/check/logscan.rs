@@ -102,11 +102,15 @@ impl Window {
         match s.trim() {
             "all" => Ok(Window::All),
             "today" => Ok(Window::Today),
-            t => parse_duration(t).map(Window::Last).map_err(|_| {
-                format!(
+            t => match parse_duration(t) {
+                Ok(d) if d.is_zero() => Err(format!(
+                    "window `{t}` is zero: expected today, all, or a duration longer than 0s like 24h, 30m, 7d"
+                )),
+                Ok(d) => Ok(Window::Last(d)),
+                Err(_) => Err(format!(
                     "invalid window `{s}`: expected today, all, or a duration like 24h, 30m, 7d"
-                )
-            }),
+                )),
+            },
         }
     }
 

@@ -24,8 +24,8 @@
 //!    `held` attaches the user's threshold, `says` is how a breach names
 //!    the value. A kind never holds a value against a threshold itself
 //!    (`Threshold::breach` is the judge's). Thresholds are read from the
-//!    runbook with the helpers of `values::threshold` only: `threshold::percent`
-//!    for a `{warn, fail}` mapping, `threshold::switch::percent` for a
+//!    runbook with the helpers of `values::threshold` only: `threshold::hi::percent`
+//!    for a `{warn, fail}` mapping, `threshold::switch::hi::percent` for a
 //!    measurement switched on by its key, `threshold::limit::count` for a
 //!    lone limit.
 //! 5. Judgements that are not thresholds (a body that does not match, a

@@ -25,9 +25,9 @@ static MEMINFO: Code = Code::new(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Memory {
-    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::percent")]
     used: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::threshold::percent")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::percent")]
     swap: Option<Threshold>,
 }
 

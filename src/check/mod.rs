@@ -176,6 +176,22 @@ pub trait Kind: Send + Sync + fmt::Debug {
     }
 }
 
+/// A kind's `validate` for lone `warn`/`fail` limits kept beside other
+/// settings (`value: {regex, warn, fail}`), which the threshold reader does
+/// not see as a pair: refuses a warn that can never fire on a metric where
+/// higher is worse (all such metrics so far). The mapping readers do the
+/// same at the value itself ([`crate::values::threshold::read_map`]).
+pub(crate) fn unreachable_warn(
+    warn: &Option<crate::values::threshold::Limit>,
+    fail: &Option<crate::values::threshold::Limit>,
+) -> Result<(), String> {
+    use crate::values::threshold::{Direction, Threshold};
+    use crate::values::units::Unit;
+    let th = Threshold::of_limits(Unit::Number, warn.clone(), fail.clone());
+    th.unreachable_warn(Direction::HigherIsWorse)
+        .map_or(Ok(()), Err)
+}
+
 /// What a kind is for. Reports and history read roles, never kind names,
 /// so a new kind declares its roles in its registry line and touches
 /// nothing else.

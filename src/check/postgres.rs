@@ -372,26 +372,38 @@ pub struct Postgres {
     /// PEM file of trusted roots, or `system`.
     sslrootcert: Option<String>,
     /// Connection latency threshold (it is always measured).
-    #[serde(default, deserialize_with = "crate::values::threshold::switch::millis")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::hi::millis"
+    )]
     connect: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::hi::count"
+    )]
     connections: Option<Threshold>,
     #[serde(
         default,
-        deserialize_with = "crate::values::threshold::switch::percent"
+        deserialize_with = "crate::values::threshold::switch::hi::percent"
     )]
     connections_pct: Option<Threshold>,
     #[serde(default, deserialize_with = "crate::values::threshold::switch::on")]
     long_queries: Option<LongQueries>,
-    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::hi::count"
+    )]
     deadlocks: Option<Threshold>,
     #[serde(default, deserialize_with = "crate::values::threshold::switch::on")]
     replication: Option<Replication>,
-    #[serde(default, deserialize_with = "crate::values::threshold::switch::bytes")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::hi::bytes"
+    )]
     database_size: Option<Threshold>,
     /// One scalar SQL query whose result becomes the `value` metric.
     query: Option<String>,
-    #[serde(default, deserialize_with = "crate::values::threshold::number")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::number")]
     value: Option<Threshold>,
 }
 
@@ -441,7 +453,7 @@ impl SslMode {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LongQueries {
-    #[serde(default = "five_minutes")]
+    #[serde(default = "five_minutes", deserialize_with = "Dur::positive")]
     older_than: Dur,
     #[serde(default, deserialize_with = "crate::values::threshold::limit::count")]
     warn: Option<Limit>,
@@ -480,10 +492,10 @@ impl LongQueries {
 #[serde(deny_unknown_fields)]
 struct Replication {
     role: Option<Role>,
-    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::millis")]
     lag: Option<Threshold>,
     /// Standbys connected to a primary (lower is worse).
-    #[serde(default, deserialize_with = "crate::values::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::lo::count")]
     standbys: Option<Threshold>,
 }
 
@@ -536,6 +548,9 @@ impl Kind for Postgres {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(l) = &self.long_queries {
+            super::unreachable_warn(&l.warn, &l.fail)?;
+        }
         if let Some(url) = &self.url {
             conn::check_url(url)?;
             for (key, set) in [

@@ -44,7 +44,7 @@ pub struct Process {
     cmdline: Option<regex::Regex>,
     /// User name or numeric uid (effective uid, as `ps -u`).
     user: Option<String>,
-    #[serde(default, deserialize_with = "crate::values::threshold::count")]
+    #[serde(default, deserialize_with = "crate::values::threshold::lo::count")]
     count: Option<Threshold>,
 }
 

@@ -127,20 +127,29 @@ pub struct Redis {
     username: Option<String>,
     password_env: Option<String>,
     password_file: Option<String>,
-    #[serde(default, deserialize_with = "crate::values::threshold::switch::millis")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::hi::millis"
+    )]
     ping: Option<Threshold>,
     /// `used_memory` as a percentage of `maxmemory` (of the host's memory
     /// when no `maxmemory` is set).
     #[serde(
         default,
-        deserialize_with = "crate::values::threshold::switch::percent"
+        deserialize_with = "crate::values::threshold::switch::hi::percent"
     )]
     used_memory: Option<Threshold>,
-    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::hi::count"
+    )]
     connected_clients: Option<Threshold>,
     role: Option<Role>,
     /// Keys in the selected database (`DBSIZE`).
-    #[serde(default, deserialize_with = "crate::values::threshold::switch::count")]
+    #[serde(
+        default,
+        deserialize_with = "crate::values::threshold::switch::hi::count"
+    )]
     key_count: Option<Threshold>,
 }
 

@@ -195,6 +195,9 @@ impl Kind for Sqlite {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(v) = &self.value {
+            super::unreachable_warn(&v.warn, &v.fail)?;
+        }
         if self.value.is_some() && self.query.is_none() {
             return Err("`value` thresholds need a `query` that returns a number".into());
         }

@@ -39,7 +39,7 @@ pub struct Tcp {
     address: String,
     #[serde(default)]
     state: PortState,
-    #[serde(default, deserialize_with = "crate::values::threshold::millis")]
+    #[serde(default, deserialize_with = "crate::values::threshold::hi::millis")]
     latency: Option<Threshold>,
 }
 

@@ -176,7 +176,7 @@ pub struct Tls {
     #[serde(default = "https_port")]
     port: u16,
     server_name: Option<String>,
-    #[serde(default, deserialize_with = "crate::values::threshold::days")]
+    #[serde(default, deserialize_with = "crate::values::threshold::lo::days")]
     days: Option<Threshold>,
     #[serde(default = "yes")]
     verify: bool,

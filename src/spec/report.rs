@@ -161,8 +161,10 @@ pub struct ForecastSpec {
     /// [the check's recorded fail threshold].
     pub limit: Option<Amount>,
     /// How far ahead a crossing is reported [90d].
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub horizon: Option<Dur>,
     /// How much history the trend is fitted on [90d].
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub window: Option<Dur>,
 }
 

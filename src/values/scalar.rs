@@ -19,6 +19,28 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+impl Dur {
+    /// `deserialize_with` for a duration that must be longer than zero (a
+    /// sample or window of `0s` measures nothing, so it is refused at
+    /// load time rather than giving a meaningless number).
+    pub(crate) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+        let s = d.deserialize_any(ScalarText)?;
+        let dur = parse_duration(&s).map_err(de::Error::custom)?;
+        if dur.is_zero() {
+            return Err(de::Error::custom(format!(
+                "`{}` is zero: expected a duration longer than 0s, like 1s or 5m",
+                s.trim()
+            )));
+        }
+        Ok(Dur(dur))
+    }
+
+    /// [`Dur::positive`] for an optional field.
+    pub(crate) fn positive_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur>, D::Error> {
+        Dur::positive(d).map(Some)
+    }
+}
+
 /// A size field (`100MB`, `1GiB`), in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Size(pub u64);

@@ -135,6 +135,41 @@ impl Threshold {
         Some(format!("{label} {}", self.unit.format(l.value)))
     }
 
+    /// Why the warn limit can never fire for a metric going `dir` (every
+    /// value that breaches warn also breaches fail, which is checked
+    /// first): `{warn: 90%, fail: 80%}` on a higher-is-worse metric.
+    /// `None` when warn can fire, or either side is missing, or the two
+    /// compare in opposite senses (a band, which is the writer's choice).
+    pub fn unreachable_warn(&self, dir: Direction) -> Option<String> {
+        let (w, f) = (self.warn.as_ref()?, self.fail.as_ref()?);
+        let (wo, fo) = (w.op_for(dir), f.op_for(dir));
+        let up = |o: Op| matches!(o, Op::Gt | Op::Ge);
+        if up(wo) != up(fo) {
+            return None;
+        }
+        // Warn's region lies inside fail's when warn starts at or beyond
+        // fail; at the same value only a strict fail leaves room for warn.
+        let beyond = if up(wo) {
+            w.value > f.value
+        } else {
+            w.value < f.value
+        };
+        let same = w.value == f.value
+            && !(wo == Op::Ge && fo == Op::Gt)
+            && !(wo == Op::Le && fo == Op::Lt);
+        if !(beyond || same) {
+            return None;
+        }
+        let worse = if up(wo) { "higher" } else { "lower" };
+        Some(format!(
+            "warn {} is at or beyond fail {} on a metric where {worse} is worse, so warn can never fire; warn must come before fail (e.g. {{warn: {}, fail: {}}})",
+            self.unit.format(w.value),
+            self.unit.format(f.value),
+            self.unit.format(f.value),
+            self.unit.format(w.value),
+        ))
+    }
+
     /// The same limits with each comparison written out for a metric
     /// going `dir`, so the threshold alone says which side is bad (Nagios
     /// perfdata, read without the metric, needs it).
@@ -212,6 +247,7 @@ impl<'de> DeserializeSeed<'de> for LimitSeed {
 /// (not measured).
 struct ThresholdVisitor {
     unit: Unit,
+    dir: Direction,
     switch: bool,
 }
 
@@ -248,26 +284,37 @@ impl<'de> Visitor<'de> for ThresholdVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        read_map(map, self.unit).map(Some)
+        read_map(map, self.unit, self.dir).map(Some)
     }
 }
 
 /// The one reader of `{warn, fail}` (every threshold of every kind, and
 /// the measurement switches): each limit in `unit`, an unknown key
-/// pointing at the key.
+/// pointing at the key, and a warn that can never fire for a metric going
+/// `dir` refused pointing at the warn value.
 pub(crate) fn read_map<'de, A: MapAccess<'de>>(
     mut map: A,
     unit: Unit,
+    dir: Direction,
 ) -> Result<Threshold, A::Error> {
     let mut t = Threshold {
         warn: None,
         fail: None,
         unit,
     };
+    let mut warn_at = (0, 0);
     while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
         match key.value.as_str() {
-            "warn" => t.warn = Some(map.next_value_seed(LimitSeed(unit))?),
-            "fail" => t.fail = Some(map.next_value_seed(LimitSeed(unit))?),
+            "warn" => {
+                let v = map.next_value::<serde_saphyr::Spanned<LimitText>>()?;
+                warn_at = (v.referenced.line(), v.referenced.column());
+                t.warn = Some(v.value.limit(unit, warn_at)?);
+            }
+            "fail" => {
+                let v = map.next_value::<serde_saphyr::Spanned<LimitText>>()?;
+                let at = (v.referenced.line(), v.referenced.column());
+                t.fail = Some(v.value.limit(unit, at)?);
+            }
             other => {
                 let msg = crate::suggest::unknown_key(other, &["warn", "fail"]);
                 let (l, c) = (key.referenced.line(), key.referenced.column());
@@ -275,21 +322,42 @@ pub(crate) fn read_map<'de, A: MapAccess<'de>>(
             }
         }
     }
+    if let Some(msg) = t.unreachable_warn(dir) {
+        return Err(de::Error::custom(crate::values::at(
+            warn_at.0, warn_at.1, &msg,
+        )));
+    }
     Ok(t)
 }
 
-/// `deserialize_with` helpers, one per unit: a threshold mapping
-/// (`threshold::percent`), a measurement switch (`threshold::switch::percent`)
-/// and a lone limit (`threshold::limit::count`, for a limit kept beside
-/// other settings).
+/// A limit's text as written, kept with its position so a bad limit
+/// points at the value.
+struct LimitText(String);
+
+impl<'de> Deserialize<'de> for LimitText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LimitText, D::Error> {
+        d.deserialize_any(ScalarText).map(LimitText)
+    }
+}
+
+impl LimitText {
+    fn limit<E: de::Error>(self, unit: Unit, (l, c): (u64, u64)) -> Result<Limit, E> {
+        parse_limit(&self.0, unit).map_err(|e| de::Error::custom(crate::values::at(l, c, &e)))
+    }
+}
+
+/// `deserialize_with` helpers, one per direction and unit: a threshold
+/// mapping (`threshold::hi::percent` for a higher-is-worse percentage,
+/// `threshold::lo::days` for a lower-is-worse count of days), a
+/// measurement switch (`threshold::switch::hi::percent`) and a lone limit
+/// (`threshold::limit::count`, for a limit kept beside other settings; its
+/// kind's `validate` checks the pair with [`Threshold::unreachable_warn`]).
+/// The direction is part of the path so a threshold is checked at load
+/// time against the way its metric gets worse.
 macro_rules! threshold_fns {
     ($($name:ident => $unit:expr),* $(,)?) => {
-        $(
-            #[allow(dead_code)] // not every unit has a kind using it yet
-            pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
-                d.deserialize_map(ThresholdVisitor { unit: $unit, switch: false })
-            }
-        )*
+        threshold_fns!(@dir hi, HigherIsWorse, "higher", $($name => $unit),*);
+        threshold_fns!(@dir lo, LowerIsWorse, "lower", $($name => $unit),*);
 
         /// Measurement switches: a measurement runs when its key is
         /// written — `true` or empty to measure without limits, a
@@ -297,12 +365,8 @@ macro_rules! threshold_fns {
         pub(crate) mod switch {
             use super::*;
 
-            $(
-                #[allow(dead_code)] // not every unit has a kind using it yet
-                pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
-                    d.deserialize_any(ThresholdVisitor { unit: $unit, switch: true })
-                }
-            )*
+            threshold_fns!(@switch hi, HigherIsWorse, "higher", $($name => $unit),*);
+            threshold_fns!(@switch lo, LowerIsWorse, "lower", $($name => $unit),*);
 
             /// A measurement whose settings are a struct `T`: `true`/empty
             /// → `T::default()`, `false` → off, a mapping → `T`.
@@ -324,6 +388,32 @@ macro_rules! threshold_fns {
                 #[allow(dead_code)] // not every unit has a kind using it yet
                 pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Limit>, D::Error> {
                     LimitSeed($unit).deserialize(d).map(Some)
+                }
+            )*
+        }
+    };
+    (@dir $m:ident, $dir:ident, $worse:literal, $($name:ident => $unit:expr),*) => {
+        #[doc = concat!("Thresholds of metrics where ", $worse, " is worse.")]
+        pub(crate) mod $m {
+            use super::*;
+
+            $(
+                #[allow(dead_code)] // not every unit has a kind using it yet
+                pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
+                    d.deserialize_map(ThresholdVisitor { unit: $unit, dir: Direction::$dir, switch: false })
+                }
+            )*
+        }
+    };
+    (@switch $m:ident, $dir:ident, $worse:literal, $($name:ident => $unit:expr),*) => {
+        #[doc = concat!("Switches of metrics where ", $worse, " is worse.")]
+        pub(crate) mod $m {
+            use super::*;
+
+            $(
+                #[allow(dead_code)] // not every unit has a kind using it yet
+                pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Threshold>, D::Error> {
+                    d.deserialize_any(ThresholdVisitor { unit: $unit, dir: Direction::$dir, switch: true })
                 }
             )*
         }
@@ -441,6 +531,23 @@ mod tests {
     }
 
     #[test]
+    fn a_warn_that_can_never_fire_is_named() {
+        let never = |w: &str, f: &str, u: Unit, d: Direction| t(u, w, f).unreachable_warn(d);
+        assert!(never("90%", "80%", Unit::Percent, HigherIsWorse).is_some());
+        assert!(never("80%", "80%", Unit::Percent, HigherIsWorse).is_some());
+        assert!(never("80%", "90%", Unit::Percent, HigherIsWorse).is_none());
+        assert!(never("7", "30", Unit::Days, LowerIsWorse).is_some());
+        assert!(never("30", "7", Unit::Days, LowerIsWorse).is_none());
+        // Operators decide, whatever the metric's direction.
+        assert!(never("< 10", "< 20", Unit::Count, HigherIsWorse).is_some());
+        assert!(never(">= 5", "> 5", Unit::Count, LowerIsWorse).is_none());
+        // Opposite senses make a band: the writer's choice.
+        assert!(never("> 100", "< 1", Unit::Count, HigherIsWorse).is_none());
+        let one_sided = Threshold::new(Unit::Count, Some(5.0), None);
+        assert!(one_sided.unreachable_warn(HigherIsWorse).is_none());
+    }
+
+    #[test]
     fn one_sided_thresholds() {
         let th = Threshold::new(Unit::Count, None, Some(0.0));
         assert_eq!(status(&th, 0.0, LowerIsWorse), Status::Fail);
@@ -474,11 +581,11 @@ mod tests {
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct T {
-        #[serde(default, deserialize_with = "switch::count")]
+        #[serde(default, deserialize_with = "switch::lo::count")]
         a: Option<Threshold>,
-        #[serde(default, deserialize_with = "switch::percent")]
+        #[serde(default, deserialize_with = "switch::hi::percent")]
         b: Option<Threshold>,
-        #[serde(default, deserialize_with = "millis")]
+        #[serde(default, deserialize_with = "hi::millis")]
         c: Option<Threshold>,
         #[serde(default, deserialize_with = "limit::count")]
         d: Option<Limit>,

@@ -68,8 +68,11 @@ pub fn main_entry() -> i32 {
 }
 
 fn init_tracing() {
+    // Only opsrun's own warnings by default: a dependency's (rustls on a
+    // garbage TLS peer, with its timestamps) would land in cron mail for a
+    // failure the table already reports. `OPSRUN_LOG=debug` shows all.
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPSRUN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("opsrun=warn"));
     let ansi = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()

@@ -74,6 +74,7 @@ impl Plan {
             quiet: args.quiet,
             opts: RenderOpts {
                 color: use_color(args.color),
+                width: table_width(),
                 verbose: args.verbose > 0,
                 junit_warn: args.junit_warn,
                 prom: Default::default(),
@@ -262,6 +263,24 @@ fn passwd_name() -> Option<String> {
             let name = f.next()?;
             (f.nth(1)? == uid).then(|| name.to_owned())
         })
+}
+
+/// The width the table is laid out for: `COLUMNS` when set to a number
+/// (scripts and tests pin it), else the terminal's width when stdout is
+/// one. A terminal that reports 0 columns (a serial console, some CI
+/// ptys) counts as no terminal: laid out to 0 columns every cell would be
+/// one character wide.
+fn table_width() -> Option<u16> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u16>().ok())
+    {
+        return (c > 0).then_some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    comfy_table::Table::new().width().filter(|w| *w > 0)
 }
 
 fn use_color(c: ColorChoice) -> bool {

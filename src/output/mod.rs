@@ -65,6 +65,10 @@ pub enum Format {
 #[derive(Clone, Debug, Default)]
 pub struct RenderOpts {
     pub color: bool,
+    /// The terminal's width in columns for the table (`COLUMNS`, else the
+    /// terminal's size); `None` (a pipe, cron, a terminal that reports
+    /// 0×0): the table is laid out without a width and never wrapped.
+    pub width: Option<u16>,
     pub verbose: bool,
     pub junit_warn: WarnAs,
     pub prom: PromContext,

@@ -1,7 +1,9 @@
 //! `table`: one row per check — status, id, title, value, why — and a
 //! summary line. Japanese text aligns (comfy-table measures display width).
 
-use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+use comfy_table::{
+    Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table, presets,
+};
 
 use super::RenderOpts;
 use crate::engine::RunResult;
@@ -18,16 +20,34 @@ fn color(s: Status) -> Color {
     }
 }
 
+/// Below this width the TITLE column is left out (the id names the check;
+/// the title would squeeze DETAIL into a few characters per line).
+const NARROW: u16 = 100;
+
 pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED);
+    t.force_no_tty();
     if opts.color {
         t.enforce_styling();
-        t.set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        t.force_no_tty();
     }
-    t.set_header(vec!["STATUS", "ID", "TITLE", "VALUE", "DETAIL"]);
+    let narrow = opts.width.is_some_and(|w| w < NARROW);
+    match opts.width {
+        // Fit the terminal, wrapping VALUE and DETAIL (and TITLE) at
+        // word boundaries; STATUS and ID are never broken.
+        Some(w) => {
+            t.set_width(w);
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    let mut header = vec!["STATUS", "ID", "TITLE", "VALUE", "DETAIL"];
+    if narrow {
+        header.remove(2);
+    }
+    t.set_header(header);
     for r in &run.results {
         let o = &r.outcome;
         let mut status = Cell::new(o.status.label()).set_alignment(CellAlignment::Left);
@@ -56,13 +76,22 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
         }
         // Escaped here, cell by cell: the coloured table skips the final
         // pass in `output::render` (its colours are escape sequences).
-        t.add_row(vec![
+        let mut row = vec![
             status,
             Cell::new(printable(&r.check.id)),
             Cell::new(printable(&r.check.title)),
             Cell::new(printable(&o.value)),
             Cell::new(printable(&detail.join("\n"))),
-        ]);
+        ];
+        if narrow {
+            row.remove(2);
+        }
+        t.add_row(row);
+    }
+    for i in [0, 1] {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(ColumnConstraint::ContentWidth);
+        }
     }
     let mut out = format!(
         "{} — {} @ {} · {}\n",

@@ -452,3 +452,128 @@ fn a_runbook_named_by_a_bare_file_name_runs_in_its_own_directory() {
         assert_eq!(r["status"], "pass", "{r:#}");
     }
 }
+
+const LONG: &str = r#"version: 1
+title: layout
+checks:
+  - id: backup-verification-nightly-long-id
+    title: A rather long title that describes the nightly backup verification
+    command: {shell: "echo 'the nightly backup could not be verified because the archive is missing from the expected directory' >&2; exit 1"}
+  - id: ok
+    title: short
+    command: {run: ["true"]}
+"#;
+
+#[test]
+fn the_table_fits_a_narrow_terminal_without_breaking_ids() {
+    let env = Env::new();
+    env.runbook("l.yaml", LONG);
+    let wide = env.run(&["run", "l", "--now", NOW]);
+    let narrow = env
+        .cmd()
+        .env("COLUMNS", "80")
+        .args(["run", "l", "--now", NOW])
+        .output()
+        .unwrap();
+    let narrow = String::from_utf8_lossy(&narrow.stdout).into_owned();
+    // Below 100 columns TITLE goes; the id stays whole on one line.
+    assert!(!narrow.contains("TITLE"), "{narrow}");
+    assert!(
+        narrow.contains("backup-verification-nightly-long-id"),
+        "{narrow}"
+    );
+    let table: Vec<&str> = narrow
+        .lines()
+        .filter(|l| l.starts_with(['┌', '│', '╞', '├', '└']))
+        .collect();
+    for l in &table {
+        assert!(
+            l.chars().count() <= 80,
+            "{} columns: {l}\n{narrow}",
+            l.chars().count()
+        );
+    }
+    // Without a width (a pipe, cron mail) nothing wraps: one line per row.
+    assert!(wide.stdout.contains("TITLE"), "{}", wide.stdout);
+    assert!(
+        wide.stdout
+            .contains("the nightly backup could not be verified because the archive is missing")
+    );
+    // A width of 0 is no width.
+    let zero = env
+        .cmd()
+        .env("COLUMNS", "0")
+        .args(["run", "l", "--now", NOW])
+        .output()
+        .unwrap();
+    let strip = |s: &str| {
+        regex::Regex::new(r"\(\d+\.\d+s\)")
+            .unwrap()
+            .replace_all(s, "")
+            .into_owned()
+    };
+    assert_eq!(
+        strip(&String::from_utf8_lossy(&zero.stdout)),
+        strip(&wide.stdout)
+    );
+}
+
+/// A real pseudo-terminal (util-linux `script`) that reports 0×0, as some
+/// serial consoles and CI ptys do: laid out as if there were no terminal,
+/// not one character per column.
+#[test]
+fn a_terminal_of_zero_columns_is_no_terminal() {
+    let env = Env::new();
+    env.runbook("l.yaml", LONG);
+    let bin = env!("CARGO_BIN_EXE_opsrun");
+    let inner = format!("stty cols 0 rows 0; {bin} run l --now {NOW}");
+    let out = Command::new("script")
+        .current_dir(env.path())
+        .env("OPSRUN_HISTORY", env.path().join("history.db"))
+        .env_remove("COLUMNS")
+        .env_remove("OPSRUN_RUNBOOKS")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux, installed by .ci/deps)");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(
+        text.contains("backup-verification-nightly-long-id"),
+        "{text}"
+    );
+    assert!(text.contains("TITLE"), "{text}");
+}
+
+/// A server that answers a TLS ClientHello with garbage: the check fails
+/// with its reason in the table, and no dependency's log line (rustls
+/// `WARN …` with a timestamp) reaches stderr, which cron mails.
+#[test]
+fn a_garbage_tls_peer_prints_no_library_log_lines() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 512];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut s,
+                b"\x16\x03\x03\x00\x05\xff\xff\xff\xff\xff garbage",
+            );
+        }
+    });
+    let env = Env::new();
+    env.runbook(
+        "g.yaml",
+        &format!(
+            "version: 1\ntitle: g\nchecks:\n  - id: web\n    timeout: 5s\n    http: {{url: \"https://127.0.0.1:{port}/\"}}\n  - id: cert\n    timeout: 5s\n    tls: {{host: 127.0.0.1, port: {port}}}\n"
+        ),
+    );
+    let r = env.run(&["run", "g", "--now", NOW]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        !r.stderr.contains("WARN") && !r.stderr.contains("rustls"),
+        "{}",
+        r.stderr
+    );
+}

@@ -67,6 +67,7 @@ impl Env {
         c.current_dir(self.dir.path())
             .env_remove("OPSRUN_RUNBOOKS")
             .env_remove("NO_COLOR")
+            .env_remove("COLUMNS")
             .env("OPSRUN_HISTORY", self.dir.path().join("history.db"))
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .timeout(Duration::from_secs(120));
@@ -85,6 +86,7 @@ impl Env {
             .current_dir(self.dir.path())
             .env_remove("OPSRUN_RUNBOOKS")
             .env_remove("NO_COLOR")
+            .env_remove("COLUMNS")
             .env("OPSRUN_HISTORY", self.dir.path().join("history.db"))
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .stdin(std::process::Stdio::null())

@@ -33,12 +33,25 @@ pub(crate) static CODES: &[&Code] = &[
     &D_RAN,
     &D_STDOUT,
     &D_STDERR,
+    &D_HELD_OPEN,
 ];
 
 // Detail lines (`-v`): the run, and the last lines of its output as they were.
 static D_RAN: Code = Code::detail("command.detail.ran", "{command} → {result} in {took}");
 static D_STDOUT: Code = Code::detail("command.detail.stdout", "stdout: {line}");
 static D_STDERR: Code = Code::detail("command.detail.stderr", "stderr: {line}");
+static D_HELD_OPEN: Code = Code::detail(
+    "command.detail.held_open",
+    "a background process kept the output open after the command exited: output read up to {grace} later, the process left running",
+);
+
+/// How long the output may stay open after the command has exited (and
+/// its process group was killed): long enough for what is already in the
+/// pipe to be read, short enough that a daemon that escaped the group
+/// (`setsid`, a double fork) and kept stdout costs little. The verdict is
+/// the command's own exit status either way; the escaped process is left
+/// to run (it is not ours to find once it left the group).
+const HELD_OPEN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 static EXIT: Code = Code::new(
     "command.exit",
@@ -161,11 +174,21 @@ impl Drop for GroupGuard {
     }
 }
 
-async fn read_tail<R: AsyncRead + Unpin>(mut r: R) -> Vec<u8> {
+/// Reads `r` to its end, keeping the last [`KEEP_BYTES`], or until `stop`
+/// turns true (the pipe is held open by a process that outlived the
+/// command): then what was read so far is kept.
+async fn read_tail<R: AsyncRead + Unpin>(
+    mut r: R,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<u8> {
     let mut keep = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        match r.read(&mut buf).await {
+        let read = tokio::select! {
+            read = r.read(&mut buf) => read,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 keep.extend_from_slice(&buf[..n]);
@@ -238,14 +261,37 @@ impl Command {
             )
         })?;
         let mut guard = GroupGuard(child.id().map(|p| p as i32));
-        let out_task = tokio::spawn(read_tail(child.stdout.take().expect("piped stdout")));
-        let err_task = tokio::spawn(read_tail(child.stderr.take().expect("piped stderr")));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut out_task = tokio::spawn(read_tail(
+            child.stdout.take().expect("piped stdout"),
+            stopped.clone(),
+        ));
+        let mut err_task = tokio::spawn(read_tail(
+            child.stderr.take().expect("piped stderr"),
+            stopped,
+        ));
         let waited = ctx.deadline.within(child.wait()).await;
         // The command is done (or out of time): anything it left running in
-        // its group goes too, which also closes the pipes it held.
+        // its group goes too, which also closes the pipes it held. A
+        // process that left the group keeps them open: after a short grace
+        // the reads stop with what they have.
         guard.kill();
-        let stdout = out_task.await.unwrap_or_default();
-        let stderr = err_task.await.unwrap_or_default();
+        let until = tokio::time::Instant::now() + HELD_OPEN_GRACE;
+        let out = tokio::time::timeout_at(until, &mut out_task).await;
+        let err = tokio::time::timeout_at(until, &mut err_task).await;
+        let held_open = out.is_err() || err.is_err();
+        if held_open {
+            let _ = stop.send(true);
+        }
+        // A handle that finished is not polled again.
+        let stdout = match out {
+            Ok(r) => r.unwrap_or_default(),
+            Err(_) => out_task.await.unwrap_or_default(),
+        };
+        let stderr = match err {
+            Ok(r) => r.unwrap_or_default(),
+            Err(_) => err_task.await.unwrap_or_default(),
+        };
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let tails = || {
             let line = |code, l| Reason::new(code).with("line", l).into();
@@ -288,6 +334,17 @@ impl Command {
                 .with_quantity("took", ms, Unit::Millis),
         );
         m.detail.extend(tails());
+        if held_open {
+            m.detail.push(
+                Reason::new(&D_HELD_OPEN)
+                    .with_quantity(
+                        "grace",
+                        HELD_OPEN_GRACE.as_secs_f64() * 1000.0,
+                        Unit::Millis,
+                    )
+                    .into(),
+            );
+        }
         if !code.is_some_and(|c| self.exit.0.contains(&(c as i64))) {
             let last_line = last_lines(&stderr, 1)
                 .pop()

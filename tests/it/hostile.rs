@@ -514,3 +514,46 @@ fn logs_of_one_endless_line_and_binary_junk_are_read_in_bounded_memory() {
         assert!(!c["message"].as_str().unwrap().contains('\n'), "{c}");
     }
 }
+
+/// A daemon that escaped the command's process group (`setsid`) and kept
+/// stdout open: the verdict is the command's own exit status, what it
+/// printed is kept, a detail says a background process held the output,
+/// and the run does not wait for the daemon or the timeout. The outer
+/// shell waits on a FIFO until the daemon has left the group, so the
+/// escape is certain, not a race with the group kill.
+#[test]
+fn a_daemon_holding_stdout_open_does_not_decide_the_verdict() {
+    let env = Env::new();
+    let fifo = env.path().join("ready");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let f = fifo.display();
+    for (exit, status) in [(0, "pass"), (3, "fail")] {
+        let shell = format!(
+            "setsid sh -c 'echo > {f}; exec sleep 30' & read _ < {f}; echo hi; exit {exit}"
+        );
+        env.runbook(
+            "d.yaml",
+            &format!(
+                "version: 1\nchecks:\n  - id: d\n    timeout: 20s\n    command: {{shell: \"{}\"}}\n",
+                shell.replace('"', "\\\"")
+            ),
+        );
+        let r = env.run(&["run", "d", "-f", "json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+        let c = &v["checks"][0];
+        assert_eq!(c["status"], status, "{c:#}");
+        let detail = c["detail"].to_string();
+        assert!(detail.contains("stdout: hi"), "{detail}");
+        assert!(
+            detail.contains("a background process kept the output open"),
+            "{detail}"
+        );
+    }
+}

@@ -91,6 +91,11 @@ impl LoadError {
             (line, col) = (l, c);
         }
         let msg = clean_message(&raw);
+        if msg == NESTED_TOO_DEEPLY
+            && let Some((l, c)) = first_too_deep(text, line, col)
+        {
+            (line, col) = (l, c);
+        }
         LoadError::new(file, line, col, msg, text)
     }
 }
@@ -214,6 +219,93 @@ fn clean_message(m: &str) -> String {
         return format!("{s}: indent with spaces");
     }
     s
+}
+
+/// Where nesting first passes the limit, when the parser reported a
+/// place further on. In a flow collection (`[[[[…`) the YAML scanner looks
+/// ahead for a possible `key:` through every opener, and past 255 open
+/// flow levels it stops with its own error at the opener where it gave up
+/// — about 190 columns right of the level that broke the limit. So the
+/// text up to that point is parsed again with the open brackets closed:
+/// the scanner's limit is then out of reach and the depth budget reports
+/// the opener that went past 64 levels. `None` keeps the parser's place
+/// (nothing better was found).
+fn first_too_deep(text: &str, line: usize, col: usize) -> Option<(usize, usize)> {
+    let start = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum::<usize>();
+    let rest = text.get(start..)?;
+    let offset = start
+        + rest
+            .char_indices()
+            .nth(col.checked_sub(1)?)
+            .map_or(rest.len(), |(i, _)| i);
+    let prefix = text.get(..offset)?;
+    let mut patched = prefix.to_owned();
+    patched.extend(
+        open_flows(prefix)
+            .iter()
+            .rev()
+            .map(|&o| if o == '[' { ']' } else { '}' }),
+    );
+    let err = serde_saphyr::from_str::<serde::de::IgnoredAny>(&patched).err()?;
+    let inner = err.without_snippet();
+    let at = inner.location().filter(|l| l.line() > 0)?;
+    (clean_message(&inner.to_string()) == NESTED_TOO_DEEPLY)
+        .then(|| (at.line() as usize, at.column() as usize))
+}
+
+/// The flow collections (`[` or `{`) still open at the end of `text`,
+/// outermost first. A lexical pass: quoted scalars and comments are
+/// skipped, and outside a flow collection a bracket opens one only where a
+/// value starts (after `: `, `- `, `? ` or indentation), since a block
+/// plain scalar may contain brackets (`a[0]`).
+fn open_flows(text: &str) -> Vec<char> {
+    let mut stack = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut prev = '\n'; // the last non-blank character
+    let mut last = '\n'; // the last character
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' if matches!(last, ' ' | '\t' | '\n' | '[' | '{' | ',' | ':') => {
+                while let Some(q) = chars.next() {
+                    if q == '\\' && c == '"' {
+                        chars.next();
+                    } else if q == c {
+                        if c == '\'' && chars.peek() == Some(&'\'') {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '#' if matches!(last, ' ' | '\t' | '\n') => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+                last = '\n';
+                prev = '\n';
+                continue;
+            }
+            '[' | '{' if !stack.is_empty() || matches!(prev, '\n' | ':' | '-' | '?') => {
+                stack.push(c)
+            }
+            ']' | '}' if !stack.is_empty() => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        last = c;
+        if !matches!(c, ' ' | '\t') {
+            prev = c;
+        }
+    }
+    stack
 }
 
 const NESTED_TOO_DEEPLY: &str = "nested too deeply (more than 64 levels of lists and mappings)";

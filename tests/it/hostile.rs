@@ -307,6 +307,50 @@ fn deep_nesting_is_refused() {
     assert_refused(&env, &rb, "nested too deeply");
 }
 
+/// The error points at the opener that went past 64 levels, however deep
+/// the flow collection goes on: past 255 open flow levels the YAML scanner
+/// stops on its own, ~190 columns further right, and that place used to be
+/// reported.
+#[test]
+fn deep_nesting_points_at_the_level_that_broke_the_limit() {
+    let env = Env::new();
+    let at = |name: &str, text: String| {
+        let rb = env.write(name, &text);
+        let r = env.run(&["validate", rb.to_str().unwrap()]);
+        assert_eq!(r.code, 3, "{r:?}");
+        let first = r.stderr.lines().next().unwrap().to_owned();
+        assert!(first.contains("nested too deeply"), "{first}");
+        first
+    };
+    for n in [100, 255, 256, 300, 100_000] {
+        // `checks: ` then `[`s: the top mapping is level 1, so the 64th
+        // `[` (column 9 + 63) is level 65.
+        let seq = format!("version: 1\nchecks: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let first = at("seq.yaml", seq);
+        assert!(first.contains("seq.yaml:2:72: "), "{n}: {first}");
+    }
+    for n in [100, 300] {
+        let map = format!(
+            "version: 1\ntitle: {}1{}\nchecks: []\n",
+            "{a: ".repeat(n),
+            "}".repeat(n)
+        );
+        let first = at("map.yaml", map);
+        assert!(first.contains("map.yaml:2:260: "), "{n}: {first}");
+    }
+    // Inside block nesting (4 levels), after a quoted bracket: the 61st
+    // `[ ` is level 65.
+    let prefix = "    command: {shell: \"a[b\", env: ";
+    let mixed = format!(
+        "version: 1\nchecks:\n  - id: a\n{prefix}{}{}}}\n",
+        "[ ".repeat(300),
+        "]".repeat(300)
+    );
+    let col = prefix.len() + 1 + 60 * 2;
+    let first = at("mixed.yaml", mixed);
+    assert!(first.contains(&format!("mixed.yaml:4:{col}: ")), "{first}");
+}
+
 #[test]
 fn variable_references_cannot_blow_the_runbook_up() {
     let env = Env::new();

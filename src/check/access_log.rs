@@ -630,6 +630,9 @@ impl AccessLog {
                     .into(),
             );
         }
+        if s.stats.vanished > 0 {
+            d.push(logscan::vanished(s.stats.vanished));
+        }
         if s.stats.overlong > 0 {
             d.push(logscan::overlong(s.stats.overlong));
         }

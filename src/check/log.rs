@@ -194,6 +194,9 @@ impl Log {
                     .into(),
             );
         }
+        if f.stats.vanished > 0 {
+            detail.push(logscan::vanished(f.stats.vanished));
+        }
         if f.stats.overlong > 0 {
             detail.push(logscan::overlong(f.stats.overlong));
         }

@@ -100,6 +100,31 @@ pub enum Command {
     Man,
 }
 
+/// `opsrun -C DIR daily` as `opsrun daily -C DIR`: the runbook directory
+/// is an option of each subcommand that reads runbooks, and users (and
+/// `git -C`, `make -C`) put it first. Only a leading `-C DIR`,
+/// `-CDIR`, `--runbooks DIR` or `--runbooks=DIR` moves, to just after
+/// the subcommand's name; a subcommand without `-C` then says so as
+/// clap does for any unknown option.
+pub fn runbooks_first(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
+        return args;
+    };
+    let takes = match first {
+        "-C" | "--runbooks" => 2,
+        f if (f.starts_with("-C") && f.len() > 2) || f.starts_with("--runbooks=") => 1,
+        _ => return args,
+    };
+    if args.len() <= 1 + takes {
+        return args;
+    }
+    let moved: Vec<_> = args.drain(1..1 + takes).collect();
+    // args[1] is now the subcommand's name.
+    let at = 2.min(args.len());
+    args.splice(at..at, moved);
+    args
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct DirArg {
     /// Runbook directory [default: ./runbooks if it exists, else /etc/opsrun/runbooks]
@@ -365,6 +390,40 @@ fn parse_now(s: &str) -> Result<DateTime<FixedOffset>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_leading_runbook_directory_moves_after_the_subcommand() {
+        let v = |xs: &[&str]| xs.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            runbooks_first(v(&["opsrun", "-C", "d", "daily", "-q"])),
+            v(&["opsrun", "daily", "-C", "d", "-q"])
+        );
+        assert_eq!(
+            runbooks_first(v(&["opsrun", "-Cd", "list"])),
+            v(&["opsrun", "list", "-Cd"])
+        );
+        assert_eq!(
+            runbooks_first(v(&["opsrun", "--runbooks=d", "incident", "p1"])),
+            v(&["opsrun", "incident", "--runbooks=d", "p1"])
+        );
+        assert_eq!(
+            runbooks_first(v(&["opsrun", "--runbooks", "d", "run", "x"])),
+            v(&["opsrun", "run", "--runbooks", "d", "x"])
+        );
+        // Anything else is left as written (and `-C` alone is clap's to refuse).
+        assert_eq!(
+            runbooks_first(v(&["opsrun", "daily", "-C", "d"])),
+            v(&["opsrun", "daily", "-C", "d"])
+        );
+        assert_eq!(
+            runbooks_first(v(&["opsrun", "-C", "d"])),
+            v(&["opsrun", "-C", "d"])
+        );
+        assert_eq!(
+            runbooks_first(v(&["opsrun", "--version"])),
+            v(&["opsrun", "--version"])
+        );
+    }
+
     use super::*;
     use clap::CommandFactory;
 

@@ -33,7 +33,7 @@ pub fn main_entry() -> i32 {
     // SIGTERM to a large run used to kill the process before its handler
     // existed, with no report and no record).
     stop::install();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(cli::runbooks_first(std::env::args_os().collect())) {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {

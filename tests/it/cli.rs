@@ -65,3 +65,23 @@ fn completions_and_man() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains(".TH"));
 }
+
+/// `opsrun -C DIR daily`, as `git -C` and `make -C` are written (issue 15).
+#[test]
+fn the_runbook_directory_may_come_before_the_subcommand() {
+    let env = crate::common::Env::new();
+    std::fs::create_dir_all(env.path().join("elsewhere")).unwrap();
+    env.write(
+        "elsewhere/daily.yaml",
+        "version: 1\ntitle: d\nchecks:\n  - id: ok\n    command: {run: [\"true\"]}\n",
+    );
+    for args in [
+        &["-C", "elsewhere", "daily", "-f", "json"][..],
+        &["--runbooks=elsewhere", "daily", "-f", "json"],
+        &["daily", "-C", "elsewhere", "-f", "json"],
+    ] {
+        let r = env.run(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.contains("\"runbook\": \"daily\""), "{args:?}");
+    }
+}

@@ -710,6 +710,14 @@ impl Store {
         }
     }
 
+    /// The words and unit of version `vid`, for the named `metric` or the
+    /// headline one.
+    fn meta_of(&self, vid: i64, metric: Option<&str>) -> rusqlite::Result<Meta> {
+        let v = self.version(vid)?;
+        let (_, unit) = Self::value_of(&v, metric, None, None);
+        Ok(Self::meta(&v, unit))
+    }
+
     fn meta(v: &Version, unit: String) -> Meta {
         Meta {
             label: v.label.clone(),
@@ -771,11 +779,7 @@ impl Store {
         if ids.len() > 1 {
             rows.sort_by_key(|(s, _)| s.ms);
         }
-        let meta_of = |vid: i64| -> rusqlite::Result<Meta> {
-            let v = self.version(vid)?;
-            let (_, unit) = Self::value_of(&v, metric, None, None);
-            Ok(Self::meta(&v, unit))
-        };
+        let meta_of = |vid: i64| self.meta_of(vid, metric);
         let last_valued = rows
             .iter()
             .rev()
@@ -853,11 +857,7 @@ impl Store {
                 day.merge(&t);
             }
         }
-        let meta_of = |vid: i64| -> rusqlite::Result<Meta> {
-            let v = self.version(vid)?;
-            let (_, unit) = Self::value_of(&v, None, None, None);
-            Ok(Self::meta(&v, unit))
-        };
+        let meta_of = |vid: i64| self.meta_of(vid, None);
         let last = self
             .latest_in(check, from, to)?
             .map(|(_, vid)| meta_of(vid))
@@ -965,14 +965,9 @@ impl Store {
             }
         }
         f.last = last.map(|(ms, v, _)| (ms, v));
-        let meta = match last {
-            Some((_, _, vid)) => {
-                let v = self.version(vid)?;
-                let (_, unit) = Self::value_of(&v, None, None, None);
-                Some(Self::meta(&v, unit))
-            }
-            None => None,
-        };
+        let meta = last
+            .map(|(_, _, vid)| self.meta_of(vid, None))
+            .transpose()?;
         Ok((f, meta))
     }
 

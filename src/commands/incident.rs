@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone};
+use chrono::{DateTime, FixedOffset, NaiveTime};
+
+use crate::values::Zone;
 use tokio::sync::watch;
 
 use super::cli::{LevelArg, RunArgs};
@@ -148,29 +150,27 @@ pub(super) fn command(
 fn parse_since(
     s: &str,
     now: DateTime<FixedOffset>,
-    tz: FixedOffset,
+    tz: Zone,
 ) -> std::result::Result<DateTime<FixedOffset>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t);
     }
     if let Ok(t) = NaiveTime::parse_from_str(s, "%H:%M") {
         let local = now.with_timezone(&tz);
-        let candidate = tz
-            .from_local_datetime(&local.date_naive().and_time(t))
-            .single()
-            .ok_or("invalid local time")?;
+        let on = |d: chrono::NaiveDate| tz.local(d.and_time(t));
+        let candidate = on(local.date_naive());
         let candidate = if candidate > local {
-            candidate - chrono::Duration::days(1)
+            on(local.date_naive() - chrono::Duration::days(1))
         } else {
             candidate
         };
-        return Ok(candidate.fixed_offset());
+        return Ok(candidate);
     }
     if let Ok(d) = crate::values::units::parse_duration(s) {
         return Ok(now - chrono::Duration::from_std(d).map_err(|e| e.to_string())?);
     }
     Err(format!(
-        "invalid --since `{s}`: expected HH:MM (JST), a duration ago like 15m, or RFC 3339"
+        "invalid --since `{s}`: expected HH:MM (in the report time zone), a duration ago like 15m, or RFC 3339"
     ))
 }
 
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn since_forms() {
         let now = DateTime::parse_from_rfc3339("2025-10-21T10:26:00+09:00").unwrap();
-        let jst = crate::values::jst();
+        let jst = crate::values::Zone::default();
         assert_eq!(
             parse_since("10:23", now, jst).unwrap().to_rfc3339(),
             "2025-10-21T10:23:00+09:00"

@@ -15,7 +15,7 @@ use crate::history::summary::{ForecastLine, PeriodSummary, TrendLine};
 use crate::runbook::ReportSpec;
 use crate::values::outcome::Status;
 use crate::values::units::{Unit, format_bytes, trim_float};
-use crate::values::{PeriodKind, Stat};
+use crate::values::{PeriodKind, Stat, Zone};
 
 /// What a report is rendered from besides the run.
 #[derive(Clone, Copy, Debug)]
@@ -407,8 +407,11 @@ fn trend_text(l: &TrendLine, kind: PeriodKind) -> String {
     s
 }
 
-fn local(ms: i64, tz: FixedOffset) -> DateTime<FixedOffset> {
-    tz.timestamp_millis_opt(ms).single().unwrap_or_default()
+fn local(ms: i64, tz: Zone) -> DateTime<FixedOffset> {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.fixed_offset())
+        .unwrap_or_default()
 }
 
 fn forecast_text(f: &ForecastLine, p: &Period) -> String {
@@ -462,7 +465,7 @@ fn forecast_text(f: &ForecastLine, p: &Period) -> String {
     format!("- {}: {body}", f.label)
 }
 
-fn incident_text(n: usize, i: &crate::history::store::IncidentRecord, tz: FixedOffset) -> String {
+fn incident_text(n: usize, i: &crate::history::store::IncidentRecord, tz: Zone) -> String {
     let start = i.started_at.with_timezone(&tz);
     let dur = i
         .ended_at
@@ -488,7 +491,7 @@ fn incident_text(n: usize, i: &crate::history::store::IncidentRecord, tz: FixedO
 }
 
 /// `- [停止] ヘルスチェック 2025-10-23 03:00 ~ 03:15 (15分)`, at most ten.
-fn outage_notes(label: &str, outages: &[(i64, i64)], tz: FixedOffset) -> Vec<String> {
+fn outage_notes(label: &str, outages: &[(i64, i64)], tz: Zone) -> Vec<String> {
     let mut out: Vec<String> = outages
         .iter()
         .take(10)
@@ -538,7 +541,7 @@ mod tests {
         use crate::history::store::IncidentRecord;
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
         let now = t("2025-11-01T10:00:00+09:00");
-        let period = Period::current(PeriodKind::Monthly, now, crate::values::jst());
+        let period = Period::current(PeriodKind::Monthly, now, Zone::default());
         let inc = |level: &str, at: &str, mins: i64| IncidentRecord {
             run_id: None,
             level: level.into(),

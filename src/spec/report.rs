@@ -132,6 +132,7 @@ impl<'de> Deserialize<'de> for Amount {
 pub struct UptimeSpec {
     pub check: CheckRef,
     /// How long one sample speaks for [twice the usual interval between samples].
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub max_gap: Option<Dur>,
 }
 

@@ -25,7 +25,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 #[serde(deny_unknown_fields)]
 struct RawRetry {
     attempts: u32,
-    #[serde(default = "default_interval")]
+    #[serde(default = "default_interval", deserialize_with = "Dur::positive")]
     interval: Dur,
 }
 
@@ -92,6 +92,7 @@ impl TryFrom<u32> for Consecutive {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub timeout: Option<Dur>,
     pub retry: Option<Retry>,
     pub severity: Option<Severity>,

@@ -58,7 +58,7 @@ impl fmt::Display for HistoryError {
 
 impl std::error::Error for HistoryError {}
 
-fn reason(e: &rusqlite::Error) -> String {
+pub(crate) fn reason(e: &rusqlite::Error) -> String {
     let code = e.sqlite_error_code();
     if stop::requested()
         && matches!(
@@ -189,6 +189,14 @@ pub struct Store {
     path: PathBuf,
     ids: Ids,
     versions: RefCell<HashMap<i64, Arc<Version>>>,
+}
+
+impl Store {
+    /// The connection, for the history modules that keep their own tables
+    /// (`silence`).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
 }
 
 fn ms(t: &DateTime<FixedOffset>) -> i64 {

@@ -15,8 +15,8 @@ use chrono::{DateTime, FixedOffset};
 use clap::ValueEnum;
 
 use super::cli::{
-    ColorChoice, DirArg, HistoryCmd, HistoryFormat, HistoryPath, JaFormat, RecordArgs, ReportCmd,
-    RunArgs,
+    ColorChoice, DirArg, HistoryCmd, HistoryFormat, HistoryPath, IncidentList, JaFormat,
+    RecordArgs, ReportCmd, RunArgs,
 };
 use super::error::Error;
 use crate::engine::{RunSettings, Selection};
@@ -129,32 +129,24 @@ impl Plan {
     /// what history holds); nothing is recorded. `--output` takes the
     /// listing's two formats, table and json.
     pub fn for_history(cmd: &HistoryCmd) -> Result<Plan, Error> {
-        let format = match cmd.format {
-            HistoryFormat::Table => Format::Table,
-            HistoryFormat::Json => Format::Json,
-        };
-        if let Some((f, _)) = cmd
-            .outputs
-            .iter()
-            .find(|(f, _)| !matches!(f, Format::Table | Format::Json))
-        {
-            let name = f
-                .to_possible_value()
-                .map(|v| v.get_name().to_owned())
-                .unwrap_or_default();
-            return Err(Error::Invalid(format!(
-                "--output {name}=…: `opsrun history` writes table or json"
-            )));
-        }
         Ok(Plan::shared(
             vec![],
             cmd.now,
             None,
             history_settings(&cmd.path, None),
-            OutputPlan {
-                outputs: cmd.outputs.clone(),
-                ..OutputPlan::stdout(format)
-            },
+            listing_output("opsrun history", cmd.format, &cmd.outputs)?,
+        ))
+    }
+
+    /// `opsrun incident list`: like `history`, a listing of what history
+    /// holds; nothing is loaded or recorded.
+    pub fn for_incident_list(cmd: &IncidentList) -> Result<Plan, Error> {
+        Ok(Plan::shared(
+            vec![],
+            cmd.now,
+            None,
+            history_settings(&cmd.path, None),
+            listing_output("opsrun incident list", cmd.format, &cmd.outputs)?,
         ))
     }
 
@@ -209,6 +201,35 @@ impl OutputPlan {
             opts: RenderOpts::default(),
         }
     }
+}
+
+/// A listing's output: table or JSON on stdout, and `--output` files of
+/// those two formats only.
+fn listing_output(
+    command: &str,
+    format: HistoryFormat,
+    outputs: &[(Format, PathBuf)],
+) -> Result<OutputPlan, Error> {
+    let format = match format {
+        HistoryFormat::Table => Format::Table,
+        HistoryFormat::Json => Format::Json,
+    };
+    if let Some((f, _)) = outputs
+        .iter()
+        .find(|(f, _)| !matches!(f, Format::Table | Format::Json))
+    {
+        let name = f
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        return Err(Error::Invalid(format!(
+            "--output {name}=…: `{command}` writes table or json"
+        )));
+    }
+    Ok(OutputPlan {
+        outputs: outputs.to_vec(),
+        ..OutputPlan::stdout(format)
+    })
 }
 
 /// Where history is and whether this invocation records in it: only

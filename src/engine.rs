@@ -98,7 +98,10 @@ pub struct RunSettings {
     /// Each check's metrics from its previous run (from history), by check id.
     pub previous: Arc<std::collections::HashMap<String, std::collections::HashMap<String, f64>>>,
     pub concurrency: usize,
+    /// The invocation's clock in its own offset: what the checks read.
     pub now: DateTime<FixedOffset>,
+    /// The zone people read the run's time in ([`RunResult::started_at`]).
+    pub tz: crate::values::Zone,
     pub selection: Selection,
 }
 
@@ -208,7 +211,7 @@ pub async fn run(
         title: rb.title.clone(),
         system: rb.system.clone(),
         host: hostname(),
-        started_at: settings.now,
+        started_at: settings.tz.at(&settings.now),
         duration: started.elapsed(),
         results,
         interrupted,

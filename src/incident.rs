@@ -289,8 +289,8 @@ pub struct IncidentOptions<'a> {
     /// checks read logs without an offset in their lines (nginx/Apache
     /// error logs, syslog) in this clock's offset.
     pub now: DateTime<FixedOffset>,
-    /// The time zone the header and the 障害報告 speak (JST by default).
-    pub tz: FixedOffset,
+    /// The time zone the header and the 障害報告 speak (Asia/Tokyo by default).
+    pub tz: crate::values::Zone,
     pub reporter: String,
     pub concurrency: usize,
     /// `--only/--skip/--tag` for the diagnostics.
@@ -322,6 +322,7 @@ pub async fn run(
         previous: Default::default(),
         concurrency: opts.concurrency,
         now: opts.now,
+        tz: opts.tz,
         selection: opts.selection.clone(),
     };
     inc.diagnostics = engine::run(rb, &settings, stop.clone()).await;
@@ -404,6 +405,7 @@ pub async fn run(
             previous: Default::default(),
             concurrency: opts.concurrency,
             now: opts.now,
+            tz: opts.tz,
             selection,
         };
         // After a failed step the plan stopped: look once at where things

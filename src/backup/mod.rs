@@ -90,7 +90,7 @@ pub(crate) async fn make(
     let mut r = if rows.interrupted.is_none() {
         engine::run(rb, settings, stop).await
     } else {
-        empty_run(rb, now)
+        empty_run(rb, settings.tz.at(&now))
     };
     if !published {
         // A `backup` check may still pass on the previous

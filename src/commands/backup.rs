@@ -58,7 +58,7 @@ pub(super) fn command(action: BackupAction, execute: bool, args: &RunArgs) -> Re
             let rt = rb.workflow.restore_test.clone().unwrap_or_default();
             let dir = resolve(&spec.dir);
             with_runtime(|stop| {
-                backup::restore_test(rb, &spec, &rt, &dir, &base_dir, plan.now, stop)
+                backup::restore_test(rb, &spec, &rt, &dir, &base_dir, plan.tz.at(&plan.now), stop)
             })?
         }
         BackupAction::Prune => {
@@ -72,10 +72,12 @@ pub(super) fn command(action: BackupAction, execute: bool, args: &RunArgs) -> Re
             let dir = resolve(&spec.dir);
             let json = plan.output.format == Format::Json;
             let pruned =
-                backup::prune(&dir, &spec, &p, execute, plan.now).map_err(|e| Error::Io {
-                    action: "read",
-                    path: dir.clone(),
-                    reason: crate::values::io_reason(&e),
+                backup::prune(&dir, &spec, &p, execute, plan.tz.at(&plan.now)).map_err(|e| {
+                    Error::Io {
+                        action: "read",
+                        path: dir.clone(),
+                        reason: crate::values::io_reason(&e),
+                    }
                 })?;
             write_stdout(&if json {
                 crate::output::prune::json(&pruned)

@@ -8,10 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone};
+use chrono::{DateTime, FixedOffset, NaiveTime};
+
+use crate::values::Zone;
 use tokio::sync::watch;
 
-use super::cli::{IncidentAction, IncidentClose, IncidentCmd, IncidentList, LevelArg, RunArgs};
+use super::cli::{
+    DirArg, IncidentAction, IncidentClose, IncidentCmd, IncidentList, LevelArg, RunArgs,
+};
 use super::plan::Plan;
 use super::run::emit;
 use super::{Error, Result, spawn_signal_watch, write_stdout};
@@ -21,6 +25,7 @@ use crate::history::listing::{self, Listing};
 use crate::history::{RunRecord, Session, Store, stop};
 use crate::incident::{self, ActionState, IncidentRun, Progress};
 use crate::output::{self, Format, RenderCtx};
+use crate::runbook::Runbook;
 use crate::values::outcome::Status;
 
 /// `opsrun incident …`: a level runs the workflow; `close` and `list`.
@@ -233,13 +238,13 @@ fn call_of(
 
 /// The stderr line that says what the call did to the incidents: its
 /// number is what `opsrun incident close` takes.
-fn recorded_note(r: &Recorded, tz: FixedOffset) -> String {
+fn recorded_note(r: &Recorded, tz: Zone) -> String {
     let about = |i: &IncidentRecord| {
         format!(
             "{}, {}, opened {}{}",
             i.level.to_uppercase(),
             i.system.as_deref().unwrap_or(&i.runbook),
-            i.opened_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            tz.at(&i.opened_at).format("%Y-%m-%d %H:%M"),
             if i.recovered_at.is_some() {
                 ", recovered"
             } else {
@@ -268,52 +273,50 @@ fn recorded_note(r: &Recorded, tz: FixedOffset) -> String {
     }
 }
 
-/// The systems of the incident runbooks in the runbook directory (what
-/// `incident close` without an ID looks for), and the time zone.
-fn incident_runbooks(dir: &super::cli::DirArg) -> Result<(Vec<Option<String>>, FixedOffset)> {
+/// The incident runbooks in the runbook directory: their systems are
+/// what `incident close` without an ID looks for, their time zone the one
+/// times are shown in.
+fn incident_runbooks(dir: &DirArg) -> Result<Vec<Runbook>> {
     let dir = super::plan::runbook_dir(dir);
-    let mut systems = Vec::new();
-    let mut tz = None;
+    let mut out = Vec::new();
     for n in ["incident-p1", "incident-p2", "incident-p3", "incident-p4"] {
-        let Some(p) = ["yaml", "yml"]
+        if let Some(p) = ["yaml", "yml"]
             .iter()
             .map(|e| dir.join(format!("{n}.{e}")))
             .find(|p| p.is_file())
-        else {
-            continue;
-        };
-        let rb = crate::runbook::load(&p, &Default::default())?;
-        tz = tz.or(rb.report.timezone.map(|t| t.0));
-        if !systems.contains(&rb.system) {
-            systems.push(rb.system);
+        {
+            out.push(crate::runbook::load(&p, &Default::default())?);
         }
     }
-    Ok((systems, tz.unwrap_or_else(crate::values::jst)))
+    Ok(out)
 }
 
 /// `opsrun incident close [ID] [--note TEXT]`.
 fn close(c: &IncidentClose) -> Result<i32> {
-    let path = crate::history::resolve_path(c.path.history.as_deref());
-    let (systems, tz) = if c.id.is_some() {
-        (vec![], crate::values::jst())
-    } else {
-        incident_runbooks(&c.dir)?
-    };
-    let now = c.now.unwrap_or_else(|| chrono::Local::now().fixed_offset());
-    let Some(mut store) = Store::open_existing(&path).map_err(Error::History)? else {
+    let runbooks = incident_runbooks(&c.dir)?;
+    let mut systems: Vec<Option<String>> = Vec::new();
+    for rb in &runbooks {
+        if !systems.contains(&rb.system) {
+            systems.push(rb.system.clone());
+        }
+    }
+    let plan = Plan::for_incidents(&c.dir, &c.path, c.now, runbooks, None)?;
+    let path = &plan.history.path;
+    let Some(mut store) = Store::open_existing(path).map_err(Error::History)? else {
         return Err(Error::Invalid(format!(
             "no incident to close: no history yet at {}",
             path.display()
         )));
     };
-    match store.close_incident(c.id, &systems, &now, c.note.as_deref()) {
+    let systems = if c.id.is_some() { vec![] } else { systems };
+    match store.close_incident(c.id, &systems, &plan.now, c.note.as_deref()) {
         Ok(i) => {
             write_stdout(&format!(
                 "incident #{} closed ({}, {}, opened {}, {})\n",
                 i.id,
                 i.level.to_uppercase(),
                 i.system.as_deref().unwrap_or(&i.runbook),
-                i.opened_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                plan.tz.at(&i.opened_at).format("%Y-%m-%d %H:%M"),
                 match i.time_to_recover() {
                     Some(d) => format!("recovered after {}m", (d.num_seconds() + 30) / 60),
                     None => "no recovery recorded".into(),
@@ -328,16 +331,21 @@ fn close(c: &IncidentClose) -> Result<i32> {
 
 /// `opsrun incident list [--since 30d]`.
 fn list(l: &IncidentList) -> Result<i32> {
-    let plan = Plan::for_incident_list(l)?;
-    let (_, tz) = incident_runbooks(&l.dir)?;
+    let runbooks = incident_runbooks(&l.dir)?;
+    let plan = Plan::for_incidents(
+        &l.dir,
+        &l.path,
+        l.now,
+        runbooks,
+        Some((l.format, &l.outputs)),
+    )?;
     let path = &plan.history.path;
     let Some(store) = Store::open_existing(path).map_err(Error::History)? else {
         crate::stdio::say_err!("no history yet at {}", path.display());
         return Ok(exit::OK);
     };
-    let listing = Listing::Incidents(
-        listing::incidents(&store, plan.now, l.since, tz).map_err(Error::History)?,
-    );
+    let listing =
+        Listing::Incidents(listing::incidents(&store, plan.now, l.since).map_err(Error::History)?);
     let mut ctx = RenderCtx {
         runbooks: &plan.runbooks,
         runs: &[],
@@ -346,7 +354,7 @@ fn list(l: &IncidentList) -> Result<i32> {
         incident: None,
         listing: Some(&listing),
         reporter: &plan.reporter,
-        tz,
+        tz: plan.tz,
     };
     let note = (plan.output.format != Format::Json)
         .then(|| output::history_empty_note(&listing))
@@ -363,29 +371,27 @@ fn list(l: &IncidentList) -> Result<i32> {
 fn parse_since(
     s: &str,
     now: DateTime<FixedOffset>,
-    tz: FixedOffset,
+    tz: Zone,
 ) -> std::result::Result<DateTime<FixedOffset>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t);
     }
     if let Ok(t) = NaiveTime::parse_from_str(s, "%H:%M") {
         let local = now.with_timezone(&tz);
-        let candidate = tz
-            .from_local_datetime(&local.date_naive().and_time(t))
-            .single()
-            .ok_or("invalid local time")?;
+        let on = |d: chrono::NaiveDate| tz.local(d.and_time(t));
+        let candidate = on(local.date_naive());
         let candidate = if candidate > local {
-            candidate - chrono::Duration::days(1)
+            on(local.date_naive() - chrono::Duration::days(1))
         } else {
             candidate
         };
-        return Ok(candidate.fixed_offset());
+        return Ok(candidate);
     }
     if let Ok(d) = crate::values::units::parse_duration(s) {
         return Ok(now - chrono::Duration::from_std(d).map_err(|e| e.to_string())?);
     }
     Err(format!(
-        "invalid --since `{s}`: expected HH:MM (JST), a duration ago like 15m, or RFC 3339"
+        "invalid --since `{s}`: expected HH:MM (in the report time zone), a duration ago like 15m, or RFC 3339"
     ))
 }
 
@@ -396,7 +402,7 @@ mod tests {
     #[test]
     fn since_forms() {
         let now = DateTime::parse_from_rfc3339("2025-10-21T10:26:00+09:00").unwrap();
-        let jst = crate::values::jst();
+        let jst = crate::values::Zone::default();
         assert_eq!(
             parse_since("10:23", now, jst).unwrap().to_rfc3339(),
             "2025-10-21T10:23:00+09:00"

@@ -15,8 +15,8 @@ use chrono::{DateTime, FixedOffset};
 use clap::ValueEnum;
 
 use super::cli::{
-    ColorChoice, DirArg, HistoryCmd, HistoryFormat, HistoryPath, IncidentList, JaFormat,
-    RecordArgs, ReportCmd, RunArgs,
+    ColorChoice, DirArg, HistoryCmd, HistoryFormat, HistoryPath, JaFormat, RecordArgs, ReportCmd,
+    RunArgs,
 };
 use super::error::Error;
 use crate::engine::{RunSettings, Selection};
@@ -24,16 +24,21 @@ use crate::history::HistorySettings;
 use crate::notify::NotifySettings;
 use crate::output::{Format, RenderOpts};
 use crate::runbook::{self, Runbook};
-use crate::values::jst;
+use crate::values::Zone;
 
 /// Everything one invocation does, decided before any check runs.
 pub(crate) struct Plan {
     pub runbooks: Vec<Runbook>,
-    /// The one clock of the invocation: `--now`, else the host's.
+    /// The one clock of the invocation: `--now`, else the host's, in its
+    /// own offset (checks read log lines without an offset in it, as the
+    /// host wrote them). Every time shown is this instant read in
+    /// [`Plan::tz`].
     pub now: DateTime<FixedOffset>,
-    /// The zone people read times in (reports, 障害報告, `--since HH:MM`):
-    /// the first runbook's `report.timezone`, else JST (SPEC §10.1).
-    pub tz: FixedOffset,
+    /// The zone people read times in (table header, reports, 障害報告,
+    /// `history`, mail, `--since HH:MM`): the first runbook's
+    /// `report.timezone`, else `timezone:` in config.yaml, else Asia/Tokyo
+    /// (SPEC §10.1).
+    pub tz: Zone,
     pub selection: Selection,
     pub concurrency: usize,
     pub output: OutputPlan,
@@ -90,11 +95,12 @@ impl Plan {
             notify,
             ..Plan::shared(
                 runbooks,
+                &runbook_dir(&args.dir),
                 args.now,
                 args.reporter.as_deref(),
                 history,
                 output,
-            )
+            )?
         })
     }
 
@@ -116,53 +122,71 @@ impl Plan {
             JaFormat::Report => Format::Report,
             JaFormat::Checklist => Format::Checklist,
         };
-        Ok(Plan::shared(
+        Plan::shared(
             runbooks,
+            &dir,
             cmd.now,
             cmd.reporter.as_deref(),
             history_settings(&cmd.path, None),
             OutputPlan::stdout(format),
-        ))
+        )
     }
 
     /// `opsrun history`: no runbook is loaded (`--runbook` only filters
     /// what history holds); nothing is recorded. `--output` takes the
     /// listing's two formats, table and json.
     pub fn for_history(cmd: &HistoryCmd) -> Result<Plan, Error> {
-        Ok(Plan::shared(
+        Plan::shared(
             vec![],
+            &runbook_dir(&DirArg { runbooks: None }),
             cmd.now,
             None,
             history_settings(&cmd.path, None),
             listing_output("opsrun history", cmd.format, &cmd.outputs)?,
-        ))
+        )
     }
 
-    /// `opsrun incident list`: like `history`, a listing of what history
-    /// holds; nothing is loaded or recorded.
-    pub fn for_incident_list(cmd: &IncidentList) -> Result<Plan, Error> {
-        Ok(Plan::shared(
-            vec![],
-            cmd.now,
+    /// `opsrun incident list` and `close`: like `history`, about what
+    /// history holds; nothing runs or is recorded. `runbooks` (the
+    /// incident runbooks found in `dir`) lend their time zone.
+    pub fn for_incidents(
+        dir: &DirArg,
+        path: &HistoryPath,
+        now: Option<DateTime<FixedOffset>>,
+        runbooks: Vec<Runbook>,
+        listing: Option<(HistoryFormat, &[(Format, PathBuf)])>,
+    ) -> Result<Plan, Error> {
+        let output = match listing {
+            Some((format, outputs)) => listing_output("opsrun incident list", format, outputs)?,
+            None => OutputPlan::stdout(Format::Table),
+        };
+        Plan::shared(
+            runbooks,
+            &runbook_dir(dir),
+            now,
             None,
-            history_settings(&cmd.path, None),
-            listing_output("opsrun incident list", cmd.format, &cmd.outputs)?,
-        ))
+            history_settings(path, None),
+            output,
+        )
     }
 
     /// The parts every command resolves the same way, in this one place:
-    /// the clock, the time zone (from the runbooks), the reporter, history
-    /// and output. No selection, one check at a time, no notification.
+    /// the clock, the time zone (from the runbooks, else the shared
+    /// config.yaml found from `dir`, as `--notify` finds it), the
+    /// reporter, history and output. No selection, one check at a time,
+    /// no notification.
     fn shared(
         runbooks: Vec<Runbook>,
+        dir: &Path,
         now: Option<DateTime<FixedOffset>>,
         reporter_given: Option<&str>,
         history: HistorySettings,
         output: OutputPlan,
-    ) -> Plan {
-        Plan {
+    ) -> Result<Plan, Error> {
+        let tz = time_zone(&runbooks, dir)?;
+        Ok(Plan {
             now: clock(now),
-            tz: time_zone(&runbooks),
+            tz,
             selection: Selection::default(),
             concurrency: 1,
             output,
@@ -170,7 +194,7 @@ impl Plan {
             notify: Default::default(),
             reporter: reporter(reporter_given),
             runbooks,
-        }
+        })
     }
 
     /// The engine's settings for a run of `rb`: previous metrics (for kinds
@@ -186,6 +210,7 @@ impl Plan {
             previous: std::sync::Arc::new(previous),
             concurrency: self.concurrency,
             now: self.now,
+            tz: self.tz,
             selection: self.selection.clone(),
         }
     }
@@ -244,13 +269,24 @@ fn history_settings(path: &HistoryPath, record: Option<&RecordArgs>) -> HistoryS
 }
 
 /// The time zone people read times in: the first runbook's
-/// `report.timezone`, else JST (SPEC §10.1).
-fn time_zone(runbooks: &[Runbook]) -> FixedOffset {
-    runbooks
-        .iter()
-        .find_map(|rb| rb.report.timezone)
+/// `report.timezone`, else `timezone:` in the shared config.yaml (found
+/// from the runbook directory `dir` as `--notify` finds it:
+/// `OPSRUN_CONFIG`, `DIR/config.yaml`, /etc/opsrun/config.yaml), else
+/// Asia/Tokyo (SPEC §10.1). A runbook's own setting wins: it is the more
+/// specific one. The config file is read only when no runbook decides,
+/// and then one that does not load stops the command (a zone silently
+/// ignored would put every time an hour or nine off).
+fn time_zone(runbooks: &[Runbook], dir: &Path) -> Result<Zone, Error> {
+    if let Some(t) = runbooks.iter().find_map(|rb| rb.report.timezone) {
+        return Ok(t.0);
+    }
+    let Some(path) = crate::spec::notify::find(dir) else {
+        return Ok(Zone::default());
+    };
+    Ok(crate::spec::notify::load(&path)?
+        .timezone
         .map(|t| t.0)
-        .unwrap_or_else(jst)
+        .unwrap_or_default())
 }
 
 /// The clock of an invocation: `--now`, else the host's, in its offset.

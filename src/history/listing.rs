@@ -29,8 +29,6 @@ pub struct Incidents {
     pub incidents: Vec<super::incidents::IncidentRecord>,
     /// How far back the window reaches (`--since`).
     pub since: Duration,
-    /// The time zone times are shown in.
-    pub tz: FixedOffset,
     /// The database read.
     pub path: PathBuf,
 }
@@ -40,13 +38,11 @@ pub fn incidents(
     store: &Store,
     now: DateTime<FixedOffset>,
     since: Duration,
-    tz: FixedOffset,
 ) -> Result<Incidents, HistoryError> {
     let (from, to) = window(now, since);
     Ok(Incidents {
         incidents: store.incidents_between(&from, &to, true)?,
         since,
-        tz,
         path: store.path().to_owned(),
     })
 }

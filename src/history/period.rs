@@ -1,10 +1,11 @@
 //! Report periods: the day, the seven days or the calendar month a report
-//! covers, in the report's timezone. Timezones are fixed offsets (JST,
-//! `+09:00`, by default): the seeds' reports are in JST, which has no DST,
-//! and a fixed offset keeps history queries exact without a tz database.
+//! covers, in the report's time zone ([`Zone`]: Asia/Tokyo by default, an
+//! IANA zone or a fixed offset). Day boundaries are each day's own local
+//! midnight, so a day in a zone with daylight saving may be 23 or 25 hours.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate};
 
+use crate::values::Zone;
 use crate::values::time::PeriodKind;
 
 /// A span of whole days in a timezone, cut at `now` when it is not over yet.
@@ -14,7 +15,7 @@ pub struct Period {
     pub first_day: NaiveDate,
     /// Inclusive.
     pub last_day: NaiveDate,
-    pub tz: FixedOffset,
+    pub tz: Zone,
     /// Midnight starting `first_day`.
     pub start: DateTime<FixedOffset>,
     /// Midnight after `last_day`.
@@ -25,10 +26,8 @@ pub struct Period {
     pub cut: DateTime<FixedOffset>,
 }
 
-fn midnight(d: NaiveDate, tz: FixedOffset) -> DateTime<FixedOffset> {
-    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("fixed offsets have no gaps")
+fn midnight(d: NaiveDate, tz: Zone) -> DateTime<FixedOffset> {
+    tz.midnight(d)
 }
 
 impl Period {
@@ -36,7 +35,7 @@ impl Period {
         kind: PeriodKind,
         first_day: NaiveDate,
         last_day: NaiveDate,
-        tz: FixedOffset,
+        tz: Zone,
         now: DateTime<FixedOffset>,
     ) -> Period {
         let start = midnight(first_day, tz);
@@ -67,18 +66,21 @@ impl Period {
         if self.kind != PeriodKind::Monthly {
             return (self.start, self.end);
         }
-        let day = Duration::days(1);
-        (self.start + day, (self.full_end + day).min(self.cut))
+        let after = |d: NaiveDate| midnight(d + Duration::days(1), self.tz);
+        (
+            after(self.first_day),
+            after(self.last_day + Duration::days(1)).min(self.cut),
+        )
     }
 
     /// The day `date`.
-    pub fn day(date: NaiveDate, tz: FixedOffset, now: DateTime<FixedOffset>) -> Period {
+    pub fn day(date: NaiveDate, tz: Zone, now: DateTime<FixedOffset>) -> Period {
         Period::new(PeriodKind::Daily, date, date, tz, now)
     }
 
     /// The seven days ending with `last_day` (seed 000: a Monday run
     /// reports Tuesday to Monday, `2025-10-21 ~ 2025-10-27`).
-    pub fn week(last_day: NaiveDate, tz: FixedOffset, now: DateTime<FixedOffset>) -> Period {
+    pub fn week(last_day: NaiveDate, tz: Zone, now: DateTime<FixedOffset>) -> Period {
         Period::new(
             PeriodKind::Weekly,
             last_day - Duration::days(6),
@@ -89,12 +91,7 @@ impl Period {
     }
 
     /// The calendar month `year`-`month`.
-    pub fn month(
-        year: i32,
-        month: u32,
-        tz: FixedOffset,
-        now: DateTime<FixedOffset>,
-    ) -> Option<Period> {
+    pub fn month(year: i32, month: u32, tz: Zone, now: DateTime<FixedOffset>) -> Option<Period> {
         let first = NaiveDate::from_ymd_opt(year, month, 1)?;
         let next = if month == 12 {
             NaiveDate::from_ymd_opt(year + 1, 1, 1)?
@@ -114,7 +111,7 @@ impl Period {
     /// ending today; the month of yesterday (so the seed's 毎月1日 run
     /// reports the month that just ended, and a run on the 20th the month
     /// so far).
-    pub fn current(kind: PeriodKind, now: DateTime<FixedOffset>, tz: FixedOffset) -> Period {
+    pub fn current(kind: PeriodKind, now: DateTime<FixedOffset>, tz: Zone) -> Period {
         let today = now.with_timezone(&tz).date_naive();
         match kind {
             PeriodKind::Daily => Period::day(today, tz, now),
@@ -186,25 +183,34 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap()
     }
 
+    fn tokyo() -> Zone {
+        Zone::default()
+    }
+
     #[test]
     fn timezones() {
-        assert_eq!(parse_timezone("+09:00").unwrap(), jst());
-        assert_eq!(parse_timezone("JST").unwrap(), jst());
-        assert_eq!(parse_timezone("+0900").unwrap(), jst());
-        assert_eq!(parse_timezone("+9").unwrap(), jst());
+        let fixed = |s: &str| match parse_timezone(s).unwrap() {
+            Zone::Fixed(o) => o.local_minus_utc(),
+            z => panic!("{s}: {z:?}"),
+        };
+        for s in ["+09:00", "JST", "+0900", "+9"] {
+            assert_eq!(fixed(s), jst().local_minus_utc(), "{s}");
+        }
+        assert_eq!(fixed("-05:30"), -(5 * 3600 + 1800));
+        assert_eq!(fixed("UTC"), 0);
+        assert_eq!(parse_timezone("Asia/Tokyo").unwrap(), Zone::default());
         assert_eq!(
-            parse_timezone("-05:30").unwrap().local_minus_utc(),
-            -(5 * 3600 + 1800)
+            parse_timezone("Europe/Berlin").unwrap().to_string(),
+            "Europe/Berlin"
         );
-        assert_eq!(parse_timezone("UTC").unwrap().local_minus_utc(), 0);
-        for bad in ["Europe/Paris", "9", "+25:00", "+09:99", "", "+09:00:00"] {
+        for bad in ["Europe/Parus", "9", "+25:00", "+09:99", "", "+09:00:00"] {
             assert!(parse_timezone(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn weekly_is_seven_days_ending_today() {
-        let p = Period::current(PeriodKind::Weekly, at("2025-10-27T10:00:00+09:00"), jst());
+        let p = Period::current(PeriodKind::Weekly, at("2025-10-27T10:00:00+09:00"), tokyo());
         assert_eq!(p.label(), "2025-10-21 ~ 2025-10-27");
         assert_eq!(p.start, at("2025-10-21T00:00:00+09:00"));
         assert_eq!(p.end, at("2025-10-27T10:00:00.001+09:00"));
@@ -216,7 +222,11 @@ mod tests {
 
     #[test]
     fn monthly_on_the_first_is_the_month_that_ended() {
-        let p = Period::current(PeriodKind::Monthly, at("2025-11-01T10:00:00+09:00"), jst());
+        let p = Period::current(
+            PeriodKind::Monthly,
+            at("2025-11-01T10:00:00+09:00"),
+            tokyo(),
+        );
         assert_eq!(p.label(), "2025年10月");
         assert!(p.complete());
         assert_eq!(p.days().len(), 31);
@@ -224,10 +234,18 @@ mod tests {
         let (a, b) = p.run_window();
         assert_eq!(a, at("2025-10-02T00:00:00+09:00"));
         assert_eq!(b, at("2025-11-01T10:00:00.001+09:00"));
-        let p = Period::current(PeriodKind::Monthly, at("2025-10-20T10:00:00+09:00"), jst());
+        let p = Period::current(
+            PeriodKind::Monthly,
+            at("2025-10-20T10:00:00+09:00"),
+            tokyo(),
+        );
         assert_eq!(p.label(), "2025年10月");
         assert_eq!(p.days().len(), 20);
-        let p = Period::current(PeriodKind::Monthly, at("2026-01-01T00:30:00+09:00"), jst());
+        let p = Period::current(
+            PeriodKind::Monthly,
+            at("2026-01-01T00:30:00+09:00"),
+            tokyo(),
+        );
         assert_eq!(p.label(), "2025年12月");
         assert_eq!(p.previous().label(), "2025年11月");
     }
@@ -235,10 +253,51 @@ mod tests {
     #[test]
     fn the_day_is_taken_in_the_report_timezone() {
         // 2025-10-20T20:00Z is already the 21st in Tokyo.
-        let p = Period::current(PeriodKind::Daily, at("2025-10-20T20:00:00+00:00"), jst());
+        let p = Period::current(PeriodKind::Daily, at("2025-10-20T20:00:00+00:00"), tokyo());
         assert_eq!(p.label(), "2025-10-21");
         let utc = parse_timezone("UTC").unwrap();
         let p = Period::current(PeriodKind::Daily, at("2025-10-20T20:00:00+00:00"), utc);
         assert_eq!(p.label(), "2025-10-20");
+        // A fixed offset keeps accepting what 0.1 accepted.
+        let p = Period::current(
+            PeriodKind::Daily,
+            at("2025-10-20T20:00:00+00:00"),
+            parse_timezone("+05:30").unwrap(),
+        );
+        assert_eq!(p.start, at("2025-10-21T00:00:00+05:30"));
+    }
+
+    #[test]
+    fn days_follow_daylight_saving() {
+        // Berlin leaves summer time on 2025-10-26: that day has 25 hours,
+        // and the days around it start at their own local midnight.
+        let berlin = parse_timezone("Europe/Berlin").unwrap();
+        let p = Period::current(PeriodKind::Weekly, at("2025-10-27T10:00:00+01:00"), berlin);
+        assert_eq!(p.start, at("2025-10-21T00:00:00+02:00"));
+        let days = p.days();
+        let hours: Vec<i64> = days.iter().map(|(_, s, e)| (*e - *s).num_hours()).collect();
+        assert_eq!(hours[..6], [24, 24, 24, 24, 24, 25]);
+        assert_eq!(days[6].1, at("2025-10-27T00:00:00+01:00"));
+        // Spring forward (2025-03-30): 23 hours.
+        let p = Period::day(
+            NaiveDate::from_ymd_opt(2025, 3, 30).unwrap(),
+            berlin,
+            at("2025-04-01T00:00:00+02:00"),
+        );
+        assert_eq!((p.end - p.start).num_hours(), 23);
+        // A month across the change: the run window starts at the 2nd's midnight.
+        let p = Period::current(PeriodKind::Monthly, at("2025-11-01T10:00:00+01:00"), berlin);
+        assert_eq!(p.run_window().0, at("2025-10-02T00:00:00+02:00"));
+        assert_eq!(p.full_end, at("2025-11-01T00:00:00+01:00"));
+    }
+
+    #[test]
+    fn a_local_time_in_a_gap_is_the_first_instant_after_it() {
+        let berlin = parse_timezone("Europe/Berlin").unwrap();
+        let t = NaiveDate::from_ymd_opt(2025, 3, 30)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
+        assert_eq!(berlin.local(t), at("2025-03-30T03:00:00+02:00"));
     }
 }

@@ -2,7 +2,8 @@
 //! a sparkline, as a table or JSON, rendered from a
 //! [`history::listing::Listing`](crate::history::listing::Listing).
 //! English words and units (`65%`, `350ms`, `48.2MB`, `45d`) as in the
-//! run table. Times are shown as recorded (in the recording host's offset).
+//! run table. Times are shown in the invocation's time zone (SPEC §10.1),
+//! whatever offset the recording host had.
 
 use comfy_table::{Table, presets};
 use serde_json::json;
@@ -10,18 +11,29 @@ use serde_json::json;
 use super::Format;
 use crate::history::aggregation;
 use crate::history::listing::{Listing, Runs, Series};
+use crate::values::Zone;
 use crate::values::outcome::Status;
 use crate::values::units::{format_bytes, format_millis, trim_float};
 
 /// The listing in `format`: JSON for `Format::Json`, else the table.
-pub(super) fn render(format: Format, listing: &Listing) -> String {
+pub(super) fn render(format: Format, listing: &Listing, tz: Zone) -> String {
     match (listing, format == Format::Json) {
-        (Listing::Runs(r), false) => runs_table(r),
-        (Listing::Runs(r), true) => runs_json(r),
-        (Listing::Series(s), false) => series_table(s),
-        (Listing::Series(s), true) => series_json(s),
-        (Listing::Incidents(i), json) => super::incident_list::render(i, json),
+        (Listing::Runs(r), false) => runs_table(r, tz),
+        (Listing::Runs(r), true) => runs_json(r, tz),
+        (Listing::Series(s), false) => series_table(s, tz),
+        (Listing::Series(s), true) => series_json(s, tz),
+        (Listing::Incidents(i), json) => super::incident_list::render(i, json, tz),
     }
+}
+
+/// A recorded time in RFC 3339, in the zone.
+fn rfc3339(t: &chrono::DateTime<chrono::FixedOffset>, tz: Zone) -> String {
+    tz.at(t).to_rfc3339()
+}
+
+/// A recorded time as the table shows it, in the zone.
+fn shown(t: &chrono::DateTime<chrono::FixedOffset>, tz: Zone) -> String {
+    tz.at(t).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// What to say on stderr when the listing shows nothing (the table of no
@@ -69,14 +81,14 @@ fn pretty(v: &serde_json::Value) -> String {
     format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
 }
 
-fn runs_json(r: &Runs) -> String {
+fn runs_json(r: &Runs, tz: Zone) -> String {
     let v: Vec<_> = r
         .runs
         .iter()
         .map(|r| {
             let mut v = json!({
                 "id": r.id, "runbook": r.runbook, "title": r.title, "host": r.host,
-                "started_at": r.started_at.to_rfc3339(), "duration_ms": r.duration_ms,
+                "started_at": rfc3339(&r.started_at, tz), "duration_ms": r.duration_ms,
                 "status": r.status, "interrupted": r.interrupted,
                 "summary": {"pass": r.counts[0], "warn": r.counts[1], "fail": r.counts[2],
                             "unknown": r.counts[3], "skip": r.counts[4]},
@@ -92,7 +104,7 @@ fn runs_json(r: &Runs) -> String {
     pretty(&serde_json::Value::Array(v))
 }
 
-fn runs_table(r: &Runs) -> String {
+fn runs_table(r: &Runs, tz: Zone) -> String {
     if r.runs.is_empty() {
         return String::new();
     }
@@ -112,11 +124,7 @@ fn runs_table(r: &Runs) -> String {
         } else {
             status
         };
-        let mut row = vec![
-            run.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            run.runbook.clone(),
-            status,
-        ];
+        let mut row = vec![shown(&run.started_at, tz), run.runbook.clone(), status];
         row.extend(run.counts.iter().map(u32::to_string));
         row.push(format_millis(run.duration_ms as f64));
         t.add_row(row);
@@ -124,7 +132,7 @@ fn runs_table(r: &Runs) -> String {
     format!("{t}\n{} runs shown ({})\n", r.runs.len(), r.path.display())
 }
 
-fn series_json(s: &Series) -> String {
+fn series_json(s: &Series, tz: Zone) -> String {
     let last = s.last();
     let unit = (!(last.unit.is_empty() && s.stats.is_none())).then_some(&last.unit);
     pretty(&json!({
@@ -134,14 +142,14 @@ fn series_json(s: &Series) -> String {
         "unit": unit,
         "stats": s.stats.map(|st| json!({"min": st.min, "avg": st.avg, "max": st.max, "count": st.count})),
         "samples": s.rows.iter().map(|r| json!({
-            "time": r.started_at.to_rfc3339(), "runbook": r.runbook,
+            "time": rfc3339(&r.started_at, tz), "runbook": r.runbook,
             "status": r.sample.status, "value": r.value, "metric": r.sample.value,
             "message": r.message,
         })).collect::<Vec<_>>(),
     }))
 }
 
-fn series_table(s: &Series) -> String {
+fn series_table(s: &Series, tz: Zone) -> String {
     let last = s.last();
     let count = |st| s.rows.iter().filter(|r| r.sample.status == st).count();
     let mut out = format!(
@@ -149,7 +157,7 @@ fn series_table(s: &Series) -> String {
         s.check.id,
         last.label,
         s.rows.len(),
-        s.from.format("%Y-%m-%d %H:%M")
+        tz.at(&s.from).format("%Y-%m-%d %H:%M")
     );
     out.push_str(&format!(
         "status: {} pass · {} warn · {} fail · {} unknown\n",
@@ -173,7 +181,7 @@ fn series_table(s: &Series) -> String {
     let hidden = s.rows.len().saturating_sub(s.limit);
     for r in &s.rows[hidden..] {
         t.add_row(vec![
-            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            shown(&r.started_at, tz),
             r.runbook.clone(),
             r.sample.status.label().to_owned(),
             r.value.clone(),
@@ -226,7 +234,7 @@ mod tests {
             since: Duration::from_secs(30 * 86400),
             path: "/var/lib/opsrun/history.db".into(),
         };
-        insta::assert_snapshot!(render(Format::Table, &Listing::Runs(l.clone())), @r"
+        insta::assert_snapshot!(render(Format::Table, &Listing::Runs(l.clone()), Zone::default()), @r"
         ┌─────────────────────┬─────────┬────────────────────┬──────┬──────┬──────┬─────────┬──────┬──────────┐
         │ TIME                ┆ RUNBOOK ┆ STATUS             ┆ PASS ┆ WARN ┆ FAIL ┆ UNKNOWN ┆ SKIP ┆ DURATION │
         ╞═════════════════════╪═════════╪════════════════════╪══════╪══════╪══════╪═════════╪══════╪══════════╡
@@ -235,6 +243,10 @@ mod tests {
         └─────────────────────┴─────────┴────────────────────┴──────┴──────┴──────┴─────────┴──────┴──────────┘
         2 runs shown (/var/lib/opsrun/history.db)
         ");
+        // Another zone: the same instants, read there.
+        let utc = crate::values::parse_timezone("UTC").unwrap();
+        let shown = render(Format::Json, &Listing::Runs(l.clone()), utc);
+        assert!(shown.contains("\"2025-10-20T00:00:00+00:00\""), "{shown}");
         assert_eq!(empty_note(&Listing::Runs(l.clone())), None);
         l.runs.clear();
         l.runbook = Some("daily".into());

@@ -8,11 +8,12 @@ use serde_json::json;
 
 use crate::history::incidents::IncidentRecord;
 use crate::history::listing::Incidents;
+use crate::values::Zone;
 
 /// The listing: JSON (every field) or the table.
-pub(super) fn render(l: &Incidents, json: bool) -> String {
+pub(super) fn render(l: &Incidents, json: bool, tz: Zone) -> String {
     if json {
-        return to_json(l);
+        return to_json(l, tz);
     }
     if l.incidents.is_empty() {
         return String::new();
@@ -32,7 +33,7 @@ pub(super) fn render(l: &Incidents, json: bool) -> String {
     ]);
     for i in &l.incidents {
         let time = |d: &chrono::DateTime<chrono::FixedOffset>| {
-            d.with_timezone(&l.tz).format("%Y-%m-%d %H:%M").to_string()
+            tz.at(d).format("%Y-%m-%d %H:%M").to_string()
         };
         let state = match &i.closed_at {
             Some(c) => format!("closed {}", time(c)),
@@ -87,8 +88,8 @@ fn hours_minutes(secs: i64) -> String {
     }
 }
 
-fn to_json(l: &Incidents) -> String {
-    let time = |d: &chrono::DateTime<chrono::FixedOffset>| d.with_timezone(&l.tz).to_rfc3339();
+fn to_json(l: &Incidents, tz: Zone) -> String {
+    let time = |d: &chrono::DateTime<chrono::FixedOffset>| tz.at(d).to_rfc3339();
     let v: Vec<_> = l
         .incidents
         .iter()

@@ -24,7 +24,7 @@ pub mod report;
 pub(crate) mod table;
 pub mod words;
 
-use chrono::FixedOffset;
+use crate::values::Zone;
 
 use crate::engine::RunResult;
 use crate::history::listing::Listing;
@@ -92,7 +92,7 @@ pub struct RenderCtx<'a> {
     /// What `opsrun history` shows, when the command was `history`.
     pub listing: Option<&'a Listing>,
     pub reporter: &'a str,
-    pub tz: FixedOffset,
+    pub tz: Zone,
 }
 
 /// Renders the context in `format`: the one path for stdout and
@@ -122,7 +122,7 @@ pub fn render(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String 
 
 fn render_raw(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String {
     if let Some(l) = ctx.listing {
-        return history::render(format, l);
+        return history::render(format, l, ctx.tz);
     }
     if let Some(inc) = ctx.incident
         && matches!(format, Format::Table | Format::Report)

@@ -16,7 +16,7 @@ use crate::history::summary::{ForecastLine, PeriodSummary, TrendLine};
 use crate::runbook::ReportSpec;
 use crate::values::outcome::Status;
 use crate::values::units::{Unit, format_bytes, trim_float};
-use crate::values::{PeriodKind, Stat};
+use crate::values::{PeriodKind, Stat, Zone};
 
 /// What a report is rendered from besides the run.
 #[derive(Clone, Copy, Debug)]
@@ -389,8 +389,11 @@ fn trend_text(l: &TrendLine, kind: PeriodKind) -> String {
     s
 }
 
-fn local(ms: i64, tz: FixedOffset) -> DateTime<FixedOffset> {
-    tz.timestamp_millis_opt(ms).single().unwrap_or_default()
+fn local(ms: i64, tz: Zone) -> DateTime<FixedOffset> {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.fixed_offset())
+        .unwrap_or_default()
 }
 
 fn forecast_text(f: &ForecastLine, p: &Period) -> String {
@@ -485,8 +488,8 @@ fn incident_count_lines(incidents: &[IncidentRecord]) -> Vec<String> {
 }
 
 /// `1. 2025-10-15 10:23: P4（軽微） 異常: … / 対応: … → 成功 → 復旧（13分）`.
-fn incident_text(n: usize, i: &IncidentRecord, tz: FixedOffset) -> String {
-    let start = i.opened_at.with_timezone(&tz);
+fn incident_text(n: usize, i: &IncidentRecord, tz: Zone) -> String {
+    let start = tz.at(&i.opened_at);
     let dur = i
         .time_to_recover()
         .map(|d| format!("（{}）", ja_duration(d.num_milliseconds())))
@@ -523,7 +526,7 @@ fn incident_text(n: usize, i: &IncidentRecord, tz: FixedOffset) -> String {
 }
 
 /// `- [停止] ヘルスチェック 2025-10-23 03:00 ~ 03:15 (15分)`, at most ten.
-fn outage_notes(label: &str, outages: &[(i64, i64)], tz: FixedOffset) -> Vec<String> {
+fn outage_notes(label: &str, outages: &[(i64, i64)], tz: Zone) -> Vec<String> {
     let mut out: Vec<String> = outages
         .iter()
         .take(10)
@@ -573,7 +576,7 @@ mod tests {
         use crate::history::store::IncidentRecord;
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
         let now = t("2025-11-01T10:00:00+09:00");
-        let period = Period::current(PeriodKind::Monthly, now, crate::values::jst());
+        let period = Period::current(PeriodKind::Monthly, now, Zone::default());
         let inc = |level: &str, at: &str, mins: Option<i64>| IncidentRecord {
             id: 1,
             level: level.into(),

@@ -478,12 +478,14 @@ impl<'de> Deserialize<'de> for SlackSpec {
 
 // ---- config.yaml -------------------------------------------------------
 
-/// The shared configuration file: `notify:` for every runbook.
+/// The shared configuration file: `notify:` for every runbook, and the
+/// time zone of every human-read time (a runbook's `report.timezone` wins).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub version: Option<Spanned<u64>>,
     pub notify: Option<NotifySpec>,
+    pub timezone: Option<crate::spec::report::Tz>,
 }
 
 /// Names that are configuration, not runbooks, in a runbook directory.

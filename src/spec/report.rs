@@ -3,13 +3,12 @@
 
 use std::fmt;
 
-use chrono::FixedOffset;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_saphyr::Spanned;
 
 use crate::values::threshold::ScalarText;
-use crate::values::{Dur, PeriodKind, Stat, parse_timezone};
+use crate::values::{Dur, PeriodKind, Stat, Zone, parse_timezone};
 
 /// `report:` — how the Japanese report and checklist of this runbook are
 /// built (SPEC §6). Everything is optional; see docs/reports.md.
@@ -18,7 +17,7 @@ use crate::values::{Dur, PeriodKind, Stat, parse_timezone};
 pub struct ReportSpec {
     /// Which report `-f report` prints [weekly.yaml → weekly, monthly.yaml → monthly, else daily].
     pub period: Option<PeriodKind>,
-    /// Report timezone, a fixed offset [JST, +09:00].
+    /// The zone every time is read in: an IANA name or a fixed offset [config.yaml's `timezone:`, else Asia/Tokyo].
     pub timezone: Option<Tz>,
     /// Checks whose line shows the measured value (`65%`) rather than 正常/警告.
     #[serde(default)]
@@ -39,9 +38,10 @@ pub struct ReportSpec {
     pub checklist: Option<Vec<ChecklistItem>>,
 }
 
-/// A fixed-offset timezone (`+09:00`, `UTC`, `JST`).
+/// `timezone:` — an IANA zone (`Asia/Tokyo`, `Europe/Berlin`) or a fixed
+/// offset (`+09:00`, `UTC`, `JST`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tz(pub FixedOffset);
+pub struct Tz(pub Zone);
 
 impl<'de> Deserialize<'de> for Tz {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {

@@ -21,5 +21,5 @@ pub use located::at;
 pub use outcome::{Metric, Outcome, Status, worst};
 pub use scalar::{Dur, Size, Text};
 pub use stat::Stat;
-pub use time::{PeriodKind, jst, parse_timezone};
+pub use time::{PeriodKind, Zone, jst, parse_timezone};
 pub use units::Unit;

@@ -32,4 +32,5 @@ mod runbooks;
 mod secrets;
 mod service_data;
 mod test_command;
+mod timezone;
 mod writes;

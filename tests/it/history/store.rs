@@ -398,8 +398,8 @@ fn report_block_errors_name_the_line() {
     let env = Env::new();
     for (yaml, want) in [
         (
-            "version: 1\nreport:\n  timezone: Europe/Paris\nchecks:\n  - {id: a, command: {shell: 'true'}}\n",
-            "3:13: invalid timezone `Europe/Paris`",
+            "version: 1\nreport:\n  timezone: Europe/Parus\nchecks:\n  - {id: a, command: {shell: 'true'}}\n",
+            "3:13: invalid timezone `Europe/Parus`",
         ),
         (
             "version: 1\nreport:\n  checklist:\n    - {item: 確認, checks: [dsk]}\nchecks:\n  - {id: disk, command: {shell: 'true'}}\n",

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
+
+use super::complete::{CheckIds, RunbookNames, Tags};
 
 use crate::output::{Format, WarnAs};
 use crate::values::PeriodKind;
@@ -53,7 +56,8 @@ pub enum Command {
     /// Run runbook files, or runbooks by NAME from the runbook directory
     Run {
         /// A runbook file, or the NAME of NAME.yaml in the runbook directory
-        #[arg(required = true, value_name = "FILE|NAME")]
+        #[arg(required = true, value_name = "FILE|NAME",
+              add = ArgValueCompleter::new(RunbookNames { files: true }))]
         targets: Vec<String>,
         #[command(flatten)]
         args: RunArgs,
@@ -77,13 +81,20 @@ pub enum Command {
     History(HistoryCmd),
     /// Render a daily, weekly or monthly report from history, running nothing
     Report(ReportCmd),
-    /// Print shell completions
+    /// Print the shell completion script (completes runbook names, check ids and tags)
     Completions {
         /// bash, zsh, fish (also elvish, powershell)
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout
-    Man,
+    /// Print a man page (roff) on stdout, or write every page to a directory
+    Man {
+        /// The subcommand whose page to print (opsrun-SUB(1)) [default: opsrun(1)]
+        #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+        sub: Option<String>,
+        /// Write opsrun.1 and opsrun-SUB.1 for every subcommand into DIR
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `opsrun -C DIR daily` as `opsrun daily -C DIR`: the runbook directory
@@ -118,7 +129,8 @@ pub struct DirArg {
         short = 'C',
         long = "runbooks",
         env = "OPSRUN_RUNBOOKS",
-        value_name = "DIR"
+        value_name = "DIR",
+        value_hint = clap::ValueHint::DirPath
     )]
     pub runbooks: Option<PathBuf>,
 }
@@ -142,15 +154,15 @@ pub struct RunArgs {
     pub junit_warn: WarnAs,
 
     /// Run only these checks (comma-separated ids)
-    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    #[arg(long, value_delimiter = ',', value_name = "ID,..", add = ArgValueCompleter::new(CheckIds))]
     pub only: Vec<String>,
 
     /// Skip these checks (comma-separated ids)
-    #[arg(long, value_delimiter = ',', value_name = "ID,..")]
+    #[arg(long, value_delimiter = ',', value_name = "ID,..", add = ArgValueCompleter::new(CheckIds))]
     pub skip: Vec<String>,
 
     /// Run only checks with one of these tags
-    #[arg(long, value_delimiter = ',', value_name = "T,..")]
+    #[arg(long, value_delimiter = ',', value_name = "T,..", add = ArgValueCompleter::new(Tags))]
     pub tag: Vec<String>,
 
     /// Set or override a runbook variable (repeatable)
@@ -193,7 +205,8 @@ pub struct RunArgs {
 #[derive(Debug, Args, Clone)]
 pub struct HistoryPath {
     /// History database [default: $XDG_STATE_HOME/opsrun/history.db; as root /var/lib/opsrun/history.db]
-    #[arg(long = "history", env = "OPSRUN_HISTORY", value_name = "PATH")]
+    #[arg(long = "history", env = "OPSRUN_HISTORY", value_name = "PATH",
+          value_hint = clap::ValueHint::FilePath)]
     pub history: Option<PathBuf>,
 }
 
@@ -295,11 +308,11 @@ pub struct HistoryCmd {
     pub path: HistoryPath,
 
     /// Only runs of this runbook
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(RunbookNames { files: false }))]
     pub runbook: Option<String>,
 
     /// One check's results over time
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", add = ArgValueCompleter::new(CheckIds))]
     pub check: Option<String>,
 
     /// How far back to look
@@ -345,7 +358,7 @@ pub struct ReportCmd {
     pub month: Option<(i32, u32)>,
 
     /// The runbook whose runs are reported [daily, weekly or monthly]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(RunbookNames { files: false }))]
     pub runbook: Option<String>,
 
     /// Output format

@@ -5,9 +5,11 @@
 
 mod backup;
 pub mod cli;
+mod complete;
 mod error;
 mod history;
 mod incident;
+mod man;
 mod plan;
 mod report;
 mod run;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use tokio::sync::watch;
 
 use crate::engine::Interrupt;
@@ -33,6 +35,10 @@ pub fn main_entry() -> i32 {
     // SIGTERM to a large run used to kill the process before its handler
     // existed, with no report and no record).
     stop::install();
+    // A shell asking for completion candidates (`COMPLETE=bash opsrun -- …`).
+    if let Some(code) = complete::answer_if_asked() {
+        return crate::stdio::exit_code(code);
+    }
     let cli = match Cli::try_parse_from(cli::runbooks_first(std::env::args_os().collect())) {
         Ok(c) => c,
         Err(e) => {
@@ -120,19 +126,15 @@ fn run(cli: Cli) -> Result<i32> {
         Command::History(c) => history::command(&c),
         Command::Report(c) => report::command(&c),
         Command::Completions { shell } => {
-            // Into memory first: clap_complete panics when its writer fails.
-            let mut cmd = Cli::command();
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "opsrun", &mut out);
-            write_stdout_styled(&String::from_utf8_lossy(&out));
+            let script = complete::registration(shell).map_err(|e| Error::Io {
+                action: "generate completions for",
+                path: shell.to_string().into(),
+                reason: crate::values::io_reason(&e),
+            })?;
+            write_stdout_styled(&script);
             Ok(exit::OK)
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-            write_stdout(&String::from_utf8_lossy(&out));
-            Ok(exit::OK)
-        }
+        Command::Man { sub, dir } => man::command(sub.as_deref(), dir.as_deref()),
     }
 }
 

@@ -460,7 +460,10 @@ fn sigterm_during_the_diagnosis_ends_with_143_and_the_report() {
     // Commands run in the runbook's directory: the markers are there.
     let child = slow_incident(
         &env,
-        "  - id: health\n    label: ヘルス\n    command: {run: [\"false\"]}\n  - id: slow\n    label: 遅い診断\n    timeout: 60s\n    command: {shell: 'touch diagnosing; sleep 61'}\n",
+        // `slow` says it is running only once `health` has failed (and a
+        // moment more for opsrun to collect it): under load the signal
+        // once came before `health` had finished.
+        "  - id: health\n    label: ヘルス\n    command: {shell: 'touch checked; exit 1'}\n  - id: slow\n    label: 遅い診断\n    timeout: 60s\n    command: {shell: 'while [ ! -e checked ]; do sleep 0.05; done; sleep 0.5; touch diagnosing; sleep 61'}\n",
         "  - id: fix\n    title: 復旧\n    command: {shell: 'touch fixed'}\n",
     );
     started_or_kill(&child, &env.runbooks().join("diagnosing"));

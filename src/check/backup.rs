@@ -74,7 +74,7 @@ pub struct Backup {
     dir: String,
     #[serde(default = "star", with = "glob_pattern")]
     pattern: glob::Pattern,
-    #[serde(default = "day_and_a_bit")]
+    #[serde(default = "day_and_a_bit", deserialize_with = "Dur::positive")]
     max_age: Dur,
     #[serde(default)]
     require: Vec<String>,

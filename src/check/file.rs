@@ -29,6 +29,7 @@ pub struct File {
     path: String,
     #[serde(default = "yes")]
     exists: bool,
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     max_age: Option<Dur>,
     #[serde(default, deserialize_with = "crate::values::threshold::hi::bytes")]
     size: Option<Threshold>,

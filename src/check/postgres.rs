@@ -16,6 +16,7 @@
 //! the connect latency and the server version still show.
 
 mod conn;
+mod framing;
 mod tls;
 
 use std::fmt;
@@ -73,6 +74,7 @@ pub(crate) static CODES: &[&Code] = &[
     &RESOLVE,
     &CLOSED,
     &IO,
+    &MESSAGE_TOO_LARGE,
     &QUERY_NO_ROWS,
     &QUERY_COLUMNS,
     &QUERY_NULL,
@@ -319,6 +321,10 @@ static CLOSED: Code = Code::new(
     "{address}: the server closed the connection while {step}",
 );
 static IO: Code = Code::new("postgres.io", "{address}: {step}: {error}");
+static MESSAGE_TOO_LARGE: Code = Code::new(
+    "postgres.message_too_large",
+    "{address}: the server sent a protocol message of {size} while {step}, more than the {limit} opsrun accepts",
+);
 
 // What the server said that is not a threshold.
 static QUERY_NO_ROWS: Code = Code::new(
@@ -663,8 +669,7 @@ impl Postgres {
     async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
         let r = conn::resolve(self, ctx, &conn::real_env).map_err(Failure::unknown)?;
         let started = Instant::now();
-        let connect = r.config.connect(tls::MakeRustls(r.tls.clone()));
-        let (client, connection) = match ctx.deadline.within(connect).await {
+        let (client, mut driver) = match ctx.deadline.within(conn::connect(&r)).await {
             Err(o) => {
                 return Err(
                     Failure::fail(o.reason(&TIMEOUT_CONNECT).with("address", &r.address))
@@ -672,7 +677,7 @@ impl Postgres {
                 );
             }
             Ok(Err(e)) => {
-                let (status, reason) = describe_error(&e, &r, "connecting");
+                let (status, reason) = describe_error(e.cause(), &r, "connecting");
                 return Err(Failure {
                     status,
                     ..Failure::fail(reason)
@@ -681,9 +686,6 @@ impl Postgres {
             Ok(Ok(c)) => c,
         };
         let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let mut driver = AbortOnDrop(tokio::spawn(async move {
-            let _ = connection.await;
-        }));
 
         let mut found = Findings::default();
         let mut step = "starting the read-only transaction";
@@ -1335,13 +1337,31 @@ async fn one(
 
 /// Turns a connection or query error into a status and a reason. The
 /// password is never part of it: only where it came from.
-fn describe_error(e: &tokio_postgres::Error, r: &Resolved, step: &'static str) -> (Status, Reason) {
+fn describe_error(
+    e: &(dyn std::error::Error + 'static),
+    r: &Resolved,
+    step: &'static str,
+) -> (Status, Reason) {
     let at = |code: &'static Code| Reason::new(code).with("address", &r.address);
     let note = |reason: Reason| match &r.note {
         Some(n) => reason.with("note", n.clone()),
         None => reason,
     };
-    if let Some(db) = e.as_db_error() {
+    // Whatever the client library made of it ("connection closed" to the
+    // query that was waiting), the cause is the refused message.
+    if let Some(size) = r.oversize.tripped() {
+        return (
+            Status::Fail,
+            at(&MESSAGE_TOO_LARGE)
+                .with("step", step)
+                .with_quantity("size", size as f64, Unit::Bytes)
+                .with_quantity("limit", f64::from(framing::MAX_MESSAGE), Unit::Bytes),
+        );
+    }
+    let db = e
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(|e| e.as_db_error());
+    if let Some(db) = db {
         let msg = secret::redact(db.message());
         let code = db.code();
         let sqlstate = code.code();

@@ -16,6 +16,9 @@
 //!   named metrics are a packed blob (see [`encode_vals`]) without the one
 //!   that equals the headline metric.
 //!
+//! Version 4 (issue 14) keeps one row per incident (`incidents`) and one
+//! per `opsrun incident` call (`incident_calls`); see `history::incidents`.
+//!
 //! The views `result_rows` and `run_rows` show results and runs with
 //! their names and statuses spelled out, for `sqlite3` users.
 
@@ -181,6 +184,14 @@ const V2: &str = "CREATE TABLE run_contexts (
                r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted, c.opsrun
         FROM runs r JOIN run_contexts c ON c.id = r.context_id;";
 
+/// Version 3 (issue 14): each run's report scope, its runbook's
+/// `system:` (NULL: the runbook is a scope of its own), so a report reads
+/// only its own system's rows (SPEC §10.2). Runs recorded before take the
+/// system their context recorded.
+const V3: &str = "ALTER TABLE runs ADD COLUMN scope TEXT;
+    UPDATE runs SET scope = (SELECT c.system FROM run_contexts c WHERE c.id = runs.context_id);
+    CREATE INDEX runs_by_scope ON runs(scope, runbook);";
+
 /// One migration step.
 enum Step {
     Sql(&'static str),
@@ -194,8 +205,10 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(V1),
     // 2: compact storage and direct "latest" reads (issue 19).
     Step::Code(migrate_v2),
-    // 3: one row per incident, whatever number of calls (issue 14).
-    Step::Code(migrate_v3),
+    // 3: runs carry their report scope (issue 14).
+    Step::Sql(V3),
+    // 4: one row per incident, whatever number of calls (issue 14).
+    Step::Code(migrate_v4),
 ];
 
 /// The schema version this opsrun writes.
@@ -203,7 +216,13 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Applies migrations `from..` inside `tx`.
 pub(crate) fn apply(tx: &Transaction, from: i64) -> rusqlite::Result<()> {
-    for step in &MIGRATIONS[from as usize..] {
+    apply_until(tx, from, VERSION)
+}
+
+/// Applies migrations `from..to` inside `tx` (tests build an older
+/// schema with it).
+pub(crate) fn apply_until(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
+    for step in &MIGRATIONS[from as usize..to as usize] {
         match step {
             Step::Sql(sql) => tx.execute_batch(sql)?,
             Step::Code(f) => f(tx)?,
@@ -767,9 +786,9 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Version 3's incidents: one row per incident (SPEC §10.3), and one per
+/// Version 4's incidents: one row per incident (SPEC §10.3), and one per
 /// `opsrun incident` call that joined it (with the run of its diagnostics).
-const V3: &str = "CREATE TABLE incidents (
+const V4: &str = "CREATE TABLE incidents (
         id           INTEGER PRIMARY KEY,
         level        TEXT NOT NULL,
         name         TEXT,
@@ -801,18 +820,18 @@ const V3: &str = "CREATE TABLE incidents (
     CREATE INDEX incident_calls_by_incident ON incident_calls(incident_id);
     CREATE INDEX incident_calls_by_run ON incident_calls(run_id);";
 
-/// Version 2 → 3: every old incident row (one per `opsrun incident` call)
+/// Version 3 → 4: every old incident row (one per `opsrun incident` call)
 /// becomes an incident of its own with that call. They are closed (at
 /// their recovery, else when they began): an old call must not be joined
 /// by the next outage. The system and the diagnostics run, which version
 /// 2 did not keep with the incident, are those of the first run of its
 /// runbook at or after it began.
-fn migrate_v3(tx: &Transaction) -> rusqlite::Result<()> {
+fn migrate_v4(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(
         "ALTER TABLE incidents RENAME TO incidents_v2;
          DROP INDEX incidents_by_time;",
     )?;
-    tx.execute_batch(V3)?;
+    tx.execute_batch(V4)?;
     let mut read = tx.prepare(
         "SELECT id, level, name, runbook, host, started_at, started_ms, ended_ms, outcome,
                 summary, reporter

@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 
 use crate::check::{KIND_NAMES, Kind, parse_kind};
 use crate::spec::{Defaults, ReportSpec, Retry, Severity};
-use crate::values::{Dur, Text};
+use crate::values::{Dur, Positive, Text};
 
 /// The first pass over a file: just what is needed before interpolation.
 #[derive(Debug, Default, Deserialize)]
@@ -106,7 +106,7 @@ impl<'de> Visitor<'de> for CheckVisitor {
                 "section" => c.section = Some(map.next_value::<Text>()?.0),
                 "label" => c.label = Some(map.next_value::<Text>()?.0),
                 "tags" => c.tags = map.next_value()?,
-                "timeout" => c.timeout = Some(map.next_value()?),
+                "timeout" => c.timeout = Some(map.next_value::<Positive>()?.0),
                 "retry" => c.retry = Some(map.next_value()?),
                 "severity" => c.severity = Some(map.next_value()?),
                 "hint" => c.hint = Some(map.next_value::<Text>()?.0),

@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::check::{KIND_NAMES, Kind, parse_kind};
-use crate::values::{Dur, Text};
+use crate::values::{Dur, Positive, Text};
 
 /// `incident: {level: p1, name: 緊急, scope: …, response: …, escalation: …, deadlines: {…}}`.
 #[derive(Clone, Debug, Deserialize)]
@@ -67,9 +67,13 @@ impl Level {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deadlines {
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub initial: Option<Dur>,
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub investigation: Option<Dur>,
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub recovery: Option<Dur>,
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub escalation: Option<Dur>,
 }
 
@@ -95,7 +99,7 @@ pub struct VerifySpec {
     pub checks: Vec<Spanned<String>>,
     #[serde(default = "five")]
     pub attempts: u32,
-    #[serde(default = "ten_seconds")]
+    #[serde(default = "ten_seconds", deserialize_with = "Dur::positive")]
     pub interval: Dur,
 }
 
@@ -222,7 +226,7 @@ impl<'de> Visitor<'de> for ActionVisitor {
             match key.as_str() {
                 "id" => a.id = Some(map.next_value()?),
                 "title" => a.title = Some(map.next_value::<Text>()?.0),
-                "timeout" => a.timeout = Some(map.next_value()?),
+                "timeout" => a.timeout = Some(map.next_value::<Positive>()?.0),
                 "systemctl" => a.step = Some(Step::Systemctl(map.next_value()?)),
                 "wait" => a.step = Some(Step::Wait(map.next_value::<Dur>()?.0)),
                 "sqlite_backup" => {
@@ -520,6 +524,7 @@ pub struct RestoreTestSpec {
     /// Where the temporary copy is made [$TMPDIR, else /tmp].
     pub temp_dir: Option<String>,
     /// Bound on the whole test [1h].
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub timeout: Option<Dur>,
 }
 

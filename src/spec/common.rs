@@ -24,7 +24,7 @@ const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 #[serde(deny_unknown_fields)]
 struct RawRetry {
     attempts: u32,
-    #[serde(default = "default_interval")]
+    #[serde(default = "default_interval", deserialize_with = "Dur::positive")]
     interval: Dur,
 }
 
@@ -66,6 +66,7 @@ pub enum Severity {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub timeout: Option<Dur>,
     pub retry: Option<Retry>,
     pub severity: Option<Severity>,

@@ -57,6 +57,7 @@ pub const DEFAULT_ON: &[Trigger] = &[
 pub struct NotifySpec {
     pub on: Option<Vec<Trigger>>,
     /// How long all notifications of a run may take together [30s].
+    #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub timeout: Option<Dur>,
     pub email: Option<EmailSpec>,
     pub slack: Option<SlackSpec>,

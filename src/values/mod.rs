@@ -19,7 +19,7 @@ pub mod units;
 pub use io::io_reason;
 pub use located::at;
 pub use outcome::{Metric, Outcome, Status, worst};
-pub use scalar::{Dur, Size, Text};
+pub use scalar::{Dur, Positive, Size, Text};
 pub use stat::Stat;
 pub use time::{PeriodKind, Zone, jst, parse_timezone};
 pub use units::Unit;

@@ -36,8 +36,28 @@ impl Dur {
     }
 
     /// [`Dur::positive`] for an optional field.
+    ///
+    /// Every duration that bounds or spaces something is positive:
+    /// timeouts (a `0s` budget can only time out), `retry.interval` and
+    /// `verify.interval` (retrying in the same instant cannot wait out the
+    /// transient fault a retry is for; write `100ms` for a quick one),
+    /// incident deadlines, `max_age`, `max_gap`, samples and windows. Only
+    /// an action's `wait:` may be `0s` (a wait that does nothing is
+    /// harmless).
     pub(crate) fn positive_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur>, D::Error> {
         Dur::positive(d).map(Some)
+    }
+}
+
+/// A duration longer than zero, for hand-written map visitors
+/// (`map.next_value::<Positive>()`); derived fields use
+/// `deserialize_with = "Dur::positive"`.
+#[derive(Clone, Copy, Debug)]
+pub struct Positive(pub Dur);
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Positive, D::Error> {
+        Dur::positive(d).map(Positive)
     }
 }
 

@@ -1198,18 +1198,19 @@ fn access_log_field_errors_are_load_errors() {
 
 #[test]
 fn scans_stop_at_the_timeout_and_say_so() {
-    // `timeout: 0s` expires before the first block is read: the scan
-    // must stop and report a failure, not a partial count as a pass.
+    // `timeout: 1ms` expires long before 100,000 lines are read (a zero
+    // timeout is a load error): the scan must stop and report a failure,
+    // not a partial count as a pass.
     let env = Env::new();
     env.write(
         "a.log",
         &"1.2.3.4 - - [21/Oct/2025:08:00:00 +0900] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\" 10\n"
-            .repeat(1000),
+            .repeat(100_000),
     );
     let (doc, code) = run(
         &env,
-        "  - {id: a, timeout: 0s, access_log: {path: ../a.log}}
-  - {id: l, timeout: 0s, log: {path: ../a.log, pattern: GET}}
+        "  - {id: a, timeout: 1ms, access_log: {path: ../a.log}}
+  - {id: l, timeout: 1ms, log: {path: ../a.log, pattern: GET}}
 ",
     );
     assert_eq!(code, 2);
@@ -1221,7 +1222,7 @@ fn scans_stop_at_the_timeout_and_say_so() {
             c["message"]
                 .as_str()
                 .unwrap()
-                .starts_with("timed out after 0ms reading ../a.log"),
+                .starts_with("timed out after 1ms reading ../a.log"),
             "{c:#}"
         );
     }

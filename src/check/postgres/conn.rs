@@ -4,16 +4,28 @@
 //! `password_file`, else the URL, else `PGPASSWORD`, else the password file
 //! (`passfile` in the URL, `PGPASSFILE`, or `~/.pgpass`), which — as libpq
 //! does — is ignored when group or world can read it.
+//!
+//! [`connect`] opens the socket itself and hands it to tokio-postgres's
+//! `connect_raw` under the message-size cap of `framing.rs` (tokio-postgres's
+//! own `connect` would own the socket, leaving nothing to put under it).
 
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use rustls::ClientConfig;
-use tokio_postgres::config::{Host, SslMode as PgSslMode};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tokio_postgres::config::{Host, LoadBalanceHosts, SslMode as PgSslMode, TargetSessionAttrs};
+use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::tls::{self, Verify};
+use super::AbortOnDrop;
+use super::framing::{Framed, Tripwire};
+use super::tls::{self, RustlsConnect, Verify};
 use super::{Postgres, SslMode};
 use crate::check::Ctx;
 use crate::secret;
@@ -41,6 +53,8 @@ pub(super) struct Resolved {
     pub sslmode: SslMode,
     /// Set when TLS may be used (TCP and sslmode other than disable).
     pub tls: Option<Arc<ClientConfig>>,
+    /// Set when the server sent a message over the size cap.
+    pub oversize: Tripwire,
 }
 
 /// Settings written in the URL that tokio-postgres does not parse itself.
@@ -346,7 +360,214 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
         note,
         sslmode: effective,
         tls,
+        oversize: Tripwire::default(),
     })
+}
+
+/// A connected socket, before TLS.
+pub(crate) enum Raw {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl AsyncRead for Raw {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Raw::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Raw::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Raw {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Raw::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Raw::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Raw::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Raw::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Raw::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Raw::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Why no connection came up: the socket, or the PostgreSQL conversation.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ConnectError {
+    #[error("error connecting to server")]
+    Socket(#[source] io::Error),
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+impl ConnectError {
+    /// The error to describe: tokio-postgres's own, so a server's answer
+    /// (a `DbError`) can be found in it.
+    pub(super) fn cause(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            ConnectError::Socket(_) => self,
+            ConnectError::Postgres(e) => e,
+        }
+    }
+}
+
+fn invalid(msg: String) -> ConnectError {
+    ConnectError::Socket(io::Error::new(io::ErrorKind::InvalidInput, msg))
+}
+
+/// Connects as tokio-postgres's `Config::connect` does — each host in turn
+/// (in random order with `load_balance_hosts=random`), `hostaddr` for the
+/// address and `host` for TLS, every address a name resolves to, then
+/// `target_session_attrs` — with each socket under the message-size cap.
+/// The connection's task runs until the returned guard is dropped.
+pub(super) async fn connect(r: &Resolved) -> Result<(Client, AbortOnDrop), ConnectError> {
+    let config = &r.config;
+    let hosts = config.get_hosts();
+    let hostaddrs = config.get_hostaddrs();
+    let ports = config.get_ports();
+    if !hosts.is_empty() && !hostaddrs.is_empty() && hosts.len() != hostaddrs.len() {
+        return Err(invalid(format!(
+            "number of hosts ({}) is different from number of hostaddrs ({})",
+            hosts.len(),
+            hostaddrs.len()
+        )));
+    }
+    let count = hosts.len().max(hostaddrs.len());
+    if count == 0 {
+        return Err(invalid("both host and hostaddr are missing".into()));
+    }
+    if ports.len() > 1 && ports.len() != count {
+        return Err(invalid("invalid number of ports".into()));
+    }
+    let mut order: Vec<usize> = (0..count).collect();
+    if config.get_load_balance_hosts() == LoadBalanceHosts::Random {
+        shuffle(&mut order);
+    }
+    let mut last = None;
+    for i in order {
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        // The host name is for TLS; a Unix socket has none.
+        let hostname = match hosts.get(i) {
+            Some(Host::Tcp(h)) => h.clone(),
+            _ => String::new(),
+        };
+        let target = match (hostaddrs.get(i), hosts.get(i)) {
+            (Some(ip), _) => Host::Tcp(ip.to_string()),
+            (None, Some(h)) => h.clone(),
+            (None, None) => continue,
+        };
+        match connect_host(r, &target, &hostname, port).await {
+            Ok(c) => return Ok(c),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| invalid("no host to connect to".into())))
+}
+
+async fn connect_host(
+    r: &Resolved,
+    target: &Host,
+    hostname: &str,
+    port: u16,
+) -> Result<(Client, AbortOnDrop), ConnectError> {
+    match target {
+        Host::Tcp(host) => {
+            let addrs = tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(ConnectError::Socket)?;
+            let mut last = None;
+            for addr in addrs {
+                let attempt = async {
+                    let s = TcpStream::connect(addr)
+                        .await
+                        .map_err(ConnectError::Socket)?;
+                    s.set_nodelay(true).map_err(ConnectError::Socket)?;
+                    start(r, Raw::Tcp(s), hostname).await
+                };
+                match attempt.await {
+                    Ok(c) => return Ok(c),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| invalid("could not resolve any addresses".into())))
+        }
+        Host::Unix(dir) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            let s = UnixStream::connect(path)
+                .await
+                .map_err(ConnectError::Socket)?;
+            start(r, Raw::Unix(s), hostname).await
+        }
+    }
+}
+
+/// The PostgreSQL conversation on a connected socket.
+async fn start(
+    r: &Resolved,
+    raw: Raw,
+    hostname: &str,
+) -> Result<(Client, AbortOnDrop), ConnectError> {
+    let stream = Framed::new(raw, r.oversize.clone());
+    let tls = RustlsConnect::new(r.tls.clone(), hostname);
+    let (client, connection) = r.config.connect_raw(stream, tls).await?;
+    let driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
+    let wanted = r.config.get_target_session_attrs();
+    if wanted != TargetSessionAttrs::Any {
+        let rows = client.simple_query("SHOW transaction_read_only").await?;
+        let read_only = rows.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(|v| v == "on"),
+            _ => None,
+        });
+        let refused = match (wanted, read_only) {
+            (TargetSessionAttrs::ReadWrite, Some(true)) => Some("database does not allow writes"),
+            (TargetSessionAttrs::ReadOnly, Some(false)) => Some("database is not read only"),
+            _ => None,
+        };
+        if let Some(why) = refused {
+            return Err(ConnectError::Socket(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                why,
+            )));
+        }
+    }
+    Ok((client, driver))
+}
+
+/// Fisher–Yates with a seed from the standard library's random hasher keys
+/// (no random-number crate for one shuffle).
+fn shuffle(v: &mut [usize]) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        | 1;
+    for i in (1..v.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        v.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
 }
 
 /// Reads the password file; `Ok(None)` when there is none, `Err(note)`

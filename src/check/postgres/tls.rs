@@ -3,7 +3,8 @@
 //! root certificate is given, which makes `require` act as `verify-ca`),
 //! `verify-ca` checks the chain only, `verify-full` the chain and the host
 //! name. tokio-postgres has no rustls connector of its own, so this
-//! implements its `MakeTlsConnect` over tokio-rustls.
+//! implements its `TlsConnect` over tokio-rustls, for the framed socket of
+//! `conn::connect`.
 
 use std::future::Future;
 use std::io;
@@ -21,8 +22,10 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_postgres::Socket;
-use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
+
+use super::conn::Raw;
+use super::framing::Framed;
 
 use crate::values::reason::{Code, Reason};
 
@@ -163,39 +166,32 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
-/// The `MakeTlsConnect` handed to tokio-postgres.
-#[derive(Clone)]
-pub(super) struct MakeRustls(pub Option<Arc<ClientConfig>>);
-
-impl MakeTlsConnect<Socket> for MakeRustls {
-    type Stream = RustlsStream;
-    type TlsConnect = RustlsConnect;
-    type Error = io::Error;
-
-    fn make_tls_connect(&mut self, domain: &str) -> Result<RustlsConnect, io::Error> {
-        // Unix sockets have no host name (and never use TLS): keep going
-        // and fail only if a handshake is actually attempted.
-        // Without a configuration (sslmode disable) no handshake is ever
-        // asked for.
-        let name = ServerName::try_from(domain.to_owned()).ok();
-        Ok(RustlsConnect {
-            connector: self.0.clone().map(tokio_rustls::TlsConnector::from),
-            name,
-        })
-    }
-}
-
+/// The TLS half of tokio-postgres's `connect_raw`: after the server said
+/// `S`, the handshake runs on the socket under the framing cap, and the
+/// decrypted stream gets a cap of its own.
 pub(super) struct RustlsConnect {
     connector: Option<tokio_rustls::TlsConnector>,
     name: Option<ServerName<'static>>,
 }
 
-impl TlsConnect<Socket> for RustlsConnect {
-    type Stream = RustlsStream;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream>> + Send>>;
+impl RustlsConnect {
+    /// For `domain` (empty for a Unix socket, which never uses TLS: the
+    /// handshake is refused only if one is actually attempted). Without a
+    /// configuration (sslmode disable) no handshake is ever asked for.
+    pub(super) fn new(config: Option<Arc<ClientConfig>>, domain: &str) -> RustlsConnect {
+        RustlsConnect {
+            connector: config.map(tokio_rustls::TlsConnector::from),
+            name: ServerName::try_from(domain.to_owned()).ok(),
+        }
+    }
+}
 
-    fn connect(self, stream: Socket) -> Self::Future {
+impl TlsConnect<Framed<Raw>> for RustlsConnect {
+    type Stream = Framed<RustlsStream>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Framed<RustlsStream>>> + Send>>;
+
+    fn connect(self, stream: Framed<Raw>) -> Self::Future {
         Box::pin(async move {
             let name = self.name.ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidInput, "no host name for TLS")
@@ -203,15 +199,16 @@ impl TlsConnect<Socket> for RustlsConnect {
             let connector = self
                 .connector
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "TLS is disabled"))?;
+            let (raw, trip) = stream.into_parts();
             connector
-                .connect(name, stream)
+                .connect(name, raw)
                 .await
-                .map(|s| RustlsStream(Box::new(s)))
+                .map(|s| Framed::new(RustlsStream(Box::new(s)), trip))
         })
     }
 }
 
-pub(super) struct RustlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
+pub(super) struct RustlsStream(Box<tokio_rustls::client::TlsStream<Raw>>);
 
 impl AsyncRead for RustlsStream {
     fn poll_read(

@@ -31,7 +31,7 @@ pub fn add(path: &Path, w: &Window, author: &str, now_ms: i64) -> Result<i64, Hi
     let store = Store::open(path)?;
     let checks = w.checks.as_ref().map(|c| c.join(","));
     store
-        .conn()
+        .conn
         .execute(
             "INSERT INTO silences (created_ms, from_ms, to_ms, runbook, checks, reason, author)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -40,7 +40,7 @@ pub fn add(path: &Path, w: &Window, author: &str, now_ms: i64) -> Result<i64, Hi
             ],
         )
         .map_err(|e| err(path, e))?;
-    Ok(store.conn().last_insert_rowid())
+    Ok(store.conn.last_insert_rowid())
 }
 
 /// Removes silence `id`; `false` when there is none with that id.
@@ -49,7 +49,7 @@ pub fn remove(path: &Path, id: i64) -> Result<bool, HistoryError> {
         return Ok(false);
     };
     let n = store
-        .conn()
+        .conn
         .execute("DELETE FROM silences WHERE id = ?1", [id])
         .map_err(|e| err(path, e))?;
     Ok(n > 0)
@@ -62,7 +62,7 @@ pub fn list(path: &Path, now_ms: i64, all: bool) -> Result<Vec<Silence>, History
         return Ok(Vec::new());
     };
     let mut stmt = store
-        .conn()
+        .conn
         .prepare(
             "SELECT id, created_ms, from_ms, to_ms, runbook, checks, reason, author
              FROM silences WHERE ?1 OR to_ms > ?2 ORDER BY from_ms, id",
@@ -104,7 +104,7 @@ pub fn active(path: &Path, now_ms: i64) -> Vec<Window> {
         )?;
         conn.busy_timeout(std::time::Duration::from_millis(500))?;
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if v < 4 {
+        if v < 5 {
             return Ok(Vec::new());
         }
         let mut stmt = conn.prepare(

@@ -213,11 +213,6 @@ mod tests {
             "opsrun@localhost".to_owned()
         );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn message_ids_are_unique_and_name_a_plain_domain() {

@@ -71,7 +71,13 @@ pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
     let format = plan.output.format;
     let history = match (&store, cmd.period) {
         (Some(s), PeriodKind::Weekly | PeriodKind::Monthly) if format == Format::Report => {
-            match summary::summarize(s, spec, &period, &name) {
+            // The report runbook's system; without its file, the one
+            // history recorded with its latest run.
+            let system = match plan.runbooks.first() {
+                Some(rb) => rb.system.clone(),
+                None => s.system_of(&name).unwrap_or_default(),
+            };
+            match summary::summarize(s, spec, &period, &name, system.as_deref()) {
                 Ok(sum) => (Some(sum), None),
                 Err(e) => (None, Some(e.reason)),
             }
@@ -85,6 +91,14 @@ pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
         &period,
         &history,
         &plan.reporter,
+        // `opsrun report weekly` asks for a period's report by name: its
+        // title is the period's (an incident runbook's stays 障害対応).
+        &crate::output::heading(
+            plan.runbooks
+                .first()
+                .filter(|rb| rb.workflow.incident.is_some()),
+            cmd.period,
+        ),
     ));
     Ok(exit::OK)
 }

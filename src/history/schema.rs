@@ -181,6 +181,14 @@ const V2: &str = "CREATE TABLE run_contexts (
                r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted, c.opsrun
         FROM runs r JOIN run_contexts c ON c.id = r.context_id;";
 
+/// Version 3 (issue 14): each run's report scope, its runbook's
+/// `system:` (NULL: the runbook is a scope of its own), so a report reads
+/// only its own system's rows (SPEC §10.2). Runs recorded before take the
+/// system their context recorded.
+const V3: &str = "ALTER TABLE runs ADD COLUMN scope TEXT;
+    UPDATE runs SET scope = (SELECT c.system FROM run_contexts c WHERE c.id = runs.context_id);
+    CREATE INDEX runs_by_scope ON runs(scope, runbook);";
+
 /// One migration step.
 enum Step {
     Sql(&'static str),
@@ -194,6 +202,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(V1),
     // 2: compact storage and direct "latest" reads (issue 19).
     Step::Code(migrate_v2),
+    // 3: runs carry their report scope (issue 14).
+    Step::Sql(V3),
 ];
 
 /// The schema version this opsrun writes.
@@ -201,7 +211,13 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Applies migrations `from..` inside `tx`.
 pub(crate) fn apply(tx: &Transaction, from: i64) -> rusqlite::Result<()> {
-    for step in &MIGRATIONS[from as usize..] {
+    apply_until(tx, from, VERSION)
+}
+
+/// Applies migrations `from..to` inside `tx` (tests build an older
+/// schema with it).
+pub(crate) fn apply_until(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
+    for step in &MIGRATIONS[from as usize..to as usize] {
         match step {
             Step::Sql(sql) => tx.execute_batch(sql)?,
             Step::Code(f) => f(tx)?,

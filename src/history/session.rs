@@ -95,6 +95,7 @@ impl Session {
         spec: &ReportSpec,
         period: &Period,
         runbook: &str,
+        system: Option<&str>,
     ) -> (Option<PeriodSummary>, Option<String>) {
         if self.store.is_none() && self.error.is_none() {
             match Store::open_existing(&self.path) {
@@ -103,7 +104,7 @@ impl Session {
             }
         }
         match &self.store {
-            Some(s) => match summary::summarize(s, spec, period, runbook) {
+            Some(s) => match summary::summarize(s, spec, period, runbook, system) {
                 Ok(sum) => (Some(sum), None),
                 Err(e) => (None, Some(e.reason)),
             },

@@ -432,8 +432,8 @@ impl Store {
             let status = schema::status_code(run.status());
             tx.prepare_cached(
                 "INSERT INTO runs (runbook, context_id, started_ms, utc_offset, duration_ms,
-                    status, n_pass, n_warn, n_fail, n_unknown, n_skip, interrupted)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    status, n_pass, n_warn, n_fail, n_unknown, n_skip, interrupted, scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 run.runbook,
@@ -448,6 +448,7 @@ impl Store {
                 c(Status::Unknown),
                 c(Status::Skip),
                 run.interrupted,
+                run.system,
             ])?;
             let id = tx.last_insert_rowid();
             schema::insert_results(
@@ -1122,6 +1123,47 @@ impl Store {
         r.map_err(|e| self.err(e))
     }
 
+    /// The runbooks recorded with `system:` equal to `system` (their runs'
+    /// scope), in the order they first ran.
+    pub fn runbooks_of_system(&self, system: &str) -> Result<Vec<String>, HistoryError> {
+        let r = (|| -> rusqlite::Result<Vec<String>> {
+            self.conn
+                .prepare_cached(
+                    "SELECT runbook FROM runs WHERE scope = ?1 GROUP BY runbook ORDER BY min(id)",
+                )?
+                .query_map(params![system], |r| r.get(0))?
+                .collect()
+        })();
+        r.map_err(|e| self.err(e))
+    }
+
+    /// The `system:` recorded with `runbook`'s latest run (`None`: none
+    /// recorded, or the runbook has no system).
+    pub fn system_of(&self, runbook: &str) -> Result<Option<String>, HistoryError> {
+        let r = (|| -> rusqlite::Result<Option<String>> {
+            Ok(self
+                .conn
+                .prepare_cached(
+                    "SELECT scope FROM runs WHERE runbook = ?1 ORDER BY started_ms DESC, id DESC LIMIT 1",
+                )?
+                .query_row(params![runbook], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+                .flatten())
+        })();
+        r.map_err(|e| self.err(e))
+    }
+
+    /// The runbooks holding a check with id `check_id`, oldest series first.
+    pub fn runbooks_with_check(&self, check_id: &str) -> Result<Vec<String>, HistoryError> {
+        let check = CheckRef {
+            runbook: None,
+            id: check_id.to_owned(),
+        };
+        self.series_of(&check)
+            .map(|v| v.into_iter().map(|(_, rb)| rb).collect())
+            .map_err(|e| self.err(e))
+    }
+
     /// Incidents that started in `[from, to)`, oldest first.
     pub fn incidents(
         &self,
@@ -1249,6 +1291,61 @@ mod tests {
 
     fn t(s: &str) -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    /// A database of the previous schema (version 2, made here with its
+    /// own SQL, as opsrun before issue 14 wrote it) migrates: every old run
+    /// gets its scope (the system recorded with it), and a report's scope
+    /// reads it.
+    #[test]
+    fn a_version_2_database_gets_run_scopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            let tx = c.transaction().unwrap();
+            schema::apply_until(&tx, 0, 2).unwrap();
+            tx.execute_batch(
+                "INSERT INTO run_contexts (id, title, system, host, opsrun) VALUES
+                    (1, '日次点検', 'AI見積りシステム', 'web01', '0.1.0'),
+                    (2, '会員フォーム', '会員フォーム', 'web01', '0.1.0'),
+                    (3, '単独', NULL, 'web01', '0.1.0');
+                 INSERT INTO runs (runbook, context_id, started_ms, utc_offset, duration_ms,
+                    status, n_pass, n_warn, n_fail, n_unknown, n_skip, interrupted) VALUES
+                    ('daily', 1, 1000, 32400, 5, 0, 1, 0, 0, 0, 0, 0),
+                    ('probe', 1, 2000, 32400, 5, 0, 1, 0, 0, 0, 0, 0),
+                    ('form', 2, 3000, 32400, 5, 0, 1, 0, 0, 0, 0, 0),
+                    ('alone', 3, 4000, 32400, 5, 0, 1, 0, 0, 0, 0, 0);",
+            )
+            .unwrap();
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.commit().unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        let v: i64 = s
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, schema::VERSION);
+        assert_eq!(
+            s.runbooks_of_system("AI見積りシステム").unwrap(),
+            ["daily", "probe"]
+        );
+        assert_eq!(s.runbooks_of_system("会員フォーム").unwrap(), ["form"]);
+        assert_eq!(s.system_of("alone").unwrap(), None);
+        assert_eq!(
+            s.system_of("probe").unwrap().as_deref(),
+            Some("AI見積りシステム")
+        );
+        // New runs record theirs.
+        let mut r = run("2025-10-21T09:00:00+09:00", Status::Pass, Some(1.0));
+        r.runbook = "weekly".into();
+        r.system = Some("会員フォーム".into());
+        s.record_all(&[r]).unwrap();
+        assert_eq!(
+            s.runbooks_of_system("会員フォーム").unwrap(),
+            ["form", "weekly"]
+        );
     }
 
     /// The SQL tallies and least-squares sums say what folding the samples

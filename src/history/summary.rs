@@ -79,27 +79,83 @@ fn check_ref(runbook: &str, id: &str) -> CheckRef {
     }
 }
 
+/// The runbooks whose history rows a report reads (SPEC §10.2): exactly
+/// `report.from` when given; else every runbook recorded with the report
+/// runbook's `system:`, and the report runbook itself; with no system,
+/// the report runbook alone. Rows of other systems never reach a report.
+pub fn scope(
+    store: &Store,
+    spec: &ReportSpec,
+    own_runbook: &str,
+    system: Option<&str>,
+) -> Result<Vec<String>, HistoryError> {
+    if let Some(from) = &spec.from {
+        return Ok(from.clone());
+    }
+    let mut out = match system {
+        Some(s) => store.runbooks_of_system(s)?,
+        None => Vec::new(),
+    };
+    if !out.iter().any(|r| r == own_runbook) {
+        out.push(own_runbook.to_owned());
+    }
+    Ok(out)
+}
+
+/// `r` within the scope: a reference without a runbook (`health`) names
+/// the first runbook of the scope that has such a check (the report's own
+/// runbook when none does, which reads as データなし); one with a runbook
+/// (`daily/health`) is taken as written — the runbook's author chose it.
+fn scoped(
+    store: &Store,
+    r: &CheckRef,
+    scope: &[String],
+    own: &str,
+) -> Result<CheckRef, HistoryError> {
+    if r.runbook.is_some() {
+        return Ok(r.clone());
+    }
+    let holders = store.runbooks_with_check(&r.id)?;
+    let runbook = scope
+        .iter()
+        .find(|rb| holders.contains(rb))
+        .cloned()
+        .unwrap_or_else(|| own.to_owned());
+    Ok(check_ref(&runbook, &r.id))
+}
+
 /// Computes the history part of a report for `period`. `own_runbook` is
-/// the runbook being reported: its checks appear from its run, so they get
-/// no automatic trend line.
+/// the runbook being reported (its `system:` is `system`): its checks
+/// appear from its run, so they get no automatic trend line. Only the
+/// runbooks of its [`scope`] are read.
 pub fn summarize(
     store: &Store,
     spec: &ReportSpec,
     period: &Period,
     own_runbook: &str,
+    system: Option<&str>,
 ) -> Result<PeriodSummary, HistoryError> {
-    let seen = store.checks_seen(&period.start, &period.end)?;
+    let scope = scope(store, spec, own_runbook, system)?;
+    let in_scope = |rb: &str| scope.iter().any(|s| s == rb);
+    let mut seen = store.checks_seen(&period.start, &period.end)?;
+    seen.retain(|c| in_scope(&c.runbook));
+    let mut incidents = store.incidents(&period.start, &period.end)?;
+    incidents.retain(|i| in_scope(&i.runbook));
     let mut out = PeriodSummary {
-        incidents: store.incidents(&period.start, &period.end)?,
+        incidents,
         ..Default::default()
     };
+    let scoped = |r: &CheckRef| scoped(store, r, &scope, own_runbook);
 
-    // 稼働率: the configured health check, else the first http check seen.
-    let uptime_ref = spec.uptime.as_ref().map(|u| u.check.clone()).or_else(|| {
-        seen.iter()
+    // 稼働率: the configured health check, else the first health endpoint
+    // seen among the scope's runbooks.
+    let uptime_ref = match spec.uptime.as_ref() {
+        Some(u) => Some(scoped(&u.check)?),
+        None => seen
+            .iter()
             .find(|c| has_role(&c.kind, Role::HealthEndpoint))
-            .map(|c| check_ref(&c.runbook, &c.check_id))
-    });
+            .map(|c| check_ref(&c.runbook, &c.check_id)),
+    };
     if let Some(r) = &uptime_ref {
         let max_gap = spec.uptime.as_ref().and_then(|u| u.max_gap).map(|d| d.0);
         out.uptime = Some(uptime_line(store, r, max_gap, period)?);
@@ -110,7 +166,7 @@ pub fn summarize(
         for l in &section.lines {
             lines.push(trend_line(
                 store,
-                &l.check,
+                &scoped(&l.check)?,
                 l.metric.as_deref(),
                 l.stat,
                 l.label.as_deref(),
@@ -151,7 +207,7 @@ pub fn summarize(
                 for f in list {
                     out.forecasts.push(forecast_line(
                         store,
-                        &f.check,
+                        &scoped(&f.check)?,
                         f.metric.as_deref(),
                         f.label.as_deref(),
                         f.limit.map(|a| a.0),
@@ -180,10 +236,21 @@ pub fn summarize(
     Ok(out)
 }
 
+/// Adds `lines` to the section `name`; a line whose label is already in
+/// the report (two runbooks of a system measuring the same disk) is left
+/// out, so each check appears once.
 fn push_lines(sections: &mut Vec<(String, Vec<TrendLine>)>, name: &str, lines: Vec<TrendLine>) {
-    match sections.iter_mut().find(|(n, _)| n == name) {
-        Some((_, v)) => v.extend(lines),
-        None => sections.push((name.to_owned(), lines)),
+    for l in lines {
+        if sections
+            .iter()
+            .any(|(_, v)| v.iter().any(|x| x.label == l.label))
+        {
+            continue;
+        }
+        match sections.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => v.push(l),
+            None => sections.push((name.to_owned(), vec![l])),
+        }
     }
 }
 

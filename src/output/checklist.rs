@@ -31,22 +31,22 @@ fn tick(statuses: &[Status]) -> &'static str {
     }
 }
 
-/// Renders the checklist for `run` (`None`: nothing recorded, every item □).
+/// Renders the checklist for `run` (`None`: nothing recorded, every item □),
+/// titled 【{heading}チェックリスト】 (`ja::heading`).
 pub fn render(
     run: Option<&RunRecord>,
     period: &Period,
     spec: Option<&ReportSpec>,
     reporter: &str,
+    heading: &str,
 ) -> String {
     let (date_word, date) = match period.kind {
         PeriodKind::Daily => ("日付", period.label()),
         PeriodKind::Weekly => ("週", period.label()),
         PeriodKind::Monthly => ("月", period.label()),
     };
-    let mut out = format!(
-        "【{}運用チェックリスト】\n\n{date_word}: {date}\n担当者: {reporter}\n\n",
-        period.kind.ja()
-    );
+    let mut out =
+        format!("【{heading}チェックリスト】\n\n{date_word}: {date}\n担当者: {reporter}\n\n");
     let status_of = |id: &str| -> Option<Status> {
         run.and_then(|r| r.results.iter().find(|x| x.check_id == id))
             .map(|x| x.status)

@@ -16,6 +16,26 @@ pub(crate) fn kind_of(rb: &Runbook) -> PeriodKind {
         .unwrap_or_else(|| PeriodKind::for_runbook_name(&rb.name))
 }
 
+/// The document's name before レポート/チェックリスト (SPEC §10.2):
+/// `日次運用`/`週次運用`/`月次運用` for the runbooks named daily, weekly
+/// and monthly and for one whose `report.period` (`report.kind`) says
+/// which; `障害対応` for an incident runbook; else the runbook's `title:`
+/// (`run slow.yaml -f report` is 【slowレポート】, not a 日次運用レポート).
+/// No runbook (`opsrun report` from history alone): the period's.
+pub(crate) fn heading(rb: Option<&Runbook>, kind: PeriodKind) -> String {
+    let period_word = format!("{}運用", kind.ja());
+    let Some(rb) = rb else {
+        return period_word;
+    };
+    if rb.workflow.incident.is_some() {
+        return "障害対応".into();
+    }
+    if rb.report.period.is_some() || matches!(rb.name.as_str(), "daily" | "weekly" | "monthly") {
+        return period_word;
+    }
+    rb.title.clone()
+}
+
 pub(super) fn render(format: Format, ctx: &mut RenderCtx) -> String {
     let mut parts = Vec::new();
     for (i, run) in ctx.records.iter().enumerate() {
@@ -25,7 +45,7 @@ pub(super) fn render(format: Format, ctx: &mut RenderCtx) -> String {
         let period = Period::current(kind, run.started_at, ctx.tz);
         let history = match (rb, ctx.history.as_deref_mut()) {
             (Some(rb), Some(h)) if format == Format::Report && kind != PeriodKind::Daily => {
-                h.period_summary(&rb.report, &period, &rb.name)
+                h.period_summary(&rb.report, &period, &rb.name, rb.system.as_deref())
             }
             _ => (None, None),
         };
@@ -36,6 +56,7 @@ pub(super) fn render(format: Format, ctx: &mut RenderCtx) -> String {
             &period,
             &history,
             ctx.reporter,
+            &heading(rb, kind),
         ));
     }
     parts.join("\n")
@@ -51,14 +72,16 @@ pub(crate) fn render_period(
     period: &Period,
     history: &(Option<PeriodSummary>, Option<String>),
     reporter: &str,
+    heading: &str,
 ) -> String {
     if format == Format::Checklist {
-        return checklist::render(run, period, spec, reporter);
+        return checklist::render(run, period, spec, reporter, heading);
     }
     report::render(
         run,
         &report::ReportCtx {
             period,
+            heading,
             spec,
             summary: history.0.as_ref(),
             history_error: history.1.as_deref(),

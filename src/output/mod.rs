@@ -11,7 +11,7 @@ mod history;
 mod incident_progress;
 mod incident_report;
 mod ja;
-pub(crate) use ja::render_period;
+pub(crate) use ja::{heading, render_period};
 mod json;
 pub(crate) mod junit;
 mod markdown;

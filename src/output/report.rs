@@ -21,6 +21,8 @@ use crate::values::{PeriodKind, Stat, Zone};
 #[derive(Clone, Copy, Debug)]
 pub struct ReportCtx<'a> {
     pub period: &'a Period,
+    /// The document's name before レポート (`日次運用`, a runbook's title).
+    pub heading: &'a str,
     pub spec: Option<&'a ReportSpec>,
     /// History lines (weekly/monthly); `None` for a daily report.
     pub summary: Option<&'a PeriodSummary>,
@@ -32,7 +34,7 @@ pub struct ReportCtx<'a> {
 /// latest one of the period in history); `None` when there is none.
 pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
     let p = ctx.period;
-    let mut out = format!("【{}運用レポート】{}\n", p.kind.ja(), p.label());
+    let mut out = format!("【{}レポート】{}\n", ctx.heading, p.label());
     let mut sections: Vec<(String, Vec<String>)> = Vec::new();
     let push = |sections: &mut Vec<(String, Vec<String>)>, name: &str, line: String| match sections
         .iter_mut()
@@ -55,17 +57,30 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
         if let Some(s) = ctx.summary {
             for (name, lines) in &s.sections {
                 for l in lines {
-                    push(&mut sections, name, trend_text(l, p.kind));
+                    push(
+                        &mut sections,
+                        section_name(name, p.kind),
+                        trend_text(l, p.kind),
+                    );
                 }
             }
         }
     }
     if let Some(run) = run {
         for r in run.results.iter().filter(|r| r.status != Status::Skip) {
+            // Once per check: a line history already gave (the same
+            // label with its trend) is not repeated from the run.
+            let head = format!("- {}:", r.label);
+            if sections
+                .iter()
+                .any(|(_, v)| v.iter().any(|l| l.starts_with(&head)))
+            {
+                continue;
+            }
             push(
                 &mut sections,
-                &r.section,
-                format!("- {}: {}", r.label, shown(r, ctx.spec)),
+                section_name(&r.section, p.kind),
+                format!("{head} {}", shown(r, ctx.spec)),
             );
         }
     }
@@ -107,6 +122,16 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
     out.push_str("\n■ 対応事項\n");
     out.push_str(&or_none(&run.map(actions).unwrap_or_default()));
     out
+}
+
+/// A section's heading in a report of `kind`: a day's 本日の実績 is the
+/// week's or the month's 実績 in a weekly or monthly report.
+fn section_name(name: &str, kind: PeriodKind) -> &str {
+    match (name, kind) {
+        (crate::check::sections::RESULTS, PeriodKind::Weekly) => "週間の実績",
+        (crate::check::sections::RESULTS, PeriodKind::Monthly) => "月間の実績",
+        _ => name,
+    }
 }
 
 fn or_none(lines: &[String]) -> String {
@@ -565,6 +590,7 @@ mod tests {
             None,
             &ReportCtx {
                 period: &period,
+                heading: "月次運用",
                 spec: None,
                 summary: Some(&summary),
                 history_error: None,

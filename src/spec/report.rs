@@ -16,7 +16,12 @@ use crate::values::{Dur, PeriodKind, Stat, Zone, parse_timezone};
 #[serde(deny_unknown_fields)]
 pub struct ReportSpec {
     /// Which report `-f report` prints [weekly.yaml → weekly, monthly.yaml → monthly, else daily].
+    /// `kind:` is the same key; a runbook that sets it to `daily` is titled 【日次運用レポート】.
+    #[serde(alias = "kind")]
     pub period: Option<PeriodKind>,
+    /// The runbooks whose history a weekly/monthly report reads, exactly
+    /// [every runbook with this runbook's `system:`; without one, this runbook].
+    pub from: Option<Vec<String>>,
     /// The zone every time is read in: an IANA name or a fixed offset [config.yaml's `timezone:`, else Asia/Tokyo].
     pub timezone: Option<Tz>,
     /// Checks whose line shows the measured value (`65%`) rather than 正常/警告.

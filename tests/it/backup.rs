@@ -560,7 +560,8 @@ fn backup_runs_feed_the_weekly_backup_success_line() {
     }
     env.runbook(
         "weekly.yaml",
-        "version: 1\ntitle: 週次点検\nchecks:\n  - {id: ok, command: {run: [\"true\"]}}\n",
+        // The backup runbook's system: the weekly report reads its rows.
+        "version: 1\ntitle: 週次点検\nsystem: AI見積りシステム\nchecks:\n  - {id: ok, command: {run: [\"true\"]}}\n",
     );
     let r = env.run(&[
         "report",

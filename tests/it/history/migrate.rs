@@ -25,6 +25,15 @@ fn v1_env() -> Env {
     for rb in ["probe.yaml", "incident-p4.yaml"] {
         std::fs::copy(fixture().join("runbooks").join(rb), env.runbooks().join(rb)).unwrap();
     }
+    // Since issue 14 a report reads its own system's runbooks only: the
+    // weekly and monthly report runbooks of the fixture's system, which
+    // 0.1.0 did not need to read every runbook's history.
+    for name in ["weekly", "monthly"] {
+        env.runbook(
+            &format!("{name}.yaml"),
+            "version: 1\ntitle: 点検\nsystem: 旧スキーマ\nchecks:\n  - {id: ok, command: {run: [\"true\"]}}\n",
+        );
+    }
     env
 }
 
@@ -107,11 +116,17 @@ fn a_version_1_history_reads_as_before_after_migrating() {
     for (args, want) in cases {
         let r = env.run(args);
         assert_eq!(r.code, 0, "{args:?}: {r:?}");
-        assert_eq!(
-            r.stdout,
-            expected(want),
-            "{args:?} differs from 0.1.0's {want}"
-        );
+        // One intended change since 0.1.0 (issue 14): a weekly or monthly
+        // report names a day's 本日の実績 for its period.
+        let period_word = if want.starts_with("weekly") {
+            "■ 週間の実績"
+        } else if want.starts_with("monthly") {
+            "■ 月間の実績"
+        } else {
+            "■ 本日の実績"
+        };
+        let want_text = expected(want).replace("■ 本日の実績", period_word);
+        assert_eq!(r.stdout, want_text, "{args:?} differs from 0.1.0's {want}");
     }
     for check in ["load", "disk", "queue", "broken", "web"] {
         let args = [
@@ -126,7 +141,15 @@ fn a_version_1_history_reads_as_before_after_migrating() {
     }
     let c = Connection::open(&db).unwrap();
     let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert_eq!(one("PRAGMA user_version"), 2);
+    assert_eq!(one("PRAGMA user_version"), 3);
+    // Every old run got its scope: the system its context recorded.
+    assert_eq!(
+        one(
+            "SELECT COUNT(*) FROM runs r JOIN run_contexts c ON c.id = r.context_id
+             WHERE r.scope IS NOT c.system"
+        ),
+        0
+    );
     assert_eq!(one("SELECT COUNT(*) FROM runs"), 10);
     assert_eq!(one("SELECT COUNT(*) FROM results"), 46);
     assert_eq!(one("SELECT COUNT(*) FROM incidents"), 1);

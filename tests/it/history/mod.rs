@@ -109,6 +109,7 @@ report:
 /// The frequent health probe whose samples give 稼働率.
 pub const PROBE: &str = r#"version: 1
 title: ヘルスチェック監視
+system: AI見積りシステム
 vars: {base: BASE, health: /ok}
 checks:
   - id: health
@@ -120,6 +121,7 @@ checks:
 /// Seed 000 週次運用, with the history lines of its 週次レポート.
 pub const WEEKLY: &str = r#"version: 1
 title: 週次点検
+system: AI見積りシステム
 vars: {cert: "45", updates: "true"}
 checks:
   - id: backup
@@ -163,6 +165,7 @@ report:
 /// Seed 000 月次運用: automatic trend lines and capacity forecasts.
 pub const MONTHLY: &str = r#"version: 1
 title: 月次点検
+system: AI見積りシステム
 checks:
   - id: restore-test
     label: バックアップ復旧テスト
@@ -175,6 +178,37 @@ report:
     - {check: daily/db-size, label: DBサイズ, horizon: 90d}
 "#;
 
+/// Another system on the same host and history (SPEC §10.2): its checks
+/// share ids and labels with the seed's (`health`, `disk` ディスク使用率)
+/// and must never reach the seed system's reports, nor theirs the seed's.
+pub const OTHER: &str = r#"version: 1
+title: 会員フォーム点検
+system: 会員フォーム
+vars: {base: BASE, health: /ok, disk: "20", users: "12"}
+checks:
+  - id: health
+    label: フォーム応答
+    section: サービス稼働状況
+    http: {url: "${base}${health}"}
+  - id: disk
+    label: ディスク使用率
+    section: リソース使用状況
+    command: {shell: "echo ${disk}", value: {unit: "%", warn: ">= 80", fail: ">= 90"}}
+  - id: db-query
+    label: 登録件数
+    section: 利用状況
+    command: {shell: "echo ${users}", value: {unit: "件"}}
+"#;
+
+/// The other system's weekly report runbook: only its own rows.
+pub const OTHER_WEEKLY: &str = r#"version: 1
+title: 会員フォーム週次点検
+system: 会員フォーム
+report: {period: weekly}
+checks:
+  - {id: ok, label: 週次確認, section: その他, command: {run: ["true"]}}
+"#;
+
 /// An Env with the seed runbooks, the test server as `base`, and a backup file.
 pub fn seed_env(server: &crate::common::http_server::Server) -> Env {
     let env = Env::new();
@@ -184,6 +218,8 @@ pub fn seed_env(server: &crate::common::http_server::Server) -> Env {
         ("probe.yaml", PROBE),
         ("weekly.yaml", WEEKLY),
         ("monthly.yaml", MONTHLY),
+        ("other.yaml", OTHER),
+        ("other-weekly.yaml", OTHER_WEEKLY),
     ] {
         env.runbook(name, &text.replace("BASE", &base));
     }

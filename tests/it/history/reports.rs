@@ -19,6 +19,23 @@ fn daily_vars(day: u32) -> Vec<String> {
     ]
 }
 
+/// A run of the other system (`OTHER`): its form down at 10-24 06:00, its
+/// disk far from the seed's.
+fn other_run(env: &Env, day: u32, now: &str) {
+    let health = if now.starts_with("2025-10-24T06") {
+        "health=/status/503"
+    } else {
+        "health=/ok"
+    };
+    let disk = format!("disk={}", 20 + day % 4);
+    ok_run(
+        env,
+        &[
+            "run", "other", "-q", "--var", health, "--var", &disk, "--now", now,
+        ],
+    );
+}
+
 fn with_vars<'a>(base: &[&'a str], vars: &'a [String]) -> Vec<&'a str> {
     let mut v = base.to_vec();
     for x in vars {
@@ -198,6 +215,7 @@ fn two_weeks(env: &Env) {
                 "health=/ok"
             };
             ok_run(env, &["run", "probe", "-q", "--var", health, "--now", &now]);
+            other_run(env, day, &now);
         }
         let backup = env.path().join("backups/latest/app.db");
         if day == 22 {
@@ -249,6 +267,22 @@ fn weekly_report_and_checklist_from_two_weeks_of_history() {
         "--no-history",
     ]);
     golden("weekly_checklist.txt", &c.stdout);
+
+    // The other system's weekly report: its own rows only (its form's
+    // 稼働率, its disk), none of the seed system's; and the seed's report
+    // above has none of its rows (no フォーム応答, one ディスク使用率).
+    let other = env.run(&["run", "other-weekly", "-f", "report", "--now", now]);
+    assert_eq!(other.code, 0, "{other:?}");
+    golden("weekly_report_other_system.txt", &other.stdout);
+    assert!(!other.stdout.contains("ヘルスチェック"), "{}", other.stdout);
+    assert!(!r.stdout.contains("フォーム応答"), "{}", r.stdout);
+    assert!(!r.stdout.contains("平均a"), "{}", r.stdout);
+    assert_eq!(
+        r.stdout.matches("ディスク使用率").count(),
+        1,
+        "{}",
+        r.stdout
+    );
 
     // The same report from history alone, at the same instant…
     let past = env.run(&["report", "weekly", "--date", "2025-10-27", "--now", now]);
@@ -310,6 +344,7 @@ fn monthly_report_with_forecasts_from_history() {
                 &env,
                 &["run", "probe", "-q", "--var", health, "--now", &now],
             );
+            other_run(&env, day, &now);
         }
         let mut vars = daily_vars(day);
         vars[2] = format!("disk={}", 60.0 + (day - 1) as f64 * 0.5);
@@ -382,4 +417,48 @@ fn reports_over_an_empty_history() {
     );
     let r = env.run(&["report", "monthly", "--month", "2025-13", "--now", now]);
     assert_eq!(r.code, 3, "{r:?}");
+}
+
+/// The document's title follows the runbook (SPEC §10.2): an incident
+/// runbook's checklist is the 障害対応チェックリスト, a runbook that is not
+/// the daily one is titled by its `title:`, and `report.kind: daily` makes
+/// any runbook's report the 日次運用レポート.
+#[test]
+fn document_titles_follow_the_runbook() {
+    let env = Env::new();
+    env.runbook(
+        "incident-p4.yaml",
+        "version: 1\ntitle: P4 一部エラー発生\nincident: {level: p4}\nchecks:\n  - {id: a, label: エラー確認, command: {run: [\"true\"]}}\n",
+    );
+    env.runbook(
+        "slow.yaml",
+        "version: 1\ntitle: 応答速度点検\nchecks:\n  - {id: a, label: 応答, command: {run: [\"true\"]}}\n",
+    );
+    env.runbook(
+        "morning.yaml",
+        "version: 1\ntitle: 朝の点検\nreport: {kind: daily}\nchecks:\n  - {id: a, label: 応答, command: {run: [\"true\"]}}\n",
+    );
+    let first_line = |args: &[&str]| {
+        let r = env.run(args);
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        r.stdout.lines().next().unwrap_or_default().to_owned()
+    };
+    let base = ["--now", NOW, "--no-history"];
+    let with = |a: &[&'static str]| [a, &base[..]].concat();
+    assert_eq!(
+        first_line(&with(&["run", "incident-p4", "-f", "checklist"])),
+        "【障害対応チェックリスト】"
+    );
+    assert_eq!(
+        first_line(&with(&["run", "slow", "-f", "report"])),
+        "【応答速度点検レポート】2025-10-21"
+    );
+    assert_eq!(
+        first_line(&with(&["run", "slow", "-f", "checklist"])),
+        "【応答速度点検チェックリスト】"
+    );
+    assert_eq!(
+        first_line(&with(&["run", "morning", "-f", "report"])),
+        "【日次運用レポート】2025-10-21"
+    );
 }

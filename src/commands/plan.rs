@@ -202,8 +202,26 @@ impl Plan {
             }
             _ => Default::default(),
         };
+        // `consecutive: N` reads each such check's streak so far, also
+        // with --no-history (the run is then not counted, but judged).
+        let held: Vec<&str> = rb
+            .map(|rb| {
+                rb.checks
+                    .iter()
+                    .filter(|c| c.consecutive > 1)
+                    .map(|c| c.id.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let streaks = match rb {
+            Some(rb) if !held.is_empty() => {
+                crate::history::lookback::streaks(&self.history.path, &rb.name, &held)
+            }
+            _ => Default::default(),
+        };
         RunSettings {
             previous: std::sync::Arc::new(previous),
+            streaks: std::sync::Arc::new(streaks),
             concurrency: self.concurrency,
             now: self.now,
             tz: self.tz,

@@ -622,7 +622,9 @@ pub(crate) fn insert_results<'r>(
             // what the next run compares with.
             continue;
         }
-        let nonpass = if r.status == Status::Pass {
+        // A result `consecutive:` held back (stored as pass) still
+        // lengthens the streak: the next run counts it.
+        let nonpass = if r.observed.unwrap_or(r.status) == Status::Pass {
             0
         } else {
             prev.map(|p| p.2).unwrap_or(0) + 1
@@ -759,6 +761,7 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
                 fail_limit: r.get(17)?,
                 duration_ms: r.get::<_, i64>(18)? as u64,
                 attempts: r.get::<_, i64>(19)? as u32,
+                observed: None,
             };
             let seq = r.get::<_, i64>(1)? as usize;
             insert_results(

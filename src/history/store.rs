@@ -673,6 +673,8 @@ impl Store {
                     fail_limit: v.fail_limit,
                     duration_ms: r.get::<_, i64>(8)? as u64,
                     attempts: r.get::<_, i64>(9)? as u32,
+                    // Not stored: the message says what a held result saw.
+                    observed: None,
                 },
             ));
         }
@@ -1285,6 +1287,7 @@ mod tests {
                 fail_limit: Some(90.0),
                 duration_ms: 3,
                 attempts: 1,
+                observed: None,
             }],
         }
     }

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod alarms;
 mod backup;
 mod cli;
 mod commands;

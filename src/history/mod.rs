@@ -6,6 +6,7 @@
 //! whether it comes from the run just made or from the database).
 
 pub mod aggregation;
+pub mod incidents;
 pub mod listing;
 pub mod lookback;
 pub mod period;

@@ -21,6 +21,7 @@ mod history;
 mod hostile;
 mod http;
 mod incident;
+mod incident_life;
 mod layers;
 mod logs;
 mod malformed;

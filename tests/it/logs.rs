@@ -89,12 +89,12 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 const JOURNAL_REMOTE: &str = "/lib/systemd/systemd-journal-remote";
 
 /// One journal entry for the export format: time (epoch µs) and fields.
-struct Entry {
+pub(crate) struct Entry {
     t: i64,
     fields: Vec<(&'static str, Vec<u8>)>,
 }
 
-fn entry(secs_before_now: i64, prio: u8, unit: &str, msg: &[u8]) -> Entry {
+pub(crate) fn entry(secs_before_now: i64, prio: u8, unit: &str, msg: &[u8]) -> Entry {
     Entry {
         t: (now_s() - secs_before_now) * 1_000_000,
         fields: vec![
@@ -108,7 +108,7 @@ fn entry(secs_before_now: i64, prio: u8, unit: &str, msg: &[u8]) -> Entry {
 
 /// Writes `entries` in the journal export format (binary-safe fields use
 /// the length-prefixed form) and converts them to a real journal file.
-fn make_journal(env: &Env, name: &str, entries: &[Entry]) -> PathBuf {
+pub(crate) fn make_journal(env: &Env, name: &str, entries: &[Entry]) -> PathBuf {
     assert!(
         Path::new(JOURNAL_REMOTE).exists(),
         "{JOURNAL_REMOTE} missing: apt-get install systemd-journal-remote (see .ci/deps)"

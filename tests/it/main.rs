@@ -35,6 +35,7 @@ mod readme;
 mod runbooks;
 mod schedule;
 mod secrets;
+mod seeds;
 mod service_data;
 mod test_command;
 mod timezone;

@@ -115,6 +115,11 @@ fn seed(env: &Env) {
         r.stdout
     );
     assert!(
+        r.stdout.contains("インシデント #1 に合流（2回目、P1）\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
         r.stdout.contains("■ 発生時刻: 2025-10-21 10:00"),
         "{}",
         r.stdout
@@ -300,6 +305,18 @@ fn a_healthy_diagnosis_opens_no_incident() {
     healthy(&env, false);
     let r = call(&env, "p3", "21T10:10", &[]);
     assert!(r.stderr.contains("incident #1 joined"), "{}", r.stderr);
+    // A P3 call does not lower the P1 incident it joins: the header and
+    // the 障害報告 say P1.
+    assert!(
+        r.stdout.contains("インシデント #1 に合流（2回目、P1）\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("■ 障害レベル: P1（緊急）"),
+        "{}",
+        r.stdout
+    );
     healthy(&env, true);
     let r = call(&env, "p3", "21T10:15", &["--only", "health"]);
     assert!(r.stderr.contains("incident #1 joined (P1"), "{}", r.stderr);

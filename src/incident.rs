@@ -355,6 +355,7 @@ pub async fn run(
     let settings = RunSettings {
         previous: Default::default(),
         streaks: Default::default(),
+        maintenance: Default::default(),
         concurrency: opts.concurrency,
         now: opts.now,
         tz: opts.tz,
@@ -439,6 +440,7 @@ pub async fn run(
         let settings = RunSettings {
             previous: Default::default(),
             streaks: Default::default(),
+            maintenance: Default::default(),
             concurrency: opts.concurrency,
             now: opts.now,
             tz: opts.tz,

@@ -192,6 +192,28 @@ const V3: &str = "ALTER TABLE runs ADD COLUMN scope TEXT;
     UPDATE runs SET scope = (SELECT c.system FROM run_contexts c WHERE c.id = runs.context_id);
     CREATE INDEX runs_by_scope ON runs(scope, runbook);";
 
+/// Version 5 (issue 14): silences (`opsrun silence add`), maintenance
+/// windows kept in history; the `maint` status (5) spelled in the view.
+const V5: &str = "CREATE TABLE silences (
+        id         INTEGER PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        from_ms    INTEGER NOT NULL,
+        to_ms      INTEGER NOT NULL,
+        runbook    TEXT,
+        checks     TEXT,
+        reason     TEXT NOT NULL,
+        author     TEXT NOT NULL
+    );
+    DROP VIEW result_rows;
+    CREATE VIEW result_rows AS
+        SELECT x.run_id, s.runbook, s.check_id, x.started_ms, x.seq,
+               CASE x.status WHEN 0 THEN 'pass' WHEN 1 THEN 'warn' WHEN 2 THEN 'fail'
+                             WHEN 3 THEN 'unknown' WHEN 5 THEN 'maint' ELSE 'skip' END AS status,
+               x.value, x.metric, v.unit, coalesce(x.message, '') AS message, x.limit_ja,
+               v.title, v.label, v.section, v.kind, v.hint, x.duration_ms, x.attempts
+        FROM results x JOIN series s ON s.id = x.series_id
+             JOIN check_versions v ON v.id = x.version_id;";
+
 /// One migration step.
 enum Step {
     Sql(&'static str),
@@ -209,6 +231,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(V3),
     // 4: one row per incident, whatever number of calls (issue 14).
     Step::Code(migrate_v4),
+    // 5: silences; `maint` in the result view (issue 14).
+    Step::Sql(V5),
 ];
 
 /// The schema version this opsrun writes.
@@ -239,6 +263,7 @@ pub fn status_code(s: Status) -> i64 {
         Status::Fail => 2,
         Status::Unknown => 3,
         Status::Skip => 4,
+        Status::Maint => 5,
     }
 }
 
@@ -250,6 +275,7 @@ pub fn status_from(code: i64) -> Status {
         1 => Status::Warn,
         2 => Status::Fail,
         4 => Status::Skip,
+        5 => Status::Maint,
         _ => Status::Unknown,
     }
 }
@@ -1065,6 +1091,7 @@ mod tests {
             Status::Fail,
             Status::Unknown,
             Status::Skip,
+            Status::Maint,
         ] {
             assert_eq!(status_from(status_code(s)), s);
         }

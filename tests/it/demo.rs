@@ -110,8 +110,8 @@ fn demo_runs_end_to_end_and_tears_down() {
     for line in [
         "■ 障害レベル: P1（緊急）",
         "■ 現在の状況: 復旧済み（",
-        "- estimator: 異常 — estimator.service is failed (failed), expected active, result signal",
-        "- ヘルスチェック: 異常 — connection refused",
+        "- estimator: 異常 — estimator.service の状態は failed (failed)（期待値 active）、結果 signal",
+        "- ヘルスチェック: 異常 — 接続拒否",
         "- estimatorサービス再起動実施 → 成功",
         "- httpdサービス再起動実施 → 成功",
         "■ 報告者: 運用担当者A",

@@ -20,6 +20,7 @@ mod history;
 mod hostile;
 mod http;
 mod incident;
+mod lang;
 mod layers;
 mod logs;
 mod malformed;

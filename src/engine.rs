@@ -97,6 +97,9 @@ impl RunResult {
 pub struct RunSettings {
     /// Each check's metrics from its previous run (from history), by check id.
     pub previous: Arc<std::collections::HashMap<String, std::collections::HashMap<String, f64>>>,
+    /// For checks with `consecutive: N`: how many non-pass results in a
+    /// row history holds just before this run, by check id.
+    pub streaks: Arc<std::collections::HashMap<String, u32>>,
     pub concurrency: usize,
     /// The invocation's clock in its own offset: what the checks read.
     pub now: DateTime<FixedOffset>,
@@ -200,6 +203,16 @@ pub async fn run(
             })
         })
         .collect();
+    // `consecutive: N`: a completed non-pass result counts only as the
+    // N-th in a row (an interrupted check has no result to hold).
+    if interrupted.is_none() {
+        for r in &mut results {
+            if r.check.consecutive > 1 {
+                let before = settings.streaks.get(&r.check.id).copied().unwrap_or(0);
+                judge::hold_pending(&mut r.outcome, before, r.check.consecutive);
+            }
+        }
+    }
     // A check may print a secret that another check reads only later
     // (`echo $TOKEN` before the `token_env` check): every secret is known
     // now, so redact all results again before anything is shown or stored.

@@ -318,8 +318,11 @@ pub async fn run(
     };
     let run_started = Instant::now();
     tell(Progress::Started(&inc));
+    // No `consecutive:` hold in an incident: the on-call sees every
+    // non-pass result the moment it happens.
     let settings = RunSettings {
         previous: Default::default(),
+        streaks: Default::default(),
         concurrency: opts.concurrency,
         now: opts.now,
         tz: opts.tz,
@@ -403,6 +406,7 @@ pub async fn run(
         };
         let settings = RunSettings {
             previous: Default::default(),
+            streaks: Default::default(),
             concurrency: opts.concurrency,
             now: opts.now,
             tz: opts.tz,

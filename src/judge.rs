@@ -60,6 +60,34 @@ pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
     }
 }
 
+/// `consecutive: of` (SPEC §10.4): a warn, fail or unknown result that
+/// is not yet the `of`-th non-pass result in a row — `before` such
+/// results came just before it (history) — passes, marked pending, its
+/// words prefixed with `fail 1/3 in a row`. The reasons stay: they say
+/// what was seen.
+pub fn hold_pending(o: &mut Outcome, before: u32, of: u32) {
+    let seen = before.saturating_add(1);
+    if of <= 1 || seen >= of || !matches!(o.status, Status::Warn | Status::Fail | Status::Unknown) {
+        return;
+    }
+    let note = Reason::new(&common::PENDING)
+        .with("status", o.status.as_str())
+        .with("seen", seen)
+        .with("of", of);
+    let words = crate::values::reason::say(&note);
+    o.message = if o.message.is_empty() {
+        words
+    } else {
+        format!("{words}: {}", o.message)
+    };
+    o.pending = Some(crate::values::outcome::Pending {
+        seen,
+        of,
+        observed: o.status,
+    });
+    o.status = Status::Pass;
+}
+
 /// The worst limit `metric` breaches, as a `threshold` reason.
 pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
     if !metric.judged {

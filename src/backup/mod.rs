@@ -214,6 +214,7 @@ fn row(
             timeout: Duration::ZERO,
             retry: None,
             severity: None,
+            consecutive: 1,
             hint: None,
             kind_name,
             kind: Box::new(Row(target.to_owned())),

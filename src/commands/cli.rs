@@ -40,23 +40,9 @@ pub enum Command {
     Weekly(RunArgs),
     /// Run the monthly runbook (monthly.yaml)
     Monthly(RunArgs),
-    /// Incident response: diagnose, show or run the recovery steps, print the 障害報告
-    Incident {
-        /// Incident level: runs incident-pN.yaml
-        #[arg(value_enum)]
-        level: LevelArg,
-        /// Run the recovery actions (asks y/N per step on a terminal)
-        #[arg(long)]
-        execute: bool,
-        /// With --execute: run every step without asking (needed without a terminal)
-        #[arg(long, requires = "execute")]
-        yes: bool,
-        /// When the incident began: HH:MM (JST), a duration ago like 15m, or RFC 3339 [default: now]
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
-        #[command(flatten)]
-        args: RunArgs,
-    },
+    /// Incident response: diagnose, show or run the recovery steps, print the 障害報告;
+    /// `incident close` and `incident list` for the incidents in history
+    Incident(IncidentCmd),
     /// Backups (backup.yaml): make a generation, verify it, test a restore, prune old ones
     Backup {
         /// run: make a new generation, then the checks · verify: the checks only ·
@@ -246,6 +232,76 @@ pub struct RecordArgs {
         value_parser = parse_duration_arg
     )]
     pub retention: Duration,
+}
+
+/// `opsrun incident p1..p4`, `incident close`, `incident list`.
+#[derive(Debug, Args, Clone)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct IncidentCmd {
+    #[command(subcommand)]
+    pub action: Option<IncidentAction>,
+    /// Incident level: runs incident-pN.yaml
+    #[arg(value_enum, required = true)]
+    pub level: Option<LevelArg>,
+    /// Run the recovery actions (asks y/N per step on a terminal)
+    #[arg(long)]
+    pub execute: bool,
+    /// With --execute: run every step without asking (needed without a terminal)
+    #[arg(long, requires = "execute")]
+    pub yes: bool,
+    /// Open a new incident even if one of this system is open (else the call joins it)
+    #[arg(long)]
+    pub new: bool,
+    /// When the incident began: HH:MM (JST), a duration ago like 15m, or RFC 3339
+    /// [default: when the open incident began, else now]
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub args: RunArgs,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum IncidentAction {
+    /// Close an incident: ID, or the one open incident of the incident runbooks' system
+    Close(IncidentClose),
+    /// Incidents opened in the window, and every one still open
+    List(IncidentList),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IncidentClose {
+    /// The incident's number (`opsrun incident list`) [default: the open one]
+    pub id: Option<i64>,
+    /// What was done, for the record
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub path: HistoryPath,
+    /// Fix the clock (RFC 3339), for tests
+    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
+    pub now: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IncidentList {
+    /// How far back to look (incidents still open are listed whatever their age)
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration_arg)]
+    pub since: Duration,
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+    /// Also write format F (table or json) to PATH (repeatable)
+    #[arg(long = "output", value_name = "F=PATH", value_parser = parse_output)]
+    pub outputs: Vec<(Format, PathBuf)>,
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub path: HistoryPath,
+    /// Fix the clock (RFC 3339), for tests
+    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
+    pub now: Option<DateTime<FixedOffset>>,
 }
 
 /// `opsrun history`.

@@ -1,6 +1,9 @@
 //! `opsrun incident p1..p4`: resolve the plan, run the incident workflow
-//! (`crate::incident`) with its progress narrated on stdout, record it,
-//! print and write the 障害報告 through the presentation pipeline, notify.
+//! (`crate::incident`) with its progress narrated on stdout, record the
+//! call in history (joining the system's open incident, see
+//! `history::incidents`), print and write the 障害報告 through the
+//! presentation pipeline, notify. `incident close` and `incident list`
+//! work on history alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,22 +13,35 @@ use chrono::{DateTime, FixedOffset, NaiveTime};
 use crate::values::Zone;
 use tokio::sync::watch;
 
-use super::cli::{LevelArg, RunArgs};
+use super::cli::{
+    DirArg, IncidentAction, IncidentClose, IncidentCmd, IncidentList, LevelArg, RunArgs,
+};
 use super::plan::Plan;
 use super::run::emit;
 use super::{Error, Result, spawn_signal_watch, write_stdout};
 use crate::exit;
-use crate::history::{RunRecord, Session, stop};
-use crate::incident::{self, Progress};
+use crate::history::incidents::{CallOutcome, CloseError, IncidentCall, IncidentRecord, Recorded};
+use crate::history::listing::{self, Listing};
+use crate::history::{RunRecord, Session, Store, stop};
+use crate::incident::{self, ActionState, IncidentRun, Progress};
 use crate::output::{self, Format, RenderCtx};
+use crate::runbook::Runbook;
+use crate::values::outcome::Status;
 
-pub(super) fn command(
-    level: LevelArg,
-    execute: bool,
-    yes: bool,
-    since: Option<&str>,
-    args: &RunArgs,
-) -> Result<i32> {
+/// `opsrun incident …`: a level runs the workflow; `close` and `list`.
+pub(super) fn dispatch(c: &IncidentCmd) -> Result<i32> {
+    match (&c.action, c.level) {
+        (Some(IncidentAction::Close(cl)), _) => close(cl),
+        (Some(IncidentAction::List(l)), _) => list(l),
+        (None, Some(level)) => command(level, c),
+        // clap requires the level when there is no subcommand.
+        (None, None) => Err(Error::Invalid("incident: give a level (p1..p4)".into())),
+    }
+}
+
+fn command(level: LevelArg, c: &IncidentCmd) -> Result<i32> {
+    let (execute, yes, since, args): (bool, bool, Option<&str>, &RunArgs) =
+        (c.execute, c.yes, c.since.as_deref(), &c.args);
     let name = match level {
         LevelArg::P1 => "incident-p1",
         LevelArg::P2 => "incident-p2",
@@ -44,10 +60,23 @@ pub(super) fn command(
     // Checks run on the invocation's clock like any run (naive log
     // timestamps are local time); the header and the 障害報告 speak the
     // invocation's time zone.
-    let since = match since.map(|s| parse_since(s, plan.now, plan.tz)) {
-        None => plan.now,
-        Some(Ok(t)) => t,
+    let given_since = match since.map(|s| parse_since(s, plan.now, plan.tz)) {
+        None => None,
+        Some(Ok(t)) => Some(t),
         Some(Err(e)) => return Err(Error::Invalid(e)),
+    };
+    // A later call of an open incident speaks of it from when it began:
+    // 発生 and the deadlines are the incident's, not this call's.
+    let joining = if c.new {
+        None
+    } else {
+        to_join(&plan, rb.system.as_deref())
+    };
+    let since = match (given_since, &joining) {
+        (Some(t), Some(j)) => t.min(j.opened_at),
+        (Some(t), None) => t,
+        (None, Some(j)) => j.opened_at,
+        (None, None) => plan.now,
     }
     .with_timezone(&plan.tz)
     .fixed_offset();
@@ -85,31 +114,25 @@ pub(super) fn command(
             "error: refusing to run recovery actions: no terminal to confirm them (stdin is not a TTY); add --yes to run them unattended"
         );
     }
-    // The incident goes into history with its diagnostics run, so weekly
-    // and monthly reports count インシデント数 and its duration — an
-    // interrupted one too, as `opsrun run` records an interrupted run.
+    // The call goes into history with its diagnostics run: it joins the
+    // system's open incident or opens one (history::incidents), so
+    // weekly and monthly reports count incidents, not calls — an
+    // interrupted call too, as `opsrun run` records an interrupted run.
     let records = [RunRecord::from_run(&inc.diagnostics)];
     let mut session = Session::record(&plan.history, &records);
+    let mut recorded = None;
     if let Some(store) = session.store.as_mut() {
-        let rec = crate::history::store::IncidentRecord {
-            run_id: None,
-            level: inc.level.as_str().to_ascii_lowercase(),
-            name: Some(inc.level_name.clone()),
-            runbook: rb.name.clone(),
-            host: inc.diagnostics.host.clone(),
-            started_at: inc.since,
-            ended_at: inc.verify.as_ref().filter(|v| v.recovered).map(|v| v.at),
-            outcome: match (&inc.verify, inc.executed) {
-                (Some(v), _) if v.recovered => "recovered",
-                (_, true) => "unresolved",
-                _ => "diagnosed",
-            }
-            .to_owned(),
-            summary: output::incident_summary(&inc),
-            reporter: Some(inc.reporter.clone()),
-        };
-        if let Err(e) = store.record_incident(&rec) {
-            session.error = Some(e);
+        let call = call_of(
+            &inc,
+            rb,
+            &plan,
+            given_since,
+            c.new,
+            session.run_ids.first().copied(),
+        );
+        match store.record_incident_call(&call) {
+            Ok(r) => recorded = Some(r),
+            Err(e) => session.error = Some(e),
         }
     }
     let runs = std::slice::from_ref(&inc.diagnostics);
@@ -133,6 +156,9 @@ pub(super) fn command(
     if let Some(w) = ctx.history.as_deref().and_then(Session::warning) {
         crate::stdio::say_err!("{w}");
     }
+    if let Some(r) = &recorded {
+        crate::stdio::say_err!("{}", recorded_note(r, plan.tz));
+    }
     // Interrupted (or stopped while recording): no notification, the
     // signal's code.
     if let Some(sig) = stop::signal().or(inc.interrupted) {
@@ -143,6 +169,201 @@ pub(super) fn command(
         return Ok(exit::UNKNOWN);
     }
     Ok(exit::for_status(inc.status()))
+}
+
+/// The open incident this call would join, read before anything runs
+/// (the header shows when it began). History that cannot be read is left
+/// to the recording, which warns.
+fn to_join(plan: &Plan, system: Option<&str>) -> Option<IncidentRecord> {
+    let store = Store::open_existing(&plan.history.path).ok()??;
+    store.incident_to_join(system, &plan.now).ok()?
+}
+
+/// The call as history records it.
+fn call_of(
+    inc: &IncidentRun,
+    rb: &crate::runbook::Runbook,
+    plan: &Plan,
+    since: Option<chrono::DateTime<FixedOffset>>,
+    force_new: bool,
+    run_id: Option<i64>,
+) -> IncidentCall {
+    let diag = &inc.diagnostics;
+    let interrupted = diag.interrupted.is_some();
+    // A check the signal stopped is `unknown` without being a finding.
+    let trouble = diag.results.iter().any(|r| match r.outcome.status {
+        Status::Warn | Status::Fail => true,
+        Status::Unknown => !interrupted,
+        Status::Pass | Status::Skip => false,
+    });
+    let selected_all = plan.selection.only.is_empty()
+        && plan.selection.skip.is_empty()
+        && plan.selection.tags.is_empty();
+    let executed = inc.actions.iter().any(|a| {
+        matches!(
+            a.state,
+            ActionState::Succeeded | ActionState::Failed(_) | ActionState::Interrupted(_)
+        )
+    });
+    let verified = inc.verify.as_ref().filter(|v| v.recovered);
+    IncidentCall {
+        run_id,
+        level: inc.level.as_str().to_ascii_lowercase(),
+        name: Some(inc.level_name.clone()),
+        system: rb.system.clone(),
+        runbook: rb.name.clone(),
+        host: diag.host.clone(),
+        at: plan.now,
+        since,
+        outcome: if inc.interrupted.is_some() {
+            CallOutcome::Interrupted
+        } else if verified.is_some() {
+            CallOutcome::Recovered
+        } else if executed {
+            CallOutcome::Unresolved
+        } else {
+            CallOutcome::Diagnosed
+        },
+        trouble,
+        executed,
+        healthy: !interrupted && selected_all && !trouble && diag.status() == Status::Pass,
+        verified_at: verified.map(|v| v.at),
+        findings: output::incident_findings(inc),
+        actions: output::incident_actions(inc),
+        line: output::incident_summary(inc),
+        reporter: Some(inc.reporter.clone()),
+        force_new,
+    }
+}
+
+/// The stderr line that says what the call did to the incidents: its
+/// number is what `opsrun incident close` takes.
+fn recorded_note(r: &Recorded, tz: Zone) -> String {
+    let about = |i: &IncidentRecord| {
+        format!(
+            "{}, {}, opened {}{}",
+            i.level.to_uppercase(),
+            i.system.as_deref().unwrap_or(&i.runbook),
+            tz.at(&i.opened_at).format("%Y-%m-%d %H:%M"),
+            if i.recovered_at.is_some() {
+                ", recovered"
+            } else {
+                ""
+            }
+        )
+    };
+    match r {
+        Recorded::Opened(i) => format!(
+            "incident #{} opened ({}); later calls join it until `opsrun incident close {}`",
+            i.id,
+            about(i),
+            i.id
+        ),
+        Recorded::Joined(i) => format!(
+            "incident #{} joined ({}; call {}); close it with `opsrun incident close {}`",
+            i.id,
+            about(i),
+            i.calls,
+            i.id
+        ),
+        Recorded::Nothing => {
+            "no incident recorded: every diagnostic passed and none is open (--new opens one)"
+                .into()
+        }
+    }
+}
+
+/// The incident runbooks in the runbook directory: their systems are
+/// what `incident close` without an ID looks for, their time zone the one
+/// times are shown in.
+fn incident_runbooks(dir: &DirArg) -> Result<Vec<Runbook>> {
+    let dir = super::plan::runbook_dir(dir);
+    let mut out = Vec::new();
+    for n in ["incident-p1", "incident-p2", "incident-p3", "incident-p4"] {
+        if let Some(p) = ["yaml", "yml"]
+            .iter()
+            .map(|e| dir.join(format!("{n}.{e}")))
+            .find(|p| p.is_file())
+        {
+            out.push(crate::runbook::load(&p, &Default::default())?);
+        }
+    }
+    Ok(out)
+}
+
+/// `opsrun incident close [ID] [--note TEXT]`.
+fn close(c: &IncidentClose) -> Result<i32> {
+    let runbooks = incident_runbooks(&c.dir)?;
+    let mut systems: Vec<Option<String>> = Vec::new();
+    for rb in &runbooks {
+        if !systems.contains(&rb.system) {
+            systems.push(rb.system.clone());
+        }
+    }
+    let plan = Plan::for_incidents(&c.dir, &c.path, c.now, runbooks, None)?;
+    let path = &plan.history.path;
+    let Some(mut store) = Store::open_existing(path).map_err(Error::History)? else {
+        return Err(Error::Invalid(format!(
+            "no incident to close: no history yet at {}",
+            path.display()
+        )));
+    };
+    let systems = if c.id.is_some() { vec![] } else { systems };
+    match store.close_incident(c.id, &systems, &plan.now, c.note.as_deref()) {
+        Ok(i) => {
+            write_stdout(&format!(
+                "incident #{} closed ({}, {}, opened {}, {})\n",
+                i.id,
+                i.level.to_uppercase(),
+                i.system.as_deref().unwrap_or(&i.runbook),
+                plan.tz.at(&i.opened_at).format("%Y-%m-%d %H:%M"),
+                match i.time_to_recover() {
+                    Some(d) => format!("recovered after {}m", (d.num_seconds() + 30) / 60),
+                    None => "no recovery recorded".into(),
+                }
+            ));
+            Ok(exit::OK)
+        }
+        Err(CloseError::History(e)) => Err(Error::History(e)),
+        Err(e) => Err(Error::Invalid(e.to_string())),
+    }
+}
+
+/// `opsrun incident list [--since 30d]`.
+fn list(l: &IncidentList) -> Result<i32> {
+    let runbooks = incident_runbooks(&l.dir)?;
+    let plan = Plan::for_incidents(
+        &l.dir,
+        &l.path,
+        l.now,
+        runbooks,
+        Some((l.format, &l.outputs)),
+    )?;
+    let path = &plan.history.path;
+    let Some(store) = Store::open_existing(path).map_err(Error::History)? else {
+        crate::stdio::say_err!("no history yet at {}", path.display());
+        return Ok(exit::OK);
+    };
+    let listing =
+        Listing::Incidents(listing::incidents(&store, plan.now, l.since).map_err(Error::History)?);
+    let mut ctx = RenderCtx {
+        runbooks: &plan.runbooks,
+        runs: &[],
+        records: &[],
+        history: None,
+        incident: None,
+        listing: Some(&listing),
+        reporter: &plan.reporter,
+        tz: plan.tz,
+    };
+    let note = (plan.output.format != Format::Json)
+        .then(|| output::history_empty_note(&listing))
+        .flatten();
+    emit(&plan, &mut ctx, note.is_none(), "");
+    if let Some(n) = note {
+        crate::stdio::say_err!("{n}");
+    }
+    Ok(exit::OK)
 }
 
 /// `--since`: RFC 3339, `HH:MM` in the invocation's time zone `tz` (today,

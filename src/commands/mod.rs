@@ -101,7 +101,7 @@ fn run(cli: Cli) -> Result<i32> {
             | Command::Weekly(_)
             | Command::Monthly(_)
             | Command::Run { .. }
-            | Command::Incident { .. }
+            | Command::Incident(cli::IncidentCmd { action: None, .. })
             | Command::Backup { .. }
     ) {
         stop::abrupt();
@@ -110,13 +110,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Daily(a) => run::command(&["daily"], &a),
         Command::Weekly(a) => run::command(&["weekly"], &a),
         Command::Monthly(a) => run::command(&["monthly"], &a),
-        Command::Incident {
-            level,
-            execute,
-            yes,
-            since,
-            args,
-        } => incident::command(level, execute, yes, since.as_deref(), &args),
+        Command::Incident(c) => incident::dispatch(&c),
         Command::Backup {
             action,
             execute,

@@ -136,33 +136,37 @@ impl Plan {
     /// what history holds); nothing is recorded. `--output` takes the
     /// listing's two formats, table and json.
     pub fn for_history(cmd: &HistoryCmd) -> Result<Plan, Error> {
-        let format = match cmd.format {
-            HistoryFormat::Table => Format::Table,
-            HistoryFormat::Json => Format::Json,
-        };
-        if let Some((f, _)) = cmd
-            .outputs
-            .iter()
-            .find(|(f, _)| !matches!(f, Format::Table | Format::Json))
-        {
-            let name = f
-                .to_possible_value()
-                .map(|v| v.get_name().to_owned())
-                .unwrap_or_default();
-            return Err(Error::Invalid(format!(
-                "--output {name}=…: `opsrun history` writes table or json"
-            )));
-        }
         Plan::shared(
             vec![],
             &runbook_dir(&DirArg { runbooks: None }),
             cmd.now,
             None,
             history_settings(&cmd.path, None),
-            OutputPlan {
-                outputs: cmd.outputs.clone(),
-                ..OutputPlan::stdout(format)
-            },
+            listing_output("opsrun history", cmd.format, &cmd.outputs)?,
+        )
+    }
+
+    /// `opsrun incident list` and `close`: like `history`, about what
+    /// history holds; nothing runs or is recorded. `runbooks` (the
+    /// incident runbooks found in `dir`) lend their time zone.
+    pub fn for_incidents(
+        dir: &DirArg,
+        path: &HistoryPath,
+        now: Option<DateTime<FixedOffset>>,
+        runbooks: Vec<Runbook>,
+        listing: Option<(HistoryFormat, &[(Format, PathBuf)])>,
+    ) -> Result<Plan, Error> {
+        let output = match listing {
+            Some((format, outputs)) => listing_output("opsrun incident list", format, outputs)?,
+            None => OutputPlan::stdout(Format::Table),
+        };
+        Plan::shared(
+            runbooks,
+            &runbook_dir(dir),
+            now,
+            None,
+            history_settings(path, None),
+            output,
         )
     }
 
@@ -202,8 +206,26 @@ impl Plan {
             }
             _ => Default::default(),
         };
+        // `consecutive: N` reads each such check's streak so far, also
+        // with --no-history (the run is then not counted, but judged).
+        let held: Vec<&str> = rb
+            .map(|rb| {
+                rb.checks
+                    .iter()
+                    .filter(|c| c.consecutive > 1)
+                    .map(|c| c.id.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let streaks = match rb {
+            Some(rb) if !held.is_empty() => {
+                crate::history::lookback::streaks(&self.history.path, &rb.name, &held)
+            }
+            _ => Default::default(),
+        };
         RunSettings {
             previous: std::sync::Arc::new(previous),
+            streaks: std::sync::Arc::new(streaks),
             concurrency: self.concurrency,
             now: self.now,
             tz: self.tz,
@@ -222,6 +244,35 @@ impl OutputPlan {
             opts: RenderOpts::default(),
         }
     }
+}
+
+/// A listing's output: table or JSON on stdout, and `--output` files of
+/// those two formats only.
+fn listing_output(
+    command: &str,
+    format: HistoryFormat,
+    outputs: &[(Format, PathBuf)],
+) -> Result<OutputPlan, Error> {
+    let format = match format {
+        HistoryFormat::Table => Format::Table,
+        HistoryFormat::Json => Format::Json,
+    };
+    if let Some((f, _)) = outputs
+        .iter()
+        .find(|(f, _)| !matches!(f, Format::Table | Format::Json))
+    {
+        let name = f
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        return Err(Error::Invalid(format!(
+            "--output {name}=…: `{command}` writes table or json"
+        )));
+    }
+    Ok(OutputPlan {
+        outputs: outputs.to_vec(),
+        ..OutputPlan::stdout(format)
+    })
 }
 
 /// Where history is and whether this invocation records in it: only

@@ -19,6 +19,32 @@ use crate::values::Stat;
 pub enum Listing {
     Runs(Runs),
     Series(Series),
+    Incidents(Incidents),
+}
+
+/// `opsrun incident list`: incidents opened in the window and every one
+/// still open, oldest first.
+#[derive(Clone, Debug)]
+pub struct Incidents {
+    pub incidents: Vec<super::incidents::IncidentRecord>,
+    /// How far back the window reaches (`--since`).
+    pub since: Duration,
+    /// The database read.
+    pub path: PathBuf,
+}
+
+/// Incidents opened in the `since` before `now`, and every one still open.
+pub fn incidents(
+    store: &Store,
+    now: DateTime<FixedOffset>,
+    since: Duration,
+) -> Result<Incidents, HistoryError> {
+    let (from, to) = window(now, since);
+    Ok(Incidents {
+        incidents: store.incidents_between(&from, &to, true)?,
+        since,
+        path: store.path().to_owned(),
+    })
 }
 
 /// The latest runs in the window, oldest first.

@@ -211,6 +211,18 @@ pub fn previous_metrics(path: &Path, runbook: &str) -> HashMap<String, HashMap<S
         .unwrap_or_default()
 }
 
+/// For `consecutive:` checks: the non-pass results in a row that history
+/// holds for each of `ids` of `runbook` (held-back results included: the
+/// streak counts what was seen).
+pub fn streaks(path: &Path, runbook: &str, ids: &[&str]) -> HashMap<String, u32> {
+    let Some(l) = Lookback::open(path) else {
+        return HashMap::new();
+    };
+    ids.iter()
+        .filter_map(|id| Some((id.to_string(), l.streak(runbook, id)?.1)))
+        .collect()
+}
+
 /// [`Lookback::last_status`] of the history at `path`, for "recovered"
 /// notifications.
 pub fn last_status(path: &Path, runbook: &str) -> Option<Status> {
@@ -271,6 +283,7 @@ mod tests {
                         fail_limit: Some(90.0),
                         duration_ms: 1,
                         attempts: 1,
+                        observed: None,
                     }
                 })
                 .collect(),

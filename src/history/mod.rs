@@ -6,6 +6,7 @@
 //! whether it comes from the run just made or from the database).
 
 pub mod aggregation;
+pub mod incidents;
 pub mod listing;
 pub mod lookback;
 pub mod period;
@@ -70,6 +71,9 @@ pub struct ResultRecord {
     pub fail_limit: Option<f64>,
     pub duration_ms: u64,
     pub attempts: u32,
+    /// What was seen when `consecutive:` held the result back (`status`
+    /// is then pass): the streak of non-pass results counts this.
+    pub observed: Option<Status>,
 }
 
 impl RunRecord {
@@ -118,6 +122,7 @@ impl RunRecord {
                         fail_limit: th.and_then(|t| t.fail.as_ref()).map(|l| l.value),
                         duration_ms: r.duration.as_millis() as u64,
                         attempts: r.attempts,
+                        observed: o.pending.map(|p| p.observed),
                     }
                 })
                 .collect(),

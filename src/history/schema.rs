@@ -16,6 +16,9 @@
 //!   named metrics are a packed blob (see [`encode_vals`]) without the one
 //!   that equals the headline metric.
 //!
+//! Version 4 (issue 14) keeps one row per incident (`incidents`) and one
+//! per `opsrun incident` call (`incident_calls`); see `history::incidents`.
+//!
 //! The views `result_rows` and `run_rows` show results and runs with
 //! their names and statuses spelled out, for `sqlite3` users.
 
@@ -189,11 +192,11 @@ const V3: &str = "ALTER TABLE runs ADD COLUMN scope TEXT;
     UPDATE runs SET scope = (SELECT c.system FROM run_contexts c WHERE c.id = runs.context_id);
     CREATE INDEX runs_by_scope ON runs(scope, runbook);";
 
-/// Version 4 (issue 14): each non-pass result's message in Japanese, so
+/// Version 5 (issue 14): each non-pass result's message in Japanese, so
 /// a report rendered later from history (`opsrun report daily`) is as
 /// Japanese as one printed by the run. Older results have none: their
 /// documents show the recorded message.
-const V4: &str = "ALTER TABLE results ADD COLUMN message_ja TEXT;";
+const V5: &str = "ALTER TABLE results ADD COLUMN message_ja TEXT;";
 
 /// One migration step.
 enum Step {
@@ -210,8 +213,10 @@ const MIGRATIONS: &[Step] = &[
     Step::Code(migrate_v2),
     // 3: runs carry their report scope (issue 14).
     Step::Sql(V3),
-    // 4: results keep their Japanese message (issue 14).
-    Step::Sql(V4),
+    // 4: one row per incident, whatever number of calls (issue 14).
+    Step::Code(migrate_v4),
+    // 5: results keep their Japanese message (issue 14).
+    Step::Sql(V5),
 ];
 
 /// The schema version this opsrun writes.
@@ -587,7 +592,7 @@ impl Ids {
 }
 
 /// Which `results` columns exist: the version 2 migration writes into
-/// version 2's table, which has no `message_ja` yet (version 4 adds it).
+/// version 2's table, which has no `message_ja` yet (version 5 adds it).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ResultColumns {
     V2,
@@ -662,7 +667,9 @@ pub(crate) fn insert_results<'r>(
             // what the next run compares with.
             continue;
         }
-        let nonpass = if r.status == Status::Pass {
+        // A result `consecutive:` held back (stored as pass) still
+        // lengthens the streak: the next run counts it.
+        let nonpass = if r.observed.unwrap_or(r.status) == Status::Pass {
             0
         } else {
             prev.map(|p| p.2).unwrap_or(0) + 1
@@ -800,6 +807,7 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
                 fail_limit: r.get(17)?,
                 duration_ms: r.get::<_, i64>(18)? as u64,
                 attempts: r.get::<_, i64>(19)? as u32,
+                observed: None,
             };
             let seq = r.get::<_, i64>(1)? as usize;
             insert_results(
@@ -820,6 +828,120 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
          DROP TABLE results_v1;
          DROP TABLE runs_v1;",
     )?;
+    Ok(())
+}
+
+/// Version 4's incidents: one row per incident (SPEC §10.3), and one per
+/// `opsrun incident` call that joined it (with the run of its diagnostics).
+const V4: &str = "CREATE TABLE incidents (
+        id           INTEGER PRIMARY KEY,
+        level        TEXT NOT NULL,
+        name         TEXT,
+        system       TEXT,
+        runbook      TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        opened_ms    INTEGER NOT NULL,
+        utc_offset   INTEGER NOT NULL,
+        recovered_ms INTEGER,
+        closed_ms    INTEGER,
+        note         TEXT,
+        summary      TEXT NOT NULL,
+        actions      TEXT NOT NULL,
+        reporter     TEXT,
+        last_ms      INTEGER NOT NULL
+    );
+    CREATE INDEX incidents_by_time ON incidents(opened_ms);
+    CREATE INDEX incidents_open ON incidents(system, closed_ms);
+    CREATE TABLE incident_calls (
+        id          INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+        run_id      INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        at_ms       INTEGER NOT NULL,
+        level       TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        reporter    TEXT
+    );
+    CREATE INDEX incident_calls_by_incident ON incident_calls(incident_id);
+    CREATE INDEX incident_calls_by_run ON incident_calls(run_id);";
+
+/// Version 3 → 4: every old incident row (one per `opsrun incident` call)
+/// becomes an incident of its own with that call. They are closed (at
+/// their recovery, else when they began): an old call must not be joined
+/// by the next outage. The system and the diagnostics run, which version
+/// 2 did not keep with the incident, are those of the first run of its
+/// runbook at or after it began.
+fn migrate_v4(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE incidents RENAME TO incidents_v2;
+         DROP INDEX incidents_by_time;",
+    )?;
+    tx.execute_batch(V4)?;
+    let mut read = tx.prepare(
+        "SELECT id, level, name, runbook, host, started_at, started_ms, ended_ms, outcome,
+                summary, reporter
+         FROM incidents_v2 ORDER BY id",
+    )?;
+    let mut rows = read.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let level: String = r.get(1)?;
+        let runbook: String = r.get(3)?;
+        let started_ms: i64 = r.get(6)?;
+        let ended_ms: Option<i64> = r.get(7)?;
+        let outcome: String = r.get(8)?;
+        let summary: String = r.get(9)?;
+        let reporter: Option<String> = r.get(10)?;
+        let run: Option<(i64, i64, Option<String>)> = tx
+            .prepare_cached(
+                "SELECT r.id, r.started_ms, c.system FROM runs r
+                 JOIN run_contexts c ON c.id = r.context_id
+                 WHERE r.runbook = ?1 AND r.started_ms >= ?2
+                 ORDER BY r.started_ms, r.id LIMIT 1",
+            )?
+            .query_row(params![runbook, started_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let recovered_ms = ended_ms.filter(|_| outcome == "recovered");
+        tx.prepare_cached(
+            "INSERT INTO incidents (id, level, name, system, runbook, host, opened_ms,
+                utc_offset, recovered_ms, closed_ms, note, summary, actions, reporter, last_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, '', ?12, ?13)",
+        )?
+        .execute(params![
+            id,
+            level,
+            r.get::<_, Option<String>>(2)?,
+            run.as_ref().and_then(|x| x.2.clone()),
+            runbook,
+            r.get::<_, String>(4)?,
+            started_ms,
+            offset_of(&r.get::<_, String>(5)?),
+            recovered_ms,
+            recovered_ms.unwrap_or(started_ms),
+            summary,
+            reporter,
+            run.as_ref().map_or(started_ms, |x| x.1),
+        ])?;
+        tx.prepare_cached(
+            "INSERT INTO incident_calls (incident_id, run_id, at_ms, level, outcome, summary,
+                reporter)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            id,
+            run.as_ref().map(|x| x.0),
+            run.as_ref().map_or(started_ms, |x| x.1),
+            level,
+            outcome,
+            summary,
+            reporter,
+        ])?;
+    }
+    drop(rows);
+    drop(read);
+    tx.execute_batch("DROP TABLE incidents_v2;")?;
     Ok(())
 }
 
@@ -849,6 +971,132 @@ mod tests {
         // A truncated blob ends the list rather than panicking.
         assert_eq!(decode_vals(&[0x01, 0, 0]), Vec::<f64>::new());
         assert_eq!(decode_vals(&[0x80]).len(), 1);
+    }
+
+    /// A version 2 history (opsrun 0.2, one incident row per call, four
+    /// calls of one outage among them) opens as version 3: every old row
+    /// is an incident of its own (which calls were one outage is not
+    /// guessed), closed, with its call, the run of its diagnostics and
+    /// that run's system; the recovered one keeps its recovery time; the
+    /// next call opens a new incident instead of joining an old one.
+    #[test]
+    fn version_2_incident_rows_become_closed_incidents() {
+        use crate::history::incidents::{CallOutcome, IncidentCall, Recorded, State};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.db");
+        let t0: i64 = 1_761_009_780_000; // 2025-10-21T10:23:00+09:00
+        {
+            let mut c = Connection::open(&p).unwrap();
+            // As `Store::open` migrates: without foreign keys.
+            c.pragma_update(None, "foreign_keys", "OFF").unwrap();
+            let tx = c.transaction().unwrap();
+            tx.execute_batch(V1).unwrap();
+            migrate_v2(&tx).unwrap();
+            tx.execute_batch(
+                "INSERT INTO run_contexts (id, title, system, host, opsrun)
+                     VALUES (1, 'P1', 'AI見積りシステム', 'web01', '0.2.0');",
+            )
+            .unwrap();
+            for (i, (run_at, ended, outcome)) in [
+                (3, None, "diagnosed"),
+                (5, None, "diagnosed"),
+                (8, None, "unresolved"),
+                (12, Some(14), "recovered"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let run_ms = t0 + run_at * 60_000;
+                tx.execute(
+                    "INSERT INTO runs (id, runbook, context_id, started_ms, utc_offset,
+                        duration_ms, status, n_pass, n_warn, n_fail, n_unknown, n_skip, interrupted)
+                     VALUES (?1, 'incident-p1', 1, ?2, 32400, 10, 2, 0, 0, 1, 0, 0, 0)",
+                    params![i as i64 + 1, run_ms],
+                )
+                .unwrap();
+                let ended_ms = ended.map(|m| t0 + m * 60_000);
+                tx.execute(
+                    "INSERT INTO incidents (run_id, level, name, runbook, host, started_at,
+                        started_ms, ended_at, ended_ms, outcome, summary, reporter)
+                     VALUES (NULL, 'p1', '緊急', 'incident-p1', 'web01', ?1, ?2, ?3, ?4, ?5,
+                        '異常: ヘルスチェック', '運用担当者A')",
+                    params![
+                        chrono::DateTime::from_timestamp_millis(run_ms)
+                            .unwrap()
+                            .with_timezone(&crate::values::jst())
+                            .to_rfc3339(),
+                        run_ms,
+                        ended_ms.map(|m| chrono::DateTime::from_timestamp_millis(m)
+                            .unwrap()
+                            .with_timezone(&crate::values::jst())
+                            .to_rfc3339()),
+                        ended_ms,
+                        outcome
+                    ],
+                )
+                .unwrap();
+            }
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.commit().unwrap();
+        }
+        let mut s = crate::history::Store::open(&p).unwrap();
+        let t = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .with_timezone(&crate::values::jst())
+                .fixed_offset()
+        };
+        let all = s
+            .incidents_between(&t(0), &t(t0 + 86_400_000), true)
+            .unwrap();
+        assert_eq!(all.len(), 4);
+        for (n, i) in all.iter().enumerate() {
+            assert_eq!(i.id, n as i64 + 1);
+            assert_eq!(i.state(), State::Closed);
+            assert_eq!(i.system.as_deref(), Some("AI見積りシステム"));
+            assert_eq!(i.calls, 1);
+            assert_eq!(
+                i.opened_at.to_rfc3339(),
+                t(i.opened_at.timestamp_millis()).to_rfc3339()
+            );
+        }
+        assert_eq!(all[3].time_to_recover(), Some(chrono::Duration::minutes(2)));
+        assert_eq!(all[0].time_to_recover(), None);
+        let runs: Vec<(i64, i64)> = {
+            let c = Connection::open(&p).unwrap();
+            let mut st = c
+                .prepare("SELECT incident_id, run_id FROM incident_calls ORDER BY id")
+                .unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert_eq!(runs, vec![(1, 1), (2, 2), (3, 3), (4, 4)]);
+        let call = IncidentCall {
+            run_id: None,
+            level: "p1".into(),
+            name: None,
+            system: Some("AI見積りシステム".into()),
+            runbook: "incident-p1".into(),
+            host: "web01".into(),
+            at: t(t0 + 20 * 60_000),
+            since: None,
+            outcome: CallOutcome::Diagnosed,
+            trouble: true,
+            executed: false,
+            healthy: false,
+            verified_at: None,
+            findings: "異常: ヘルスチェック".into(),
+            actions: String::new(),
+            line: String::new(),
+            reporter: None,
+            force_new: false,
+        };
+        assert!(matches!(
+            s.record_incident_call(&call).unwrap(),
+            Recorded::Opened(i) if i.id == 5
+        ));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Session {
     pub store: Option<Store>,
     pub error: Option<HistoryError>,
     pub skipped: bool,
+    /// The ids `runs` were recorded under, in order.
+    pub run_ids: Vec<i64>,
 }
 
 impl Session {
@@ -43,6 +45,7 @@ impl Session {
                 store: None,
                 error: None,
                 skipped: true,
+                run_ids: vec![],
             };
         }
         let mut store = match Store::open(&path) {
@@ -53,14 +56,19 @@ impl Session {
                     store: None,
                     error: Some(e),
                     skipped: false,
+                    run_ids: vec![],
                 };
             }
         };
         let mut error = None;
+        let mut run_ids = Vec::with_capacity(runs.len());
         for r in runs {
-            if let Err(e) = store.record(r, Some(settings.retention)) {
-                error = Some(e);
-                break;
+            match store.record(r, Some(settings.retention)) {
+                Ok(id) => run_ids.push(id),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
             }
         }
         Session {
@@ -68,6 +76,7 @@ impl Session {
             store: Some(store),
             error,
             skipped: false,
+            run_ids,
         }
     }
 
@@ -78,6 +87,7 @@ impl Session {
             store: None,
             error: None,
             skipped: true,
+            run_ids: vec![],
         }
     }
 

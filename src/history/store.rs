@@ -29,6 +29,7 @@ use super::{ResultRecord, RunRecord, stop};
 use crate::runbook::CheckRef;
 use crate::values::outcome::Status;
 
+pub use super::incidents::IncidentRecord;
 pub use super::lookback::{last_status, previous_metrics};
 
 /// How long a writer waits for another one before giving up. A run writes
@@ -104,6 +105,10 @@ pub struct RunRow {
     /// pass, warn, fail, unknown, skip.
     pub counts: [u32; 5],
     pub interrupted: bool,
+    /// The incident this run diagnosed (`opsrun incident`), and where it
+    /// stands now: a recovered incident's first diagnosis failed, but the
+    /// listing says recovered.
+    pub incident: Option<(i64, super::incidents::State)>,
 }
 
 /// One recorded result of one check, with what reports say about it.
@@ -132,24 +137,6 @@ pub struct SeenCheck {
     pub section: String,
     pub kind: String,
     pub unit: Option<String>,
-}
-
-/// An incident (`opsrun incident`), as recorded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct IncidentRecord {
-    pub run_id: Option<i64>,
-    /// `p1` … `p4`.
-    pub level: String,
-    /// `緊急`, `重要` …
-    pub name: Option<String>,
-    pub runbook: String,
-    pub host: String,
-    pub started_at: DateTime<FixedOffset>,
-    pub ended_at: Option<DateTime<FixedOffset>>,
-    /// `recovered`, `unresolved`, `diagnosed` (no actions executed).
-    pub outcome: String,
-    pub summary: String,
-    pub reporter: Option<String>,
 }
 
 /// How a check's numbers over a span read for a report: the samples, and
@@ -185,25 +172,21 @@ pub struct Meta {
 
 /// An open history database.
 pub struct Store {
-    conn: Connection,
+    pub(super) conn: Connection,
     path: PathBuf,
     ids: Ids,
     versions: RefCell<HashMap<i64, Arc<Version>>>,
 }
 
-fn ms(t: &DateTime<FixedOffset>) -> i64 {
+pub(super) fn ms(t: &DateTime<FixedOffset>) -> i64 {
     t.timestamp_millis()
 }
 
 /// The instant `ms` as seen at `offset` seconds east of UTC.
-fn at(ms: i64, offset: i64) -> DateTime<FixedOffset> {
+pub(super) fn at(ms: i64, offset: i64) -> DateTime<FixedOffset> {
     let tz = FixedOffset::east_opt(offset as i32)
         .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
     tz.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn parse_time(s: &str) -> DateTime<FixedOffset> {
-    DateTime::parse_from_rfc3339(s).unwrap_or_default()
 }
 
 // The queries reports and `opsrun history` run; each is checked for its
@@ -227,14 +210,20 @@ pub(crate) const FIRST_IN: &str = "SELECT started_ms, seq FROM results
      ORDER BY started_ms, run_id, seq LIMIT 1";
 pub(crate) const RUNS_ALL: &str =
     "SELECT r.id, r.runbook, c.title, c.host, r.started_ms, r.utc_offset,
-        r.duration_ms, r.status, r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted
+        r.duration_ms, r.status, r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted,
+        i.id, i.recovered_ms, i.closed_ms
      FROM runs r JOIN run_contexts c ON c.id = r.context_id
+          LEFT JOIN incident_calls k ON k.run_id = r.id
+          LEFT JOIN incidents i ON i.id = k.incident_id
      WHERE r.started_ms >= ?2 AND r.started_ms < ?3
      ORDER BY r.started_ms DESC, r.id DESC LIMIT ?4";
 pub(crate) const RUNS_OF: &str =
     "SELECT r.id, r.runbook, c.title, c.host, r.started_ms, r.utc_offset,
-        r.duration_ms, r.status, r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted
+        r.duration_ms, r.status, r.n_pass, r.n_warn, r.n_fail, r.n_unknown, r.n_skip, r.interrupted,
+        i.id, i.recovered_ms, i.closed_ms
      FROM runs r JOIN run_contexts c ON c.id = r.context_id
+          LEFT JOIN incident_calls k ON k.run_id = r.id
+          LEFT JOIN incidents i ON i.id = k.incident_id
      WHERE r.runbook = ?1 AND r.started_ms >= ?2 AND r.started_ms < ?3
      ORDER BY r.started_ms DESC, r.id DESC LIMIT ?4";
 pub(crate) const LATEST_RUN: &str = "SELECT r.id, r.started_ms, r.utc_offset, r.duration_ms,
@@ -385,7 +374,7 @@ impl Store {
         &self.path
     }
 
-    fn err(&self, e: rusqlite::Error) -> HistoryError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> HistoryError {
         HistoryError {
             path: self.path.clone(),
             reason: reason(&e),
@@ -508,8 +497,16 @@ impl Store {
                 .execute([cut])?;
             tx.prepare_cached("DELETE FROM latest_runs WHERE started_ms < ?1")?
                 .execute([cut])?;
-            tx.prepare_cached("DELETE FROM incidents WHERE started_ms < ?1")?
-                .execute([cut])?;
+            // An incident still open stays, however old.
+            tx.prepare_cached(
+                "DELETE FROM incident_calls WHERE incident_id IN
+                    (SELECT id FROM incidents WHERE opened_ms < ?1 AND closed_ms IS NOT NULL)",
+            )?
+            .execute([cut])?;
+            tx.prepare_cached(
+                "DELETE FROM incidents WHERE opened_ms < ?1 AND closed_ms IS NOT NULL",
+            )?
+            .execute([cut])?;
             tx.commit()?;
             total += n;
             if bound.is_none() {
@@ -526,38 +523,6 @@ impl Store {
             ))?;
         }
         Ok(total)
-    }
-
-    /// Records an incident (for `opsrun incident`).
-    pub fn record_incident(&mut self, inc: &IncidentRecord) -> Result<i64, HistoryError> {
-        let r = (|| -> rusqlite::Result<i64> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO incidents (run_id, level, name, runbook, host, started_at, started_ms,
-                    ended_at, ended_ms, outcome, summary, reporter)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    inc.run_id,
-                    inc.level,
-                    inc.name,
-                    inc.runbook,
-                    inc.host,
-                    inc.started_at.to_rfc3339(),
-                    ms(&inc.started_at),
-                    inc.ended_at.map(|t| t.to_rfc3339()),
-                    inc.ended_at.as_ref().map(ms),
-                    inc.outcome,
-                    crate::secret::redact(&inc.summary),
-                    inc.reporter,
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            tx.commit()?;
-            Ok(id)
-        })();
-        r.map_err(|e| self.err(e))
     }
 
     /// The latest `limit` runs in `[from, to)`, oldest first.
@@ -584,6 +549,16 @@ impl Store {
                         status: schema::status_from(r.get(7)?),
                         counts: [r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
                         interrupted: r.get(13)?,
+                        incident: r.get::<_, Option<i64>>(14)?.map(|id| {
+                            use super::incidents::State;
+                            let state =
+                                match (r.get::<_, Option<i64>>(15), r.get::<_, Option<i64>>(16)) {
+                                    (_, Ok(Some(_))) => State::Closed,
+                                    (Ok(Some(_)), _) => State::Recovered,
+                                    _ => State::Open,
+                                };
+                            (id, state)
+                        }),
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -675,6 +650,8 @@ impl Store {
                     fail_limit: v.fail_limit,
                     duration_ms: r.get::<_, i64>(8)? as u64,
                     attempts: r.get::<_, i64>(9)? as u32,
+                    // Not stored: the message says what a held result saw.
+                    observed: None,
                 },
             ));
         }
@@ -1165,38 +1142,6 @@ impl Store {
             .map(|v| v.into_iter().map(|(_, rb)| rb).collect())
             .map_err(|e| self.err(e))
     }
-
-    /// Incidents that started in `[from, to)`, oldest first.
-    pub fn incidents(
-        &self,
-        from: &DateTime<FixedOffset>,
-        to: &DateTime<FixedOffset>,
-    ) -> Result<Vec<IncidentRecord>, HistoryError> {
-        let r = (|| -> rusqlite::Result<Vec<IncidentRecord>> {
-            let mut stmt = self.conn.prepare(
-                "SELECT run_id, level, name, runbook, host, started_at, ended_at, outcome,
-                        summary, reporter
-                 FROM incidents WHERE started_ms >= ?1 AND started_ms < ?2
-                 ORDER BY started_ms, id",
-            )?;
-            stmt.query_map(params![ms(from), ms(to)], |r| {
-                Ok(IncidentRecord {
-                    run_id: r.get(0)?,
-                    level: r.get(1)?,
-                    name: r.get(2)?,
-                    runbook: r.get(3)?,
-                    host: r.get(4)?,
-                    started_at: parse_time(&r.get::<_, String>(5)?),
-                    ended_at: r.get::<_, Option<String>>(6)?.map(|s| parse_time(&s)),
-                    outcome: r.get(7)?,
-                    summary: r.get(8)?,
-                    reporter: r.get(9)?,
-                })
-            })?
-            .collect()
-        })();
-        r.map_err(|e| self.err(e))
-    }
 }
 
 fn newer(v: i64) -> String {
@@ -1288,6 +1233,7 @@ mod tests {
                 fail_limit: Some(90.0),
                 duration_ms: 3,
                 attempts: 1,
+                observed: None,
             }],
         }
     }
@@ -1509,32 +1455,6 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
-    }
-
-    #[test]
-    fn incidents_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("h.db")).unwrap();
-        let inc = IncidentRecord {
-            run_id: None,
-            level: "p2".into(),
-            name: Some("重要".into()),
-            runbook: "incident-p2".into(),
-            host: "h".into(),
-            started_at: t("2025-10-15T10:23:00+09:00"),
-            ended_at: Some(t("2025-10-15T10:36:00+09:00")),
-            outcome: "recovered".into(),
-            summary: "OpenAI APIタイムアウト".into(),
-            reporter: Some("運用担当者A".into()),
-        };
-        s.record_incident(&inc).unwrap();
-        let got = s
-            .incidents(
-                &t("2025-10-01T00:00:00+09:00"),
-                &t("2025-11-01T00:00:00+09:00"),
-            )
-            .unwrap();
-        assert_eq!(got, vec![inc]);
     }
 
     #[test]

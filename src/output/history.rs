@@ -22,6 +22,7 @@ pub(super) fn render(format: Format, listing: &Listing, tz: Zone) -> String {
         (Listing::Runs(r), true) => runs_json(r, tz),
         (Listing::Series(s), false) => series_table(s, tz),
         (Listing::Series(s), true) => series_json(s, tz),
+        (Listing::Incidents(i), json) => super::incident_list::render(i, json, tz),
     }
 }
 
@@ -47,6 +48,11 @@ pub fn empty_note(listing: &Listing) -> Option<String> {
                 .unwrap_or_default(),
             format_millis(r.since.as_millis() as f64),
             r.path.display()
+        )),
+        Listing::Incidents(i) if i.incidents.is_empty() => Some(format!(
+            "no incidents in the last {} and none open ({})",
+            format_millis(i.since.as_millis() as f64),
+            i.path.display()
         )),
         _ => None,
     }
@@ -80,13 +86,19 @@ fn runs_json(r: &Runs, tz: Zone) -> String {
         .runs
         .iter()
         .map(|r| {
-            json!({
+            let mut v = json!({
                 "id": r.id, "runbook": r.runbook, "title": r.title, "host": r.host,
                 "started_at": rfc3339(&r.started_at, tz), "duration_ms": r.duration_ms,
                 "status": r.status, "interrupted": r.interrupted,
                 "summary": {"pass": r.counts[0], "warn": r.counts[1], "fail": r.counts[2],
                             "unknown": r.counts[3], "skip": r.counts[4]},
-            })
+            });
+            // The diagnostics run of an incident call says where the
+            // incident stands (`status` stays the diagnostics' own).
+            if let (Some((id, state)), Some(o)) = (r.incident, v.as_object_mut()) {
+                o.insert("incident".into(), json!({"id": id, "state": state}));
+            }
+            v
         })
         .collect();
     pretty(&serde_json::Value::Array(v))
@@ -101,10 +113,16 @@ fn runs_table(r: &Runs, tz: Zone) -> String {
         "TIME", "RUNBOOK", "STATUS", "PASS", "WARN", "FAIL", "UNKNOWN", "SKIP", "DURATION",
     ]);
     for run in &r.runs {
+        // An incident's diagnostics failed by definition: the row says
+        // where the incident stands instead (`RECOVERED #3`).
+        let status = match run.incident {
+            Some((id, state)) => format!("{} #{id}", state.as_str().to_uppercase()),
+            None => run.status.label().to_owned(),
+        };
         let status = if run.interrupted {
-            format!("{} (interrupted)", run.status.label())
+            format!("{status} (interrupted)")
         } else {
-            run.status.label().to_owned()
+            status
         };
         let mut row = vec![shown(&run.started_at, tz), run.runbook.clone(), status];
         row.extend(run.counts.iter().map(u32::to_string));
@@ -201,6 +219,7 @@ mod tests {
             status,
             counts,
             interrupted,
+            incident: None,
         }
     }
 

@@ -106,10 +106,9 @@ pub(super) fn unmet(run: &RunResult) -> String {
         .join("; ")
 }
 
-/// One line for history and the monthly インシデントサマリー: what the
-/// diagnostics found failing and what was done, e.g.
-/// `異常: ヘルスチェック、ポート 8100 / 対応: estimatorサービス再起動 → 成功`.
-pub fn summary_line(inc: &IncidentRun) -> String {
+/// What the diagnostics found failing, for history and the monthly
+/// インシデントサマリー: `異常: ヘルスチェック、ポート 8100`, or empty.
+pub fn findings(inc: &IncidentRun) -> String {
     let failing: Vec<&str> = inc
         .diagnostics
         .results
@@ -117,11 +116,16 @@ pub fn summary_line(inc: &IncidentRun) -> String {
         .filter(|r| r.outcome.status == Status::Fail)
         .map(|r| r.check.label.as_str())
         .collect();
-    let mut line = if failing.is_empty() {
-        "異常なし".to_owned()
+    if failing.is_empty() {
+        String::new()
     } else {
         format!("異常: {}", failing.join("、"))
-    };
+    }
+}
+
+/// What was done and how it ended: `estimatorサービス再起動 → 成功、…`, or
+/// empty when no action ran.
+pub fn actions_done(inc: &IncidentRun) -> String {
     let done: Vec<String> = inc
         .actions
         .iter()
@@ -133,8 +137,19 @@ pub fn summary_line(inc: &IncidentRun) -> String {
             ActionState::Declined | ActionState::NotRun => None,
         })
         .collect();
+    done.join("、")
+}
+
+/// One line for one call: what the diagnostics found and what was done,
+/// e.g. `異常: ヘルスチェック、ポート 8100 / 対応: estimatorサービス再起動 → 成功`.
+pub fn summary_line(inc: &IncidentRun) -> String {
+    let mut line = findings(inc);
+    if line.is_empty() {
+        line = "異常なし".to_owned();
+    }
+    let done = actions_done(inc);
     if !done.is_empty() {
-        line.push_str(&format!(" / 対応: {}", done.join("、")));
+        line.push_str(&format!(" / 対応: {done}"));
     }
     line
 }

@@ -68,6 +68,26 @@ pub fn render(inc: &IncidentRun) -> String {
         .collect();
     let situation = match &inc.verify {
         Some(v) if v.recovered => format!("復旧済み（{} 確認）", hm(&v.at)),
+        // Stopped by a signal: where, and that nobody confirmed recovery.
+        _ if inc.interrupted.is_some() => {
+            let sig = inc.interrupted.expect("checked");
+            let during = if inc
+                .actions
+                .iter()
+                .any(|a| matches!(a.state, ActionState::Interrupted(_)))
+                || (inc.executed && inc.verify.is_none())
+            {
+                "復旧手順"
+            } else if inc.verify.is_some() {
+                "復旧確認"
+            } else {
+                "診断"
+            };
+            format!(
+                "中断（{during}の途中で {} により停止、復旧未確認）",
+                signal_name(sig)
+            )
+        }
         Some(v) => format!(
             "継続中（復旧確認 {}回失敗: {}）",
             v.attempts,

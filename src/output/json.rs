@@ -19,7 +19,7 @@ pub fn value(run: &RunResult) -> Value {
                     json!({"value": finite(m.value), "unit": m.unit}),
                 );
             }
-            json!({
+            let mut check = json!({
                 "id": r.check.id,
                 "title": r.check.title,
                 "kind": r.check.kind_name,
@@ -36,7 +36,14 @@ pub fn value(run: &RunResult) -> Value {
                 "duration_ms": r.duration.as_millis() as u64,
                 "attempts": r.attempts,
                 "detail": super::words::details(&o.detail),
-            })
+            });
+            // Only on a held result (`consecutive:`): `"pending": "1/3"`
+            // and what was seen, so a consumer can tell it from a pass.
+            if let (Some(p), Value::Object(m)) = (&o.pending, &mut check) {
+                m.insert("pending".into(), json!(format!("{}/{}", p.seen, p.of)));
+                m.insert("observed".into(), json!(p.observed));
+            }
+            check
         })
         .collect();
     json!({

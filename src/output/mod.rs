@@ -8,6 +8,7 @@
 
 pub mod checklist;
 mod history;
+mod incident_list;
 mod incident_progress;
 mod incident_report;
 mod ja;
@@ -33,7 +34,8 @@ use crate::runbook::Runbook;
 
 pub use history::empty_note as history_empty_note;
 pub use incident_progress::{
-    progress as incident_progress, prompt as incident_prompt, summary_line as incident_summary,
+    actions_done as incident_actions, findings as incident_findings, progress as incident_progress,
+    prompt as incident_prompt, summary_line as incident_summary,
 };
 pub use incident_report::render as incident_report;
 pub use json::value as json_value;

@@ -10,6 +10,7 @@ use crate::check::{Role, has_role};
 use crate::history::ResultRecord;
 use crate::history::RunRecord;
 use crate::history::aggregation::Forecast;
+use crate::history::incidents::IncidentRecord;
 use crate::history::period::Period;
 use crate::history::summary::{ForecastLine, PeriodSummary, TrendLine};
 use crate::runbook::ReportSpec;
@@ -374,31 +375,7 @@ fn availability_lines(ctx: &ReportCtx) -> Vec<String> {
         }
     }
     match ctx.summary {
-        Some(s) => {
-            let n = s.incidents.len();
-            let mut levels: Vec<(String, usize)> = Vec::new();
-            for i in &s.incidents {
-                let l = i.level.to_uppercase();
-                match levels.iter_mut().find(|(x, _)| *x == l) {
-                    Some((_, c)) => *c += 1,
-                    None => levels.push((l, 1)),
-                }
-            }
-            levels.sort();
-            let detail = if levels.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({})",
-                    levels
-                        .iter()
-                        .map(|(l, c)| format!("{l}: {c}件"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            out.push(format!("- インシデント数: {n}件{detail}"));
-        }
+        Some(s) => out.extend(incident_count_lines(&s.incidents)),
         None => out.push("- インシデント数: データなし".into()),
     }
     out
@@ -523,28 +500,81 @@ fn forecast_text(f: &ForecastLine, p: &Period) -> String {
     format!("- {}: {body}", f.label)
 }
 
-fn incident_text(n: usize, i: &crate::history::store::IncidentRecord, tz: Zone) -> String {
-    let start = i.started_at.with_timezone(&tz);
+/// `- インシデント数: 2件 (P1: 1件, P4: 1件)` — incidents, however many
+/// `opsrun incident` calls each took — and `- 平均復旧時間: 1時間15分`
+/// (opened → recovered, of those that recovered).
+fn incident_count_lines(incidents: &[IncidentRecord]) -> Vec<String> {
+    let mut levels: Vec<(String, usize)> = Vec::new();
+    for i in incidents {
+        let l = i.level.to_uppercase();
+        match levels.iter_mut().find(|(x, _)| *x == l) {
+            Some((_, c)) => *c += 1,
+            None => levels.push((l, 1)),
+        }
+    }
+    levels.sort();
+    let detail = if levels.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({})",
+            levels
+                .iter()
+                .map(|(l, c)| format!("{l}: {c}件"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut out = vec![format!("- インシデント数: {}件{detail}", incidents.len())];
+    let times: Vec<i64> = incidents
+        .iter()
+        .filter_map(IncidentRecord::time_to_recover)
+        .map(|d| d.num_milliseconds())
+        .collect();
+    if !times.is_empty() {
+        let avg = times.iter().sum::<i64>() / times.len() as i64;
+        out.push(format!("- 平均復旧時間: {}", ja_duration(avg)));
+    } else if !incidents.is_empty() {
+        out.push("- 平均復旧時間: 復旧の記録なし".into());
+    }
+    out
+}
+
+/// `1. 2025-10-15 10:23: P4（軽微） 異常: … / 対応: … → 成功 → 復旧（13分）`.
+fn incident_text(n: usize, i: &IncidentRecord, tz: Zone) -> String {
+    let start = tz.at(&i.opened_at);
     let dur = i
-        .ended_at
-        .map(|e| format!("（{}）", ja_duration((e - i.started_at).num_milliseconds())))
+        .time_to_recover()
+        .map(|d| format!("（{}）", ja_duration(d.num_milliseconds())))
         .unwrap_or_default();
     let name = i
         .name
         .as_ref()
         .map(|n| format!("（{n}）"))
         .unwrap_or_default();
-    let outcome = match i.outcome.as_str() {
-        "recovered" => "復旧",
-        "unresolved" => "未復旧",
-        "diagnosed" => "診断のみ",
-        o => o,
+    let state = if i.recovered_at.is_some() {
+        "復旧"
+    } else if i.closed_at.is_some() {
+        "クローズ（復旧確認なし）"
+    } else {
+        "対応中"
+    };
+    let mut what: Vec<String> = Vec::new();
+    if !i.summary.is_empty() {
+        what.push(i.summary.clone());
+    }
+    if !i.actions.is_empty() {
+        what.push(format!("対応: {}", i.actions));
+    }
+    let what = if what.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", what.join(" / "))
     };
     format!(
-        "{n}. {}: {}{name} {}{dur} → {outcome}",
+        "{n}. {}: {}{name}{what} → {state}{dur}",
         start.format("%Y-%m-%d %H:%M"),
         i.level.to_uppercase(),
-        i.summary
     )
 }
 
@@ -607,22 +637,31 @@ mod tests {
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
         let now = t("2025-11-01T10:00:00+09:00");
         let period = Period::current(PeriodKind::Monthly, now, Zone::default());
-        let inc = |level: &str, at: &str, mins: i64| IncidentRecord {
-            run_id: None,
+        let inc = |level: &str, at: &str, mins: Option<i64>| IncidentRecord {
+            id: 1,
             level: level.into(),
             name: Some("軽微".into()),
+            system: None,
             runbook: format!("incident-{level}"),
             host: "h".into(),
-            started_at: t(at),
-            ended_at: Some(t(at) + chrono::Duration::minutes(mins)),
-            outcome: "recovered".into(),
-            summary: "OpenAI APIタイムアウト".into(),
+            opened_at: t(at),
+            recovered_at: mins.map(|m| t(at) + chrono::Duration::minutes(m)),
+            closed_at: None,
+            note: None,
+            summary: "異常: OpenAI API".into(),
+            actions: String::new(),
             reporter: None,
+            calls: 1,
+            last_at: t(at),
         };
+        let mut joined = inc("p2", "2025-10-20T01:00:00Z", Some(91));
+        joined.actions = "再起動 → 成功".into();
+        joined.calls = 3;
         let summary = PeriodSummary {
             incidents: vec![
-                inc("p4", "2025-10-15T10:23:00+09:00", 13),
-                inc("p2", "2025-10-20T01:00:00Z", 90),
+                inc("p4", "2025-10-15T10:23:00+09:00", Some(13)),
+                joined,
+                inc("p4", "2025-10-30T10:00:00+09:00", None),
             ],
             ..Default::default()
         };
@@ -637,12 +676,12 @@ mod tests {
             },
         );
         assert!(
-            text.contains("- インシデント数: 2件 (P2: 1件, P4: 1件)\n"),
+            text.contains("- インシデント数: 3件 (P2: 1件, P4: 2件)\n- 平均復旧時間: 52分\n"),
             "{text}"
         );
         assert!(
             text.contains(
-                "■ インシデントサマリー\n1. 2025-10-15 10:23: P4（軽微） OpenAI APIタイムアウト（13分） → 復旧\n2. 2025-10-20 10:00: P2（軽微） OpenAI APIタイムアウト（1時間30分） → 復旧\n"
+                "■ インシデントサマリー\n1. 2025-10-15 10:23: P4（軽微） 異常: OpenAI API → 復旧（13分）\n2. 2025-10-20 10:00: P2（軽微） 異常: OpenAI API / 対応: 再起動 → 成功 → 復旧（1時間31分）\n3. 2025-10-30 10:00: P4（軽微） 異常: OpenAI API → 対応中\n"
             ),
             "{text}"
         );
@@ -654,6 +693,8 @@ mod tests {
         assert_eq!(ja_duration(150 * 60_000), "2時間30分");
         assert_eq!(ja_duration(134 * 60_000), "2時間14分");
         assert_eq!(ja_duration(30 * 60 * 60_000), "30時間");
+        assert_eq!(ja_duration(134 * 60_000 + 20_000), "2時間14分");
+        assert_eq!(ja_duration(360 * 60_000), "6時間");
         assert_eq!(ja_duration(3 * 86_400_000), "3日");
     }
 }

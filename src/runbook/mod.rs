@@ -86,6 +86,9 @@ pub struct Check {
     pub timeout: Duration,
     pub retry: Option<Retry>,
     pub severity: Option<Severity>,
+    /// `consecutive: N` [1]: results in a row that must be non-pass
+    /// before one counts (SPEC §10.4).
+    pub consecutive: u32,
     pub hint: Option<String>,
     pub kind_name: &'static str,
     pub kind: Box<dyn Kind>,
@@ -487,6 +490,7 @@ fn load_file(
         timeout: raw.defaults.timeout.or(parent_defaults.timeout),
         retry: raw.defaults.retry.or(parent_defaults.retry),
         severity: raw.defaults.severity.or(parent_defaults.severity),
+        consecutive: raw.defaults.consecutive.or(parent_defaults.consecutive),
     };
 
     let mut checks = Vec::new();
@@ -778,6 +782,7 @@ fn build_check(
             .unwrap_or(DEFAULT_TIMEOUT),
         retry: d.retry.or(defaults.retry),
         severity: d.severity.or(defaults.severity),
+        consecutive: d.consecutive.or(defaults.consecutive).map_or(1, |c| c.0),
         hint: d.hint,
         kind_name,
         kind,

@@ -52,7 +52,16 @@ pub struct RawFile {
 
 /// The common fields of every check (SPEC §3), in the order users write them.
 pub const COMMON_FIELDS: &[&str] = &[
-    "id", "title", "section", "label", "tags", "timeout", "retry", "severity", "hint",
+    "id",
+    "title",
+    "section",
+    "label",
+    "tags",
+    "timeout",
+    "retry",
+    "severity",
+    "consecutive",
+    "hint",
 ];
 
 /// One check as written. Missing `id`/kind are reported by the loader with
@@ -67,6 +76,7 @@ pub struct CheckDef {
     pub timeout: Option<Dur>,
     pub retry: Option<Retry>,
     pub severity: Option<Severity>,
+    pub consecutive: Option<crate::spec::common::Consecutive>,
     pub hint: Option<String>,
     pub kind: Option<(&'static str, Box<dyn Kind>)>,
 }
@@ -109,6 +119,7 @@ impl<'de> Visitor<'de> for CheckVisitor {
                 "timeout" => c.timeout = Some(map.next_value::<Positive>()?.0),
                 "retry" => c.retry = Some(map.next_value()?),
                 "severity" => c.severity = Some(map.next_value()?),
+                "consecutive" => c.consecutive = Some(map.next_value()?),
                 "hint" => c.hint = Some(map.next_value::<Text>()?.0),
                 other => {
                     if let Some((first, _)) = &c.kind

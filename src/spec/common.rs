@@ -1,5 +1,6 @@
-//! Settings every check may carry (`retry:`, `severity:`) and the
-//! `defaults:` block that gives them to every check of a file.
+//! Settings every check may carry (`retry:`, `severity:`,
+//! `consecutive:`) and the `defaults:` block that gives them to every
+//! check of a file.
 
 use std::time::Duration;
 
@@ -62,6 +63,31 @@ pub enum Severity {
     Fail,
 }
 
+/// `consecutive: N` (SPEC §10.4): a non-pass result counts only when the
+/// last N results of the check (history, this one included) are all
+/// non-pass; before that the check passes, marked pending (`1/3`).
+/// 1 (the default) is every result counting at once.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "u32")]
+pub struct Consecutive(pub u32);
+
+/// A streak longer than this is no longer an alarm (a check run every
+/// minute would stay quiet for hours): refused, like long retries.
+const MAX_CONSECUTIVE: u32 = 100;
+
+impl TryFrom<u32> for Consecutive {
+    type Error = String;
+    fn try_from(n: u32) -> Result<Consecutive, String> {
+        match n {
+            0 => Err("consecutive: 0 would never report anything; 1 reports every result".into()),
+            n if n > MAX_CONSECUTIVE => Err(format!(
+                "consecutive: {n} is over the limit of {MAX_CONSECUTIVE}"
+            )),
+            n => Ok(Consecutive(n)),
+        }
+    }
+}
+
 /// `defaults:` applied to every check of the file that does not set its own.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,4 +96,5 @@ pub struct Defaults {
     pub timeout: Option<Dur>,
     pub retry: Option<Retry>,
     pub severity: Option<Severity>,
+    pub consecutive: Option<Consecutive>,
 }

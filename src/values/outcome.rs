@@ -110,6 +110,19 @@ pub struct Outcome {
     pub detail: Vec<Detail>,
     /// The threshold the headline metric was held against, for reports and perfdata.
     pub threshold: Option<Threshold>,
+    /// A non-pass result that does not count yet (`consecutive:`): the
+    /// status is pass, what was seen is kept here.
+    pub pending: Option<Pending>,
+}
+
+/// `consecutive: N` holding back a non-pass result (SPEC §10.4): the
+/// `seen`-th non-pass result in a row of `of` needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub seen: u32,
+    pub of: u32,
+    /// The status the check had before it was held.
+    pub observed: Status,
 }
 
 impl Outcome {
@@ -123,6 +136,7 @@ impl Outcome {
             reasons: Vec::new(),
             detail: Vec::new(),
             threshold: None,
+            pending: None,
         }
     }
 

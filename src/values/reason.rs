@@ -355,6 +355,9 @@ pub mod common {
     pub static NOT_TAGGED: Code = Code::variant("skip.tag", "skipped", "not selected by --tag");
     /// The check's task ended without a result (a bug, reported not hidden).
     pub static UNFINISHED: Code = Code::new("unfinished", "check did not finish");
+    /// `consecutive: N`: a non-pass result held back until N in a row.
+    pub static PENDING: Code =
+        Code::new("pending", "{status} {seen}/{of} in a row, not counted yet");
 
     /// Detail lines the engine adds: retries, `severity: warn`.
     pub static RETRY_PASSED: Code =
@@ -376,6 +379,7 @@ pub mod common {
         &SKIPPED,
         &NOT_TAGGED,
         &UNFINISHED,
+        &PENDING,
     ];
 }
 

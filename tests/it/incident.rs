@@ -168,18 +168,33 @@ fn execute_runs_actions_then_verify_passes_after_the_restart() {
     assert!(rep.contains("- Apacheサービス再起動実施 → 成功"));
     assert!(rep.contains("■ 復旧見込み: 復旧済み"));
     assert!(rep.contains("■ 報告者: 運用担当者A"));
-    // Recorded in history for the weekly/monthly インシデント数.
+    // Recorded in history for the weekly/monthly インシデント数: one
+    // incident, recovered by the verify, not closed.
     let db = rusqlite::Connection::open(s.env.path().join("history.db")).unwrap();
-    let (level, outcome, started, ended): (String, String, String, Option<String>) = db
+    let (level, opened, recovered, closed): (String, i64, Option<i64>, Option<i64>) = db
         .query_row(
-            "SELECT level, outcome, started_at, ended_at FROM incidents",
+            "SELECT level, opened_ms, recovered_ms, closed_ms FROM incidents",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
-    assert_eq!((level.as_str(), outcome.as_str()), ("p1", "recovered"));
-    assert_eq!(started, "2025-10-21T10:23:00+09:00");
-    assert!(ended.is_some());
+    assert_eq!(level, "p1");
+    assert_eq!(
+        opened,
+        chrono::DateTime::parse_from_rfc3339("2025-10-21T10:23:00+09:00")
+            .unwrap()
+            .timestamp_millis()
+    );
+    assert!(recovered.is_some_and(|r| r > opened));
+    assert_eq!(closed, None);
+    assert_eq!(incident_row(&s.env).0, "recovered");
+    assert!(
+        r.stderr.contains(
+            "incident #1 opened (P1, AI見積りシステム, opened 2025-10-21 10:23, recovered)"
+        ),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -193,11 +208,7 @@ fn format_report_prints_only_the_incident_report() {
         r.stdout
     );
     assert!(!r.stdout.contains("■ 診断"));
-    let db = rusqlite::Connection::open(s.env.path().join("history.db")).unwrap();
-    let outcome: String = db
-        .query_row("SELECT outcome FROM incidents", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(outcome, "diagnosed");
+    assert_eq!(incident_row(&s.env).0, "diagnosed");
 }
 
 #[test]
@@ -434,9 +445,11 @@ fn finish(child: std::process::Child) -> (Run, Vec<(u32, String)>) {
 
 fn incident_row(env: &Env) -> (String, String) {
     let db = rusqlite::Connection::open(env.path().join("history.db")).unwrap();
-    db.query_row("SELECT outcome, summary FROM incidents", [], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })
+    db.query_row(
+        "SELECT outcome, summary FROM incident_calls ORDER BY id DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
     .unwrap()
 }
 
@@ -475,7 +488,7 @@ fn sigterm_during_the_diagnosis_ends_with_143_and_the_report() {
         "{rep}"
     );
     assert!(!env.runbooks().join("fixed").exists(), "an action ran");
-    assert_eq!(incident_row(&env).0, "diagnosed");
+    assert_eq!(incident_row(&env).0, "interrupted");
     let db = rusqlite::Connection::open(env.path().join("history.db")).unwrap();
     let interrupted: i64 = db
         .query_row("SELECT interrupted FROM runs", [], |r| r.get(0))
@@ -523,7 +536,7 @@ fn sigint_during_an_action_ends_with_130_and_says_what_ran() {
         "{rep}"
     );
     let (outcome, summary) = incident_row(&env);
-    assert_eq!(outcome, "unresolved");
+    assert_eq!(outcome, "interrupted");
     assert_eq!(
         summary,
         "異常: ヘルス / 対応: 最初の手順 → 成功、遅い復旧 → 中断"

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod alarms;
 mod backup;
 mod cli;
 mod commands;
@@ -20,6 +21,7 @@ mod history;
 mod hostile;
 mod http;
 mod incident;
+mod incident_life;
 mod lang;
 mod layers;
 mod logs;

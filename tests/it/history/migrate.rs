@@ -14,7 +14,33 @@ fn fixture() -> PathBuf {
 }
 
 fn expected(name: &str) -> String {
-    std::fs::read_to_string(fixture().join("expected").join(name)).unwrap()
+    since_schema_4(
+        name,
+        std::fs::read_to_string(fixture().join("expected").join(name)).unwrap(),
+    )
+}
+
+/// What 0.1.0 printed, with the changes schema 4 (incidents with a life,
+/// issue 14) makes on purpose: the old incident row is an incident,
+/// closed by the migration (an old call must not be joined by the next
+/// outage), with no recovery recorded; the run of its diagnostics says so.
+fn since_schema_4(name: &str, text: String) -> String {
+    match name {
+        "weekly.txt" | "weekly-trends.txt" | "monthly.txt" | "monthly-trends.txt" => text
+            .replace(
+                "- インシデント数: 1件 (P4: 1件)\n",
+                "- インシデント数: 1件 (P4: 1件)\n- 平均復旧時間: 復旧の記録なし\n",
+            )
+            .replace(
+                "P4（軽微） 異常: Web → 診断のみ",
+                "P4（軽微） 異常: Web → クローズ（復旧確認なし）",
+            ),
+        "runs.json" => text.replace(
+            "      \"fail\": 1,\n      \"unknown\": 0,\n      \"skip\": 0\n    }\n",
+            "      \"fail\": 1,\n      \"unknown\": 0,\n      \"skip\": 0\n    },\n    \"incident\": {\n      \"id\": 1,\n      \"state\": \"closed\"\n    }\n",
+        ),
+        _ => text,
+    }
 }
 
 /// An Env with a copy of the 0.1.0 database as its history and the
@@ -141,7 +167,7 @@ fn a_version_1_history_reads_as_before_after_migrating() {
     }
     let c = Connection::open(&db).unwrap();
     let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert_eq!(one("PRAGMA user_version"), 4);
+    assert_eq!(one("PRAGMA user_version"), 5);
     // Every old run got its scope: the system its context recorded.
     assert_eq!(
         one(
@@ -170,15 +196,30 @@ fn a_version_1_history_reads_as_before_after_migrating() {
         })
         .unwrap();
     assert_eq!(fk, 0);
-    // The incident still points at `runs`.
-    let sql: String = c
+    // The old incident row is an incident with its call, linked to the run
+    // of its diagnostics and to the system of that run; closed.
+    let (system, closed, recovered, summary): (String, i64, Option<i64>, String) = c
         .query_row(
-            "SELECT sql FROM sqlite_master WHERE name = 'incidents'",
+            "SELECT system, closed_ms, recovered_ms, summary FROM incidents WHERE id = 1",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
-    assert!(sql.contains("REFERENCES runs(id)"), "{sql}");
+    assert_eq!(system, "旧スキーマ");
+    assert_eq!(closed, 1_761_353_400_000, "closed when it began");
+    assert_eq!((recovered, summary.as_str()), (None, "異常: Web"));
+    let (run, outcome): (i64, String) = c
+        .query_row(
+            "SELECT run_id, outcome FROM incident_calls WHERE incident_id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((run, outcome.as_str()), (10, "diagnosed"));
+    // And nothing joins it: the next call of the same runbook opens #2.
+    drop(c);
+    let r = env.run(&["incident", "p4", "--now", "2025-10-28T10:00:00+09:00"]);
+    assert!(r.stderr.contains("incident #2 opened"), "{r:?}");
 }
 
 #[test]

@@ -678,9 +678,7 @@ pub(crate) fn insert_results<'r>(
             "INSERT OR REPLACE INTO latest (series_id, started_ms, run_id, seq, status, nonpass)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![
-            series, started_ms, run_id, seq as i64, status, nonpass
-        ])?;
+        .execute(params![series, started_ms, run_id, seq, status, nonpass])?;
     }
     Ok(())
 }

@@ -30,9 +30,11 @@ pub fn template(key: &str) -> Option<&'static str> {
 /// units, lists joined by `join`.
 fn param(name: &str, p: &Param, join: &str) -> String {
     match p {
-        Param::Text(t) if name == "level" => match t.as_str() {
+        Param::Text(t) if name == "level" || name == "status" => match t.as_str() {
             "warn" => "警告".into(),
             "fail" => "異常".into(),
+            "unknown" => "不明".into(),
+            "pass" => "正常".into(),
             other => other.into(),
         },
         Param::Text(t) => t.clone(),
@@ -86,6 +88,14 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("skip.skip", "スキップ（`--skip` 指定）"),
     ("skip.tag", "対象外（`--tag` で未選択）"),
     ("unfinished", "チェックが完了しませんでした"),
+    (
+        "pending",
+        "{status} {seen}/{of}回連続（まだ判定に数えません）",
+    ),
+    (
+        "cpu.loadavg",
+        "`/proc/loadavg` に1分間の負荷平均がありません",
+    ),
     ("retry.passed", "{attempts}回目で成功"),
     ("retry.still", "{attempts}回試行後も{status}"),
     (
@@ -1043,7 +1053,7 @@ mod tests {
             let mut r = Reason::new(c);
             for name in holes(c.en).into_iter().chain(holes(t)) {
                 if r.param(name).is_none() {
-                    r = if name == "level" {
+                    r = if name == "level" || name == "status" {
                         r.with(name, "warn")
                     } else {
                         r.with(name, "X")

@@ -21,7 +21,11 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// `[opsrun][警告] web01 日次点検: 1 warn 0 fail` (`N unknown` when some).
+/// `[opsrun][警告] AI見積りシステム web01 日次点検: 警告1件 異常0件`
+/// (`不明N件` when some): the event, the system (the runbook's `system:`,
+/// else its name), the host and the runbook's title, so a mailbox sorted by
+/// subject groups one system's mail and a glance says which host and how
+/// bad. All Japanese, like the report in the body (SPEC §10.1).
 pub(crate) fn subject(event: Trigger, rec: &RunRecord) -> String {
     let word = match event {
         Trigger::Pass => "正常",
@@ -30,8 +34,9 @@ pub(crate) fn subject(event: Trigger, rec: &RunRecord) -> String {
         Trigger::Unknown => "不明",
         Trigger::Recovered => "復旧",
     };
+    let system = rec.system.as_deref().unwrap_or(&rec.runbook);
     let mut s = format!(
-        "[opsrun][{word}] {} {}: {} warn {} fail",
+        "[opsrun][{word}] {system} {} {}: 警告{}件 異常{}件",
         rec.host,
         rec.title,
         rec.count(Status::Warn),
@@ -39,7 +44,7 @@ pub(crate) fn subject(event: Trigger, rec: &RunRecord) -> String {
     );
     let unknown = rec.count(Status::Unknown);
     if unknown > 0 {
-        s.push_str(&format!(" {unknown} unknown"));
+        s.push_str(&format!(" 不明{unknown}件"));
     }
     s
 }
@@ -166,13 +171,18 @@ mod tests {
             interrupted: false,
             results: Vec::new(),
         };
+        // No `system:`: the runbook's name stands for it.
         assert_eq!(
             subject(Trigger::Warn, &rec),
-            "[opsrun][警告] web01 日次点検: 0 warn 0 fail"
+            "[opsrun][警告] daily web01 日次点検: 警告0件 異常0件"
         );
+        let rec = RunRecord {
+            system: Some("AI見積りシステム".into()),
+            ..rec
+        };
         assert_eq!(
             subject(Trigger::Recovered, &rec),
-            "[opsrun][復旧] web01 日次点検: 0 warn 0 fail"
+            "[opsrun][復旧] AI見積りシステム web01 日次点検: 警告0件 異常0件"
         );
     }
 

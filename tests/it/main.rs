@@ -33,6 +33,7 @@ mod parsers;
 mod prometheus;
 mod readme;
 mod runbooks;
+mod schedule;
 mod secrets;
 mod service_data;
 mod test_command;

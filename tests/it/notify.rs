@@ -28,7 +28,7 @@ pub(crate) const WEBHOOK_PATH: &str = "/services/T0001/B0002/XyZsecretTOKEN42";
 /// `mailN.eml` with `mailN.json` (envelope, login, TLS, and the message
 /// decoded by Python's `email` package).
 const SMTP_SERVER: &str = r#"
-import email, email.policy, json, os, ssl, sys, time
+import email, email.policy, email.utils, json, os, ssl, sys, time
 
 def decode(raw):
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -43,6 +43,10 @@ def decode(raw):
         "cte": str(msg.get("content-transfer-encoding")),
         "body": msg.get_content(),
         "seven_bit": all(b < 128 for b in raw),
+        "mime_version": msg.get("mime-version"),
+        "message_id": msg.get("message-id"),
+        "date": msg.get("date"),
+        "date_parsed": email.utils.parsedate_to_datetime(msg["date"]).isoformat() if msg.get("date") else None,
     }
 
 if sys.argv[1] == "--decode":
@@ -165,6 +169,18 @@ impl SmtpServer {
         }
         out
     }
+}
+
+/// `MIME-Version`, `Message-ID` and `Date` are on every message, whatever
+/// the transport (lettre adds only `Date` to a plain body by itself).
+fn assert_standard_headers(m: &Value) {
+    assert_eq!(m["mime_version"], "1.0", "{m}");
+    let id = m["message_id"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with("<opsrun.") && id.ends_with('>') && id.contains('@'),
+        "Message-ID {id:?}"
+    );
+    assert!(m["date_parsed"].is_string(), "Date {:?}", m["date"]);
 }
 
 /// Decodes a message file with Python's `email` package.
@@ -368,7 +384,10 @@ fn email_over_smtp_with_login_has_the_japanese_subject_and_report() {
     let m = &mails[0];
     assert_eq!(
         m["subject"],
-        format!("[opsrun][警告] {} 日次点検: 1 warn 0 fail", hostname())
+        format!(
+            "[opsrun][警告] AI見積りシステム {} 日次点検: 警告1件 異常0件",
+            hostname()
+        )
     );
     // The subject is RFC 2047 encoded and the whole message is 7-bit.
     let raw_subject = m["raw_subject"].as_str().unwrap();
@@ -386,6 +405,7 @@ fn email_over_smtp_with_login_has_the_japanese_subject_and_report() {
             .contains("- [警告] ディスク使用率 85%")
     );
     assert_eq!(m["from"], "opsrun 監視 <opsrun@example.com>");
+    assert_standard_headers(m);
     assert_eq!(m["mail_from"], "opsrun@example.com");
     assert_eq!(
         m["rcpt_tos"],
@@ -569,9 +589,13 @@ fn sendmail_program_gets_the_encoded_message() {
     let args = std::fs::read_to_string(env.runbooks().join("bin/args")).unwrap();
     assert_eq!(args, "-i\n-f\nopsrun@example.com\n--\nops@example.com\n");
     let m = decode_mail(&env.runbooks().join("bin/message.eml"));
+    assert_standard_headers(&m);
     assert_eq!(
         m["subject"],
-        format!("[opsrun][警告] {} 日次点検: 1 warn 0 fail", hostname())
+        format!(
+            "[opsrun][警告] AI見積りシステム {} 日次点検: 警告1件 異常0件",
+            hostname()
+        )
     );
     assert_eq!(m["body"].as_str().unwrap().replace("\r\n", "\n"), r.stdout);
 
@@ -618,7 +642,10 @@ fn slack_webhook_gets_the_report_and_its_url_is_never_shown() {
     assert_eq!(reqs[0].content_type, "application/json");
     let payload: Value = serde_json::from_str(&reqs[0].body).unwrap();
     let text = payload["text"].as_str().unwrap();
-    let subject = format!("[opsrun][警告] {} 日次点検: 1 warn 0 fail", hostname());
+    let subject = format!(
+        "[opsrun][警告] AI見積りシステム {} 日次点検: 警告1件 異常0件",
+        hostname()
+    );
     assert_eq!(text, format!("{subject}\n\n{}", r.stdout));
     // The same run as JSON and as the verbose table: no URL either.
     let json = run_with(&env, &["daily", "-f", "json", "--notify"], &vars);
@@ -741,7 +768,9 @@ fn shared_config_on_list_and_recovery() {
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(
         subjects(),
-        [format!("[opsrun][異常] {host} アプリ点検: 0 warn 1 fail")]
+        [format!(
+            "[opsrun][異常] app {host} アプリ点検: 警告0件 異常1件"
+        )]
     );
     // Passes after a failure: 復旧. Passes again: nothing.
     env.write("runbooks/flag", "up");
@@ -758,7 +787,7 @@ fn shared_config_on_list_and_recovery() {
     assert_eq!(subjects().len(), 2);
     assert_eq!(
         subjects()[1],
-        format!("[opsrun][復旧] {host} アプリ点検: 0 warn 0 fail")
+        format!("[opsrun][復旧] app {host} アプリ点検: 警告0件 異常0件")
     );
 
     // The runbook's own block wins key by key: `on: [pass]` here, the
@@ -771,7 +800,7 @@ fn shared_config_on_list_and_recovery() {
     assert_eq!(subjects().len(), 3);
     assert_eq!(
         subjects()[2],
-        format!("[opsrun][正常] {host} アプリ点検: 0 warn 0 fail")
+        format!("[opsrun][正常] app {host} アプリ点検: 警告0件 異常0件")
     );
     // `on: []` in the runbook silences it.
     env.runbook(

@@ -79,7 +79,7 @@ impl RunResult {
     /// count as passing (SPEC §2).
     pub fn status(&self) -> Status {
         match worst(self.results.iter().map(|r| r.outcome.status)) {
-            Status::Skip => Status::Pass,
+            Status::Skip | Status::Maint => Status::Pass,
             s => s,
         }
     }
@@ -100,6 +100,9 @@ pub struct RunSettings {
     /// For checks with `consecutive: N`: how many non-pass results in a
     /// row history holds just before this run, by check id.
     pub streaks: Arc<std::collections::HashMap<String, u32>>,
+    /// Maintenance windows (runbook, config.yaml, silences) that may
+    /// cover this run.
+    pub maintenance: Arc<Vec<crate::spec::maintenance::Window>>,
     pub concurrency: usize,
     /// The invocation's clock in its own offset: what the checks read.
     pub now: DateTime<FixedOffset>,
@@ -210,6 +213,20 @@ pub async fn run(
             if r.check.consecutive > 1 {
                 let before = settings.streaks.get(&r.check.id).copied().unwrap_or(0);
                 judge::hold_pending(&mut r.outcome, before, r.check.consecutive);
+            }
+        }
+        // A planned stop: what fails inside a window is `maint`.
+        let now_ms = settings.now.timestamp_millis();
+        for r in &mut results {
+            if let Some(w) = settings
+                .maintenance
+                .iter()
+                .find(|w| w.covers(&rb.name, &r.check.id, now_ms))
+            {
+                let until = chrono::DateTime::from_timestamp_millis(w.to_ms)
+                    .map(|t| settings.tz.at(&t).format("%m/%d %H:%M").to_string())
+                    .unwrap_or_default();
+                judge::hold_maintenance(&mut r.outcome, w, &until);
             }
         }
     }

@@ -18,7 +18,7 @@ pub const SIGTERM: i32 = 143;
 /// Exit code for the worst status of a run: fail > warn > unknown > pass/skip.
 pub fn for_status(worst: Status) -> i32 {
     match worst {
-        Status::Pass | Status::Skip => OK,
+        Status::Pass | Status::Maint | Status::Skip => OK,
         Status::Warn => WARN,
         Status::Fail => FAIL,
         Status::Unknown => UNKNOWN,

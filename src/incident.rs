@@ -323,6 +323,7 @@ pub async fn run(
     let settings = RunSettings {
         previous: Default::default(),
         streaks: Default::default(),
+        maintenance: Default::default(),
         concurrency: opts.concurrency,
         now: opts.now,
         tz: opts.tz,
@@ -407,6 +408,7 @@ pub async fn run(
         let settings = RunSettings {
             previous: Default::default(),
             streaks: Default::default(),
+            maintenance: Default::default(),
             concurrency: opts.concurrency,
             now: opts.now,
             tz: opts.tz,

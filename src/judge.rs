@@ -88,6 +88,30 @@ pub fn hold_pending(o: &mut Outcome, before: u32, of: u32) {
     o.status = Status::Pass;
 }
 
+/// A warn, fail or unknown result inside a maintenance window (SPEC
+/// §10.4) becomes `maint`: its words are prefixed with the window
+/// (`maintenance until 04:00: DB移行`), what was seen stays in the reasons.
+pub fn hold_maintenance(o: &mut Outcome, w: &crate::spec::maintenance::Window, until: &str) {
+    if !matches!(o.status, Status::Warn | Status::Fail | Status::Unknown) {
+        return;
+    }
+    let note = Reason::new(&common::MAINTENANCE)
+        .with("until", until)
+        .with_opt("reason", (!w.reason.is_empty()).then(|| w.reason.clone()));
+    let words = crate::values::reason::say(&note);
+    o.message = if o.message.is_empty() {
+        words
+    } else {
+        format!("{words}: {}", o.message)
+    };
+    o.maintenance = Some(crate::values::outcome::InMaintenance {
+        observed: o.status,
+        reason: w.reason.clone(),
+        until_ms: w.to_ms,
+    });
+    o.status = Status::Maint;
+}
+
 /// The worst limit `metric` breaches, as a `threshold` reason.
 pub fn breach(metric: &Metric) -> Option<(Status, Reason)> {
     if !metric.judged {

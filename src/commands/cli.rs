@@ -84,6 +84,8 @@ pub enum Command {
     History(HistoryCmd),
     /// Render a daily, weekly or monthly report from history, running nothing
     Report(ReportCmd),
+    /// Maintenance windows from the command line: failures inside one show as MAINT (計画停止)
+    Silence(SilenceCmd),
     /// Print the shell completion script (completes runbook names, check ids and tags)
     Completions {
         /// bash, zsh, fish (also elvish, powershell)
@@ -381,6 +383,85 @@ pub struct ReportCmd {
     /// Fix the clock (RFC 3339), for tests
     #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
     pub now: Option<DateTime<FixedOffset>>,
+}
+
+/// `opsrun silence`.
+#[derive(Debug, Args, Clone)]
+pub struct SilenceCmd {
+    #[command(subcommand)]
+    pub action: SilenceAction,
+}
+
+/// Where silences are kept, and the time zone (config.yaml of `-C`).
+#[derive(Debug, Args, Clone)]
+pub struct SilenceAt {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    #[command(flatten)]
+    pub path: HistoryPath,
+
+    /// Fix the clock (RFC 3339), for tests
+    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
+    pub now: Option<DateTime<FixedOffset>>,
+}
+
+impl SilenceCmd {
+    pub fn at(&self) -> &SilenceAt {
+        match &self.action {
+            SilenceAction::Add { at, .. }
+            | SilenceAction::List { at, .. }
+            | SilenceAction::Remove { at, .. } => at,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum SilenceAction {
+    /// Open a maintenance window: inside it a failing check shows MAINT, changes no exit code and notifies nobody
+    Add {
+        /// How long (at most 31d), e.g. 2h
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration_arg)]
+        r#for: Duration,
+        /// When it starts: HH:MM today, YYYY-MM-DD HH:MM, or RFC 3339 [default: now]
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only these checks (comma-separated ids) [default: every check]
+        #[arg(long, value_delimiter = ',', value_name = "ID,..", add = ArgValueCompleter::new(CheckIds))]
+        check: Vec<String>,
+        /// Only this runbook's checks [default: every runbook]
+        #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(RunbookNames { files: false }))]
+        runbook: Option<String>,
+        /// Why (shown in every run and report it covers)
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        at: SilenceAt,
+    },
+    /// The silences in force or to come (with --all, ended ones too)
+    List {
+        /// Also the silences that have ended
+        #[arg(long)]
+        all: bool,
+        /// Output format
+        #[arg(short = 'f', long, value_enum, default_value_t = SilenceFormat::Table)]
+        format: SilenceFormat,
+        #[command(flatten)]
+        at: SilenceAt,
+    },
+    /// End a silence now
+    Remove {
+        /// Its id (`opsrun silence list` shows it)
+        id: i64,
+        #[command(flatten)]
+        at: SilenceAt,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SilenceFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

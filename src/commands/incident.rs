@@ -194,7 +194,7 @@ fn call_of(
     let trouble = diag.results.iter().any(|r| match r.outcome.status {
         Status::Warn | Status::Fail => true,
         Status::Unknown => !interrupted,
-        Status::Pass | Status::Skip => false,
+        Status::Pass | Status::Maint | Status::Skip => false,
     });
     let selected_all = plan.selection.only.is_empty()
         && plan.selection.skip.is_empty()

@@ -13,6 +13,7 @@ mod man;
 mod plan;
 mod report;
 mod run;
+mod silence;
 mod validate;
 
 use std::io::IsTerminal;
@@ -128,6 +129,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::List { dir } => Ok(validate::list(&dir)),
         Command::History(c) => history::command(&c),
         Command::Report(c) => report::command(&c),
+        Command::Silence(c) => silence::command(&c),
         Command::Completions { shell } => {
             let script = complete::registration(shell).map_err(|e| Error::Io {
                 action: "generate completions for",

@@ -46,6 +46,10 @@ pub(crate) struct Plan {
     pub notify: crate::notify::Plan,
     /// 担当者/報告者: `--reporter`, else [`default_reporter`].
     pub reporter: String,
+    /// Maintenance windows that may cover this run: the runbooks'
+    /// `maintenance:`, config.yaml's, and the silences in history in
+    /// force at [`Plan::now`] (SPEC §10.4).
+    pub maintenance: Vec<crate::spec::maintenance::Window>,
 }
 
 /// How results are shown on stdout and written with `--output`.
@@ -132,6 +136,20 @@ impl Plan {
         )
     }
 
+    /// `opsrun silence`: no runbook, the history and the time zone of the
+    /// runbook directory.
+    pub fn for_silence(cmd: &super::cli::SilenceCmd) -> Result<Plan, Error> {
+        let at = cmd.at();
+        Plan::shared(
+            Vec::new(),
+            &runbook_dir(&at.dir),
+            at.now,
+            None,
+            history_settings(&at.path, None),
+            OutputPlan::stdout(Format::Table),
+        )
+    }
+
     /// `opsrun history`: no runbook is loaded (`--runbook` only filters
     /// what history holds); nothing is recorded. `--output` takes the
     /// listing's two formats, table and json.
@@ -184,9 +202,12 @@ impl Plan {
         output: OutputPlan,
     ) -> Result<Plan, Error> {
         let tz = time_zone(&runbooks, dir)?;
+        let now = clock(now);
+        let maintenance = maintenance(&runbooks, dir, tz, &history, now)?;
         Ok(Plan {
-            now: clock(now),
+            now,
             tz,
+            maintenance,
             selection: Selection::default(),
             concurrency: 1,
             output,
@@ -226,6 +247,7 @@ impl Plan {
         RunSettings {
             previous: std::sync::Arc::new(previous),
             streaks: std::sync::Arc::new(streaks),
+            maintenance: std::sync::Arc::new(self.maintenance.clone()),
             concurrency: self.concurrency,
             now: self.now,
             tz: self.tz,
@@ -305,6 +327,42 @@ fn time_zone(runbooks: &[Runbook], dir: &Path) -> Result<Zone, Error> {
         .timezone
         .map(|t| t.0)
         .unwrap_or_default())
+}
+
+/// Every maintenance window that may cover a run at `now`: each runbook's
+/// own (for its checks only), config.yaml's (for every runbook of the
+/// directory), and the silences recorded in history.
+fn maintenance(
+    runbooks: &[Runbook],
+    dir: &Path,
+    tz: Zone,
+    history: &HistorySettings,
+    now: DateTime<FixedOffset>,
+) -> Result<Vec<crate::spec::maintenance::Window>, Error> {
+    let mut out: Vec<_> = runbooks
+        .iter()
+        .flat_map(|rb| {
+            rb.maintenance
+                .iter()
+                .map(move |w| crate::spec::maintenance::Window {
+                    runbook: Some(rb.name.clone()),
+                    ..w.window(tz)
+                })
+        })
+        .collect();
+    if let Some(path) = crate::spec::notify::find(dir) {
+        out.extend(
+            crate::spec::notify::load(&path)?
+                .maintenance
+                .iter()
+                .map(|w| w.window(tz)),
+        );
+    }
+    out.extend(crate::history::silence::active(
+        &history.path,
+        now.timestamp_millis(),
+    ));
+    Ok(out)
 }
 
 /// The clock of an invocation: `--now`, else the host's, in its offset.

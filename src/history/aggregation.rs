@@ -26,6 +26,11 @@ pub struct Uptime {
     pub missing_ms: i64,
     /// Merged down intervals, `[start, end)` in unix ms.
     pub outages: Vec<(i64, i64)>,
+    /// Time inside maintenance windows (results `maint`): neither up nor
+    /// down, left out of the ratio and listed as 計画停止.
+    pub maint_ms: i64,
+    /// Merged maintenance intervals, `[start, end)` in unix ms.
+    pub maintenance: Vec<(i64, i64)>,
 }
 
 impl Uptime {
@@ -56,7 +61,8 @@ pub fn default_max_gap(samples: &[Sample]) -> i64 {
 /// the next sample, but for at most `max_gap`; time no sample covers is
 /// missing, not up. A sample before `start` (the latest one) carries into
 /// the period. Fail is down; pass and warn are up (warn still serves);
-/// unknown (could not check) is missing.
+/// unknown (could not check) is missing; maint (a planned stop) is its own
+/// time, out of the ratio.
 pub fn uptime(samples: &[Sample], start: i64, end: i64, max_gap: i64) -> Uptime {
     let mut u = Uptime::default();
     if end <= start {
@@ -85,6 +91,14 @@ pub fn uptime(samples: &[Sample], start: i64, end: i64, max_gap: i64) -> Uptime 
             Status::Pass | Status::Warn => {
                 u.up_ms += span;
                 covered += span;
+            }
+            Status::Maint => {
+                u.maint_ms += span;
+                covered += span;
+                match u.maintenance.last_mut() {
+                    Some(last) if last.1 == from => last.1 = to,
+                    _ => u.maintenance.push((from, to)),
+                }
             }
             Status::Unknown | Status::Skip => {}
         }
@@ -431,6 +445,22 @@ mod tests {
         assert_eq!(u.missing_ms, 0);
         assert_eq!(u.outages, vec![(4 * H, 5 * H)]);
         assert!((u.ratio().unwrap() - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn planned_stops_are_out_of_the_ratio_and_listed() {
+        // Hourly over 10 hours: 2 hours in maintenance, 1 down.
+        let mut xs: Vec<Sample> = (0..10).map(|i| s(i * H, Status::Pass)).collect();
+        xs[2].status = Status::Maint;
+        xs[3].status = Status::Maint;
+        xs[7].status = Status::Fail;
+        let u = uptime(&xs, 0, 10 * H, 2 * H);
+        assert_eq!(u.maint_ms, 2 * H);
+        assert_eq!(u.maintenance, vec![(2 * H, 4 * H)]);
+        assert_eq!(u.down_ms, H);
+        assert_eq!(u.missing_ms, 0);
+        // 7 up of 8 measured: the planned stop is neither up nor down.
+        assert!((u.ratio().unwrap() - 7.0 / 8.0).abs() < 1e-9);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod lookback;
 pub mod period;
 pub mod schema;
 pub mod session;
+pub mod silence;
 pub mod stop;
 pub mod store;
 pub mod summary;

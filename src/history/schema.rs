@@ -192,11 +192,33 @@ const V3: &str = "ALTER TABLE runs ADD COLUMN scope TEXT;
     UPDATE runs SET scope = (SELECT c.system FROM run_contexts c WHERE c.id = runs.context_id);
     CREATE INDEX runs_by_scope ON runs(scope, runbook);";
 
-/// Version 5 (issue 14): each non-pass result's message in Japanese, so
+/// Version 5 (issue 14): silences (`opsrun silence add`), maintenance
+/// windows kept in history; the `maint` status (5) spelled in the view.
+const V5: &str = "CREATE TABLE silences (
+        id         INTEGER PRIMARY KEY,
+        created_ms INTEGER NOT NULL,
+        from_ms    INTEGER NOT NULL,
+        to_ms      INTEGER NOT NULL,
+        runbook    TEXT,
+        checks     TEXT,
+        reason     TEXT NOT NULL,
+        author     TEXT NOT NULL
+    );
+    DROP VIEW result_rows;
+    CREATE VIEW result_rows AS
+        SELECT x.run_id, s.runbook, s.check_id, x.started_ms, x.seq,
+               CASE x.status WHEN 0 THEN 'pass' WHEN 1 THEN 'warn' WHEN 2 THEN 'fail'
+                             WHEN 3 THEN 'unknown' WHEN 5 THEN 'maint' ELSE 'skip' END AS status,
+               x.value, x.metric, v.unit, coalesce(x.message, '') AS message, x.limit_ja,
+               v.title, v.label, v.section, v.kind, v.hint, x.duration_ms, x.attempts
+        FROM results x JOIN series s ON s.id = x.series_id
+             JOIN check_versions v ON v.id = x.version_id;";
+
+/// Version 6 (issue 14): each non-pass result's message in Japanese, so
 /// a report rendered later from history (`opsrun report daily`) is as
 /// Japanese as one printed by the run. Older results have none: their
 /// documents show the recorded message.
-const V5: &str = "ALTER TABLE results ADD COLUMN message_ja TEXT;";
+const V6: &str = "ALTER TABLE results ADD COLUMN message_ja TEXT;";
 
 /// One migration step.
 enum Step {
@@ -215,8 +237,10 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(V3),
     // 4: one row per incident, whatever number of calls (issue 14).
     Step::Code(migrate_v4),
-    // 5: results keep their Japanese message (issue 14).
+    // 5: silences; `maint` in the result view (issue 14).
     Step::Sql(V5),
+    // 6: results keep their Japanese message (issue 14).
+    Step::Sql(V6),
 ];
 
 /// The schema version this opsrun writes.
@@ -247,6 +271,7 @@ pub fn status_code(s: Status) -> i64 {
         Status::Fail => 2,
         Status::Unknown => 3,
         Status::Skip => 4,
+        Status::Maint => 5,
     }
 }
 
@@ -258,6 +283,7 @@ pub fn status_from(code: i64) -> Status {
         1 => Status::Warn,
         2 => Status::Fail,
         4 => Status::Skip,
+        5 => Status::Maint,
         _ => Status::Unknown,
     }
 }
@@ -592,7 +618,7 @@ impl Ids {
 }
 
 /// Which `results` columns exist: the version 2 migration writes into
-/// version 2's table, which has no `message_ja` yet (version 5 adds it).
+/// version 2's table, which has no `message_ja` yet (version 6 adds it).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ResultColumns {
     V2,
@@ -1105,6 +1131,7 @@ mod tests {
             Status::Fail,
             Status::Unknown,
             Status::Skip,
+            Status::Maint,
         ] {
             assert_eq!(status_from(status_code(s)), s);
         }

@@ -59,7 +59,7 @@ impl fmt::Display for HistoryError {
 
 impl std::error::Error for HistoryError {}
 
-fn reason(e: &rusqlite::Error) -> String {
+pub(crate) fn reason(e: &rusqlite::Error) -> String {
     let code = e.sqlite_error_code();
     if stop::requested()
         && matches!(

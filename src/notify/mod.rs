@@ -366,7 +366,7 @@ fn without_os_error(s: &str) -> String {
 /// The run's status for notifications: skipped checks count as passing.
 fn run_status(rec: &RunRecord) -> Status {
     match rec.status() {
-        Status::Skip => Status::Pass,
+        Status::Skip | Status::Maint => Status::Pass,
         s => s,
     }
 }
@@ -379,7 +379,7 @@ fn event(on: &[Trigger], status: Status, previous: Option<Status>) -> Option<Tri
         return Some(Trigger::Recovered);
     }
     let t = match status {
-        Status::Pass | Status::Skip => Trigger::Pass,
+        Status::Pass | Status::Maint | Status::Skip => Trigger::Pass,
         Status::Warn => Trigger::Warn,
         Status::Fail => Trigger::Fail,
         Status::Unknown => Trigger::Unknown,

@@ -24,7 +24,7 @@ fn tick(statuses: &[Status]) -> &'static str {
         return "□";
     }
     match worst(ran) {
-        Status::Pass | Status::Skip => "☑",
+        Status::Pass | Status::Maint | Status::Skip => "☑",
         Status::Warn => "⚠",
         Status::Fail => "☒",
         Status::Unknown => "？",

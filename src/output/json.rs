@@ -43,10 +43,23 @@ pub fn value(run: &RunResult) -> Value {
                 m.insert("pending".into(), json!(format!("{}/{}", p.seen, p.of)));
                 m.insert("observed".into(), json!(p.observed));
             }
+            // Only inside a maintenance window: status `maint`, and why.
+            if let (Some(w), Value::Object(m)) = (&o.maintenance, &mut check) {
+                m.insert("observed".into(), json!(w.observed));
+                m.insert(
+                    "maintenance".into(),
+                    json!({
+                        "reason": w.reason,
+                        "until": chrono::DateTime::from_timestamp_millis(w.until_ms)
+                            .map(|t| t.with_timezone(run.started_at.offset())
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
+                    }),
+                );
+            }
             check
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "opsrun": env!("CARGO_PKG_VERSION"),
         "schema": 1,
         "runbook": run.runbook,
@@ -65,7 +78,16 @@ pub fn value(run: &RunResult) -> Value {
             "skip": run.count(Status::Skip),
         },
         "checks": checks,
-    })
+    });
+    // Only when a maintenance window held results: older consumers see
+    // the summary they know.
+    let maint = run.count(Status::Maint);
+    if maint > 0
+        && let Some(s) = doc.get_mut("summary").and_then(Value::as_object_mut)
+    {
+        s.insert("maint".into(), json!(maint));
+    }
+    doc
 }
 
 /// JSON has no NaN/inf: such a value is null.

@@ -93,7 +93,9 @@ pub fn render(runs: &[&RunResult], warn_as: WarnAs) -> String {
                     "      <error type=\"unknown\" message=\"{}\"/>\n",
                     esc(&o.message)
                 ),
-                Status::Skip => format!("      <skipped message=\"{}\"/>\n", esc(&o.message)),
+                Status::Skip | Status::Maint => {
+                    format!("      <skipped message=\"{}\"/>\n", esc(&o.message))
+                }
                 Status::Pass => String::new(),
             };
             if body.is_empty() {

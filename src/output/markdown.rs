@@ -18,7 +18,7 @@ pub fn render(run: &RunResult) -> String {
     for r in &run.results {
         let o = &r.outcome;
         let status = match o.status {
-            Status::Pass | Status::Skip => o.status.label().to_owned(),
+            Status::Pass | Status::Maint | Status::Skip => o.status.label().to_owned(),
             s => format!("**{}**", s.label()),
         };
         let mut detail = o.message.clone();

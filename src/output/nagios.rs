@@ -9,7 +9,7 @@ use crate::values::threshold::{Limit, Op};
 
 fn word(s: Status) -> &'static str {
     match s {
-        Status::Pass | Status::Skip => "OK",
+        Status::Pass | Status::Maint | Status::Skip => "OK",
         Status::Warn => "WARNING",
         Status::Fail => "CRITICAL",
         Status::Unknown => "UNKNOWN",

@@ -15,6 +15,7 @@ use crate::values::outcome::Status;
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Pass | Status::Skip => "正常",
+        Status::Maint => "計画停止",
         Status::Warn => "警告",
         Status::Fail => "異常",
         Status::Unknown => "不明",

@@ -109,7 +109,13 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
     let mut notes = run.map(notes).unwrap_or_default();
     if periodic {
         if let Some(u) = ctx.summary.and_then(|s| s.uptime.as_ref()) {
-            notes.extend(outage_notes(&u.label, &u.uptime.outages, p.tz));
+            notes.extend(outage_notes("停止", &u.label, &u.uptime.outages, p.tz));
+            notes.extend(outage_notes(
+                "計画停止",
+                &u.label,
+                &u.uptime.maintenance,
+                p.tz,
+            ));
         }
         if run.is_none() && ctx.history_error.is_none() {
             notes.push("- 期間内にこのランブックの実行記録なし".into());
@@ -341,10 +347,19 @@ fn availability_lines(ctx: &ReportCtx) -> Vec<String> {
             Some(r) => {
                 // Rounded down: 99.96% with 2 minutes down is not "100%".
                 let shown = (r * 1000.0).floor() / 10.0;
-                let missing = if u.uptime.missing_ms >= 60_000 {
-                    format!(" (欠測 {}を除く)", ja_duration(u.uptime.missing_ms))
-                } else {
+                // Planned stops and unmeasured time are out of the ratio;
+                // the line says how much of each.
+                let mut left_out = Vec::new();
+                if u.uptime.maint_ms >= 60_000 {
+                    left_out.push(format!("計画停止 {}", ja_duration(u.uptime.maint_ms)));
+                }
+                if u.uptime.missing_ms >= 60_000 {
+                    left_out.push(format!("欠測 {}", ja_duration(u.uptime.missing_ms)));
+                }
+                let missing = if left_out.is_empty() {
                     String::new()
+                } else {
+                    format!(" ({}を除く)", left_out.join("・"))
                 };
                 out.push(format!("- 稼働率: {}%{missing}", trim_float(shown, 1)));
                 let down = u.uptime.down_ms;
@@ -578,8 +593,9 @@ fn incident_text(n: usize, i: &IncidentRecord, tz: Zone) -> String {
     )
 }
 
-/// `- [停止] ヘルスチェック 2025-10-23 03:00 ~ 03:15 (15分)`, at most ten.
-fn outage_notes(label: &str, outages: &[(i64, i64)], tz: Zone) -> Vec<String> {
+/// `- [停止] ヘルスチェック 2025-10-23 03:00 ~ 03:15 (15分)` (or
+/// `[計画停止]` for maintenance windows), at most ten.
+fn outage_notes(tag: &str, label: &str, outages: &[(i64, i64)], tz: Zone) -> Vec<String> {
     let mut out: Vec<String> = outages
         .iter()
         .take(10)
@@ -591,14 +607,14 @@ fn outage_notes(label: &str, outages: &[(i64, i64)], tz: Zone) -> Vec<String> {
                 e.format("%Y-%m-%d %H:%M").to_string()
             };
             format!(
-                "- [停止] {label} {} ~ {end} ({})",
+                "- [{tag}] {label} {} ~ {end} ({})",
                 s.format("%Y-%m-%d %H:%M"),
                 ja_duration(b - a)
             )
         })
         .collect();
     if outages.len() > 10 {
-        out.push(format!("- [停止] ほか{}回", outages.len() - 10));
+        out.push(format!("- [{tag}] ほか{}回", outages.len() - 10));
     }
     out
 }

@@ -17,6 +17,7 @@ fn color(s: Status) -> Color {
         Status::Fail => Color::Red,
         Status::Unknown => Color::Magenta,
         Status::Skip => Color::DarkGrey,
+        Status::Maint => Color::Blue,
     }
 }
 
@@ -116,10 +117,15 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
     out
 }
 
-/// `12 pass · 1 warn · 0 fail · 0 unknown · 0 skip  (1.24s)`.
+/// `12 pass · 1 warn · 0 fail · 0 unknown · 0 skip  (1.24s)`, with
+/// `· 2 maint` before the time when a maintenance window held results.
 pub fn summary(run: &RunResult) -> String {
+    let maint = match run.count(Status::Maint) {
+        0 => String::new(),
+        n => format!(" · {n} maint"),
+    };
     format!(
-        "{} pass · {} warn · {} fail · {} unknown · {} skip  ({:.2}s)",
+        "{} pass · {} warn · {} fail · {} unknown · {} skip{maint}  ({:.2}s)",
         run.count(Status::Pass),
         run.count(Status::Warn),
         run.count(Status::Fail),

@@ -73,6 +73,8 @@ pub struct Runbook {
     pub report: ReportSpec,
     /// The `notify:` block, paths resolved (sent only with `--notify`).
     pub notify: Option<crate::runbook::notify::NotifySpec>,
+    /// `maintenance:` windows (root file only; `config.yaml` adds more).
+    pub maintenance: Vec<crate::spec::maintenance::WindowSpec>,
 }
 
 /// One check, ready to run.
@@ -194,6 +196,7 @@ fn load_root(
         .unwrap_or_else(|| "runbook".into());
     let report = root.report.map(|r| r.value).unwrap_or_default();
     check_report_ids(path, &root.text, &report, &checks)?;
+    let maintenance = check_maintenance_ids(path, &root.text, root.maintenance, &checks)?;
     let notify = root.notify.map(|n| {
         let mut n = n.value;
         n.resolve_paths(crate::values::io::dir_of(path));
@@ -208,7 +211,37 @@ fn load_root(
         checks,
         workflow,
         report,
+        maintenance,
     })
+}
+
+/// Check ids a runbook's `maintenance:` window names must be its checks:
+/// a typo would leave the real check alarming through the window.
+fn check_maintenance_ids(
+    path: &Path,
+    text: &str,
+    windows: Vec<Spanned<crate::spec::maintenance::WindowSpec>>,
+    checks: &[Arc<Check>],
+) -> Result<Vec<crate::spec::maintenance::WindowSpec>, LoadError> {
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    for w in &windows {
+        for id in w.value.checks.iter().flatten() {
+            if !ids.contains(&id.as_str()) {
+                let hint = crate::suggest::closest(id, &ids)
+                    .map(|s| format!(", did you mean `{s}`?"))
+                    .unwrap_or_default();
+                let (l, c) = pos(w);
+                return Err(LoadError::new(
+                    path,
+                    l,
+                    c,
+                    format!("maintenance: no check with id `{id}`{hint}"),
+                    text,
+                ));
+            }
+        }
+    }
+    Ok(windows.into_iter().map(|w| w.value).collect())
 }
 
 /// Check ids named in `report:` (show_value, show_status, checklist) must
@@ -271,6 +304,7 @@ struct LoadedFile {
     system: Option<String>,
     report: Option<Spanned<ReportSpec>>,
     notify: Option<Spanned<crate::runbook::notify::NotifySpec>>,
+    maintenance: Vec<Spanned<crate::spec::maintenance::WindowSpec>>,
     /// Each check with its id's line/column and its file's text (for errors).
     checks: Vec<(Check, usize, usize, Arc<str>)>,
     workflow: Workflow,
@@ -660,6 +694,7 @@ fn load_file(
         system: raw.system,
         report: raw.report,
         notify: raw.notify,
+        maintenance: raw.maintenance,
         checks,
         text,
     })

@@ -48,6 +48,8 @@ pub struct RawFile {
     pub prune: Option<Spanned<super::workflow::PruneSpec>>,
     pub report: Option<Spanned<ReportSpec>>,
     pub notify: Option<Spanned<crate::runbook::notify::NotifySpec>>,
+    #[serde(default)]
+    pub maintenance: Vec<Spanned<crate::spec::maintenance::WindowSpec>>,
 }
 
 /// The common fields of every check (SPEC §3), in the order users write them.

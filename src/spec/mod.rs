@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod error;
+pub mod maintenance;
 pub mod notify;
 pub mod report;
 

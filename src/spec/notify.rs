@@ -487,6 +487,9 @@ pub struct ConfigFile {
     pub version: Option<Spanned<u64>>,
     pub notify: Option<NotifySpec>,
     pub timezone: Option<crate::spec::report::Tz>,
+    /// Maintenance windows for every runbook of the directory (SPEC §10.4).
+    #[serde(default)]
+    pub maintenance: Vec<crate::spec::maintenance::WindowSpec>,
 }
 
 /// Names that are configuration, not runbooks, in a runbook directory.

@@ -8,11 +8,15 @@ use crate::values::threshold::Threshold;
 use crate::values::units::Unit;
 
 /// The status of one check. The derived order is "how bad", used for the
-/// exit code: pass/skip < unknown < warn < fail (SPEC §2).
+/// exit code: pass/maint/skip < unknown < warn < fail (SPEC §2, §10.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
+    /// A non-pass result inside a maintenance window (`maintenance:`,
+    /// `opsrun silence`): shown as MAINT / 計画停止, no exit code, no
+    /// notification, left out of 稼働率.
+    Maint,
     Skip,
     Unknown,
     Warn,
@@ -23,6 +27,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
+            Status::Maint => "maint",
             Status::Skip => "skip",
             Status::Unknown => "unknown",
             Status::Warn => "warn",
@@ -34,6 +39,7 @@ impl Status {
     pub fn label(self) -> &'static str {
         match self {
             Status::Pass => "PASS",
+            Status::Maint => "MAINT",
             Status::Skip => "SKIP",
             Status::Unknown => "UNKNOWN",
             Status::Warn => "WARN",
@@ -45,6 +51,7 @@ impl Status {
     pub fn ja(self) -> &'static str {
         match self {
             Status::Pass => "正常",
+            Status::Maint => "計画停止",
             Status::Skip => "スキップ",
             Status::Unknown => "不明",
             Status::Warn => "警告",
@@ -55,7 +62,7 @@ impl Status {
     /// Numeric code used by Prometheus and history: 0 pass, 1 warn, 2 fail, 3 unknown.
     pub fn code(self) -> u8 {
         match self {
-            Status::Pass | Status::Skip => 0,
+            Status::Pass | Status::Maint | Status::Skip => 0,
             Status::Warn => 1,
             Status::Fail => 2,
             Status::Unknown => 3,
@@ -65,6 +72,7 @@ impl Status {
     pub fn parse(s: &str) -> Option<Status> {
         Some(match s {
             "pass" => Status::Pass,
+            "maint" => Status::Maint,
             "skip" => Status::Skip,
             "unknown" => Status::Unknown,
             "warn" => Status::Warn,
@@ -113,6 +121,17 @@ pub struct Outcome {
     /// A non-pass result that does not count yet (`consecutive:`): the
     /// status is pass, what was seen is kept here.
     pub pending: Option<Pending>,
+    /// The maintenance window a non-pass result fell in (status `maint`).
+    pub maintenance: Option<InMaintenance>,
+}
+
+/// A result inside a maintenance window: what was seen, and the window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InMaintenance {
+    pub observed: Status,
+    pub reason: String,
+    /// The window's end, unix ms.
+    pub until_ms: i64,
 }
 
 /// `consecutive: N` holding back a non-pass result (SPEC §10.4): the
@@ -137,6 +156,7 @@ impl Outcome {
             detail: Vec::new(),
             threshold: None,
             pending: None,
+            maintenance: None,
         }
     }
 
@@ -238,7 +258,8 @@ mod tests {
         assert!(Status::Fail > Status::Warn);
         assert!(Status::Warn > Status::Unknown);
         assert!(Status::Unknown > Status::Skip);
-        assert!(Status::Skip > Status::Pass);
+        assert!(Status::Skip > Status::Maint);
+        assert!(Status::Maint > Status::Pass);
         assert_eq!(
             worst([Status::Pass, Status::Unknown, Status::Warn]),
             Status::Warn

@@ -355,6 +355,9 @@ pub mod common {
     pub static NOT_TAGGED: Code = Code::variant("skip.tag", "skipped", "not selected by --tag");
     /// The check's task ended without a result (a bug, reported not hidden).
     pub static UNFINISHED: Code = Code::new("unfinished", "check did not finish");
+    /// A non-pass result inside a maintenance window (`maint`).
+    pub static MAINTENANCE: Code =
+        Code::new("maintenance", "maintenance until {until}[: {reason}]");
     /// `consecutive: N`: a non-pass result held back until N in a row.
     pub static PENDING: Code =
         Code::new("pending", "{status} {seen}/{of} in a row, not counted yet");
@@ -380,6 +383,7 @@ pub mod common {
         &NOT_TAGGED,
         &UNFINISHED,
         &PENDING,
+        &MAINTENANCE,
     ];
 }
 

@@ -102,3 +102,171 @@ fn the_default_cpu_check_judges_the_minute_not_an_instant() {
     let used = sampled["metrics"]["used"]["value"].as_f64().unwrap();
     assert!((0.0..=100.0).contains(&used), "{used}");
 }
+
+/// A runbook whose `api` check fails, with `maintenance:` from 02:00 to
+/// 04:00 (JST) on 2026-12-05.
+fn maintained(env: &Env) {
+    env.runbook(
+        "probe.yaml",
+        "version: 1\ntitle: 死活監視\nmaintenance:\n  - {from: '2026-12-05 02:00', to: '2026-12-05 04:00', checks: [api], reason: DB移行}\nchecks:\n  - id: api\n    command: {run: [\"false\"]}\n  - id: web\n    command: {run: [\"true\"]}\n",
+    );
+}
+
+#[test]
+fn a_failure_inside_a_maintenance_window_is_maint_and_changes_no_exit_code() {
+    let env = Env::new();
+    maintained(&env);
+    let r = env.run(&[
+        "run",
+        "probe",
+        "-f",
+        "json",
+        "--now",
+        "2026-12-05T03:00:00+09:00",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["status"], "pass");
+    assert_eq!(v["summary"]["maint"], 1);
+    let api = check(&v, "api");
+    assert_eq!(api["status"], "maint", "{api}");
+    assert_eq!(api["observed"], "fail");
+    assert_eq!(api["maintenance"]["reason"], "DB移行");
+    assert_eq!(api["maintenance"]["until"], "2026-12-05T04:00:00+09:00");
+    assert_eq!(api["reason"]["code"], "command.exit", "what was seen stays");
+
+    let r = env.run(&["run", "probe", "--now", "2026-12-05T03:00:00+09:00"]);
+    assert!(r.stdout.contains("MAINT"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("maintenance until 12/05 04:00: DB移行"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("· 1 maint"), "{}", r.stdout);
+
+    // The window's end is not in it.
+    let r = env.run(&["run", "probe", "--now", "2026-12-05T04:00:00+09:00"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    // Nagios sees OK inside the window.
+    let r = env.run(&[
+        "run",
+        "probe",
+        "-f",
+        "nagios",
+        "--now",
+        "2026-12-05T02:30:00+09:00",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.starts_with("OPSRUN OK"), "{}", r.stdout);
+}
+
+#[test]
+fn config_yaml_windows_cover_every_runbook_of_the_directory() {
+    let env = Env::new();
+    env.runbook(
+        "probe.yaml",
+        "version: 1\ntitle: t\nchecks:\n  - id: api\n    command: {run: [\"false\"]}\n",
+    );
+    env.runbook(
+        "config.yaml",
+        "version: 1\nmaintenance:\n  - from: '2026-12-05T02:00:00+09:00'\n    to: '2026-12-05T04:00:00+09:00'\n    checks: all\n    reason: 計画停止\n",
+    );
+    let r = env.run(&["run", "probe", "--now", "2026-12-05T02:00:00+09:00"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("MAINT"), "{}", r.stdout);
+}
+
+#[test]
+fn silences_are_added_listed_honoured_and_removed() {
+    let env = Env::new();
+    env.runbook(
+        "probe.yaml",
+        "version: 1\ntitle: t\nchecks:\n  - id: api\n    command: {run: [\"false\"]}\n  - id: db\n    command: {run: [\"false\"]}\n",
+    );
+    let now = "2026-12-05T10:00:00+09:00";
+    let r = env.run(&[
+        "silence",
+        "add",
+        "--for",
+        "2h",
+        "--check",
+        "api",
+        "--reason",
+        "証明書更新",
+        "--now",
+        now,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(
+            "silence 1: check api of every runbook from 2026-12-05 10:00 until 2026-12-05 12:00"
+        ),
+        "{}",
+        r.stdout
+    );
+
+    let r = env.run(&[
+        "run",
+        "probe",
+        "-f",
+        "json",
+        "--now",
+        "2026-12-05T11:00:00+09:00",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(check(&v, "api")["status"], "maint");
+    assert_eq!(check(&v, "db")["status"], "fail", "only the silenced check");
+    assert_eq!(r.code, 2);
+
+    let r = env.run(&[
+        "silence",
+        "list",
+        "-f",
+        "json",
+        "--now",
+        "2026-12-05T11:00:00+09:00",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["silences"][0]["reason"], "証明書更新");
+    assert_eq!(v["silences"][0]["to"], "2026-12-05T12:00:00+09:00");
+    // Ended silences are listed only with --all.
+    let r = env.run(&["silence", "list", "--now", "2026-12-05T13:00:00+09:00"]);
+    assert!(r.stdout.contains("no silences"), "{}", r.stdout);
+    let r = env.run(&[
+        "silence",
+        "list",
+        "--all",
+        "--now",
+        "2026-12-05T13:00:00+09:00",
+    ]);
+    assert!(r.stdout.contains("ended"), "{}", r.stdout);
+
+    let r = env.run(&["silence", "remove", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = env.run(&["run", "probe", "--now", "2026-12-05T11:00:00+09:00"]);
+    assert!(!r.stdout.contains("MAINT"), "{}", r.stdout);
+    let r = env.run(&["silence", "remove", "1"]);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.starts_with("error: no silence 1"), "{}", r.stderr);
+}
+
+#[test]
+fn a_silence_must_say_why_and_end() {
+    let env = Env::new();
+    for (args, says) in [
+        (vec!["--for", "0s", "--reason", "x"], "more than 0s"),
+        (vec!["--for", "90d", "--reason", "x"], "at most 31d"),
+        (vec!["--for", "1h", "--reason", " "], "say why"),
+        (
+            vec!["--for", "1h", "--reason", "x", "--from", "someday"],
+            "--from",
+        ),
+    ] {
+        let mut a = vec!["silence", "add"];
+        a.extend(args);
+        let r = env.run(&a);
+        assert_eq!(r.code, 3, "{a:?}");
+        assert!(r.stderr.contains(says), "{a:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+}

@@ -31,6 +31,7 @@ mod notify;
 mod outputs;
 mod parsers;
 mod prometheus;
+mod pty;
 mod readme;
 mod runbooks;
 mod schedule;

@@ -80,6 +80,7 @@ pub fn millis(ms: f64) -> String {
 /// Catalog key → Japanese template (syntax of `fill`; `{x:or}` joins with
 /// または, `{x:semi}` and plain lists with 、, `{x:q}` quotes in 「」).
 static TEMPLATES: &[(&str, &str)] = &[
+    ("maintenance", "計画停止中（{until}まで）[: 「{reason}」]"),
     // common
     ("timeout", "タイムアウト（{after}）"),
     ("threshold", "{value} {op} {level}閾値 {limit}"),

@@ -31,7 +31,6 @@ mod notify;
 mod outputs;
 mod parsers;
 mod prometheus;
-mod pty;
 mod readme;
 mod runbooks;
 mod schedule;

@@ -97,6 +97,36 @@ pub struct IncidentRun {
     pub reporter: String,
     /// A signal stopped the workflow (diagnostics, an action, or verify).
     pub interrupted: Option<Interrupt>,
+    /// The open incident this call joins, when it joins one.
+    pub joined: Option<Joined>,
+}
+
+/// The open incident of the system a call joins (history has it; the
+/// command reads it before anything runs). Its start is the call's
+/// `since`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Joined {
+    pub id: i64,
+    /// Its level before this call (`p1` … `p4`) and that level's name.
+    pub level: String,
+    pub name: Option<String>,
+    /// The calls it had before this one.
+    pub calls: u32,
+}
+
+impl IncidentRun {
+    /// The level the incident has with this call: the joined incident's
+    /// when that is higher (a P3 call does not lower a P1 incident), and
+    /// its name.
+    pub fn incident_level(&self) -> (String, String) {
+        match &self.joined {
+            Some(j) if j.level.to_ascii_uppercase().as_str() < self.level.as_str() => (
+                j.level.to_ascii_uppercase(),
+                j.name.clone().unwrap_or_default(),
+            ),
+            _ => (self.level.as_str().to_owned(), self.level_name.clone()),
+        }
+    }
 }
 
 impl IncidentRun {
@@ -300,6 +330,8 @@ pub struct IncidentOptions<'a> {
     pub narrate: Option<&'a (dyn Fn(Progress) + Sync)>,
     /// The y/N question for step `index` of `total` (with `Confirm::Ask`).
     pub prompt: &'a (dyn Fn(usize, usize, &ActionResult) -> String + Sync),
+    /// The open incident this call joins.
+    pub joined: Option<Joined>,
 }
 
 /// Runs the incident workflow. A signal (`stop`) ends it where it is:
@@ -517,6 +549,7 @@ fn begin(rb: &Runbook, opts: &IncidentOptions) -> IncidentRun {
         verify: None,
         reporter: opts.reporter.clone(),
         interrupted: None,
+        joined: opts.joined.clone(),
     }
 }
 

@@ -93,6 +93,12 @@ fn command(level: LevelArg, c: &IncidentCmd) -> Result<i32> {
         selection: plan.selection.clone(),
         narrate: (plan.output.format == Format::Table).then_some(&narrate as _),
         prompt: &output::incident_prompt,
+        joined: joining.as_ref().map(|j| incident::Joined {
+            id: j.id,
+            level: j.level.clone(),
+            name: j.name.clone(),
+            calls: j.calls,
+        }),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -45,11 +45,8 @@ pub fn render(inc: &IncidentRun) -> String {
     let mut out = String::new();
     let system = inc.system.as_deref().unwrap_or(&inc.title);
     out.push_str(&format!("【障害報告】{system}\n\n"));
-    out.push_str(&format!(
-        "■ 障害レベル: {}（{}）\n\n",
-        inc.level.as_str(),
-        inc.level_name
-    ));
+    let (level, level_name) = inc.incident_level();
+    out.push_str(&format!("■ 障害レベル: {level}（{level_name}）\n\n"));
     out.push_str(&format!(
         "■ 発生時刻: {}\n\n",
         inc.since.format("%Y-%m-%d %H:%M")
@@ -199,6 +196,15 @@ pub(super) fn header(inc: &IncidentRun) -> String {
         inc.scope.as_deref().unwrap_or(&inc.title),
         inc.system.as_deref().unwrap_or(&inc.title)
     );
+    if let Some(j) = &inc.joined {
+        // A later call of an open incident: which one, and which call.
+        out.push_str(&format!(
+            "インシデント #{} に合流（{}回目、{}）\n",
+            j.id,
+            j.calls + 1,
+            inc.incident_level().0
+        ));
+    }
     let mut facts = Vec::new();
     if let Some(s) = &inc.scope {
         facts.push(format!("影響範囲: {s}"));

@@ -532,6 +532,10 @@ fn sigint_during_an_action_ends_with_130_and_says_what_ran() {
         "{rep}"
     );
     assert!(
+        rep.contains("■ 現在の状況: 中断（復旧手順の途中で SIGINT により停止、復旧未確認）"),
+        "{rep}"
+    );
+    assert!(
         rep.contains("■ 次のアクション:\n- 遅い復旧（command: sh -c \"touch acting; sleep 62\"）\n- 後続手順（"),
         "{rep}"
     );

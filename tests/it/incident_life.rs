@@ -115,6 +115,11 @@ fn seed(env: &Env) {
         r.stdout
     );
     assert!(
+        r.stdout.contains("インシデント #1 に合流（2回目、P1）\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
         r.stdout.contains("■ 発生時刻: 2025-10-21 10:00"),
         "{}",
         r.stdout
@@ -300,6 +305,18 @@ fn a_healthy_diagnosis_opens_no_incident() {
     healthy(&env, false);
     let r = call(&env, "p3", "21T10:10", &[]);
     assert!(r.stderr.contains("incident #1 joined"), "{}", r.stderr);
+    // A P3 call does not lower the P1 incident it joins: the header and
+    // the 障害報告 say P1.
+    assert!(
+        r.stdout.contains("インシデント #1 に合流（2回目、P1）\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("■ 障害レベル: P1（緊急）"),
+        "{}",
+        r.stdout
+    );
     healthy(&env, true);
     let r = call(&env, "p3", "21T10:15", &["--only", "health"]);
     assert!(r.stderr.contains("incident #1 joined (P1"), "{}", r.stderr);
@@ -460,5 +477,72 @@ fn ctrl_c_on_a_terminal_during_a_step_says_interrupted() {
             "SELECT COUNT(*) FROM incidents WHERE recovered_ms IS NULL"
         ),
         1
+    );
+}
+
+/// `--only`, `--skip` and `--tag` select the diagnostics of an incident
+/// runbook as they select the checks of a daily run.
+#[test]
+fn only_skip_and_tag_select_the_diagnostics() {
+    let env = env();
+    env.runbook(
+        "incident-p2.yaml",
+        &format!(
+            "version: 1\ntitle: P2\nsystem: {SYSTEM}\nincident: {{level: p2}}\nchecks:\n  - id: web\n    label: Web\n    tags: [front]\n    command: {{shell: 'true'}}\n  - id: db\n    label: DB\n    tags: [back]\n    command: {{shell: 'exit 1'}}\n"
+        ),
+    );
+    let statuses = |extra: &[&str]| {
+        let mut args = vec!["-f", "json"];
+        args.extend_from_slice(extra);
+        let r = call(&env, "p2", "21T10:00", &args);
+        let doc: serde_json::Value =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+        let st = |id| {
+            crate::common::check(&doc, id)["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        (st("web"), st("db"), r.code)
+    };
+    assert_eq!(
+        statuses(&["--tag", "front"]),
+        ("pass".into(), "skip".into(), 0)
+    );
+    assert_eq!(
+        statuses(&["--only", "db"]),
+        ("skip".into(), "fail".into(), 2)
+    );
+    assert_eq!(
+        statuses(&["--skip", "db"]),
+        ("pass".into(), "skip".into(), 0)
+    );
+    let r = call(&env, "p2", "21T10:00", &["--tag", "nope"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("--tag: no check has tag `nope`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn close_without_an_id_among_several_open_asks_for_one() {
+    let env = env();
+    healthy(&env, false);
+    call(&env, "p1", "21T10:00", &[]);
+    call(&env, "p1", "21T10:05", &["--new"]);
+    let r = env.run(&["incident", "close"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "error: several open incidents (#1 テストシステム, #2 テストシステム): give the ID, e.g. `opsrun incident close 1`\n"
+    );
+    assert_eq!(
+        one(
+            &env,
+            "SELECT COUNT(*) FROM incidents WHERE closed_ms IS NULL"
+        ),
+        2
     );
 }

@@ -43,6 +43,13 @@ use generation::TempDir;
 use notes::note;
 pub(crate) use prune::{Decision, Entry, Keep, NotDeleted, Pruned};
 
+/// Every catalog entry of the backup workflow (its errors and notes), for
+/// the words' completeness tests.
+#[cfg(test)]
+pub(crate) fn codes() -> impl Iterator<Item = &'static crate::values::reason::Code> {
+    error::CODES.iter().chain(notes::NOTES.iter()).copied()
+}
+
 /// How long a cancelled blocking step may take to notice before its
 /// temporary directory is removed anyway.
 const STOP_GRACE: Duration = Duration::from_secs(10);

@@ -27,6 +27,9 @@ use crate::values::PeriodKind;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Language of the table, markdown, nagios and JSON messages (reports are Japanese) [default: from LC_ALL/LC_MESSAGES/LANG: ja* → ja, else en]
+    #[arg(long, global = true, value_enum, value_name = "LANG")]
+    pub lang: Option<crate::output::words::Lang>,
 }
 
 #[derive(Debug, Subcommand)]

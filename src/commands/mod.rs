@@ -60,7 +60,10 @@ pub fn main_entry() -> i32 {
         }
     };
     init_tracing();
-    crate::output::words::install();
+    crate::output::words::install_lang(
+        cli.lang
+            .unwrap_or_else(crate::output::words::Lang::from_env),
+    );
     let code = match run(cli) {
         Ok(code) => code,
         // The one place an error becomes words.

@@ -277,6 +277,7 @@ mod tests {
                         } else {
                             "value over the limit".into()
                         },
+                        message_ja: String::new(),
                         limit_ja: None,
                         warn_limit: Some(80.0),
                         fail_limit: Some(90.0),

@@ -62,6 +62,10 @@ pub struct ResultRecord {
     pub unit_label: String,
     pub metrics: Vec<(String, f64, String)>,
     pub message: String,
+    /// The message in Japanese (the reasons in the Japanese words), for
+    /// the Japanese documents; empty when there is none (a pass, or a run
+    /// recorded before issue 14: the documents fall back to `message`).
+    pub message_ja: String,
     /// `警告閾値 80%` when the status came with a threshold.
     pub limit_ja: Option<String>,
     pub warn_limit: Option<f64>,
@@ -113,6 +117,7 @@ impl RunRecord {
                             .map(|(n, m)| (n.clone(), m.value, m.unit.to_owned()))
                             .collect(),
                         message: secret::redact(&o.message),
+                        message_ja: secret::redact(&crate::values::reason::message_ja(&o.reasons)),
                         limit_ja: th.and_then(|t| t.ja_limit(o.status)),
                         warn_limit: th.and_then(|t| t.warn.as_ref()).map(|l| l.value),
                         fail_limit: th.and_then(|t| t.fail.as_ref()).map(|l| l.value),

@@ -214,6 +214,12 @@ const V5: &str = "CREATE TABLE silences (
         FROM results x JOIN series s ON s.id = x.series_id
              JOIN check_versions v ON v.id = x.version_id;";
 
+/// Version 6 (issue 14): each non-pass result's message in Japanese, so
+/// a report rendered later from history (`opsrun report daily`) is as
+/// Japanese as one printed by the run. Older results have none: their
+/// documents show the recorded message.
+const V6: &str = "ALTER TABLE results ADD COLUMN message_ja TEXT;";
+
 /// One migration step.
 enum Step {
     Sql(&'static str),
@@ -233,6 +239,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Code(migrate_v4),
     // 5: silences; `maint` in the result view (issue 14).
     Step::Sql(V5),
+    // 6: results keep their Japanese message (issue 14).
+    Step::Sql(V6),
 ];
 
 /// The schema version this opsrun writes.
@@ -363,6 +371,7 @@ pub(crate) struct Encoded {
     pub key: VersionKey,
     pub vals: Option<Vec<u8>>,
     pub message: Option<String>,
+    pub message_ja: Option<String>,
 }
 
 pub(crate) fn encode(series_id: i64, r: &ResultRecord) -> Encoded {
@@ -401,6 +410,8 @@ pub(crate) fn encode(series_id: i64, r: &ResultRecord) -> Encoded {
         vals: (!rest.is_empty()).then(|| encode_vals(&rest)),
         // A pass result's message says nothing the status does not.
         message: (r.status != Status::Pass && !r.message.is_empty()).then(|| r.message.clone()),
+        message_ja: (r.status != Status::Pass && !r.message_ja.is_empty())
+            .then(|| r.message_ja.clone()),
     }
 }
 
@@ -606,6 +617,14 @@ impl Ids {
     }
 }
 
+/// Which `results` columns exist: the version 2 migration writes into
+/// version 2's table, which has no `message_ja` yet (version 6 adds it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResultColumns {
+    V2,
+    Current,
+}
+
 /// Writes one run's results (and moves `latest` forward). Shared by
 /// [`super::Store::record`] and the version 2 migration.
 pub(crate) fn insert_results<'r>(
@@ -615,32 +634,53 @@ pub(crate) fn insert_results<'r>(
     runbook: &str,
     started_ms: i64,
     results: impl Iterator<Item = (usize, &'r ResultRecord)>,
+    columns: ResultColumns,
 ) -> rusqlite::Result<()> {
     for (seq, r) in results {
         let series = ids.series(tx, runbook, &r.check_id)?;
         let enc = encode(series, r);
         let version = ids.version(tx, &enc.key)?;
         let status = status_code(r.status);
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO results (series_id, started_ms, run_id, seq, version_id,
-                status, value, metric, vals, message, limit_ja, duration_ms, attempts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?
-        .execute(params![
-            series,
-            started_ms,
-            run_id,
-            seq as i64,
-            version,
-            status,
-            r.value,
-            r.metric,
-            enc.vals,
-            enc.message,
-            r.limit_ja,
-            r.duration_ms as i64,
-            r.attempts as i64,
-        ])?;
+        let (seq, duration, attempts) = (seq as i64, r.duration_ms as i64, r.attempts as i64);
+        let message_ja = match columns {
+            ResultColumns::Current => enc.message_ja,
+            ResultColumns::V2 => None,
+        };
+        tx.prepare_cached(match columns {
+            ResultColumns::Current => {
+                "INSERT OR REPLACE INTO results (series_id, started_ms, run_id, seq, version_id,
+                    status, value, metric, vals, message, limit_ja, duration_ms, attempts, message_ja)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            }
+            ResultColumns::V2 => {
+                "INSERT OR REPLACE INTO results (series_id, started_ms, run_id, seq, version_id,
+                    status, value, metric, vals, message, limit_ja, duration_ms, attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            }
+        })?
+        .execute({
+            let mut args: Vec<&dyn rusqlite::ToSql> = params![
+                series,
+                started_ms,
+                run_id,
+                seq,
+                version,
+                status,
+                r.value,
+                r.metric,
+                enc.vals,
+                enc.message,
+                r.limit_ja,
+                duration,
+                attempts,
+            ]
+            .to_vec();
+            if columns == ResultColumns::Current {
+                args.push(&message_ja);
+            }
+            args
+        }
+        .as_slice())?;
         if r.status == Status::Skip {
             continue;
         }
@@ -664,9 +704,7 @@ pub(crate) fn insert_results<'r>(
             "INSERT OR REPLACE INTO latest (series_id, started_ms, run_id, seq, status, nonpass)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![
-            series, started_ms, run_id, seq as i64, status, nonpass
-        ])?;
+        .execute(params![series, started_ms, run_id, seq, status, nonpass])?;
     }
     Ok(())
 }
@@ -787,6 +825,7 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
                 unit_label: r.get(12)?,
                 metrics: parse_v1_metrics(&r.get::<_, String>(13)?),
                 message: r.get(14)?,
+                message_ja: String::new(),
                 limit_ja: r.get(15)?,
                 warn_limit: r.get(16)?,
                 fail_limit: r.get(17)?,
@@ -802,6 +841,7 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
                 &r.get::<_, String>(20)?,
                 r.get(21)?,
                 std::iter::once((seq, &rec)),
+                ResultColumns::V2,
             )?;
         }
     }

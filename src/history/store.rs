@@ -233,7 +233,7 @@ pub(crate) const LATEST_RUN: &str = "SELECT r.id, r.started_ms, r.utc_offset, r.
      ORDER BY r.started_ms DESC, r.id DESC LIMIT 1";
 pub(crate) const RUN_RESULTS: &str =
     "SELECT x.seq, x.version_id, x.status, x.value, x.metric, x.vals,
-        x.message, x.limit_ja, x.duration_ms, x.attempts
+        x.message, x.limit_ja, x.duration_ms, x.attempts, x.message_ja
      FROM series s JOIN results x
           ON x.series_id = s.id AND x.started_ms = ?2 AND x.run_id = ?3
      WHERE s.runbook = ?1";
@@ -447,6 +447,7 @@ impl Store {
                 &run.runbook,
                 started,
                 run.results.iter().enumerate(),
+                schema::ResultColumns::Current,
             )?;
             if !run.interrupted {
                 schema::note_run(&tx, &run.runbook, id, started, status)?;
@@ -643,6 +644,7 @@ impl Store {
                     unit_label: v.unit_label.clone(),
                     metrics: v.metrics_of(metric, vals.as_deref()),
                     message: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    message_ja: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
                     limit_ja: r.get(7)?,
                     warn_limit: v.warn_limit,
                     fail_limit: v.fail_limit,
@@ -1225,6 +1227,7 @@ mod tests {
                 unit_label: String::new(),
                 metrics: vec![("used".into(), metric.unwrap_or(0.0), "%".into())],
                 message: String::new(),
+                message_ja: String::new(),
                 limit_ja: None,
                 warn_limit: Some(80.0),
                 fail_limit: Some(90.0),

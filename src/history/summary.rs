@@ -140,7 +140,12 @@ pub fn summarize(
     let mut seen = store.checks_seen(&period.start, &period.end)?;
     seen.retain(|c| in_scope(&c.runbook));
     let mut incidents = store.incidents(&period.start, &period.end)?;
-    incidents.retain(|i| in_scope(&i.runbook));
+    // An incident belongs to its system (or, with `report.from`, to a
+    // listed runbook).
+    incidents.retain(|i| {
+        in_scope(&i.runbook)
+            || (spec.from.is_none() && system.is_some() && i.system.as_deref() == system)
+    });
     let mut out = PeriodSummary {
         incidents,
         ..Default::default()

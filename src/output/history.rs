@@ -61,7 +61,7 @@ pub fn empty_note(listing: &Listing) -> Option<String> {
 /// A metric in the CLI's (English) units: `65%`, `350ms`, `48.2MB`, `45d`.
 fn fmt_metric(v: f64, unit: &str, label: &str) -> String {
     match unit {
-        "%" => format!("{}%", trim_float(v, 1)),
+        "%" => format!("{}%", crate::values::units::percent_text(v)),
         "ms" => format_millis(v),
         "s" => format_millis(v * 1000.0),
         "B" => format_bytes(v),

@@ -9,7 +9,7 @@ use super::{RenderOpts, table};
 use crate::engine::{Interrupt, RunResult};
 use crate::incident::{ActionResult, ActionState, IncidentRun, Progress};
 use crate::values::outcome::Status;
-use crate::values::reason::{Reason, say};
+use crate::values::reason::Reason;
 
 /// One progress event as the lines printed for it.
 pub fn progress(p: &Progress) -> String {
@@ -76,14 +76,17 @@ fn step_line(index: usize, total: usize, a: &ActionResult) -> String {
 
 /// Why a step failed, in words: its reasons, joined as a check's message.
 pub(super) fn because(reasons: &[Reason]) -> String {
-    let mut words: Vec<String> = Vec::new();
-    for r in reasons {
-        let w = say(r);
-        if !words.contains(&w) {
-            words.push(w);
-        }
+    crate::values::reason::message_ja(reasons)
+}
+
+/// A result's message in Japanese: its reasons in the Japanese words, else
+/// the message as recorded.
+pub(super) fn message_ja(o: &crate::values::Outcome) -> String {
+    if o.reasons.is_empty() {
+        o.message.clone()
+    } else {
+        because(&o.reasons)
     }
-    words.join("; ")
 }
 
 pub(super) fn signal_name(sig: Interrupt) -> &'static str {
@@ -98,7 +101,7 @@ pub(super) fn unmet(run: &RunResult) -> String {
     run.results
         .iter()
         .filter(|x| !matches!(x.outcome.status, Status::Pass | Status::Skip))
-        .map(|x| format!("{}: {}", x.check.id, x.outcome.message))
+        .map(|x| format!("{}: {}", x.check.id, message_ja(&x.outcome)))
         .collect::<Vec<_>>()
         .join("; ")
 }

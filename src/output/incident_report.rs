@@ -1,12 +1,44 @@
 //! 障害報告: the escalation template of seed 000, filled from the incident
 //! run — ready to paste into Slack or mail.
 
-use super::incident_progress::{because, signal_name, unmet};
+use super::incident_progress::{because, message_ja, signal_name, unmet};
 use crate::incident::{ActionState, IncidentRun};
 use crate::values::outcome::Status;
 
 fn hm(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
     t.format("%H:%M").to_string()
+}
+
+/// A time as the 障害報告 shows it next to `now`: `08:39` on the same
+/// day, `10/22 08:39` on another (SPEC §10.1: a deadline tomorrow is not
+/// a time of today). Both are already in the report's zone.
+fn when(
+    t: &chrono::DateTime<chrono::FixedOffset>,
+    now: &chrono::DateTime<chrono::FixedOffset>,
+) -> String {
+    let local = t.with_timezone(now.offset());
+    if local.date_naive() == now.date_naive() {
+        hm(&local)
+    } else {
+        local.format("%m/%d %H:%M").to_string()
+    }
+}
+
+/// Minutes as people say them: `45分`, `2時間14分`, `30時間`, `2日3時間`.
+pub(super) fn elapsed(min: i64) -> String {
+    if min < 60 {
+        format!("{min}分")
+    } else if min < 48 * 60 {
+        match min % 60 {
+            0 => format!("{}時間", min / 60),
+            m => format!("{}時間{m}分", min / 60),
+        }
+    } else {
+        match (min % 1440) / 60 {
+            0 => format!("{}日", min / 1440),
+            h => format!("{}日{h}時間", min / 1440),
+        }
+    }
 }
 
 pub fn render(inc: &IncidentRun) -> String {
@@ -77,7 +109,7 @@ pub fn render(inc: &IncidentRun) -> String {
                 "- {}: {} — {}\n",
                 r.check.label,
                 r.outcome.status.ja(),
-                r.outcome.message
+                message_ja(&r.outcome)
             ));
         }
         out.push('\n');
@@ -142,7 +174,7 @@ pub fn render(inc: &IncidentRun) -> String {
         "復旧済み".to_string()
     } else {
         match inc.deadlines.iter().find(|(l, _)| *l == "復旧目標") {
-            Some((_, due)) => format!("{}（目標）", hm(due)),
+            Some((_, due)) => format!("{}（目標）", when(due, &inc.now)),
             None => "未定（調査中）".to_string(),
         }
     };
@@ -188,19 +220,20 @@ pub(super) fn header(inc: &IncidentRun) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "発生: {} (発生から{}分)\n",
+        "発生: {} (発生から{})\n",
         inc.since.format("%Y-%m-%d %H:%M"),
-        minutes(inc.now - inc.since).max(0)
+        elapsed(minutes(inc.now - inc.since).max(0))
     ));
     let parts: Vec<String> = inc
         .deadlines
         .iter()
         .map(|(label, due)| {
             let left = minutes(*due - inc.now);
+            let at = when(due, &inc.now);
             if left >= 0 {
-                format!("{label} {} (残り{left}分)", due.format("%H:%M"))
+                format!("{label} {at} (残り{})", elapsed(left))
             } else {
-                format!("{label} {} ({}分超過)", due.format("%H:%M"), -left)
+                format!("{label} {at} ({}超過)", elapsed(-left))
             }
         })
         .collect();

@@ -170,10 +170,32 @@ fn shows_value(r: &ResultRecord, spec: Option<&ReportSpec>) -> bool {
 fn shown(r: &ResultRecord, spec: Option<&ReportSpec>) -> String {
     match r.metric {
         Some(v) if shows_value(r, spec) => {
-            ja_value(v, r.unit.as_deref().unwrap_or(""), &r.unit_label)
+            let unit = match r.unit.as_deref().unwrap_or("") {
+                "count" if counts_people(r) => "people",
+                u => u,
+            };
+            let text = ja_value(v, unit, &r.unit_label);
+            // `残り日数: 45日`, not `残り日数: 残り45日`.
+            if r.label.contains("残り") {
+                text.strip_prefix("残り").map(str::to_owned).unwrap_or(text)
+            } else {
+                text
+            }
         }
         _ => r.status.ja().to_owned(),
     }
+}
+
+/// Whether the headline metric counts people (名) rather than requests
+/// or events (件): unique clients and users.
+fn counts_people(r: &ResultRecord) -> bool {
+    let headline = r
+        .metrics
+        .iter()
+        .find(|(_, v, _)| Some(*v) == r.metric)
+        .map(|(n, _, _)| n.as_str())
+        .unwrap_or("");
+    matches!(headline, "unique_clients" | "users" | "unique_users")
 }
 
 /// 特記事項 for the run: one line per check that did not pass, observed
@@ -201,10 +223,15 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
                     ja_value(l, unit, &r.unit_label)
                 );
             }
-            let why = if r.message.is_empty() {
-                &r.value
+            // Japanese words for the reasons; a result recorded before
+            // they were kept shows its message; a result with no reason
+            // its value in the report's words.
+            let why = if !r.message_ja.is_empty() {
+                r.message_ja.clone()
+            } else if !r.message.is_empty() {
+                r.message.clone()
             } else {
-                &r.message
+                shown(r, None)
             };
             format!("- {tag} {}: {why}", r.label)
         })
@@ -259,8 +286,10 @@ fn thousands(s: &str) -> String {
     }
 }
 
+/// The one rounding of percentages (`values::units::percent_text`):
+/// the table and the report both say `3.5%`.
 fn pct(v: f64) -> String {
-    trim_float(v, if v.abs() < 10.0 { 2 } else { 1 })
+    crate::values::units::percent_text(v)
 }
 
 /// A metric in the report's words: `65%`, `120件`, `1.2秒`, `350ms`,
@@ -273,6 +302,7 @@ pub fn ja_value(v: f64, unit: &str, unit_label: &str) -> String {
         "s" => ja_millis(v * 1000.0),
         "days" if v < 0.0 => format!("期限切れ（{}日経過）", trim_float((-v).ceil(), 0)),
         "days" => format!("残り{}日", trim_float(v.floor(), 0)),
+        "people" => format!("{}名", thousands(&trim_float(v, 2))),
         "B" => format_bytes(v),
         _ if unit_label == "%" => format!("{}%", pct(v)),
         _ => format!("{}{unit_label}", thousands(&trim_float(v, 2))),
@@ -289,20 +319,18 @@ fn ja_millis(ms: f64) -> String {
     }
 }
 
-/// `15分`, `2時間14分` (SPEC §10.1: elapsed time over an hour), `6時間`,
-/// `3日`.
+/// `15分`, `2時間30分`, `3日`, `3日4時間` (SPEC §10.1: elapsed time over an
+/// hour reads in hours and minutes).
 fn ja_duration(ms: i64) -> String {
-    let min = ms as f64 / 60_000.0;
-    if min < 60.0 {
-        format!("{}分", trim_float(min.round(), 0))
-    } else if min < 48.0 * 60.0 {
-        let whole = min.round() as i64;
-        match whole % 60 {
-            0 => format!("{}時間", whole / 60),
-            m => format!("{}時間{m}分", whole / 60),
-        }
+    let min = (ms as f64 / 60_000.0).round() as i64;
+    if min < 48 * 60 {
+        super::incident_report::elapsed(min)
     } else {
-        format!("{}日", trim_float(min / 1440.0, 1))
+        match (min % 1440 + 30) / 60 {
+            0 => format!("{}日", min / 1440),
+            24 => format!("{}日", min / 1440 + 1),
+            h => format!("{}日{h}時間", min / 1440),
+        }
     }
 }
 
@@ -600,6 +628,13 @@ mod tests {
         assert_eq!(ja_value(65.0, "%", ""), "65%");
         assert_eq!(ja_value(0.4444, "%", ""), "0.44%");
         assert_eq!(ja_value(65.26, "%", ""), "65.3%");
+        // One rounding in every format: the table's 3.5% too.
+        assert_eq!(ja_value(3.47, "%", ""), "3.5%");
+        assert_eq!(
+            crate::values::units::Unit::Percent.format(3.47),
+            ja_value(3.47, "%", "")
+        );
+        assert_eq!(ja_value(14.0, "people", ""), "14名");
         assert_eq!(ja_value(120.0, "count", ""), "120件");
         assert_eq!(ja_value(3600.0, "count", ""), "3,600件");
         assert_eq!(ja_value(1200.0, "ms", ""), "1.2秒");
@@ -672,6 +707,8 @@ mod tests {
     fn durations() {
         assert_eq!(ja_duration(15 * 60_000), "15分");
         assert_eq!(ja_duration(150 * 60_000), "2時間30分");
+        assert_eq!(ja_duration(134 * 60_000), "2時間14分");
+        assert_eq!(ja_duration(30 * 60 * 60_000), "30時間");
         assert_eq!(ja_duration(134 * 60_000 + 20_000), "2時間14分");
         assert_eq!(ja_duration(360 * 60_000), "6時間");
         assert_eq!(ja_duration(3 * 86_400_000), "3日");

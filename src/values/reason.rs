@@ -290,20 +290,50 @@ pub fn install_words(words: Words) {
     let _ = WORDS.set(words);
 }
 
+static WORDS_JA: OnceLock<Words> = OnceLock::new();
+
+/// Installs the Japanese words for [`say_ja`]; the first call wins.
+pub fn install_words_ja(words: Words) {
+    let _ = WORDS_JA.set(words);
+}
+
 /// The reason in the installed words; without any installed (a library
 /// user, a unit test), the code and its parameters.
 pub fn say(r: &Reason) -> String {
     match WORDS.get() {
         Some(w) => w(r),
-        None => {
-            let params: Vec<String> = r
-                .params
-                .iter()
-                .map(|(n, p)| format!("{n}={}", p.json()))
-                .collect();
-            format!("{} {{{}}}", r.code.code, params.join(", "))
+        None => bare(r),
+    }
+}
+
+/// The reason in Japanese, for the Japanese documents (report, checklist,
+/// 障害報告, mail), whatever `--lang` the run's messages use.
+pub fn say_ja(r: &Reason) -> String {
+    match WORDS_JA.get() {
+        Some(w) => w(r),
+        None => bare(r),
+    }
+}
+
+/// Reasons in Japanese, each once, joined by 、 (the Japanese `message`).
+pub fn message_ja(reasons: &[Reason]) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for r in reasons {
+        let w = say_ja(r);
+        if !words.contains(&w) {
+            words.push(w);
         }
     }
+    words.join("、")
+}
+
+fn bare(r: &Reason) -> String {
+    let params: Vec<String> = r
+        .params
+        .iter()
+        .map(|(n, p)| format!("{n}={}", p.json()))
+        .collect();
+    format!("{} {{{}}}", r.code.code, params.join(", "))
 }
 
 /// Catalog entries every kind may use.

@@ -87,7 +87,7 @@ impl Unit {
     /// Prints a value of this unit the way a runbook would write it.
     pub fn format(self, v: f64) -> String {
         match self {
-            Unit::Percent => format!("{}%", trim_float(v, 1)),
+            Unit::Percent => format!("{}%", percent_text(v)),
             Unit::Millis => format_millis(v),
             Unit::Bytes => format_bytes(v),
             Unit::Count | Unit::Number => trim_float(v, 2),
@@ -102,6 +102,13 @@ fn parse_number(s: &str) -> Option<f64> {
     }
     let v: f64 = s.parse().ok()?;
     v.is_finite().then_some(v)
+}
+
+/// A percentage's number, rounded the one way every format uses (SPEC
+/// §10.1): one decimal (`3.5`, `66.5`), two under 1% so a small error
+/// rate still shows (`0.44`).
+pub fn percent_text(v: f64) -> String {
+    trim_float(v, if v.abs() < 1.0 { 2 } else { 1 })
 }
 
 /// Prints a float with at most `decimals` decimals and no trailing zeros.

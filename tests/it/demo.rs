@@ -110,8 +110,8 @@ fn demo_runs_end_to_end_and_tears_down() {
     for line in [
         "■ 障害レベル: P1（緊急）",
         "■ 現在の状況: 復旧済み（",
-        "- estimator: 異常 — estimator.service is failed (failed), expected active, result signal",
-        "- ヘルスチェック: 異常 — connection refused",
+        "- estimator: 異常 — estimator.service の状態は failed (failed)（期待値 active）、結果 signal",
+        "- ヘルスチェック: 異常 — 接続拒否",
         "- estimatorサービス再起動実施 → 成功",
         "- httpdサービス再起動実施 → 成功",
         "■ 報告者: 運用担当者A",
@@ -125,7 +125,7 @@ fn demo_runs_end_to_end_and_tears_down() {
     for line in [
         "- インシデント数: 1件 (P1: 1件)",
         "- 総見積り作成数: 48件",
-        "- ユニークユーザー数: 14件",
+        "- ユニークユーザー数: 14名",
         "- SSL証明書有効期限: 残り45日",
         "- バックアップ確認: 正常",
         "- データベース整合性: 正常",

@@ -228,7 +228,9 @@ fn a_failing_action_stops_the_rest_and_the_report_says_so() {
     );
     let rep = report(&r.stdout);
     assert!(
-        rep.contains("- estimatorサービス再起動実施 → 失敗（exit 1: Job for broken.service failed"),
+        rep.contains(
+            "- estimatorサービス再起動実施 → 失敗（終了コード 1: 「Job for broken.service failed"
+        ),
         "{rep}"
     );
     assert!(rep.contains("■ 次のアクション:\n- Apacheサービス再起動（systemctl restart httpd）\n- エスカレーション: 即座に上位者"), "{rep}");

@@ -22,6 +22,7 @@ mod hostile;
 mod http;
 mod incident;
 mod incident_life;
+mod lang;
 mod layers;
 mod logs;
 mod malformed;

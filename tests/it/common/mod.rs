@@ -68,6 +68,10 @@ impl Env {
             .env_remove("OPSRUN_RUNBOOKS")
             .env_remove("NO_COLOR")
             .env_remove("COLUMNS")
+            // English messages unless a test asks (`--lang`, LANG=ja_JP…).
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
             .env("OPSRUN_HISTORY", self.dir.path().join("history.db"))
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .timeout(Duration::from_secs(120));
@@ -87,6 +91,9 @@ impl Env {
             .env_remove("OPSRUN_RUNBOOKS")
             .env_remove("NO_COLOR")
             .env_remove("COLUMNS")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
             .env("OPSRUN_HISTORY", self.dir.path().join("history.db"))
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .stdin(std::process::Stdio::null())

@@ -150,7 +150,7 @@ fn checklist_reporter_defaults_to_user_and_items_default_to_sections() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text,
-        "【日次運用チェックリスト】\n\n日付: 2025-10-21\n担当者: tanaka\n\n☒ サービス稼働状況（httpd/estimator）\n☑ リソース使用状況（ディスク使用率）\n\n特記事項:\n- [異常] estimator: exit 1, expected exit 0\n"
+        "【日次運用チェックリスト】\n\n日付: 2025-10-21\n担当者: tanaka\n\n☒ サービス稼働状況（httpd/estimator）\n☑ リソース使用状況（ディスク使用率）\n\n特記事項:\n- [異常] estimator: 終了コード 1（期待値 0）\n"
     );
 }
 

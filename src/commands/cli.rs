@@ -278,12 +278,7 @@ pub struct IncidentClose {
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
     #[command(flatten)]
-    pub dir: DirArg,
-    #[command(flatten)]
-    pub path: HistoryPath,
-    /// Fix the clock (RFC 3339), for tests
-    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
-    pub now: Option<DateTime<FixedOffset>>,
+    pub at: HistoryAt,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -298,12 +293,7 @@ pub struct IncidentList {
     #[arg(long = "output", value_name = "F=PATH", value_parser = parse_output)]
     pub outputs: Vec<(Format, PathBuf)>,
     #[command(flatten)]
-    pub dir: DirArg,
-    #[command(flatten)]
-    pub path: HistoryPath,
-    /// Fix the clock (RFC 3339), for tests
-    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
-    pub now: Option<DateTime<FixedOffset>>,
+    pub at: HistoryAt,
 }
 
 /// `opsrun history`.
@@ -392,9 +382,11 @@ pub struct SilenceCmd {
     pub action: SilenceAction,
 }
 
-/// Where silences are kept, and the time zone (config.yaml of `-C`).
+/// Where a command that only reads or edits history finds it, the
+/// runbook directory (its config.yaml's time zone), and the test clock:
+/// `incident close|list`, `silence …`.
 #[derive(Debug, Args, Clone)]
-pub struct SilenceAt {
+pub struct HistoryAt {
     #[command(flatten)]
     pub dir: DirArg,
 
@@ -407,7 +399,7 @@ pub struct SilenceAt {
 }
 
 impl SilenceCmd {
-    pub fn at(&self) -> &SilenceAt {
+    pub fn at(&self) -> &HistoryAt {
         match &self.action {
             SilenceAction::Add { at, .. }
             | SilenceAction::List { at, .. }
@@ -436,7 +428,7 @@ pub enum SilenceAction {
         #[arg(long, value_name = "TEXT")]
         reason: String,
         #[command(flatten)]
-        at: SilenceAt,
+        at: HistoryAt,
     },
     /// The silences in force or to come (with --all, ended ones too)
     List {
@@ -447,14 +439,14 @@ pub enum SilenceAction {
         #[arg(short = 'f', long, value_enum, default_value_t = SilenceFormat::Table)]
         format: SilenceFormat,
         #[command(flatten)]
-        at: SilenceAt,
+        at: HistoryAt,
     },
     /// End a silence now
     Remove {
         /// Its id (`opsrun silence list` shows it)
         id: i64,
         #[command(flatten)]
-        at: SilenceAt,
+        at: HistoryAt,
     },
 }
 

@@ -53,16 +53,7 @@ pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
             }
         }
     };
-    let mut ctx = RenderCtx {
-        runbooks: &plan.runbooks,
-        runs: &[],
-        records: &[],
-        history: None,
-        incident: None,
-        listing: Some(&listing),
-        reporter: &plan.reporter,
-        tz: plan.tz,
-    };
+    let mut ctx = RenderCtx::of_listing(&plan.runbooks, &listing, &plan.reporter, plan.tz);
     // No runs is a note on stderr, not an empty table (JSON says `[]`);
     // `--output` files are written either way.
     let note = (plan.output.format != output::Format::Json)

@@ -299,14 +299,14 @@ fn incident_runbooks(dir: &DirArg) -> Result<Vec<Runbook>> {
 
 /// `opsrun incident close [ID] [--note TEXT]`.
 fn close(c: &IncidentClose) -> Result<i32> {
-    let runbooks = incident_runbooks(&c.dir)?;
+    let runbooks = incident_runbooks(&c.at.dir)?;
     let mut systems: Vec<Option<String>> = Vec::new();
     for rb in &runbooks {
         if !systems.contains(&rb.system) {
             systems.push(rb.system.clone());
         }
     }
-    let plan = Plan::for_incidents(&c.dir, &c.path, c.now, runbooks, None)?;
+    let plan = Plan::for_incidents(&c.at.dir, &c.at.path, c.at.now, runbooks, None)?;
     let path = &plan.history.path;
     let Some(mut store) = Store::open_existing(path).map_err(Error::History)? else {
         return Err(Error::Invalid(format!(
@@ -337,11 +337,11 @@ fn close(c: &IncidentClose) -> Result<i32> {
 
 /// `opsrun incident list [--since 30d]`.
 fn list(l: &IncidentList) -> Result<i32> {
-    let runbooks = incident_runbooks(&l.dir)?;
+    let runbooks = incident_runbooks(&l.at.dir)?;
     let plan = Plan::for_incidents(
-        &l.dir,
-        &l.path,
-        l.now,
+        &l.at.dir,
+        &l.at.path,
+        l.at.now,
         runbooks,
         Some((l.format, &l.outputs)),
     )?;
@@ -352,16 +352,7 @@ fn list(l: &IncidentList) -> Result<i32> {
     };
     let listing =
         Listing::Incidents(listing::incidents(&store, plan.now, l.since).map_err(Error::History)?);
-    let mut ctx = RenderCtx {
-        runbooks: &plan.runbooks,
-        runs: &[],
-        records: &[],
-        history: None,
-        incident: None,
-        listing: Some(&listing),
-        reporter: &plan.reporter,
-        tz: plan.tz,
-    };
+    let mut ctx = RenderCtx::of_listing(&plan.runbooks, &listing, &plan.reporter, plan.tz);
     let note = (plan.output.format != Format::Json)
         .then(|| output::history_empty_note(&listing))
         .flatten();

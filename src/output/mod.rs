@@ -96,6 +96,28 @@ pub struct RenderCtx<'a> {
     pub tz: Zone,
 }
 
+impl<'a> RenderCtx<'a> {
+    /// The context of a history listing (`opsrun history`, `incident
+    /// list`): no run, no session, only what the listing shows.
+    pub fn of_listing(
+        runbooks: &'a [Runbook],
+        listing: &'a Listing,
+        reporter: &'a str,
+        tz: Zone,
+    ) -> RenderCtx<'a> {
+        RenderCtx {
+            runbooks,
+            runs: &[],
+            records: &[],
+            history: None,
+            incident: None,
+            listing: Some(listing),
+            reporter,
+            tz,
+        }
+    }
+}
+
 /// Renders the context in `format`: the one path for stdout and
 /// `--output`. Formats that describe one run print one block per run; the
 /// machine formats combine all runs in one document. For an incident, the

@@ -365,14 +365,7 @@ pub struct ReportCmd {
     pub reporter: Option<String>,
 
     #[command(flatten)]
-    pub dir: DirArg,
-
-    #[command(flatten)]
-    pub path: HistoryPath,
-
-    /// Fix the clock (RFC 3339), for tests
-    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
-    pub now: Option<DateTime<FixedOffset>>,
+    pub at: HistoryAt,
 }
 
 /// `opsrun silence`.
@@ -384,7 +377,7 @@ pub struct SilenceCmd {
 
 /// Where a command that only reads or edits history finds it, the
 /// runbook directory (its config.yaml's time zone), and the test clock:
-/// `incident close|list`, `silence …`.
+/// `report`, `incident close|list`, `silence …`.
 #[derive(Debug, Args, Clone)]
 pub struct HistoryAt {
     #[command(flatten)]

@@ -53,15 +53,20 @@ pub(super) fn command(cmd: &HistoryCmd) -> Result<i32> {
             }
         }
     };
-    let mut ctx = RenderCtx::of_listing(&plan.runbooks, &listing, &plan.reporter, plan.tz);
-    // No runs is a note on stderr, not an empty table (JSON says `[]`);
-    // `--output` files are written either way.
+    Ok(emit_listing(&plan, &listing))
+}
+
+/// Prints a history listing (`history`, `incident list`) and writes its
+/// `--output` files. Nothing to list is a note on stderr, not an empty
+/// table (JSON says `[]`); `--output` files are written either way.
+pub(super) fn emit_listing(plan: &Plan, listing: &Listing) -> i32 {
+    let mut ctx = RenderCtx::of_listing(&plan.runbooks, listing, &plan.reporter, plan.tz);
     let note = (plan.output.format != output::Format::Json)
-        .then(|| output::history_empty_note(&listing))
+        .then(|| output::history_empty_note(listing))
         .flatten();
-    emit(&plan, &mut ctx, note.is_none(), "");
+    emit(plan, &mut ctx, note.is_none(), "");
     if let Some(n) = note {
         crate::stdio::say_err!("{n}");
     }
-    Ok(exit::OK)
+    exit::OK
 }

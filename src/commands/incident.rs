@@ -352,15 +352,7 @@ fn list(l: &IncidentList) -> Result<i32> {
     };
     let listing =
         Listing::Incidents(listing::incidents(&store, plan.now, l.since).map_err(Error::History)?);
-    let mut ctx = RenderCtx::of_listing(&plan.runbooks, &listing, &plan.reporter, plan.tz);
-    let note = (plan.output.format != Format::Json)
-        .then(|| output::history_empty_note(&listing))
-        .flatten();
-    emit(&plan, &mut ctx, note.is_none(), "");
-    if let Some(n) = note {
-        crate::stdio::say_err!("{n}");
-    }
-    Ok(exit::OK)
+    Ok(super::history::emit_listing(&plan, &listing))
 }
 
 /// `--since`: RFC 3339, `HH:MM` in the invocation's time zone `tz` (today,

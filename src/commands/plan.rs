@@ -113,7 +113,7 @@ impl Plan {
     /// it the defaults apply and history alone speaks. Nothing runs and
     /// nothing is recorded.
     pub fn for_report(name: &str, cmd: &ReportCmd) -> Result<Plan, Error> {
-        let dir = runbook_dir(&cmd.dir);
+        let dir = runbook_dir(&cmd.at.dir);
         let runbooks = match ["yaml", "yml"]
             .iter()
             .map(|e| dir.join(format!("{name}.{e}")))
@@ -129,9 +129,9 @@ impl Plan {
         Plan::shared(
             runbooks,
             &dir,
-            cmd.now,
+            cmd.at.now,
             cmd.reporter.as_deref(),
-            history_settings(&cmd.path, None),
+            history_settings(&cmd.at.path, None),
             OutputPlan::stdout(format),
         )
     }

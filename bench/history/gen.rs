@@ -107,11 +107,13 @@ fn result(c: &Check, i: i64, total: i64) -> ResultRecord {
         unit_label: String::new(),
         metrics: Vec::new(),
         message: String::new(),
+        message_ja: String::new(),
         limit_ja: None,
         warn_limit: None,
         fail_limit: None,
         duration_ms: 1 + (noise(i, 1) * 5.0) as u64,
         attempts: 1,
+        observed: None,
     };
     let n = noise(i, c.id.len() as u64);
     match c.kind {

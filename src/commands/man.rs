@@ -469,7 +469,7 @@ fn examples(r: &mut Roff, name: &str) {
             ),
             (
                 "curl -s http://127.0.0.1:9810/report",
-                "The latest 日次運用レポート.",
+                "The latest 日次運用レポート (?format=html: as the page of -f html).",
             ),
         ],
         "man" => &[

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::RenderCtx;
 use crate::engine::RunResult;
+use crate::history::period::Period;
+use crate::values::PeriodKind;
 use crate::values::outcome::Status;
 
 /// One served runbook as the server holds it: its latest finished run
@@ -145,6 +148,40 @@ pub fn latest_json(served: &[Served]) -> Option<String> {
             runs.iter().map(|r| super::json::value(r)).collect(),
         ))),
     }
+}
+
+/// The latest report of one run as HTML (`/report?format=html`), kept
+/// as a fragment so several served runbooks make one page
+/// ([`report_page`]), as `-f html` puts several runs in one page. `ctx`
+/// holds the one run, its runbook and its history session (weekly and
+/// monthly reports read the period from it), as for `-f html`.
+pub fn report_fragment(ctx: &mut RenderCtx) -> Option<super::html::Fragment> {
+    let run = ctx.records.first()?;
+    let rb = ctx.runbooks.first();
+    let kind = rb.map(super::ja::kind_of).unwrap_or(PeriodKind::Daily);
+    let period = Period::current(kind, run.started_at, ctx.tz);
+    let history = match (rb, ctx.history.as_deref_mut()) {
+        (Some(rb), Some(h)) if kind != PeriodKind::Daily => {
+            h.period_summary(&rb.report, &period, &rb.name, rb.system.as_deref())
+        }
+        _ => (None, None),
+    };
+    Some(super::html::report_fragment(
+        Some(run),
+        &super::report::ReportCtx {
+            period: &period,
+            heading: &super::ja::heading(rb, kind),
+            spec: rb.map(|r| &r.report),
+            summary: history.0.as_ref(),
+            history_error: history.1.as_deref(),
+        },
+    ))
+}
+
+/// The page of the latest reports' fragments (one document, or several
+/// in one page).
+pub fn report_page(fragments: &[super::html::Fragment]) -> String {
+    super::html::pages(fragments)
 }
 
 /// The body of a 503 from `/api/v1/runs/latest` or `/report` before the

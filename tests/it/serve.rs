@@ -259,6 +259,21 @@ fn pages_serve_the_latest_run_metrics_json_and_report() {
     assert!(report.starts_with("【日次運用レポート】"), "{report}");
     assert!(report.contains("flag file"), "{report}");
     assert_eq!(server.get("/report?format=text").1, report);
+    // The same report as the self-contained page of `-f html`.
+    let (code, page) = server.get("/report?format=html");
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.to_ascii_lowercase().starts_with("<!doctype html"),
+        "{page}"
+    );
+    assert!(
+        page.contains("日次運用レポート") && page.contains("flag file"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script") && !page.contains("http://"),
+        "{page}"
+    );
     let (code, body) = server.get("/report?format=pdf");
     assert_eq!(code, 400);
     assert!(body.contains("unknown report format `pdf`"), "{body}");

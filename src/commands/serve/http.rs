@@ -164,7 +164,8 @@ fn respond(req: &Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     }
 }
 
-/// `/report`: the latest report as text (`?format=text`, the default).
+/// `/report`: the latest report as text (`?format=text`, the default)
+/// or as the self-contained HTML page of `-f html` (`?format=html`).
 fn report(req: &Request<Incoming>, snap: &[Option<super::Latest>]) -> Response<Full<Bytes>> {
     let format = req
         .uri()
@@ -173,14 +174,18 @@ fn report(req: &Request<Incoming>, snap: &[Option<super::Latest>]) -> Response<F
         .split('&')
         .find_map(|kv| kv.strip_prefix("format="))
         .unwrap_or("text");
-    if format != "text" {
-        return text(
-            StatusCode::BAD_REQUEST,
-            words::bad_report_format(format, &["text"]),
-        );
-    }
-    match State::report(snap) {
-        Some(body) => text(StatusCode::OK, body),
+    let (body, kind) = match format {
+        "text" => (State::report(snap), "text/plain; charset=utf-8"),
+        "html" => (State::report_html(snap), "text/html; charset=utf-8"),
+        _ => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                words::bad_report_format(format, &["text", "html"]),
+            );
+        }
+    };
+    match body {
+        Some(body) => with_type(StatusCode::OK, body, kind),
         None => text(StatusCode::SERVICE_UNAVAILABLE, words::no_run_yet(false)),
     }
 }

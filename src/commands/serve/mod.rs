@@ -151,6 +151,8 @@ pub(crate) struct Latest {
     run: Arc<RunResult>,
     /// `-f report` of the run: the 日次運用レポート of `daily`.
     report: Arc<str>,
+    /// The same report as HTML (`-f html`), a fragment of the page.
+    html: Option<Arc<crate::output::html::Fragment>>,
     /// When the runbook last succeeded (Unix seconds), for the metric
     /// that a failing run must not reset.
     last_success: Option<f64>,
@@ -202,7 +204,24 @@ impl State {
         (!parts.is_empty()).then(|| parts.join("\n"))
     }
 
-    fn finish(&self, i: usize, run: RunResult, report: String) {
+    /// The latest reports as one HTML page, as `-f html` puts several
+    /// runs in one page.
+    pub(crate) fn report_html(snap: &[Option<Latest>]) -> Option<String> {
+        let parts: Vec<crate::output::html::Fragment> = snap
+            .iter()
+            .flatten()
+            .filter_map(|l| l.html.as_deref().cloned())
+            .collect();
+        (!parts.is_empty()).then(|| words::report_page(&parts))
+    }
+
+    fn finish(
+        &self,
+        i: usize,
+        run: RunResult,
+        report: String,
+        html: Option<crate::output::html::Fragment>,
+    ) {
         let slot = &self.slots[i];
         let mut latest = slot.latest.lock().unwrap_or_else(|e| e.into_inner());
         let last_success = if crate::output::prometheus::succeeded(&run) {
@@ -213,6 +232,7 @@ impl State {
         *latest = Some(Latest {
             run: Arc::new(run),
             report: report.into(),
+            html: html.map(Arc::new),
             last_success,
         });
         slot.runs.fetch_add(1, Ordering::Relaxed);
@@ -389,8 +409,9 @@ fn finish(i: usize, runner: &mut Runner, result: RunResult, state: &State) {
         return;
     }
     let report = crate::output::render(Format::Report, &mut ctx, &RenderOpts::default());
+    let html = words::report_fragment(&mut ctx);
     // Served at once; the notifications (up to `notify.timeout`) after.
-    state.finish(i, result.clone(), report);
+    state.finish(i, result.clone(), report, html);
     let status = result.status();
     let changed = runner.previous != Some(status);
     if changed || runner.first {

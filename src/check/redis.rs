@@ -1,16 +1,55 @@
 //! `redis`: PING a Redis server and read `INFO` — memory against
-//! `maxmemory`, connected clients, role, optionally the key count — over a
-//! small RESP2 client (AUTH, SELECT, PING, INFO, DBSIZE), so no shell and
-//! no `redis-cli` are needed. Replaces seed 004's `docker compose ps redis`
-//! with a check of the server itself.
+//! `maxmemory`, connected clients, role, optionally the key count — so no
+//! shell and no `redis-cli` are needed. Replaces seed 004's
+//! `docker compose ps redis` with a check of the server itself.
+//!
+//! The protocol is the maintained `redis` crate's (1.8, `tokio-comp` only):
+//! its RESP framing, reply parser and error codes, through
+//! `aio::MultiplexedConnection::new_with_config` over a stream opsrun opens
+//! itself. What was found in the crate, and why it is used this way:
+//!
+//! - The crate's own connect (`Client::get_multiplexed_async_connection`)
+//!   runs TCP connect, TLS, `AUTH` and `SELECT` as one call, and its setup
+//!   folds every `AUTH` error into "Password authentication failed": the
+//!   server's code (`WRONGPASS`) and "AUTH called without any password
+//!   configured" are lost, and so is the step a failure happened in. So the
+//!   connection info carries no password and no database (the setup then
+//!   sends nothing; `set_skip_set_lib_name` drops its `CLIENT SETINFO`), and
+//!   this file sends `AUTH` and `SELECT` itself: every step keeps its name
+//!   (`connecting`, `negotiating TLS`, `authenticating`, `selecting the
+//!   database`, `waiting for PONG`, `reading INFO`, `counting keys`).
+//! - TLS (`rediss://`) is tokio-rustls with aws-lc-rs, as for the `tls`,
+//!   `http` and `postgres` kinds, and the same roots (`tls::roots`: `ca_file`
+//!   alone when given, else the system bundle, else webpki-roots), with the
+//!   host name verified. The crate's `tokio-rustls-comp` would add
+//!   rustls-native-certs, fail the connection on any unreadable system
+//!   certificate, and return handshake errors inside a `RedisError` whose I/O
+//!   cause cannot be reached (`as_io_error` is private), so an untrusted CA
+//!   and a wrong name could not be told apart.
+//! - The default `AsyncConnectionConfig` has a response timeout (500 ms)
+//!   of its own; it is turned off: the check's deadline bounds every step.
+//! - The crate has no limit on a reply's size (a bulk string of any length
+//!   is buffered). The stream handed to it is [`Budgeted`]: at most
+//!   [`MAX_REPLY`] bytes are read from the server over the whole
+//!   conversation (INFO is a few kB), then the read fails, as the
+//!   hand-written client's per-reply cap did.
+//! - The connection's driver future must be polled: it is spawned and
+//!   aborted when the check ends ([`Driver`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, RedisConnectionInfo, RedisError, Value};
+use rustls::pki_types::ServerName;
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufStream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use super::{CheckFuture, Ctx, Failure, Kind, Measurement, Metric, sections};
@@ -24,11 +63,19 @@ use crate::values::units::{Unit, format_bytes, format_millis, one_line, trim_flo
 pub(crate) static CODES: &[&Code] = &[
     &URL,
     &PASSWORD,
+    &CA_FILE,
     &REFUSED,
     &NO_SOCKET,
     &CLOSED,
+    &CLOSED_FIRST,
     &IO,
     &TIMEOUT,
+    &TIMEOUT_TLS,
+    &TLS,
+    &TLS_PLAIN,
+    &TLS_NAME,
+    &TLS_UNTRUSTED,
+    &TLS_UNTRUSTED_SYSTEM,
     &AUTH,
     &NOAUTH,
     &LOADING,
@@ -70,6 +117,7 @@ static D_REPLICA: Code = Code::detail("redis.detail.replica", "replica of {maste
 
 static URL: Code = Code::new("redis.url", "{error}");
 static PASSWORD: Code = Code::new("redis.password", "{error}");
+static CA_FILE: Code = Code::new("redis.ca_file", "{error}");
 static REFUSED: Code = Code::new("redis.refused", "{address}: connection refused");
 static NO_SOCKET: Code = Code::new(
     "redis.no_socket",
@@ -79,11 +127,43 @@ static CLOSED: Code = Code::new(
     "redis.closed",
     "{address}: the server closed the connection while {step}",
 );
+static CLOSED_FIRST: Code = Code::variant(
+    "redis.closed.first",
+    "redis.closed",
+    "{address}: the server closed the connection while {step} \
+     (a TLS port? then use rediss://)",
+);
 static IO: Code = Code::new("redis.io", "{address}: {step}: {error}");
 static TIMEOUT: Code = Code::variant(
     "redis.timeout",
     "timeout",
     "{address}: timed out after {after} while {step}",
+);
+static TIMEOUT_TLS: Code = Code::variant(
+    "redis.timeout.tls",
+    "timeout",
+    "{address}: timed out after {after} while negotiating TLS \
+     (no TLS answer: is this a plain, non-TLS port?)",
+);
+static TLS: Code = Code::new("redis.tls", "{address}: TLS handshake failed: {error}");
+static TLS_PLAIN: Code = Code::variant(
+    "redis.tls.plain",
+    "redis.tls",
+    "{address}: the server did not answer in TLS (is this a plain, non-TLS port?)",
+);
+static TLS_NAME: Code = Code::new(
+    "redis.tls.name",
+    "{address}: the server's certificate is not valid for {name}[ (it names {names})]",
+);
+static TLS_UNTRUSTED: Code = Code::new(
+    "redis.tls.untrusted",
+    "{address}: the server's certificate is not signed by the CA in ca_file {path}",
+);
+static TLS_UNTRUSTED_SYSTEM: Code = Code::variant(
+    "redis.tls.untrusted.system",
+    "redis.tls.untrusted",
+    "{address}: the server's certificate is not signed by a CA the system trusts \
+     (set ca_file for a private CA)",
 );
 static AUTH: Code = Code::new(
     "redis.auth",
@@ -114,19 +194,26 @@ static REPLICA_LINK: Code = Code::new(
 );
 static ROLE: Code = Code::new("redis.role", "role {role}, expected {want}");
 
-/// Longest reply line or bulk string accepted (INFO is a few kB).
+/// The step of the TLS handshake.
+const STEP_TLS: &str = "negotiating TLS";
+
+/// Most bytes read from the server in one check (INFO is a few kB).
 const MAX_REPLY: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Redis {
-    /// `redis://[user[:password]@]host[:port][/db]` or `unix:///path/redis.sock[?db=N]`.
+    /// `redis://[user[:password]@]host[:port][/db]`, `rediss://…` (TLS) or
+    /// `unix:///path/redis.sock[?db=N]`.
     #[serde(default = "default_url")]
     url: String,
     /// ACL user (Redis 6+); default: the URL's, else none (`default`).
     username: Option<String>,
     password_env: Option<String>,
     password_file: Option<String>,
+    /// PEM CA certificate(s) for `rediss://` (relative to the runbook's
+    /// directory); without it the system's roots.
+    ca_file: Option<String>,
     #[serde(
         default,
         deserialize_with = "crate::values::threshold::switch::hi::millis"
@@ -180,7 +267,10 @@ impl fmt::Display for Role {
 struct Target {
     /// `host:port` or a socket path.
     address: String,
+    /// The host name (or IP address) the TLS certificate must be valid for.
+    host: String,
     unix: bool,
+    tls: bool,
     user: Option<String>,
     password: Option<String>,
     db: u32,
@@ -188,9 +278,6 @@ struct Target {
 
 fn parse_url(url: &str) -> Result<Target, String> {
     let bad = |why: &str| format!("invalid redis url: {why}");
-    if url.starts_with("rediss://") {
-        return Err("TLS (rediss://) is not supported by the redis check".into());
-    }
     if let Some(rest) = url.strip_prefix("unix://") {
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         if !path.starts_with('/') {
@@ -205,15 +292,23 @@ fn parse_url(url: &str) -> Result<Target, String> {
         }
         return Ok(Target {
             address: path.to_owned(),
+            host: String::new(),
             unix: true,
+            tls: false,
             user: None,
             password: None,
             db,
         });
     }
-    let rest = url
-        .strip_prefix("redis://")
-        .ok_or_else(|| bad("expected redis://host:port or unix:///path"))?;
+    let (rest, tls) = match (url.strip_prefix("redis://"), url.strip_prefix("rediss://")) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => {
+            return Err(bad(
+                "expected redis://host:port, rediss://host:port or unix:///path",
+            ));
+        }
+    };
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let (userinfo, hostport) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
@@ -233,19 +328,25 @@ fn parse_url(url: &str) -> Result<Target, String> {
         return Err(bad("no host"));
     }
     // `[::1]:6379`, `host:6379`, `host`.
-    let address = if hostport.starts_with('[') {
+    let (address, host) = if let Some(v6) = hostport.strip_prefix('[') {
+        let host = v6.split(']').next().unwrap_or("").to_owned();
         if hostport.contains("]:") {
-            hostport.to_owned()
+            (hostport.to_owned(), host)
         } else {
-            format!("{hostport}:6379")
+            (format!("{hostport}:6379"), host)
         }
     } else if let Some((h, p)) = hostport.rsplit_once(':') {
         p.parse::<u16>()
             .map_err(|_| bad(&format!("port `{p}` is not a number")))?;
-        format!("{h}:{p}")
+        (format!("{h}:{p}"), h.to_owned())
     } else {
-        format!("{hostport}:6379")
+        (format!("{hostport}:6379"), hostport.to_owned())
     };
+    if tls && ServerName::try_from(host.as_str()).is_err() {
+        return Err(bad(&format!(
+            "`{host}` is not a host name or IP address a certificate can name"
+        )));
+    }
     let path = path.split('?').next().unwrap_or("");
     let db = if path.is_empty() {
         0
@@ -255,7 +356,9 @@ fn parse_url(url: &str) -> Result<Target, String> {
     };
     Ok(Target {
         address,
+        host,
         unix: false,
+        tls,
         user,
         password,
         db,
@@ -276,97 +379,148 @@ impl Kind for Redis {
     }
 
     fn validate(&self) -> Result<(), String> {
-        parse_url(&self.url)?;
+        let target = parse_url(&self.url)?;
         if self.password_env.is_some() && self.password_file.is_some() {
             return Err("set only one of `password_env` or `password_file`".into());
+        }
+        if self.ca_file.is_some() && !target.tls {
+            return Err("`ca_file` is for TLS: use a rediss:// url, or drop `ca_file`".into());
         }
         Ok(())
     }
 }
 
-/// A byte stream to the server, TCP or Unix socket.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// One RESP2 reply (arrays are not needed by the commands sent).
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
+/// The byte stream given to the crate, with a budget: after [`MAX_REPLY`]
+/// bytes read from the server, reads fail (the crate buffers a reply of any
+/// size). It also notes an end of stream, so a failure the crate reports
+/// as a broken pipe can be said as "the server closed the connection".
+struct Budgeted<S> {
+    inner: S,
+    left: usize,
+    seen: Arc<Seen>,
 }
 
+#[derive(Default)]
+struct Seen {
+    eof: AtomicBool,
+    over: AtomicBool,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Budgeted<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        if this.left == 0 {
+            this.seen.over.store(true, Ordering::Relaxed);
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the server's replies exceed 4 MiB",
+            )));
+        }
+        let n = if buf.remaining() <= this.left {
+            let before = buf.filled().len();
+            match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) => buf.filled().len() - before,
+                other => return other,
+            }
+        } else {
+            // Read no more than the budget: through a buffer of its size.
+            let mut tmp = vec![0; this.left];
+            let mut small = ReadBuf::new(&mut tmp);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut small) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            buf.put_slice(small.filled());
+            small.filled().len()
+        };
+        if n == 0 {
+            this.seen.eof.store(true, Ordering::Relaxed);
+        }
+        this.left -= n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Budgeted<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The connection's driver task (it moves replies from the socket to the
+/// callers), ended with the check whichever way the check ends.
+struct Driver(tokio::task::JoinHandle<()>);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One open conversation.
 struct Conn {
-    stream: BufStream<Box<dyn Io>>,
+    con: MultiplexedConnection,
+    seen: Arc<Seen>,
+    /// Commands sent so far.
+    calls: u32,
+    _driver: Driver,
 }
 
 impl Conn {
-    async fn call(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
-        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            buf.extend_from_slice(a);
-            buf.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&buf).await?;
-        self.stream.flush().await?;
-        self.read_reply().await
+    /// Hands `stream` to the crate. The connection info has no password and
+    /// no database, and no `CLIENT SETINFO`: the setup sends nothing.
+    async fn new<S>(stream: S) -> Result<Conn, RedisError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let seen = Arc::new(Seen::default());
+        let stream = Budgeted {
+            inner: stream,
+            left: MAX_REPLY,
+            seen: seen.clone(),
+        };
+        let info = RedisConnectionInfo::default().set_skip_set_lib_name();
+        let config = AsyncConnectionConfig::new().set_response_timeout(None);
+        let (con, driver) = MultiplexedConnection::new_with_config(&info, stream, config).await?;
+        Ok(Conn {
+            con,
+            seen,
+            calls: 0,
+            _driver: Driver(tokio::spawn(driver)),
+        })
     }
 
-    async fn read_line(&mut self) -> io::Result<String> {
-        let mut line = Vec::new();
-        let n = (&mut self.stream)
-            .take(MAX_REPLY as u64)
-            .read_until(b'\n', &mut line)
-            .await?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection",
-            ));
-        }
-        if !line.ends_with(b"\r\n") {
-            return Err(protocol("reply line too long or cut short"));
-        }
-        line.truncate(line.len() - 2);
-        Ok(String::from_utf8_lossy(&line).into_owned())
-    }
-
-    async fn read_reply(&mut self) -> io::Result<Reply> {
-        let line = self.read_line().await?;
-        let (kind, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
-        match kind {
-            "+" => Ok(Reply::Status(rest.to_owned())),
-            "-" => Ok(Reply::Error(rest.to_owned())),
-            ":" => rest
-                .parse()
-                .map(Reply::Int)
-                .map_err(|_| protocol("bad integer reply")),
-            "$" => {
-                let len: i64 = rest.parse().map_err(|_| protocol("bad bulk length"))?;
-                if len < 0 {
-                    return Ok(Reply::Bulk(None));
-                }
-                let len = len as usize;
-                if len > MAX_REPLY {
-                    return Err(protocol("bulk reply too large"));
-                }
-                let mut data = vec![0; len + 2];
-                self.stream.read_exact(&mut data).await?;
-                data.truncate(len);
-                Ok(Reply::Bulk(Some(data)))
-            }
-            _ => Err(protocol(&format!(
-                "unexpected reply `{}` (is this a Redis server?)",
-                one_line(&line, 40)
-            ))),
-        }
+    async fn call(&mut self, cmd: &redis::Cmd) -> Result<Value, RedisError> {
+        self.calls += 1;
+        cmd.query_async(&mut self.con).await
     }
 }
 
-fn protocol(why: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, why.to_owned())
+/// How a step of the conversation went wrong.
+enum Trouble {
+    /// The server answered with an error (`code`, then the rest).
+    Server(String),
+    /// Anything else, already a reason.
+    Failed(Failure),
 }
 
 impl Redis {
@@ -389,16 +543,37 @@ impl Redis {
             ),
         };
         let user = self.username.clone().or_else(|| target.user.clone());
+        let mut found = Found::default();
+        let tls = if target.tls {
+            let (roots, note) = super::tls::roots(ctx, self.ca_file.as_deref())
+                .map_err(|e| Failure::unknown(Reason::new(&CA_FILE).with("error", e)))?;
+            found.detail.push(note.into());
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Failure::unknown(Reason::new(&CA_FILE).with("error", e.to_string())))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        } else {
+            None
+        };
 
         let mut step = "connecting";
-        let mut found = Found::default();
-        let run = self.talk(ctx, &target, user, password, &mut found, &mut step);
+        let run = self.talk(ctx, &target, tls, user, password, &mut found, &mut step);
         let failure = match ctx.deadline.within(run).await {
             Err(o) => Some(
                 Failure::fail(
-                    o.reason(&TIMEOUT)
-                        .with("address", &target.address)
-                        .with("step", step),
+                    // A plain Redis port given a ClientHello waits for a
+                    // newline that may never come: say what it likely is.
+                    o.reason(if step == STEP_TLS {
+                        &TIMEOUT_TLS
+                    } else {
+                        &TIMEOUT
+                    })
+                    .with("address", &target.address)
+                    .with("step", step),
                 )
                 .shown("timeout"),
             ),
@@ -412,16 +587,13 @@ impl Redis {
         Ok(self.measure(&target, found))
     }
 
-    /// Talks to the server; fills `found` as it goes.
-    async fn talk(
+    /// Opens the stream: TCP or Unix socket, then TLS for `rediss://`.
+    async fn open(
         &self,
-        ctx: &Ctx,
         target: &Target,
-        user: Option<String>,
-        password: Option<String>,
-        found: &mut Found,
+        tls: Option<tokio_rustls::TlsConnector>,
         step: &mut &'static str,
-    ) -> Result<(), Failure> {
+    ) -> Result<Conn, Failure> {
         let addr = &target.address;
         let at = |code| Reason::new(code).with("address", addr);
         let io_fail = |step: &'static str, e: io::Error| {
@@ -434,95 +606,187 @@ impl Redis {
                     .with("error", crate::values::io_reason(&e)),
             })
         };
-        let stream: Box<dyn Io> = if target.unix {
-            Box::new(
-                tokio::net::UnixStream::connect(addr)
-                    .await
-                    .map_err(|e| io_fail(step, e))?,
-            )
-        } else {
-            Box::new(
-                tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| io_fail(step, e))?,
+        let opened = |e: RedisError| {
+            Failure::fail(
+                at(&IO)
+                    .with("step", "connecting")
+                    .with("error", one_line(&e.to_string(), 200)),
             )
         };
-        let mut conn = Conn {
-            stream: BufStream::new(stream),
+        if target.unix {
+            let s = tokio::net::UnixStream::connect(addr)
+                .await
+                .map_err(|e| io_fail(step, e))?;
+            return Conn::new(s).await.map_err(opened);
+        }
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| io_fail(step, e))?;
+        let Some(tls) = tls else {
+            return Conn::new(tcp).await.map_err(opened);
+        };
+        *step = STEP_TLS;
+        let name = ServerName::try_from(target.host.clone())
+            .map_err(|e| Failure::unknown(Reason::new(&URL).with("error", e.to_string())))?;
+        let s = tls.connect(name, tcp).await.map_err(|e| {
+            match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(r) => Failure::fail(self.tls_reason(target, r)),
+                None => io_fail(step, e),
+            }
+        })?;
+        Conn::new(s).await.map_err(opened)
+    }
+
+    /// A refused TLS handshake, said for what the user can fix.
+    fn tls_reason(&self, target: &Target, e: &rustls::Error) -> Reason {
+        use rustls::CertificateError as C;
+        let at = |code| Reason::new(code).with("address", &target.address);
+        match e {
+            rustls::Error::InvalidCertificate(C::NotValidForName) => {
+                at(&TLS_NAME).with("name", &target.host)
+            }
+            rustls::Error::InvalidCertificate(C::NotValidForNameContext { presented, .. }) => {
+                at(&TLS_NAME)
+                    .with("name", &target.host)
+                    .with_opt("names", (!presented.is_empty()).then(|| names(presented)))
+            }
+            rustls::Error::InvalidCertificate(C::UnknownIssuer) => match &self.ca_file {
+                Some(ca) => at(&TLS_UNTRUSTED).with("path", ca),
+                None => at(&TLS_UNTRUSTED_SYSTEM),
+            },
+            rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+                at(&TLS_PLAIN)
+            }
+            other => at(&TLS).with("error", one_line(&other.to_string(), 200)),
+        }
+    }
+
+    /// Talks to the server; fills `found` as it goes.
+    #[allow(clippy::too_many_arguments)]
+    async fn talk(
+        &self,
+        ctx: &Ctx,
+        target: &Target,
+        tls: Option<tokio_rustls::TlsConnector>,
+        user: Option<String>,
+        password: Option<String>,
+        found: &mut Found,
+        step: &mut &'static str,
+    ) -> Result<(), Failure> {
+        let addr = &target.address;
+        let mut conn = self.open(target, tls, step).await?;
+        let had_password = password.is_some();
+        // A failed call, as a reason naming its step.
+        let fail = |conn: &Conn, step: &'static str, e: RedisError| -> Trouble {
+            let at = |code| Reason::new(code).with("address", addr);
+            if let Some(code) = e.code() {
+                return Trouble::Server(match e.detail() {
+                    Some(d) => format!("{code} {d}"),
+                    None => code.to_owned(),
+                });
+            }
+            Trouble::Failed(Failure::fail(if conn.seen.over.load(Ordering::Relaxed) {
+                at(&IO).with("step", step).with(
+                    "error",
+                    format!(
+                        "the server's replies exceed {}",
+                        format_bytes(MAX_REPLY as f64)
+                    ),
+                )
+            } else if conn.seen.eof.load(Ordering::Relaxed) || e.is_connection_dropped() {
+                // A TLS-only port resets a plain client at its first command.
+                let first = conn.calls == 1 && !target.tls;
+                at(if first { &CLOSED_FIRST } else { &CLOSED }).with("step", step)
+            } else if e.kind() == redis::ErrorKind::Parse {
+                at(&IO)
+                    .with("step", step)
+                    .with("error", "not a Redis reply (is this a Redis server?)")
+            } else {
+                let text = e.to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text);
+                at(&IO)
+                    .with("step", step)
+                    .with("error", one_line(text, 200))
+            }))
+        };
+        let server = |step: &'static str, t: Trouble| match t {
+            Trouble::Server(e) => server_error(addr, step, &e, had_password),
+            Trouble::Failed(f) => f,
         };
 
         if let Some(pw) = &password {
             *step = "authenticating";
-            let mut args: Vec<&[u8]> = vec![b"AUTH"];
+            let mut auth = redis::cmd("AUTH");
             if let Some(u) = &user {
-                args.push(u.as_bytes());
+                auth.arg(u);
             }
-            args.push(pw.as_bytes());
-            match conn.call(&args).await.map_err(|e| io_fail(step, e))? {
-                Reply::Status(_) => {}
+            auth.arg(pw);
+            match conn.call(&auth).await.map_err(|e| fail(&conn, step, e)) {
+                Ok(_) => {}
                 // The server has no password: say so, and carry on.
-                Reply::Error(e) if e.contains("without any password configured") => {
+                Err(Trouble::Server(e)) if e.contains("without any password configured") => {
                     found.detail.push(Reason::new(&D_NO_PASSWORD_NEEDED).into());
                 }
-                Reply::Error(e) => {
+                Err(Trouble::Server(e)) => {
                     let code = e.split_whitespace().next().unwrap_or("");
                     return Err(Failure::fail(
-                        at(&AUTH)
+                        Reason::new(&AUTH)
+                            .with("address", addr)
                             .with("error", code)
                             .with("source", self.password_source()),
                     ));
                 }
-                other => return Err(unexpected(addr, step, other)),
+                Err(Trouble::Failed(f)) => return Err(f),
             }
         }
         if target.db != 0 {
             *step = "selecting the database";
-            let db = target.db.to_string();
-            match conn
-                .call(&[b"SELECT", db.as_bytes()])
+            let mut select = redis::cmd("SELECT");
+            select.arg(target.db);
+            conn.call(&select)
                 .await
-                .map_err(|e| io_fail(step, e))?
-            {
-                Reply::Status(_) => {}
-                Reply::Error(e) => {
-                    return Err(server_error(addr, step, &e, password.is_some()));
-                }
-                other => return Err(unexpected(addr, step, other)),
-            }
+                .map_err(|e| server(step, fail(&conn, step, e)))?;
         }
 
         *step = "waiting for PONG";
         let started = Instant::now();
-        match conn.call(&[b"PING"]).await.map_err(|e| io_fail(step, e))? {
-            Reply::Status(s) if s == "PONG" => {}
-            Reply::Error(e) => return Err(server_error(addr, step, &e, password.is_some())),
-            other => return Err(unexpected(addr, step, other)),
+        match conn
+            .call(&redis::cmd("PING"))
+            .await
+            .map_err(|e| server(step, fail(&conn, step, e)))?
+        {
+            Value::SimpleString(s) if s == "PONG" => {}
+            other => return Err(unexpected(addr, step, &other)),
         }
         found.ping_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
 
         *step = "reading INFO";
-        match conn.call(&[b"INFO"]).await.map_err(|e| io_fail(step, e))? {
-            Reply::Bulk(Some(text)) => found.info = parse_info(&String::from_utf8_lossy(&text)),
-            Reply::Error(e) => return Err(server_error(addr, step, &e, password.is_some())),
-            other => return Err(unexpected(addr, step, other)),
+        match conn
+            .call(&redis::cmd("INFO"))
+            .await
+            .map_err(|e| server(step, fail(&conn, step, e)))?
+        {
+            Value::BulkString(text) => found.info = parse_info(&String::from_utf8_lossy(&text)),
+            Value::VerbatimString { text, .. } => found.info = parse_info(&text),
+            other => return Err(unexpected(addr, step, &other)),
         }
 
         if self.key_count.is_some() {
             *step = "counting keys";
             match conn
-                .call(&[b"DBSIZE"])
+                .call(&redis::cmd("DBSIZE"))
                 .await
-                .map_err(|e| io_fail(step, e))?
+                .map_err(|e| server(step, fail(&conn, step, e)))?
             {
-                Reply::Int(n) => found.keys = Some(n),
-                Reply::Error(e) => return Err(server_error(addr, step, &e, password.is_some())),
-                other => return Err(unexpected(addr, step, other)),
+                Value::Int(n) => found.keys = Some(n),
+                other => return Err(unexpected(addr, step, &other)),
             }
         }
         // Say goodbye so the server does not count an aborted client; its
         // answer does not matter, so it gets a moment (never past the
         // deadline), not the rest of the budget.
-        let quit = tokio::time::timeout(Duration::from_millis(200), conn.call(&[b"QUIT"]));
+        let quit = redis::cmd("QUIT");
+        let quit = tokio::time::timeout(Duration::from_millis(200), conn.call(&quit));
         let _ = ctx.deadline.within(quit).await;
         Ok(())
     }
@@ -696,6 +960,15 @@ struct Found {
     detail: Vec<Detail>,
 }
 
+/// rustls's presented names, `DnsName("a")`, `IpAddress(…)`, as `a, …`.
+fn names(presented: &[String]) -> String {
+    presented
+        .iter()
+        .map(|p| p.split('"').nth(1).unwrap_or(p))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn parse_info(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
@@ -704,12 +977,12 @@ fn parse_info(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn unexpected(addr: &str, step: &str, r: Reply) -> Failure {
+fn unexpected(addr: &str, step: &str, v: &Value) -> Failure {
     Failure::fail(
         Reason::new(&UNEXPECTED)
             .with("address", addr)
             .with("step", step)
-            .with("reply", format!("{r:?}")),
+            .with("reply", one_line(&format!("{v:?}"), 80)),
     )
 }
 
@@ -732,6 +1005,7 @@ fn server_error(addr: &str, step: &str, e: &str, had_password: bool) -> Failure 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 
     #[test]
     fn urls() {
@@ -748,7 +1022,17 @@ mod tests {
         let t = parse_url("unix:///run/redis/redis.sock?db=1").unwrap();
         assert!(t.unix);
         assert_eq!(t.db, 1);
-        assert!(parse_url("rediss://h").unwrap_err().contains("TLS"));
+        let t = parse_url("rediss://cache.internal:6380/3").unwrap();
+        assert!(t.tls);
+        assert_eq!(t.host, "cache.internal");
+        assert_eq!(t.db, 3);
+        let t = parse_url("rediss://[::1]").unwrap();
+        assert_eq!((t.address.as_str(), t.host.as_str()), ("[::1]:6379", "::1"));
+        assert!(
+            parse_url("rediss://bad_host!:1")
+                .unwrap_err()
+                .contains("certificate")
+        );
         assert!(parse_url("http://h").is_err());
         assert!(parse_url("redis://h:port").unwrap_err().contains("port"));
         assert!(parse_url("redis://h/x").unwrap_err().contains("database"));
@@ -764,27 +1048,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn resp_replies() {
-        let (a, mut b) = tokio::io::duplex(1024);
-        let mut c = Conn {
-            stream: BufStream::new(Box::new(a)),
-        };
-        b.write_all(b"+PONG\r\n-ERR bad\r\n:42\r\n$5\r\nhello\r\n$-1\r\n")
-            .await
-            .unwrap();
-        assert_eq!(c.read_reply().await.unwrap(), Reply::Status("PONG".into()));
-        assert_eq!(
-            c.read_reply().await.unwrap(),
-            Reply::Error("ERR bad".into())
-        );
-        assert_eq!(c.read_reply().await.unwrap(), Reply::Int(42));
-        assert_eq!(
-            c.read_reply().await.unwrap(),
-            Reply::Bulk(Some(b"hello".to_vec()))
-        );
-        assert_eq!(c.read_reply().await.unwrap(), Reply::Bulk(None));
-        b.write_all(b"HTTP/1.1 400\r\n").await.unwrap();
-        assert!(c.read_reply().await.is_err());
+    async fn replies_are_bounded() {
+        // A bulk string larger than the budget: the read fails, nothing
+        // past the budget is buffered.
+        let (a, mut b) = tokio::io::duplex(64 * 1024);
+        let mut c = Conn::new(a).await.unwrap();
+        let big = MAX_REPLY + 10;
+        tokio::spawn(async move {
+            let mut buf = vec![0; 64];
+            let _ = b.read(&mut buf).await;
+            let _ = b.write_all(format!("${big}\r\n").as_bytes()).await;
+            let chunk = vec![b'x'; 64 * 1024];
+            while b.write_all(&chunk).await.is_ok() {}
+        });
+        let e = c.call(&redis::cmd("INFO")).await.unwrap_err();
+        assert!(c.seen.over.load(Ordering::Relaxed), "{e}");
     }
 
     /// A scripted RESP server on 127.0.0.1 for the kind's own rules (the

@@ -373,7 +373,7 @@ impl ServerCertVerifier for Recorder {
 /// The trust anchors: `ca_file` alone when given (like `curl --cacert`),
 /// else the system bundle, else webpki-roots. Returns them with a note
 /// saying where they came from.
-fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, Reason), String> {
+pub(super) fn roots(ctx: &Ctx, ca_file: Option<&str>) -> Result<(RootCertStore, Reason), String> {
     let mut store = RootCertStore::empty();
     if let Some(ca) = ca_file {
         let path = ctx.path(ca);

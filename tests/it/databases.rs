@@ -992,9 +992,14 @@ fn postgres_and_redis_load_errors_name_the_field() {
         ),
         ("postgres: {replication: {role: leader}}", "leader"),
         (
-            "redis: {url: \"rediss://h\"}",
-            "TLS (rediss://) is not supported",
+            "redis: {url: \"redis://h\", ca_file: ca.pem}",
+            "`ca_file` is for TLS: use a rediss:// url",
         ),
+        (
+            "redis: {url: \"rediss://bad_host!:6380\"}",
+            "`bad_host!` is not a host name or IP address",
+        ),
+        ("redis: {url: \"redis://h\", ca_fil: ca.pem}", "ca_file"),
         (
             "redis: {url: \"redis://h:port\"}",
             "port `port` is not a number",
@@ -1246,6 +1251,109 @@ fn redis_refused_timeout_and_no_maxmemory() {
         )
     );
     let _ = sleeper.wait();
+}
+
+#[test]
+fn redis_tls_ca_file_and_host_name() {
+    // The server's certificate names `localhost`, signed by the test CA.
+    let (ca, cert, key) = test_ca("opsrun redis CA");
+    let (other_ca, _, _) = test_ca("another CA");
+    let rs = RedisServer::start_tls(&cert, &key, &ca);
+    let plain = RedisServer::start(&[]);
+    let env = Env::new();
+    // ca_file is relative to the runbook's directory.
+    env.write("runbooks/certs/ca.pem", &ca);
+    env.write("runbooks/certs/other.pem", &other_ca);
+    let p = rs.port;
+    let checks = format!(
+        "  - id: trusted\n    redis: {{url: \"rediss://localhost:{p}/2\", ca_file: certs/ca.pem, key_count: true}}\n\
+         \x20 - id: system\n    redis: {{url: \"rediss://localhost:{p}\"}}\n\
+         \x20 - id: other-ca\n    redis: {{url: \"rediss://localhost:{p}\", ca_file: certs/other.pem}}\n\
+         \x20 - id: wrong-name\n    redis: {{url: \"rediss://127.0.0.1:{p}\", ca_file: certs/ca.pem}}\n\
+         \x20 - id: plain-port\n    timeout: 2s\n    redis: {{url: \"rediss://localhost:{}\", ca_file: certs/ca.pem}}\n\
+         \x20 - id: no-ca\n    redis: {{url: \"rediss://localhost:{p}\", ca_file: certs/missing.pem}}\n\
+         \x20 - id: tls-port-plain\n    timeout: 2s\n    redis: {{url: \"redis://localhost:{p}\"}}\n",
+        plain.port
+    );
+    let (doc, r) = run(&env, &checks, &[]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+
+    let c = check(&doc, "trusted");
+    assert_eq!(c["status"], "pass", "{c:#}");
+    assert_eq!(c["value"], "0 keys", "{c:#}");
+    assert_eq!(metric(c, "key_count"), 0.0);
+    assert!(
+        detail(c).contains("trust: ca_file ") && detail(c).contains("certs/ca.pem (1)"),
+        "{c:#}"
+    );
+
+    let c = check(&doc, "system");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert_eq!(
+        msg(c),
+        format!(
+            "localhost:{p}: the server's certificate is not signed by a CA the system trusts \
+             (set ca_file for a private CA)"
+        )
+    );
+    assert_eq!(c["reason"]["code"], "redis.tls.untrusted", "{c:#}");
+
+    let c = check(&doc, "other-ca");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert_eq!(
+        msg(c),
+        format!(
+            "localhost:{p}: the server's certificate is not signed by the CA in ca_file certs/other.pem"
+        )
+    );
+
+    let c = check(&doc, "wrong-name");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert_eq!(c["reason"]["code"], "redis.tls.name", "{c:#}");
+    assert_eq!(
+        msg(c),
+        format!(
+            "127.0.0.1:{p}: the server's certificate is not valid for 127.0.0.1 (it names localhost)"
+        )
+    );
+
+    // A TLS url against a plain port: Redis answers the ClientHello only
+    // if its random bytes hold a newline, else it waits for one. Either
+    // way the check ends (at its deadline at most) and says why.
+    let c = check(&doc, "plain-port");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    let m = msg(c);
+    assert!(
+        m == format!(
+            "localhost:{}: the server did not answer in TLS (is this a plain, non-TLS port?)",
+            plain.port
+        ) || m
+            == format!(
+                "localhost:{}: timed out after 2s while negotiating TLS \
+                 (no TLS answer: is this a plain, non-TLS port?)",
+                plain.port
+            ),
+        "{c:#}"
+    );
+
+    let c = check(&doc, "no-ca");
+    assert_eq!(c["status"], "unknown", "{c:#}");
+    assert!(
+        msg(c).starts_with("cannot read ca_file ")
+            && msg(c).ends_with("certs/missing.pem: No such file or directory"),
+        "{c:#}"
+    );
+
+    // A plain url against the TLS port: a clear failure, not a hang.
+    let c = check(&doc, "tls-port-plain");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert_eq!(
+        msg(c),
+        format!(
+            "localhost:{p}: the server closed the connection while waiting for PONG \
+             (a TLS port? then use rediss://)"
+        )
+    );
 }
 
 #[test]

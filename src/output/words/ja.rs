@@ -665,6 +665,31 @@ static TEMPLATES: &[(&str, &str)] = &[
     // redis
     ("redis.url", "「{error}」"),
     ("redis.password", "「{error}」"),
+    ("redis.ca_file", "「{error}」"),
+    (
+        "redis.timeout.tls",
+        "{address}: タイムアウト（{after}、TLS ネゴシエーション中。TLS の応答がありません: TLS でないポートでは？）",
+    ),
+    (
+        "redis.tls",
+        "{address}: TLS ハンドシェイク失敗（「{error}」）",
+    ),
+    (
+        "redis.tls.plain",
+        "{address}: サーバーが TLS で応答しません（TLS でないポートでは？）",
+    ),
+    (
+        "redis.tls.name",
+        "{address}: サーバー証明書が {name} に対して有効ではありません[（証明書の名前: {names}）]",
+    ),
+    (
+        "redis.tls.untrusted",
+        "{address}: サーバー証明書が ca_file {path} の CA で署名されていません",
+    ),
+    (
+        "redis.tls.untrusted.system",
+        "{address}: サーバー証明書がシステムの信頼する CA で署名されていません（プライベート CA なら ca_file を指定）",
+    ),
     ("redis.refused", "{address}: 接続拒否"),
     (
         "redis.no_socket",
@@ -673,6 +698,10 @@ static TEMPLATES: &[(&str, &str)] = &[
     (
         "redis.closed",
         "{address}: {step}中にサーバーが接続を切断しました",
+    ),
+    (
+        "redis.closed.first",
+        "{address}: {step}中にサーバーが接続を切断しました（TLS のポートなら rediss:// を使用）",
     ),
     ("redis.io", "{address}: {step}: 「{error}」"),
     (

@@ -688,10 +688,7 @@ impl Redis {
             Trouble::Failed(Failure::fail(if conn.seen.over.load(Ordering::Relaxed) {
                 at(&IO).with("step", step).with(
                     "error",
-                    format!(
-                        "the server's replies exceed {}",
-                        format_bytes(MAX_REPLY as f64)
-                    ),
+                    "the server's replies exceed 4 MiB, the most read in one check",
                 )
             } else if conn.seen.eof.load(Ordering::Relaxed) || e.is_connection_dropped() {
                 // A TLS-only port resets a plain client at its first command.

@@ -701,7 +701,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "redis.closed.first",
-        "{address}: {step}中にサーバーが接続を切断しました（TLS のポートなら rediss:// を使用）",
+        "{address}: {step}中にサーバーが接続を切断しました（TLS のポートなら「rediss://」を使用）",
     ),
     ("redis.io", "{address}: {step}: 「{error}」"),
     (

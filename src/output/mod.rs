@@ -7,6 +7,7 @@
 //! module of its own here, beside the formats that use it).
 
 pub mod checklist;
+pub mod fleet;
 mod history;
 mod incident_list;
 mod incident_progress;

@@ -20,6 +20,7 @@ mod failure_injection;
 mod fleet;
 mod history;
 mod hostile;
+mod html;
 mod http;
 mod incident;
 mod incident_life;

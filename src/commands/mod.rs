@@ -14,6 +14,7 @@ mod man;
 mod plan;
 mod report;
 mod run;
+mod serve;
 mod silence;
 mod validate;
 
@@ -106,6 +107,7 @@ fn run(cli: Cli) -> Result<i32> {
             | Command::Run { .. }
             | Command::Incident(cli::IncidentCmd { action: None, .. })
             | Command::Backup { .. }
+            | Command::Serve(_)
     ) {
         stop::abrupt();
     }
@@ -133,6 +135,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Report(c) => report::command(&c),
         Command::Silence(c) => silence::command(&c),
         Command::Fleet(c) => fleet::command(&c, lang),
+        Command::Serve(c) => serve::command(&c),
         Command::Completions { shell } => {
             let script = complete::registration(shell).map_err(|e| Error::Io {
                 action: "generate completions for",

@@ -446,6 +446,9 @@ fn sigterm_stops_serving_and_the_run_in_progress() {
     );
     let mut server = Server::start(&env, &[]);
     assert!(crate::common::wait_for_file(&started, GUARD));
+    // A client in the middle of its request head does not hold the stop.
+    let mut half = TcpStream::connect(&server.addr).unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
     let sid = server.child.as_ref().unwrap().id();
     let (code, log) = server.stop(15);
     assert_eq!(code, Some(143), "{log}");
@@ -463,6 +466,19 @@ fn sigterm_stops_serving_and_the_run_in_progress() {
         )
         .unwrap();
     assert_eq!(interrupted, 1);
+}
+
+/// SIGINT (Ctrl-C on a terminal) stops it the same way, exit 130.
+#[test]
+fn sigint_stops_serving_with_130() {
+    let env = Env::new();
+    flag_runbook(&env);
+    let mut server = Server::start(&env, &["--interval", "1s"]);
+    server.wait("a first run", || server.get("/healthz").0 == 200);
+    let (code, log) = server.stop(2);
+    assert_eq!(code, Some(130), "{log}");
+    assert!(log.contains("SIGINT: no new connections or runs"), "{log}");
+    assert!(!log.contains("without finishing"), "{log}");
 }
 
 /// A check slower than the interval: runs of the runbook never overlap

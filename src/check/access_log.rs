@@ -26,7 +26,12 @@ use crate::values::units::{Unit, format_millis, trim_float};
 
 /// The reason catalog entries of `access_log` (docs/reasons.md); reading
 /// the files says `logfile.*` (`logscan::CODES`).
+/// Display values (`Code::value`).
+static V_REQUEST: Code = Code::value("value.access_log.request", "1 request");
+static V_REQUESTS: Code = Code::value("value.access_log.requests", "{count} requests");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_REQUEST, &V_REQUESTS, 
     &TIMEOUT,
     &NO_LINE_PARSED,
     &SCAN_FAILED,
@@ -474,7 +479,7 @@ impl AccessLog {
 
         // Value: the headline numbers, plus the headline metric itself.
         let mut shown = vec![
-            logscan::plural(t.requests, "request", "requests"),
+            logscan::counted(t.requests, &V_REQUEST, &V_REQUESTS),
             format!(
                 "5xx {} ({})",
                 t.e5,
@@ -512,7 +517,7 @@ impl AccessLog {
             };
             return Err(Failure {
                 detail: m.detail,
-                ..failure.shown("incomplete")
+                ..failure.shown(crate::values::reason::said(&crate::values::reason::common::V_INCOMPLETE))
             });
         }
         if s.stats.lines > 0 && t.malformed == s.stats.lines {
@@ -1282,6 +1287,8 @@ mod kind_tests {
 
     #[tokio::test]
     async fn metrics_and_reasons() {
+        // Values are words: English, as installed at start-up.
+        crate::output::words::install();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("access_log"), LOG).unwrap();
         std::fs::write(dir.path().join("garbage_log"), "not a log line\n").unwrap();

@@ -67,7 +67,12 @@ use crate::values::units::Unit;
 
 /// The reason catalog entries of `journal` (docs/reasons.md); a `file:`
 /// that cannot be found says `logfile.*` (`logscan::CODES`).
+/// Display values (`Code::value`).
+static V_ENTRY: Code = Code::value("value.journal.entry", "1 entry");
+static V_ENTRIES: Code = Code::value("value.journal.entries", "{count} entries");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_ENTRY, &V_ENTRIES, 
     &NO_DIRECTORY,
     &NO_FILES,
     &NO_JOURNAL,
@@ -467,7 +472,7 @@ impl Journal {
             }
             Err(o) => {
                 return Err(
-                    Failure::fail(o.reason(&TIMEOUT).with("count", seen.count)).shown("timeout")
+                    Failure::fail(o.reason(&TIMEOUT).with("count", seen.count)).shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT))
                 );
             }
         };
@@ -571,7 +576,7 @@ impl Journal {
         } else {
             format!("journal {}", self.unit.0.join(","))
         };
-        let entries = logscan::plural(seen.count, "entry", "entries");
+        let entries = logscan::counted(seen.count, &V_ENTRY, &V_ENTRIES);
         let mut out = Measurement::new(entries.clone());
         let mut span = self.since.span(ctx.now);
         let off = *ctx.now.offset();
@@ -730,6 +735,8 @@ mod kind_tests {
 
     #[test]
     fn entries_are_a_count_held_against_warn_1() {
+        // Values are words: English, as installed at start-up.
+        crate::output::words::install();
         let j: Journal = kind("unit: estimator\ngrep: fail").unwrap();
         let ctx = ctx_in(".", Duration::from_secs(10));
         let mut seen = Seen::default();

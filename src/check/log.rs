@@ -22,7 +22,12 @@ use crate::values::units::Unit;
 
 /// The reason catalog entries of `log` (docs/reasons.md); reading the
 /// files says `logfile.*` (`logscan::CODES`).
+/// Display values (`Code::value`).
+static V_MATCH: Code = Code::value("value.log.match", "1 match");
+static V_MATCHES: Code = Code::value("value.log.matches", "{count} matches");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_MATCH, &V_MATCHES, 
     &TIMEOUT,
     &NO_TIMESTAMP,
     &SCAN_FAILED,
@@ -214,7 +219,7 @@ impl Log {
             };
             return Err(Failure {
                 detail,
-                ..failure.shown("incomplete")
+                ..failure.shown(crate::values::reason::said(&crate::values::reason::common::V_INCOMPLETE))
             });
         }
         if self.since.is_some() && f.stats.lines > 0 && f.format_seen.is_none() {
@@ -242,7 +247,7 @@ impl Log {
             .as_ref()
             .map(|p| format!(" /{}/", p.as_str()))
             .unwrap_or_default();
-        let matches = logscan::plural(f.count, "match", "matches");
+        let matches = logscan::counted(f.count, &V_MATCH, &V_MATCHES);
         let mut m = Measurement::new(matches.clone()).metric(
             Metric::new(
                 "count",
@@ -345,6 +350,8 @@ mod tests {
 
     #[tokio::test]
     async fn counts_reasons_and_thresholds() {
+        // Values are words: English, as installed at start-up.
+        crate::output::words::install();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("app.log"),

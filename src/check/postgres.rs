@@ -673,7 +673,7 @@ impl Postgres {
             Err(o) => {
                 return Err(
                     Failure::fail(o.reason(&TIMEOUT_CONNECT).with("address", &r.address))
-                        .shown("timeout"),
+                        .shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT)),
                 );
             }
             Ok(Err(e)) => {
@@ -1597,6 +1597,8 @@ mod tests {
 
     #[tokio::test]
     async fn reasons_before_and_while_connecting() {
+        // Values are words: English, as installed at start-up.
+        crate::output::words::install();
         use super::super::harness::{ctx_in, kind, run, run_in};
         use crate::values::reason::Param;
         use std::time::Duration;

@@ -400,7 +400,7 @@ impl Redis {
                         .with("address", &target.address)
                         .with("step", step),
                 )
-                .shown("timeout"),
+                .shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT)),
             ),
             Ok(Err(f)) => Some(f),
             Ok(Ok(())) => None,
@@ -833,6 +833,8 @@ mod tests {
 
     #[tokio::test]
     async fn reasons_and_metrics() {
+        // Values are words: English, as installed at start-up.
+        crate::output::words::install();
         use super::super::harness::{kind, run};
         let t = Duration::from_secs(5);
         let port = scripted(&[

@@ -1287,8 +1287,6 @@ mod kind_tests {
 
     #[tokio::test]
     async fn metrics_and_reasons() {
-        // Values are words: English, as installed at start-up.
-        crate::output::words::install();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("access_log"), LOG).unwrap();
         std::fs::write(dir.path().join("garbage_log"), "not a log line\n").unwrap();
@@ -1298,7 +1296,7 @@ mod kind_tests {
             kind("path: access_log\nmetrics: {error_rate: {warn: 1%, fail: 50%}, requests: {}}")
                 .unwrap();
         let m = run_in(&a, &ctx()).await.unwrap();
-        assert_eq!(m.value, "3 requests, 5xx 1 (33.33%), avg 200ms, p95 300ms");
+        assert_eq!(m.value, "value.access_log.requests {count=3}, 5xx 1 (33.33%), avg 200ms, p95 300ms");
         let names: Vec<_> = m.metrics.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names[..3], ["error_rate", "requests", "errors_5xx"]);
         let rate = &m.metrics[0];
@@ -1332,6 +1330,6 @@ mod kind_tests {
             .unwrap_err();
         assert_eq!(f.reason.code.code, "timeout");
         assert_eq!(f.reason.param("path"), Some(&"access_log".into()));
-        assert_eq!(f.value, "incomplete");
+        assert_eq!(f.value, "value.incomplete {}");
     }
 }

@@ -350,8 +350,6 @@ mod tests {
 
     #[tokio::test]
     async fn counts_reasons_and_thresholds() {
-        // Values are words: English, as installed at start-up.
-        crate::output::words::install();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("app.log"),
@@ -363,12 +361,12 @@ mod tests {
         // Without `count`, any match is held against warn 1.
         let l: Log = kind("path: app.log\npattern: ERROR").unwrap();
         let m = run_in(&l, &ctx()).await.unwrap();
-        assert_eq!(m.value, "3 matches");
+        assert_eq!(m.value, "value.log.matches {count=3}");
         let c = &m.metrics[0];
         assert_eq!((c.name.as_str(), c.value), ("count", 3.0));
         let th = c.threshold.as_ref().unwrap();
         assert_eq!(th.warn.as_ref().map(|l| l.value), Some(1.0));
-        assert_eq!(c.subject(), "app.log /ERROR/: 3 matches in whole file");
+        assert_eq!(c.subject(), "app.log /ERROR/: value.log.matches {count=3} in whole file");
         assert!(th.fail.is_none());
 
         let l: Log = kind("path: app.log\npattern: ERROR\ncount: {fail: 5}").unwrap();
@@ -403,6 +401,6 @@ mod tests {
             f.reason.param("after"),
             Some(&Param::Quantity(0.0, Unit::Millis))
         );
-        assert_eq!(f.value, "incomplete");
+        assert_eq!(f.value, "value.incomplete {}");
     }
 }

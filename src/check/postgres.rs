@@ -1597,8 +1597,6 @@ mod tests {
 
     #[tokio::test]
     async fn reasons_before_and_while_connecting() {
-        // Values are words: English, as installed at start-up.
-        crate::output::words::install();
         use super::super::harness::{ctx_in, kind, run, run_in};
         use crate::values::reason::Param;
         use std::time::Duration;
@@ -1652,7 +1650,7 @@ mod tests {
             f.reason.param("after"),
             Some(&Param::Quantity(300.0, Unit::Millis))
         );
-        assert_eq!(f.value, "timeout");
+        assert_eq!(f.value, "value.timeout {}");
         drop(silent);
 
         // Settings that cannot work: the check cannot be carried out.

@@ -833,8 +833,6 @@ mod tests {
 
     #[tokio::test]
     async fn reasons_and_metrics() {
-        // Values are words: English, as installed at start-up.
-        crate::output::words::install();
         use super::super::harness::{kind, run};
         let t = Duration::from_secs(5);
         let port = scripted(&[
@@ -874,7 +872,7 @@ mod tests {
         let f = run(&r, Duration::from_millis(300)).await.unwrap_err();
         assert_eq!(f.reason.code.code, "timeout");
         assert_eq!(f.reason.param("step"), Some(&"reading INFO".into()));
-        assert_eq!(f.value, "timeout");
+        assert_eq!(f.value, "value.timeout {}");
 
         // Nobody listens.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -137,8 +137,6 @@ mod tests {
 
     #[tokio::test]
     async fn open_refused_and_free() {
-        // Values are words: English, as installed at start-up.
-        crate::output::words::install();
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let t: Tcp = kind(&format!("address: {addr}\nlatency: {{warn: 1h}}")).unwrap();
@@ -156,7 +154,7 @@ mod tests {
         let t: Tcp = kind(&format!("address: {addr}\nstate: closed")).unwrap();
         assert_eq!(
             run(&t, Duration::from_secs(5)).await.unwrap().value,
-            "closed"
+            "value.tcp.closed {}"
         );
     }
 }

@@ -387,8 +387,6 @@ mod tests {
 
     #[test]
     fn thresholds_and_values() {
-        // Values are words: English, as installed at start-up.
-        crate::output::words::install();
         let t = now().timestamp();
         let th = default_days();
         let o = judged(expiry(
@@ -396,7 +394,7 @@ mod tests {
             &now(),
             &th,
         ));
-        assert_eq!((o.0, o.1.as_str()), (Status::Pass, "45 days left"));
+        assert_eq!((o.0, o.1.as_str()), (Status::Pass, "value.x509.left {days=45}"));
         let o = judged(expiry(
             &[cert("certificate", t + 30 * DAY + 10)],
             &now(),
@@ -420,7 +418,7 @@ mod tests {
         );
         let o = judged(Ok(m));
         assert_eq!(o.0, Status::Fail);
-        assert_eq!(o.1, "expired 3 days ago");
+        assert_eq!(o.1, "value.x509.expired_days {n=3}");
         let r = o.2.unwrap();
         assert_eq!(r.code.code, "cert.expired");
         assert_eq!(r.param("ago"), Some(&"3 days".into()));
@@ -428,8 +426,6 @@ mod tests {
 
     #[test]
     fn earliest_in_chain_decides() {
-        // Values are words: English, as installed at start-up.
-        crate::output::words::install();
         let t = now().timestamp();
         let mut inter = cert("intermediate", t + 9 * DAY + 10);
         inter.common_name = Some("Inter".into());
@@ -441,7 +437,7 @@ mod tests {
         let detail = r.as_ref().unwrap().detail.clone();
         let o = judged(r);
         assert_eq!(o.0, Status::Warn);
-        assert_eq!(o.1, "9 days left");
+        assert_eq!(o.1, "value.x509.left {days=9}");
         let r = o.2.unwrap();
         assert_eq!(r.param("who"), Some(&"intermediate CN=Inter".into()));
         assert_eq!(r.param("first"), Some(&"certificate".into()));

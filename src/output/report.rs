@@ -78,10 +78,11 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
             {
                 continue;
             }
+            let held = pending_note(r).map(|n| format!("（{n}）")).unwrap_or_default();
             push(
                 &mut sections,
                 section_name(&r.section, p.kind),
-                format!("{head} {}", shown(r, ctx.spec)),
+                format!("{head} {}{held}", shown(r, ctx.spec)),
             );
         }
     }
@@ -198,17 +199,31 @@ fn counts_people(r: &ResultRecord) -> bool {
     matches!(headline, "unique_clients" | "users" | "unique_users")
 }
 
+/// `警告 1/3回・未確定` for a result `consecutive:` held back: what was
+/// seen, how many in a row of how many count.
+fn pending_note(r: &ResultRecord) -> Option<String> {
+    let (seen, of) = r.pending?;
+    let seen_as = r.observed.unwrap_or(Status::Warn);
+    Some(format!("{} {seen}/{of}回・未確定", seen_as.ja()))
+}
+
 /// 特記事項 for the run: one line per check that did not pass, observed
 /// vs threshold when the headline threshold is what it breached, else the
-/// check's one-line reason.
+/// check's one-line reason; a result `consecutive:` held back is listed
+/// as 経過観察 with what was seen (it does not count yet, but the reader
+/// should know it was seen).
 pub fn notes(run: &RunRecord) -> Vec<String> {
     run.results
         .iter()
-        .filter(|r| !matches!(r.status, Status::Pass | Status::Skip))
+        .filter(|r| !matches!(r.status, Status::Pass | Status::Skip) || r.pending.is_some())
         .map(|r| {
-            let tag = format!("[{}]", r.status.ja());
+            let tag = match pending_note(r) {
+                Some(n) => format!("[経過観察・{n}]"),
+                None => format!("[{}]", r.status.ja()),
+            };
+            let status = r.observed.filter(|_| r.pending.is_some()).unwrap_or(r.status);
             let unit = r.unit.as_deref().unwrap_or("");
-            let limit = match r.status {
+            let limit = match status {
                 Status::Fail => r.fail_limit.map(|l| ("異常閾値", l)),
                 Status::Warn => r.warn_limit.map(|l| ("警告閾値", l)),
                 _ => None,

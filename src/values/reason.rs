@@ -359,7 +359,13 @@ fn bare(r: &Reason) -> String {
         .iter()
         .map(|(n, p)| format!("{n}={}", p.json()))
         .collect();
-    format!("{} {{{}}}", r.code.code, params.join(", "))
+    // A value or detail entry has no code of its own: its key says which.
+    let name = if r.code.is_value() || r.code.is_detail() {
+        r.code.key
+    } else {
+        r.code.code
+    };
+    format!("{name} {{{}}}", params.join(", "))
 }
 
 /// Catalog entries every kind may use.

@@ -31,7 +31,8 @@ static V_REQUEST: Code = Code::value("value.access_log.request", "1 request");
 static V_REQUESTS: Code = Code::value("value.access_log.requests", "{count} requests");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_REQUEST, &V_REQUESTS, 
+    &V_REQUEST,
+    &V_REQUESTS,
     &TIMEOUT,
     &NO_LINE_PARSED,
     &SCAN_FAILED,
@@ -517,7 +518,9 @@ impl AccessLog {
             };
             return Err(Failure {
                 detail: m.detail,
-                ..failure.shown(crate::values::reason::said(&crate::values::reason::common::V_INCOMPLETE))
+                ..failure.shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_INCOMPLETE,
+                ))
             });
         }
         if s.stats.lines > 0 && t.malformed == s.stats.lines {
@@ -1296,7 +1299,10 @@ mod kind_tests {
             kind("path: access_log\nmetrics: {error_rate: {warn: 1%, fail: 50%}, requests: {}}")
                 .unwrap();
         let m = run_in(&a, &ctx()).await.unwrap();
-        assert_eq!(m.value, "value.access_log.requests {count=3}, 5xx 1 (33.33%), avg 200ms, p95 300ms");
+        assert_eq!(
+            m.value,
+            "value.access_log.requests {count=3}, 5xx 1 (33.33%), avg 200ms, p95 300ms"
+        );
         let names: Vec<_> = m.metrics.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names[..3], ["error_rate", "requests", "errors_5xx"]);
         let rate = &m.metrics[0];

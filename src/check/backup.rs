@@ -29,7 +29,11 @@ static V_HOURS: Code = Code::value("value.backup.hours_ago", "{n}h ago");
 static V_DAYS: Code = Code::value("value.backup.days_ago", "{n}d ago");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_NEWEST, &V_NOW, &V_MINUTES, &V_HOURS, &V_DAYS, 
+    &V_NEWEST,
+    &V_NOW,
+    &V_MINUTES,
+    &V_HOURS,
+    &V_DAYS,
     &NO_DIR,
     &UNREADABLE,
     &SCAN,
@@ -293,7 +297,11 @@ impl Backup {
         let scan = match scanned {
             Ok(Ok(s)) => s,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Failure::fail(at(&NO_DIR)).shown(crate::values::reason::said(&crate::values::reason::common::V_NONE)));
+                return Err(
+                    Failure::fail(at(&NO_DIR)).shown(crate::values::reason::said(
+                        &crate::values::reason::common::V_NONE,
+                    )),
+                );
             }
             Ok(Err(e)) => {
                 return Err(Failure::unknown(
@@ -323,7 +331,10 @@ impl Backup {
             .extra()
         };
         let Some(newest) = scan.gens.first() else {
-            let mut m = Measurement::new(crate::values::reason::said(&crate::values::reason::common::V_NONE)).metric(generations(0).not_judged());
+            let mut m = Measurement::new(crate::values::reason::said(
+                &crate::values::reason::common::V_NONE,
+            ))
+            .metric(generations(0).not_judged());
             m.observe(
                 Status::Fail,
                 Reason::new(&NONE)
@@ -460,9 +471,18 @@ mod tests {
             (r.code.key, r.param("n").cloned())
         };
         use crate::values::reason::Param::Int;
-        assert_eq!(said(6.0 * 3_600_000.0 + 5.0), ("value.backup.hours_ago", Some(Int(6))));
-        assert_eq!(said(12.0 * 60_000.0), ("value.backup.minutes_ago", Some(Int(12))));
-        assert_eq!(said(3.0 * 86_400_000.0), ("value.backup.days_ago", Some(Int(3))));
+        assert_eq!(
+            said(6.0 * 3_600_000.0 + 5.0),
+            ("value.backup.hours_ago", Some(Int(6)))
+        );
+        assert_eq!(
+            said(12.0 * 60_000.0),
+            ("value.backup.minutes_ago", Some(Int(12)))
+        );
+        assert_eq!(
+            said(3.0 * 86_400_000.0),
+            ("value.backup.days_ago", Some(Int(3)))
+        );
         assert_eq!(said(100.0), ("value.backup.just_now", None));
     }
 

@@ -24,7 +24,8 @@ static V_EXIT: Code = Code::value("value.command.exit", "exit {code}");
 static V_SIGNAL: Code = Code::value("value.command.signal", "killed by signal {signal}");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_EXIT, &V_SIGNAL, 
+    &V_EXIT,
+    &V_SIGNAL,
     &EXIT,
     &SIGNAL,
     &TIMEOUT,
@@ -319,7 +320,9 @@ impl Command {
                 ));
             }
             Err(o) => {
-                let mut f = Failure::fail(o.reason(&TIMEOUT)).shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT));
+                let mut f = Failure::fail(o.reason(&TIMEOUT)).shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_TIMEOUT,
+                ));
                 f.detail = tails();
                 return Err(f);
             }

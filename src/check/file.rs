@@ -20,7 +20,8 @@ static V_FILE: Code = Code::value("value.file.file", "{size}, {age} ago");
 static V_DIR: Code = Code::value("value.file.dir", "directory, {size}, {age} ago");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_ABSENT, &V_PRESENT, &V_FILE, &V_DIR, &MISSING, &PRESENT, &STAT, &STALE];
+    &V_ABSENT, &V_PRESENT, &V_FILE, &V_DIR, &MISSING, &PRESENT, &STAT, &STALE,
+];
 
 static MISSING: Code = Code::new("file.missing", "{path} does not exist, expected it to");
 static PRESENT: Code = Code::new("file.present", "{path} exists, expected it not to");
@@ -66,7 +67,11 @@ impl File {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return if self.exists {
-                    Err(Failure::fail(reason(&MISSING)).shown(crate::values::reason::said(&crate::values::reason::common::V_MISSING)))
+                    Err(
+                        Failure::fail(reason(&MISSING)).shown(crate::values::reason::said(
+                            &crate::values::reason::common::V_MISSING,
+                        )),
+                    )
                 } else {
                     Ok(Measurement::new(crate::values::reason::said(&V_ABSENT)))
                 };
@@ -78,7 +83,9 @@ impl File {
             }
         };
         if !self.exists {
-            return Err(Failure::fail(reason(&PRESENT)).shown(crate::values::reason::said(&V_PRESENT)));
+            return Err(
+                Failure::fail(reason(&PRESENT)).shown(crate::values::reason::said(&V_PRESENT))
+            );
         }
         let size = meta.len() as f64;
         let age_ms = meta
@@ -91,17 +98,17 @@ impl File {
             .with_quantity("size", size, Unit::Bytes)
             .with_quantity("age", age_ms, Unit::Millis);
         let mut m = Measurement::new(crate::values::reason::say(&shown))
-        .metric(
-            Metric::new("size", size, Unit::Bytes, Direction::HigherIsWorse)
-                .held(&self.size)
-                .says(format!("size {}", format_bytes(size))),
-        )
-        .metric(Metric::new(
-            "age",
-            age_ms,
-            Unit::Millis,
-            Direction::HigherIsWorse,
-        ));
+            .metric(
+                Metric::new("size", size, Unit::Bytes, Direction::HigherIsWorse)
+                    .held(&self.size)
+                    .says(format!("size {}", format_bytes(size))),
+            )
+            .metric(Metric::new(
+                "age",
+                age_ms,
+                Unit::Millis,
+                Direction::HigherIsWorse,
+            ));
         if let Some(max) = self.max_age {
             let max_ms = max.0.as_secs_f64() * 1000.0;
             if age_ms > max_ms {

@@ -72,7 +72,8 @@ static V_ENTRY: Code = Code::value("value.journal.entry", "1 entry");
 static V_ENTRIES: Code = Code::value("value.journal.entries", "{count} entries");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_ENTRY, &V_ENTRIES, 
+    &V_ENTRY,
+    &V_ENTRIES,
     &NO_DIRECTORY,
     &NO_FILES,
     &NO_JOURNAL,
@@ -472,7 +473,9 @@ impl Journal {
             }
             Err(o) => {
                 return Err(
-                    Failure::fail(o.reason(&TIMEOUT).with("count", seen.count)).shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT))
+                    Failure::fail(o.reason(&TIMEOUT).with("count", seen.count)).shown(
+                        crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT),
+                    ),
                 );
             }
         };

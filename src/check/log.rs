@@ -27,7 +27,8 @@ static V_MATCH: Code = Code::value("value.log.match", "1 match");
 static V_MATCHES: Code = Code::value("value.log.matches", "{count} matches");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_MATCH, &V_MATCHES, 
+    &V_MATCH,
+    &V_MATCHES,
     &TIMEOUT,
     &NO_TIMESTAMP,
     &SCAN_FAILED,
@@ -219,7 +220,9 @@ impl Log {
             };
             return Err(Failure {
                 detail,
-                ..failure.shown(crate::values::reason::said(&crate::values::reason::common::V_INCOMPLETE))
+                ..failure.shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_INCOMPLETE,
+                ))
             });
         }
         if self.since.is_some() && f.stats.lines > 0 && f.format_seen.is_none() {
@@ -366,7 +369,10 @@ mod tests {
         assert_eq!((c.name.as_str(), c.value), ("count", 3.0));
         let th = c.threshold.as_ref().unwrap();
         assert_eq!(th.warn.as_ref().map(|l| l.value), Some(1.0));
-        assert_eq!(c.subject(), "app.log /ERROR/: value.log.matches {count=3} in whole file");
+        assert_eq!(
+            c.subject(),
+            "app.log /ERROR/: value.log.matches {count=3} in whole file"
+        );
         assert!(th.fail.is_none());
 
         let l: Log = kind("path: app.log\npattern: ERROR\ncount: {fail: 5}").unwrap();

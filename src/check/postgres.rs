@@ -672,8 +672,9 @@ impl Postgres {
         let (client, mut driver) = match ctx.deadline.within(conn::connect(&r)).await {
             Err(o) => {
                 return Err(
-                    Failure::fail(o.reason(&TIMEOUT_CONNECT).with("address", &r.address))
-                        .shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT)),
+                    Failure::fail(o.reason(&TIMEOUT_CONNECT).with("address", &r.address)).shown(
+                        crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT),
+                    ),
                 );
             }
             Ok(Err(e)) => {

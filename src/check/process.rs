@@ -27,8 +27,7 @@ const SHOW: usize = 5;
 static V_ONE: Code = Code::value("value.process.one", "1 process");
 static V_MANY: Code = Code::value("value.process.many", "{count} processes");
 
-pub(crate) static CODES: &[&Code] = &[
-    &V_ONE, &V_MANY, &NO_USER, &SCAN, &D_PROCESS, &D_MORE];
+pub(crate) static CODES: &[&Code] = &[&V_ONE, &V_MANY, &NO_USER, &SCAN, &D_PROCESS, &D_MORE];
 
 // Detail lines (`-v`).
 /// `command`: its command line as `ps` shows it (secrets masked, cut).

@@ -400,7 +400,9 @@ impl Redis {
                         .with("address", &target.address)
                         .with("step", step),
                 )
-                .shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT)),
+                .shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_TIMEOUT,
+                )),
             ),
             Ok(Err(f)) => Some(f),
             Ok(Ok(())) => None,

@@ -32,7 +32,9 @@ static V_READABLE: Code = Code::value("value.sqlite.readable", "readable");
 static V_CORRUPT: Code = Code::value("value.sqlite.corrupt", "corrupt");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_OK, &V_READABLE, &V_CORRUPT, 
+    &V_OK,
+    &V_READABLE,
+    &V_CORRUPT,
     &MISSING,
     &STAT,
     &DIRECTORY,
@@ -542,7 +544,9 @@ impl Sqlite {
                         .with("step", step)
                         .with("path", path.display().to_string()),
                 )
-                .shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT)));
+                .shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_TIMEOUT,
+                )));
             }
         };
         drop(guard);

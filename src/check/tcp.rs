@@ -17,7 +17,16 @@ static V_OPEN_BARE: Code = Code::value("value.tcp.open_bare", "open");
 static V_CLOSED: Code = Code::value("value.tcp.closed", "closed");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_OPEN, &V_OPEN_BARE, &V_CLOSED, &REFUSED, &CONNECT, &TIMEOUT, &IN_USE, &CANNOT, &FILTERED];
+    &V_OPEN,
+    &V_OPEN_BARE,
+    &V_CLOSED,
+    &REFUSED,
+    &CONNECT,
+    &TIMEOUT,
+    &IN_USE,
+    &CANNOT,
+    &FILTERED,
+];
 
 static REFUSED: Code = Code::new(
     "tcp.refused",
@@ -91,19 +100,17 @@ impl Tcp {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let refused = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionRefused;
         match (self.state, attempt) {
-            (PortState::Open, Ok(Ok(_))) => {
-                Ok(
-                    Measurement::new(crate::values::reason::say(
-                        &Reason::new(&V_OPEN).with_quantity("latency", ms, Unit::Millis),
-                    )).metric(
-                        Metric::new("latency", ms, Unit::Millis, Direction::HigherIsWorse)
-                            .held(&self.latency)
-                            .says(format!("connect {}", format_millis(ms))),
-                    ),
-                )
-            }
+            (PortState::Open, Ok(Ok(_))) => Ok(Measurement::new(crate::values::reason::say(
+                &Reason::new(&V_OPEN).with_quantity("latency", ms, Unit::Millis),
+            ))
+            .metric(
+                Metric::new("latency", ms, Unit::Millis, Direction::HigherIsWorse)
+                    .held(&self.latency)
+                    .says(format!("connect {}", format_millis(ms))),
+            )),
             (PortState::Open, Ok(Err(e))) if refused(&e) => {
-                Err(Failure::fail(self.reason(&REFUSED)).shown(crate::values::reason::said(&V_CLOSED)))
+                Err(Failure::fail(self.reason(&REFUSED))
+                    .shown(crate::values::reason::said(&V_CLOSED)))
             }
             (PortState::Open, Ok(Err(e))) => Err(Failure::fail(
                 self.reason(&CONNECT)
@@ -113,11 +120,14 @@ impl Tcp {
             (PortState::Open, Err(o)) => Err(Failure::fail(
                 o.reason(&TIMEOUT).with("address", &self.address),
             )
-            .shown(crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT))),
-            (PortState::Closed, Ok(Ok(_))) => {
-                Err(Failure::fail(self.reason(&IN_USE)).shown(crate::values::reason::said(&V_OPEN_BARE)))
+            .shown(crate::values::reason::said(
+                &crate::values::reason::common::V_TIMEOUT,
+            ))),
+            (PortState::Closed, Ok(Ok(_))) => Err(Failure::fail(self.reason(&IN_USE))
+                .shown(crate::values::reason::said(&V_OPEN_BARE))),
+            (PortState::Closed, Ok(Err(e))) if refused(&e) => {
+                Ok(Measurement::new(crate::values::reason::said(&V_CLOSED)))
             }
-            (PortState::Closed, Ok(Err(e))) if refused(&e) => Ok(Measurement::new(crate::values::reason::said(&V_CLOSED))),
             (PortState::Closed, Ok(Err(e))) => Err(Failure::unknown(
                 self.reason(&CANNOT)
                     .with("error", crate::values::io_reason(&e)),

@@ -26,7 +26,12 @@ static V_EXPIRED_HOURS: Code = Code::value("value.x509.expired_hours", "expired 
 static V_EXPIRED_HOUR: Code = Code::value("value.x509.expired_hour", "expired 1 hour ago");
 
 pub(crate) static CODES: &[&Code] = &[
-    &V_LEFT, &V_LEFT_ONE, &V_EXPIRED_DAYS, &V_EXPIRED_DAY, &V_EXPIRED_HOURS, &V_EXPIRED_HOUR, 
+    &V_LEFT,
+    &V_LEFT_ONE,
+    &V_EXPIRED_DAYS,
+    &V_EXPIRED_DAY,
+    &V_EXPIRED_HOURS,
+    &V_EXPIRED_HOUR,
     &NONE,
     &NOT_YET_VALID,
     &EXPIRED,
@@ -394,7 +399,10 @@ mod tests {
             &now(),
             &th,
         ));
-        assert_eq!((o.0, o.1.as_str()), (Status::Pass, "value.x509.left {days=45}"));
+        assert_eq!(
+            (o.0, o.1.as_str()),
+            (Status::Pass, "value.x509.left {days=45}")
+        );
         let o = judged(expiry(
             &[cert("certificate", t + 30 * DAY + 10)],
             &now(),

@@ -78,7 +78,9 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
             {
                 continue;
             }
-            let held = pending_note(r).map(|n| format!("（{n}）")).unwrap_or_default();
+            let held = pending_note(r)
+                .map(|n| format!("（{n}）"))
+                .unwrap_or_default();
             push(
                 &mut sections,
                 section_name(&r.section, p.kind),
@@ -217,11 +219,18 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
         .iter()
         .filter(|r| !matches!(r.status, Status::Pass | Status::Skip) || r.pending.is_some())
         .map(|r| {
-            let tag = match pending_note(r) {
-                Some(n) => format!("[経過観察・{n}]"),
-                None => format!("[{}]", r.status.ja()),
+            // `[経過観察] API応答: 異常 2/3回目（3回連続で判定）: …`
+            let (tag, held) = match (r.pending, r.observed) {
+                (Some((seen, of)), Some(o)) => (
+                    "[経過観察]".to_owned(),
+                    format!("{} {seen}/{of}回目（{of}回連続で判定）: ", o.ja()),
+                ),
+                _ => (format!("[{}]", r.status.ja()), String::new()),
             };
-            let status = r.observed.filter(|_| r.pending.is_some()).unwrap_or(r.status);
+            let status = r
+                .observed
+                .filter(|_| r.pending.is_some())
+                .unwrap_or(r.status);
             let unit = r.unit.as_deref().unwrap_or("");
             let limit = match status {
                 Status::Fail => r.fail_limit.map(|l| ("異常閾値", l)),
@@ -231,8 +240,9 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
             if let (Some(v), Some((word, l))) = (r.metric, limit)
                 && r.message.contains(&unit_of(unit).format(l))
             {
+                let sep = if held.is_empty() { " " } else { ": " };
                 return format!(
-                    "- {tag} {} {} ({word} {})",
+                    "- {tag} {}{sep}{held}{} ({word} {})",
                     r.label,
                     ja_value(v, unit, &r.unit_label),
                     ja_value(l, unit, &r.unit_label)
@@ -248,7 +258,7 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
             } else {
                 shown(r, None)
             };
-            format!("- {tag} {}: {why}", r.label)
+            format!("- {tag} {}: {held}{why}", r.label)
         })
         .collect()
 }

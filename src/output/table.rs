@@ -52,7 +52,8 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
     t.set_header(header);
     for r in &run.results {
         let o = &r.outcome;
-        let mut status = Cell::new(super::words::ui::status(o.status, lang)).set_alignment(CellAlignment::Left);
+        let mut status =
+            Cell::new(super::words::ui::status(o.status, lang)).set_alignment(CellAlignment::Left);
         if opts.color {
             status = status.fg(color(o.status));
         }

@@ -88,7 +88,13 @@ pub fn interrupted(signal: &str, lang: Lang) -> String {
 
 /// The Nagios summary after `OPSRUN WARNING - ` (the status word stays the
 /// plugin convention's): `1 warn, 0 fail of 8[, 2 unknown]`.
-pub fn nagios_summary(warn: usize, fail: usize, total: usize, unknown: usize, lang: Lang) -> String {
+pub fn nagios_summary(
+    warn: usize,
+    fail: usize,
+    total: usize,
+    unknown: usize,
+    lang: Lang,
+) -> String {
     match lang {
         Lang::En => {
             let mut s = format!("{warn} warn, {fail} fail of {total}");
@@ -130,7 +136,10 @@ mod tests {
             summary(&c, Lang::Ja),
             "正常 7 · 警告 1 · 異常 0 · 不明 0 · スキップ 0 · 計画停止 2  (0.04秒)"
         );
-        assert_eq!(nagios_summary(1, 2, 8, 1, Lang::Ja), "全8件中 警告 1件、異常 2件、不明 1件");
+        assert_eq!(
+            nagios_summary(1, 2, 8, 1, Lang::Ja),
+            "全8件中 警告 1件、異常 2件、不明 1件"
+        );
         assert_eq!(ran("http", 35.2, 2, Lang::En), "http · 35ms · 2 attempts");
     }
 }

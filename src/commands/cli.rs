@@ -453,6 +453,8 @@ pub enum SilenceFormat {
 pub enum JaFormat {
     Report,
     Checklist,
+    /// The report as one self-contained HTML page
+    Html,
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {

@@ -125,6 +125,7 @@ impl Plan {
         let format = match cmd.format {
             JaFormat::Report => Format::Report,
             JaFormat::Checklist => Format::Checklist,
+            JaFormat::Html => Format::Html,
         };
         Plan::shared(
             runbooks,

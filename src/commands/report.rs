@@ -70,7 +70,9 @@ pub(super) fn command(cmd: &ReportCmd) -> Result<i32> {
     }
     let format = plan.output.format;
     let history = match (&store, cmd.period) {
-        (Some(s), PeriodKind::Weekly | PeriodKind::Monthly) if format == Format::Report => {
+        (Some(s), PeriodKind::Weekly | PeriodKind::Monthly)
+            if matches!(format, Format::Report | Format::Html) =>
+        {
             // The report runbook's system; without its file, the one
             // history recorded with its latest run.
             let system = match plan.runbooks.first() {

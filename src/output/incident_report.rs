@@ -41,17 +41,68 @@ pub(super) fn elapsed(min: i64) -> String {
     }
 }
 
-pub fn render(inc: &IncidentRun) -> String {
-    let mut out = String::new();
-    let system = inc.system.as_deref().unwrap_or(&inc.title);
-    out.push_str(&format!("【障害報告】{system}\n\n"));
-    let (level, level_name) = inc.incident_level();
-    out.push_str(&format!("■ 障害レベル: {level}（{level_name}）\n\n"));
-    out.push_str(&format!(
-        "■ 発生時刻: {}\n\n",
-        inc.since.format("%Y-%m-%d %H:%M")
-    ));
+/// The 障害報告 as data: its title and its ■ blocks, for the text and
+/// the HTML formats.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IncidentDoc {
+    /// `【障害報告】AI見積りシステム`.
+    pub title: String,
+    pub blocks: Vec<Block>,
+}
 
+/// `■ {name}: {inline}` and then `- {item}` lines.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Block {
+    pub name: &'static str,
+    pub inline: Option<String>,
+    pub items: Vec<String>,
+}
+
+impl Block {
+    fn inline(name: &'static str, text: String) -> Block {
+        Block {
+            name,
+            inline: Some(text),
+            items: Vec::new(),
+        }
+    }
+}
+
+pub fn render(inc: &IncidentRun) -> String {
+    let d = doc(inc);
+    let blocks: Vec<String> = d
+        .blocks
+        .iter()
+        .map(|b| {
+            let mut s = format!("■ {}:", b.name);
+            if let Some(i) = &b.inline {
+                s.push(' ');
+                s.push_str(i);
+            }
+            s.push('\n');
+            for i in &b.items {
+                s.push_str(&format!("- {i}\n"));
+            }
+            s
+        })
+        .collect();
+    format!("{}\n\n{}", d.title, blocks.join("\n"))
+}
+
+/// The 障害報告 of `inc` as data: the one place its words are chosen.
+pub(crate) fn doc(inc: &IncidentRun) -> IncidentDoc {
+    let mut blocks = Vec::new();
+    let system = inc.system.as_deref().unwrap_or(&inc.title);
+    let title = format!("【障害報告】{system}");
+    let (level, level_name) = inc.incident_level();
+    blocks.push(Block::inline(
+        "障害レベル",
+        format!("{level}（{level_name}）"),
+    ));
+    blocks.push(Block::inline(
+        "発生時刻",
+        inc.since.format("%Y-%m-%d %H:%M").to_string(),
+    ));
     let failing: Vec<_> = inc
         .diagnostics
         .results
@@ -93,29 +144,33 @@ pub fn render(inc: &IncidentRun) -> String {
         None if failing.is_empty() => "異常なし（診断チェックはすべて正常）".to_string(),
         None => format!("継続中（{}件の異常）", failing.len()),
     };
-    out.push_str(&format!("■ 現在の状況: {situation}\n\n"));
-    out.push_str(&format!(
-        "■ 影響範囲: {}\n\n",
-        inc.scope.as_deref().unwrap_or("調査中")
+    blocks.push(Block::inline("現在の状況", situation));
+    blocks.push(Block::inline(
+        "影響範囲",
+        inc.scope.as_deref().unwrap_or("調査中").to_owned(),
     ));
 
-    out.push_str("■ 原因:");
-    if failing.is_empty() {
-        out.push_str(" 調査中\n\n");
-    } else {
-        out.push_str(" 調査中（以下の異常を検知）\n");
-        for r in &failing {
-            out.push_str(&format!(
-                "- {}: {} — {}\n",
-                r.check.label,
-                r.outcome.status.ja(),
-                message_ja(&r.outcome)
-            ));
-        }
-        out.push('\n');
-    }
+    blocks.push(Block {
+        name: "原因",
+        inline: Some(if failing.is_empty() {
+            "調査中".into()
+        } else {
+            "調査中（以下の異常を検知）".into()
+        }),
+        items: failing
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {} — {}",
+                    r.check.label,
+                    r.outcome.status.ja(),
+                    message_ja(&r.outcome)
+                )
+            })
+            .collect(),
+    });
 
-    out.push_str("■ 初期対応:\n");
+    let mut items = Vec::new();
     // A finished `wait` is not something anyone did.
     let done: Vec<_> = inc
         .actions
@@ -128,7 +183,7 @@ pub fn render(inc: &IncidentRun) -> String {
         })
         .collect();
     if done.is_empty() {
-        out.push_str("- 診断チェック実施（復旧操作は未実施）\n");
+        items.push("診断チェック実施（復旧操作は未実施）".to_owned());
     }
     for a in &done {
         let verdict = match &a.state {
@@ -137,11 +192,15 @@ pub fn render(inc: &IncidentRun) -> String {
             ActionState::Interrupted(sig) => format!("中断（{}）", signal_name(*sig)),
             ActionState::Declined | ActionState::NotRun => unreachable!("filtered above"),
         };
-        out.push_str(&format!("- {}実施 → {verdict}\n", a.title));
+        items.push(format!("{}実施 → {verdict}", a.title));
     }
-    out.push('\n');
+    blocks.push(Block {
+        name: "初期対応",
+        inline: None,
+        items,
+    });
 
-    out.push_str("■ 次のアクション:\n");
+    let mut items = Vec::new();
     let pending: Vec<_> = inc
         .actions
         .iter()
@@ -156,19 +215,23 @@ pub fn render(inc: &IncidentRun) -> String {
         .collect();
     let recovered = inc.verify.as_ref().is_some_and(|v| v.recovered);
     if recovered {
-        out.push_str("- 経過観察、原因調査と再発防止策の検討\n");
+        items.push("経過観察、原因調査と再発防止策の検討".to_owned());
     } else {
         for a in &pending {
-            out.push_str(&format!("- {}（{}）\n", a.title, a.describe));
+            items.push(format!("{}（{}）", a.title, a.describe));
         }
         if let Some(e) = &inc.escalation {
-            out.push_str(&format!("- エスカレーション: {e}\n"));
+            items.push(format!("エスカレーション: {e}"));
         }
         if pending.is_empty() && inc.escalation.is_none() {
-            out.push_str("- 原因調査を継続\n");
+            items.push("原因調査を継続".to_owned());
         }
     }
-    out.push('\n');
+    blocks.push(Block {
+        name: "次のアクション",
+        inline: None,
+        items,
+    });
 
     let eta = if recovered {
         "復旧済み".to_string()
@@ -178,9 +241,9 @@ pub fn render(inc: &IncidentRun) -> String {
             None => "未定（調査中）".to_string(),
         }
     };
-    out.push_str(&format!("■ 復旧見込み: {eta}\n\n"));
-    out.push_str(&format!("■ 報告者: {}\n", inc.reporter));
-    out
+    blocks.push(Block::inline("復旧見込み", eta));
+    blocks.push(Block::inline("報告者", inc.reporter.clone()));
+    IncidentDoc { title, blocks }
 }
 
 fn minutes(d: chrono::Duration) -> i64 {

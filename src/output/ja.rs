@@ -2,7 +2,7 @@
 //! `report:` block, its period in the invocation's time zone, and (weekly,
 //! monthly) what history says about the period.
 
-use super::{Format, RenderCtx, checklist, report};
+use super::{Format, RenderCtx, checklist, html, report};
 use crate::history::RunRecord;
 use crate::history::period::Period;
 use crate::history::summary::PeriodSummary;
@@ -38,17 +38,34 @@ pub(crate) fn heading(rb: Option<&Runbook>, kind: PeriodKind) -> String {
 
 pub(super) fn render(format: Format, ctx: &mut RenderCtx) -> String {
     let mut parts = Vec::new();
+    let mut pages = Vec::new();
     for (i, run) in ctx.records.iter().enumerate() {
         let rb = ctx.runbooks.get(i);
         let kind = rb.map(kind_of).unwrap_or(PeriodKind::Daily);
         let spec = rb.map(|r| &r.report);
         let period = Period::current(kind, run.started_at, ctx.tz);
         let history = match (rb, ctx.history.as_deref_mut()) {
-            (Some(rb), Some(h)) if format == Format::Report && kind != PeriodKind::Daily => {
+            (Some(rb), Some(h))
+                if matches!(format, Format::Report | Format::Html) && kind != PeriodKind::Daily =>
+            {
                 h.period_summary(&rb.report, &period, &rb.name, rb.system.as_deref())
             }
             _ => (None, None),
         };
+        if format == Format::Html {
+            // Several runs make one page, not pages end to end.
+            pages.push(html::report_fragment(
+                Some(run),
+                &report::ReportCtx {
+                    period: &period,
+                    heading: &heading(rb, kind),
+                    spec,
+                    summary: history.0.as_ref(),
+                    history_error: history.1.as_deref(),
+                },
+            ));
+            continue;
+        }
         parts.push(render_period(
             format,
             Some(run),
@@ -58,6 +75,9 @@ pub(super) fn render(format: Format, ctx: &mut RenderCtx) -> String {
             ctx.reporter,
             &heading(rb, kind),
         ));
+    }
+    if format == Format::Html {
+        return html::pages(&pages);
     }
     parts.join("\n")
 }
@@ -77,14 +97,15 @@ pub(crate) fn render_period(
     if format == Format::Checklist {
         return checklist::render(run, period, spec, reporter, heading);
     }
-    report::render(
-        run,
-        &report::ReportCtx {
-            period,
-            heading,
-            spec,
-            summary: history.0.as_ref(),
-            history_error: history.1.as_deref(),
-        },
-    )
+    let ctx = report::ReportCtx {
+        period,
+        heading,
+        spec,
+        summary: history.0.as_ref(),
+        history_error: history.1.as_deref(),
+    };
+    if format == Format::Html {
+        return html::report(run, &ctx);
+    }
+    report::render(run, &ctx)
 }

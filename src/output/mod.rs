@@ -8,6 +8,7 @@
 
 pub mod checklist;
 mod history;
+pub(crate) mod html;
 mod incident_list;
 mod incident_progress;
 mod incident_report;
@@ -62,6 +63,8 @@ pub enum Format {
     Nagios,
     /// The table as Markdown (Slack, GitHub)
     Markdown,
+    /// The report (or 障害報告) as one self-contained HTML page, with charts for weekly/monthly
+    Html,
 }
 
 /// How formats are rendered.
@@ -147,10 +150,12 @@ fn render_raw(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String 
     if let Some(l) = ctx.listing {
         return history::render(format, l, ctx.tz);
     }
-    if let Some(inc) = ctx.incident
-        && matches!(format, Format::Table | Format::Report)
-    {
-        return incident_report::render(inc);
+    if let Some(inc) = ctx.incident {
+        match format {
+            Format::Table | Format::Report => return incident_report::render(inc),
+            Format::Html => return html::incident(inc),
+            _ => {}
+        }
     }
     let runs: Vec<&RunResult> = ctx.runs.iter().collect();
     let each =
@@ -158,7 +163,7 @@ fn render_raw(format: Format, ctx: &mut RenderCtx, opts: &RenderOpts) -> String 
     match format {
         Format::Table => each(&|r| table::render(r, opts)),
         Format::Markdown => each(&|r| markdown::render(r)),
-        Format::Report | Format::Checklist => ja::render(format, ctx),
+        Format::Report | Format::Checklist | Format::Html => ja::render(format, ctx),
         Format::Json if runs.len() == 1 => json::render(runs[0]),
         Format::Json => {
             let arr: Vec<serde_json::Value> = runs.iter().map(|r| json::value(r)).collect();

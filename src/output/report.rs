@@ -31,18 +31,121 @@ pub struct ReportCtx<'a> {
     pub history_error: Option<&'a str>,
 }
 
+/// A report as data: what the text and the HTML formats both print, in
+/// the words of this module. `sections` keep the order of their first
+/// line; `notes` are 特記事項, `actions` 対応事項 (each empty when there
+/// is nothing to say: the formats write 特になし).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReportDoc {
+    /// `【日次運用レポート】2025-10-21`.
+    pub title: String,
+    pub sections: Vec<Section>,
+    pub notes: Vec<Note>,
+    pub actions: Vec<String>,
+}
+
+/// One ■ section.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Section {
+    pub name: String,
+    pub lines: Vec<Line>,
+}
+
+/// One line of a section: `- {label}: {value} {spark}`, or, with no
+/// label, `value` as it stands (`1. 2025-10-15 10:23: P4…`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Line {
+    pub label: String,
+    pub value: String,
+    /// The sparkline of a trend (text only; HTML draws a chart).
+    pub spark: String,
+    /// The check's status, for a line of the run's own results.
+    pub status: Option<Status>,
+}
+
+impl Line {
+    fn of(label: impl Into<String>, value: impl Into<String>) -> Line {
+        Line {
+            label: label.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The line as the text report prints it.
+    pub(crate) fn text(&self) -> String {
+        let mut s = if self.label.is_empty() {
+            self.value.clone()
+        } else {
+            format!("- {}: {}", self.label, self.value)
+        };
+        if !self.spark.is_empty() {
+            s.push(' ');
+            s.push_str(&self.spark);
+        }
+        s
+    }
+}
+
+/// One 特記事項: `- [{tag}] {text}`, or `- {text}` with no tag.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Note {
+    /// `警告`, `異常`, `停止`, `計画停止`.
+    pub tag: Option<String>,
+    /// The status the tag stands for (`停止` is a fail, `計画停止` maint).
+    pub status: Option<Status>,
+    pub text: String,
+}
+
+impl Note {
+    pub(crate) fn line(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("- [{t}] {}", self.text),
+            None => format!("- {}", self.text),
+        }
+    }
+}
+
 /// Renders the report. `run` is the report's own run (just made, or the
 /// latest one of the period in history); `None` when there is none.
 pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
+    let d = doc(run, ctx);
+    let mut out = format!("{}\n", d.title);
+    for s in &d.sections {
+        out.push_str(&format!("\n■ {}\n", s.name));
+        for l in &s.lines {
+            out.push_str(&l.text());
+            out.push('\n');
+        }
+    }
+    out.push_str("\n■ 特記事項\n");
+    out.push_str(&or_none(
+        &d.notes.iter().map(Note::line).collect::<Vec<_>>(),
+    ));
+    out.push_str("\n■ 対応事項\n");
+    out.push_str(&or_none(
+        &d.actions
+            .iter()
+            .map(|a| format!("- {a}"))
+            .collect::<Vec<_>>(),
+    ));
+    out
+}
+
+/// The report as data (see [`ReportDoc`]): the one place its lines are
+/// chosen and worded, for every format that prints it.
+pub(crate) fn doc(run: Option<&RunRecord>, ctx: &ReportCtx) -> ReportDoc {
     let p = ctx.period;
-    let mut out = format!("【{}レポート】{}\n", ctx.heading, p.label());
-    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
-    let push = |sections: &mut Vec<(String, Vec<String>)>, name: &str, line: String| match sections
+    let mut sections: Vec<Section> = Vec::new();
+    let push = |sections: &mut Vec<Section>, name: &str, line: Line| match sections
         .iter_mut()
-        .find(|(n, _)| n == name)
+        .find(|s| s.name == name)
     {
-        Some((_, v)) => v.push(line),
-        None => sections.push((name.to_owned(), vec![line])),
+        Some(s) => s.lines.push(line),
+        None => sections.push(Section {
+            name: name.to_owned(),
+            lines: vec![line],
+        }),
     };
 
     let periodic = p.kind != PeriodKind::Daily;
@@ -71,10 +174,9 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
         for r in run.results.iter().filter(|r| r.status != Status::Skip) {
             // Once per check: a line history already gave (the same
             // label with its trend) is not repeated from the run.
-            let head = format!("- {}:", r.label);
             if sections
                 .iter()
-                .any(|(_, v)| v.iter().any(|l| l.starts_with(&head)))
+                .any(|s| s.lines.iter().any(|l| l.label == r.label))
             {
                 continue;
             }
@@ -84,7 +186,10 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
             push(
                 &mut sections,
                 section_name(&r.section, p.kind),
-                format!("{head} {}{held}", shown(r, ctx.spec)),
+                Line {
+                    status: Some(r.status),
+                    ..Line::of(r.label.clone(), format!("{}{held}", shown(r, ctx.spec)))
+                },
             );
         }
     }
@@ -96,42 +201,48 @@ pub fn render(run: Option<&RunRecord>, ctx: &ReportCtx) -> String {
             push(
                 &mut sections,
                 "インシデントサマリー",
-                incident_text(i + 1, inc, p.tz),
+                Line::of("", incident_text(i + 1, inc, p.tz)),
             );
         }
     }
 
-    for (name, lines) in &sections {
-        out.push_str(&format!("\n■ {name}\n"));
-        for l in lines {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-
-    let mut notes = run.map(notes).unwrap_or_default();
+    let mut notes = run.map(note_list).unwrap_or_default();
     if periodic {
         if let Some(u) = ctx.summary.and_then(|s| s.uptime.as_ref()) {
-            notes.extend(outage_notes("停止", &u.label, &u.uptime.outages, p.tz));
+            notes.extend(outage_notes(
+                "停止",
+                Status::Fail,
+                &u.label,
+                &u.uptime.outages,
+                p.tz,
+            ));
             notes.extend(outage_notes(
                 "計画停止",
+                Status::Maint,
                 &u.label,
                 &u.uptime.maintenance,
                 p.tz,
             ));
         }
         if run.is_none() && ctx.history_error.is_none() {
-            notes.push("- 期間内にこのランブックの実行記録なし".into());
+            notes.push(Note {
+                text: "期間内にこのランブックの実行記録なし".into(),
+                ..Default::default()
+            });
         }
     }
     if let Some(e) = ctx.history_error {
-        notes.push(format!("- 履歴を読めませんでした（{e}）"));
+        notes.push(Note {
+            text: format!("履歴を読めませんでした（{e}）"),
+            ..Default::default()
+        });
     }
-    out.push_str("\n■ 特記事項\n");
-    out.push_str(&or_none(&notes));
-    out.push_str("\n■ 対応事項\n");
-    out.push_str(&or_none(&run.map(actions).unwrap_or_default()));
-    out
+    ReportDoc {
+        title: format!("【{}レポート】{}", ctx.heading, p.label()),
+        sections,
+        notes,
+        actions: run.map(actions).unwrap_or_default(),
+    }
 }
 
 /// A section's heading in a report of `kind`: a day's 本日の実績 is the
@@ -170,7 +281,7 @@ fn shows_value(r: &ResultRecord, spec: Option<&ReportSpec>) -> bool {
     has_role(&r.kind, Role::Measurement)
 }
 
-fn shown(r: &ResultRecord, spec: Option<&ReportSpec>) -> String {
+pub(crate) fn shown(r: &ResultRecord, spec: Option<&ReportSpec>) -> String {
     match r.metric {
         Some(v) if shows_value(r, spec) => {
             let unit = match r.unit.as_deref().unwrap_or("") {
@@ -209,12 +320,17 @@ fn pending_note(r: &ResultRecord) -> Option<String> {
     Some(format!("{} {seen}/{of}回・未確定", seen_as.ja()))
 }
 
-/// 特記事項 for the run: one line per check that did not pass, observed
-/// vs threshold when the headline threshold is what it breached, else the
+/// 特記事項 for the run as the text formats print them (`- [警告] …`).
+pub fn notes(run: &RunRecord) -> Vec<String> {
+    note_list(run).iter().map(Note::line).collect()
+}
+
+/// 特記事項 for the run: one per check that did not pass, observed vs
+/// threshold when the headline threshold is what it breached, else the
 /// check's one-line reason; a result `consecutive:` held back is listed
 /// as 経過観察 with what was seen (it does not count yet, but the reader
 /// should know it was seen).
-pub fn notes(run: &RunRecord) -> Vec<String> {
+pub(crate) fn note_list(run: &RunRecord) -> Vec<Note> {
     run.results
         .iter()
         .filter(|r| !matches!(r.status, Status::Pass | Status::Skip) || r.pending.is_some())
@@ -222,15 +338,20 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
             // `[経過観察] API応答: 異常 2/3回目（3回連続で判定）: …`
             let (tag, held) = match (r.pending, r.observed) {
                 (Some((seen, of)), Some(o)) => (
-                    "[経過観察]".to_owned(),
+                    "経過観察".to_owned(),
                     format!("{} {seen}/{of}回目（{of}回連続で判定）: ", o.ja()),
                 ),
-                _ => (format!("[{}]", r.status.ja()), String::new()),
+                _ => (r.status.ja().to_owned(), String::new()),
             };
             let status = r
                 .observed
                 .filter(|_| r.pending.is_some())
                 .unwrap_or(r.status);
+            let note = |text: String| Note {
+                tag: Some(tag.clone()),
+                status: Some(r.status),
+                text,
+            };
             let unit = r.unit.as_deref().unwrap_or("");
             let limit = match status {
                 Status::Fail => r.fail_limit.map(|l| ("異常閾値", l)),
@@ -241,12 +362,12 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
                 && r.message.contains(&unit_of(unit).format(l))
             {
                 let sep = if held.is_empty() { " " } else { ": " };
-                return format!(
-                    "- {tag} {}{sep}{held}{} ({word} {})",
+                return note(format!(
+                    "{}{sep}{held}{} ({word} {})",
                     r.label,
                     ja_value(v, unit, &r.unit_label),
                     ja_value(l, unit, &r.unit_label)
-                );
+                ));
             }
             // Japanese words for the reasons; a result recorded before
             // they were kept shows its message; a result with no reason
@@ -258,7 +379,7 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
             } else {
                 shown(r, None)
             };
-            format!("- {tag} {}: {held}{why}", r.label)
+            note(format!("{}: {held}{why}", r.label))
         })
         .collect()
 }
@@ -270,11 +391,10 @@ fn actions(run: &RunRecord) -> Vec<String> {
         if matches!(r.status, Status::Pass | Status::Skip) {
             continue;
         }
-        if let Some(h) = &r.hint {
-            let line = format!("- {h}");
-            if !out.contains(&line) {
-                out.push(line);
-            }
+        if let Some(h) = &r.hint
+            && !out.contains(h)
+        {
+            out.push(h.clone());
         }
     }
     out
@@ -360,7 +480,7 @@ fn ja_duration(ms: i64) -> String {
 }
 
 /// 稼働率, ダウンタイム and インシデント数.
-fn availability_lines(ctx: &ReportCtx) -> Vec<String> {
+fn availability_lines(ctx: &ReportCtx) -> Vec<Line> {
     let mut out = Vec::new();
     let down_word = if ctx.period.kind == PeriodKind::Monthly {
         "総ダウンタイム"
@@ -386,7 +506,10 @@ fn availability_lines(ctx: &ReportCtx) -> Vec<String> {
                 } else {
                     format!(" ({}を除く)", left_out.join("・"))
                 };
-                out.push(format!("- 稼働率: {}%{missing}", trim_float(shown, 1)));
+                out.push(Line::of(
+                    "稼働率",
+                    format!("{}%{missing}", trim_float(shown, 1)),
+                ));
                 let down = u.uptime.down_ms;
                 let d = if down > 0 && down < 30_000 {
                     "1分未満".to_owned()
@@ -399,24 +522,27 @@ fn availability_lines(ctx: &ReportCtx) -> Vec<String> {
                 } else {
                     format!("{}分", trim_float((down as f64 / 60_000.0).round(), 0))
                 };
-                out.push(format!("- {down_word}: {d}"));
+                out.push(Line::of(down_word, d));
             }
             None => {
-                out.push("- 稼働率: データなし".into());
-                out.push(format!("- {down_word}: データなし"));
+                out.push(Line::of("稼働率", "データなし"));
+                out.push(Line::of(down_word, "データなし"));
             }
         },
         None if ctx.summary.is_some() => {
-            out.push("- 稼働率: 対象のヘルスチェックなし (report.uptime で指定)".into());
+            out.push(Line::of(
+                "稼働率",
+                "対象のヘルスチェックなし (report.uptime で指定)",
+            ));
         }
         None => {
-            out.push("- 稼働率: データなし".into());
-            out.push(format!("- {down_word}: データなし"));
+            out.push(Line::of("稼働率", "データなし"));
+            out.push(Line::of(down_word, "データなし"));
         }
     }
     match ctx.summary {
         Some(s) => out.extend(incident_count_lines(&s.incidents)),
-        None => out.push("- インシデント数: データなし".into()),
+        None => out.push(Line::of("インシデント数", "データなし")),
     }
     out
 }
@@ -450,19 +576,18 @@ fn change_text(l: &TrendLine, kind: PeriodKind) -> Option<String> {
     ))
 }
 
-fn trend_text(l: &TrendLine, kind: PeriodKind) -> String {
+fn trend_text(l: &TrendLine, kind: PeriodKind) -> Line {
     if l.stat == Stat::Success {
         return match l.success {
-            Some((ok, n)) => format!(
-                "- {}: 成功 {ok}/{n}回 ({}%)",
-                l.label,
-                pct(ok as f64 / n as f64 * 100.0)
+            Some((ok, n)) => Line::of(
+                l.label.clone(),
+                format!("成功 {ok}/{n}回 ({}%)", pct(ok as f64 / n as f64 * 100.0)),
             ),
-            None => format!("- {}: データなし", l.label),
+            None => Line::of(l.label.clone(), "データなし"),
         };
     }
     let Some(v) = l.value else {
-        return format!("- {}: データなし", l.label);
+        return Line::of(l.label.clone(), "データなし");
     };
     let mut extras = Vec::new();
     if let Some(m) = l.max.filter(|m| (m - v).abs() > f64::EPSILON) {
@@ -471,15 +596,14 @@ fn trend_text(l: &TrendLine, kind: PeriodKind) -> String {
     if let Some(c) = change_text(l, kind) {
         extras.push(c);
     }
-    let mut s = format!("- {}: {}", l.label, ja_value(v, &l.unit, &l.unit_label));
+    let mut s = ja_value(v, &l.unit, &l.unit_label);
     if !extras.is_empty() {
         s.push_str(&format!(" ({})", extras.join(", ")));
     }
-    if !l.spark.is_empty() {
-        s.push(' ');
-        s.push_str(&l.spark);
+    Line {
+        spark: l.spark.clone(),
+        ..Line::of(l.label.clone(), s)
     }
-    s
 }
 
 fn local(ms: i64, tz: Zone) -> DateTime<FixedOffset> {
@@ -489,7 +613,7 @@ fn local(ms: i64, tz: Zone) -> DateTime<FixedOffset> {
         .unwrap_or_default()
 }
 
-fn forecast_text(f: &ForecastLine, p: &Period) -> String {
+fn forecast_text(f: &ForecastLine, p: &Period) -> Line {
     let v = |x: f64| ja_value(x, &f.unit, &f.unit_label);
     let rate = |d: f64| {
         let pt = f.unit == "%" || f.unit_label == "%";
@@ -537,13 +661,13 @@ fn forecast_text(f: &ForecastLine, p: &Period) -> String {
             rate(*per_day)
         ),
     };
-    format!("- {}: {body}", f.label)
+    Line::of(f.label.clone(), body)
 }
 
 /// `- インシデント数: 2件 (P1: 1件, P4: 1件)` — incidents, however many
 /// `opsrun incident` calls each took — and `- 平均復旧時間: 1時間15分`
 /// (opened → recovered, of those that recovered).
-fn incident_count_lines(incidents: &[IncidentRecord]) -> Vec<String> {
+fn incident_count_lines(incidents: &[IncidentRecord]) -> Vec<Line> {
     let mut levels: Vec<(String, usize)> = Vec::new();
     for i in incidents {
         let l = i.level.to_uppercase();
@@ -565,7 +689,10 @@ fn incident_count_lines(incidents: &[IncidentRecord]) -> Vec<String> {
                 .join(", ")
         )
     };
-    let mut out = vec![format!("- インシデント数: {}件{detail}", incidents.len())];
+    let mut out = vec![Line::of(
+        "インシデント数",
+        format!("{}件{detail}", incidents.len()),
+    )];
     let times: Vec<i64> = incidents
         .iter()
         .filter_map(IncidentRecord::time_to_recover)
@@ -573,9 +700,9 @@ fn incident_count_lines(incidents: &[IncidentRecord]) -> Vec<String> {
         .collect();
     if !times.is_empty() {
         let avg = times.iter().sum::<i64>() / times.len() as i64;
-        out.push(format!("- 平均復旧時間: {}", ja_duration(avg)));
+        out.push(Line::of("平均復旧時間", ja_duration(avg)));
     } else if !incidents.is_empty() {
-        out.push("- 平均復旧時間: 復旧の記録なし".into());
+        out.push(Line::of("平均復旧時間", "復旧の記録なし"));
     }
     out
 }
@@ -620,8 +747,19 @@ fn incident_text(n: usize, i: &IncidentRecord, tz: Zone) -> String {
 
 /// `- [停止] ヘルスチェック 2025-10-23 03:00 ~ 03:15 (15分)` (or
 /// `[計画停止]` for maintenance windows), at most ten.
-fn outage_notes(tag: &str, label: &str, outages: &[(i64, i64)], tz: Zone) -> Vec<String> {
-    let mut out: Vec<String> = outages
+fn outage_notes(
+    tag: &str,
+    status: Status,
+    label: &str,
+    outages: &[(i64, i64)],
+    tz: Zone,
+) -> Vec<Note> {
+    let note = |text: String| Note {
+        tag: Some(tag.to_owned()),
+        status: Some(status),
+        text,
+    };
+    let mut out: Vec<Note> = outages
         .iter()
         .take(10)
         .map(|(a, b)| {
@@ -631,15 +769,15 @@ fn outage_notes(tag: &str, label: &str, outages: &[(i64, i64)], tz: Zone) -> Vec
             } else {
                 e.format("%Y-%m-%d %H:%M").to_string()
             };
-            format!(
-                "- [{tag}] {label} {} ~ {end} ({})",
+            note(format!(
+                "{label} {} ~ {end} ({})",
                 s.format("%Y-%m-%d %H:%M"),
                 ja_duration(b - a)
-            )
+            ))
         })
         .collect();
     if outages.len() > 10 {
-        out.push(format!("- [{tag}] ほか{}回", outages.len() - 10));
+        out.push(note(format!("ほか{}回", outages.len() - 10)));
     }
     out
 }

@@ -19,6 +19,7 @@ mod engine;
 mod failure_injection;
 mod history;
 mod hostile;
+mod html;
 mod http;
 mod incident;
 mod incident_life;

@@ -87,6 +87,13 @@ fn daily_report_and_checklist_with_problems() {
     let r = env.run(&args);
     assert_eq!(r.code, 2, "{r:?}");
     golden("daily_problems.txt", &r.stdout);
+    // The same report as one HTML page (SPEC §10.7), drawn by Chromium.
+    let mut args = vec!["daily", "-f", "html", "--no-history"];
+    args.extend(problems);
+    let h = env.run(&args);
+    assert_eq!(h.code, 2, "{h:?}");
+    golden("daily_problems_html", &crate::html::golden_html(&h.stdout));
+    crate::html::assert_renders("daily", &h.stdout);
     assert!(
         r.stdout
             .contains("- [警告] ディスク使用率 85% (警告閾値 80%)")
@@ -309,6 +316,29 @@ fn weekly_report_and_checklist_from_two_weeks_of_history() {
     assert_eq!(runs.as_array().unwrap().len(), 2, "{runs:#}");
     assert_eq!(runs[1]["status"], "warn");
     assert_eq!(runs[1]["summary"]["warn"], 1);
+
+    // The report as one HTML page with its charts (SPEC §10.7), drawn by
+    // Chromium (last: it records one more weekly run).
+    let h = env.run(&["weekly", "-f", "html", "--var", "cert=25", "--now", now]);
+    assert_eq!(h.code, 1, "{h:?}");
+    golden("weekly_report_html", &crate::html::golden_html(&h.stdout));
+    crate::html::assert_renders("weekly", &h.stdout);
+    // `opsrun report weekly -f html`: the same page from history alone.
+    let past = env.run(&[
+        "report",
+        "weekly",
+        "-f",
+        "html",
+        "--date",
+        "2025-10-27",
+        "--now",
+        now,
+    ]);
+    assert_eq!(past.code, 0, "{past:?}");
+    assert!(
+        past.stdout
+            .contains("<h1>【週次運用レポート】2025-10-21 ~ 2025-10-27</h1>")
+    );
 }
 
 #[test]
@@ -382,6 +412,10 @@ fn monthly_report_with_forecasts_from_history() {
     ]);
     assert_eq!(past.code, 0, "{past:?}");
     assert_eq!(past.stdout, r.stdout);
+    let h = env.run(&["monthly", "-f", "html", "--now", now]);
+    assert_eq!(h.code, 0, "{h:?}");
+    golden("monthly_report_html", &crate::html::golden_html(&h.stdout));
+    crate::html::assert_renders("monthly", &h.stdout);
 }
 
 #[test]

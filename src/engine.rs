@@ -174,7 +174,11 @@ pub async fn run(
                 None => break,
             },
             changed = stop.changed() => {
-                if changed.is_ok() && let Some(sig) = *stop.borrow() {
+                // Copied out: the channel's read guard must not live across
+                // the awaits below (`opsrun serve` spawns runs, which must
+                // be `Send`).
+                let signal = *stop.borrow();
+                if changed.is_ok() && let Some(sig) = signal {
                     interrupted = Some(sig);
                     // Dropping the tasks drops their futures: command checks
                     // kill their process groups in Drop.

@@ -86,6 +86,8 @@ pub enum Command {
     Report(ReportCmd),
     /// Maintenance windows from the command line: failures inside one show as MAINT (計画停止)
     Silence(SilenceCmd),
+    /// Run runbooks on an interval and serve /healthz, /metrics, the latest run (JSON) and report over HTTP
+    Serve(ServeCmd),
     /// Print the shell completion script (completes runbook names, check ids and tags)
     Completions {
         /// bash, zsh, fish (also elvish, powershell)
@@ -335,6 +337,53 @@ pub struct HistoryCmd {
 pub enum HistoryFormat {
     Table,
     Json,
+}
+
+/// `opsrun serve` (SPEC §10.7; README "opsrun serve").
+#[derive(Debug, Args, Clone)]
+pub struct ServeCmd {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Address to listen on (HOST:PORT; port 0 picks a free port, printed on stderr)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9810")]
+    pub listen: String,
+
+    /// Runbook to run and serve: a NAME in the runbook directory or a file (repeatable, or comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "NAME", default_value = "daily",
+          add = ArgValueCompleter::new(RunbookNames { files: true }))]
+    pub runbook: Vec<String>,
+
+    /// How often each runbook runs (the first run starts at once); at least 1s
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// Set or override a runbook variable (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// Checks in flight at once, per run
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub record: RecordArgs,
+
+    /// 担当者 in the served report [default: $USER]
+    #[arg(long, value_name = "NAME")]
+    pub reporter: Option<String>,
+
+    /// Send the `notify:` email/Slack notifications when a runbook's status changes (not on every run)
+    #[arg(long)]
+    pub notify: bool,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = crate::values::units::parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("expected at least 1s, got `{s}`"));
+    }
+    Ok(d)
 }
 
 /// `opsrun report`.

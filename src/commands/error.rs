@@ -59,6 +59,10 @@ pub(crate) enum Error {
         hint: Option<String>,
         seen: Vec<String>,
     },
+    /// `opsrun serve --listen`: an address that is not one, or a socket
+    /// that cannot be bound (in use, not this host's, a privileged port).
+    #[error("--listen {given}: {reason}")]
+    Listen { given: String, reason: String },
     /// The history database cannot be read.
     #[error("cannot read history: {0}")]
     History(HistoryError),

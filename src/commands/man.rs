@@ -213,6 +213,19 @@ fn exit_status(r: &mut Roff, name: &str) {
             "130, 143",
             "Interrupted by SIGINT or SIGTERM; the results so far are printed and recorded.",
         );
+    } else if name == "serve" {
+        item(
+            r,
+            "3",
+            "The runbooks or the arguments are invalid, or --listen cannot be used (not an \
+             address, or in use); one line on stderr starting with error:. Nothing was served.",
+        );
+        item(
+            r,
+            "130, 143",
+            "Stopped by SIGINT or SIGTERM, the way serving ends: no new connection or run, \
+             the run in progress interrupted and recorded, gone within 2.5 s.",
+        );
     } else if name == "validate" {
         item(r, "0", "Every runbook (and config.yaml) loads.");
         item(
@@ -287,7 +300,7 @@ fn environment(r: &mut Roff, cmd: &clap::Command, top: bool) {
              asks for candidates; any other value is ignored.",
         );
     }
-    if top || runs_checks(cmd.get_name()) {
+    if top || runs_checks(cmd.get_name()) || name_is(cmd, "serve") {
         r.text([
             roman("Runbooks read other variables with "),
             bold("${env:NAME}"),
@@ -438,6 +451,25 @@ fn examples(r: &mut Roff, name: &str) {
             (
                 "opsrun completions fish > ~/.config/fish/completions/opsrun.fish",
                 "Completion for fish.",
+            ),
+        ],
+        "serve" => &[
+            (
+                "opsrun serve",
+                "daily.yaml every minute; health, metrics, the latest run and report on \
+                 http://127.0.0.1:9810.",
+            ),
+            (
+                "opsrun serve --listen 0.0.0.0:9810 --runbook daily,backup --interval 5m",
+                "Two runbooks every 5 minutes, on every interface.",
+            ),
+            (
+                "curl -fsS http://127.0.0.1:9810/healthz",
+                "200 when no check of the latest runs fails, else 503; JSON naming the failing checks.",
+            ),
+            (
+                "curl -s http://127.0.0.1:9810/report",
+                "The latest 日次運用レポート (?format=html: as the page of -f html).",
             ),
         ],
         "man" => &[

@@ -13,6 +13,7 @@ mod man;
 mod plan;
 mod report;
 mod run;
+mod serve;
 mod silence;
 mod validate;
 
@@ -104,6 +105,7 @@ fn run(cli: Cli) -> Result<i32> {
             | Command::Run { .. }
             | Command::Incident(cli::IncidentCmd { action: None, .. })
             | Command::Backup { .. }
+            | Command::Serve(_)
     ) {
         stop::abrupt();
     }
@@ -130,6 +132,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::History(c) => history::command(&c),
         Command::Report(c) => report::command(&c),
         Command::Silence(c) => silence::command(&c),
+        Command::Serve(c) => serve::command(&c),
         Command::Completions { shell } => {
             let script = complete::registration(shell).map_err(|e| Error::Io {
                 action: "generate completions for",

@@ -108,6 +108,29 @@ impl Plan {
         })
     }
 
+    /// `opsrun serve`, before each run: what belongs to the moment of a
+    /// run is resolved again, as `opsrun daily` resolves it when cron
+    /// starts it — the clock, the maintenance windows (a silence added
+    /// while serving covers the next run) and the notifications (their
+    /// secrets; the previous status, for recoveries). The runbooks stay
+    /// as they were loaded when serving began.
+    pub fn renew(&mut self, args: &RunArgs) -> Result<(), Error> {
+        let dir = runbook_dir(&args.dir);
+        let now = clock(args.now);
+        self.maintenance = maintenance(&self.runbooks, &dir, self.tz, &self.history, now)?;
+        self.now = now;
+        self.notify = crate::notify::Plan::prepare(
+            &self.runbooks,
+            &NotifySettings {
+                enabled: args.notify,
+                runbook_dir: dir,
+                history: self.history.path.clone(),
+                verbose: args.verbose > 0,
+            },
+        )?;
+        Ok(())
+    }
+
     /// `opsrun report`: the runbook `name` (in the runbook directory)
     /// lends its `report:` block and time zone, when it exists; without
     /// it the defaults apply and history alone speaks. Nothing runs and

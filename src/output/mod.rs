@@ -22,6 +22,7 @@ pub(crate) mod notify;
 pub(crate) mod prometheus;
 pub(crate) mod prune;
 pub mod report;
+pub(crate) mod serve;
 pub(crate) mod silence;
 pub(crate) mod table;
 pub mod words;

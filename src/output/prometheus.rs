@@ -16,7 +16,7 @@ pub struct PromContext {
     pub previous_success: Vec<(String, f64)>,
 }
 
-fn esc(v: &str) -> String {
+pub(crate) fn esc(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -106,6 +106,24 @@ fn bash_completes_check_ids_tags_and_runbook_names_from_the_directory() {
     assert_eq!(bash(&env, "opsrun daily -C other --only "), ["elsewhere"]);
 }
 
+/// `opsrun serve --runbook` offers the runbook names, and serve's options
+/// are offered as any command's.
+#[test]
+fn bash_completes_serve_runbooks_and_options() {
+    let env = fixture();
+    let offered = bash(&env, "opsrun serve --runbook ");
+    assert!(
+        offered.contains(&"daily".to_owned()) && offered.contains(&"probe".to_owned()),
+        "{offered:?}"
+    );
+    let offered = bash(&env, "opsrun serve --");
+    for o in ["--listen", "--runbook", "--interval", "--notify"] {
+        assert!(offered.contains(&o.to_owned()), "{o}: {offered:?}");
+    }
+    let offered = bash(&env, "opsrun s");
+    assert!(offered.contains(&"serve".to_owned()), "{offered:?}");
+}
+
 #[test]
 fn hidden_options_are_never_offered() {
     let env = fixture();

@@ -37,6 +37,7 @@ mod runbooks;
 mod schedule;
 mod secrets;
 mod seeds;
+mod serve;
 mod service_data;
 mod test_command;
 mod timezone;

@@ -16,6 +16,7 @@ const SUBCOMMANDS: &[&str] = &[
     "list",
     "history",
     "report",
+    "serve",
     "completions",
     "man",
 ];

@@ -247,7 +247,11 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
     assert!(v.status.success());
     let tmp = tempfile::tempdir().unwrap();
     let mut units = Vec::new();
-    for name in ["opsrun-daily.service", "opsrun-daily.timer"] {
+    for name in [
+        "opsrun-daily.service",
+        "opsrun-daily.timer",
+        "opsrun-serve.service",
+    ] {
         let text = std::fs::read_to_string(example(&format!("systemd/{name}"))).unwrap();
         if name.ends_with(".service") {
             let exec = text

@@ -87,6 +87,15 @@ pub enum Command {
     /// Maintenance windows from the command line: failures inside one show as MAINT (計画停止)
     Silence(SilenceCmd),
     /// Run runbooks on an interval and serve /healthz, /metrics, the latest run (JSON) and report over HTTP
+    ///
+    /// Each runbook runs at once, then every --interval; a run never starts while the
+    /// runbook's previous one still goes (that tick is skipped and said so). GET /healthz:
+    /// 200 when the latest run of every served runbook has no failing check, else 503, with
+    /// JSON naming the failing checks. /metrics: the Prometheus families of
+    /// --output prometheus=… and the server's counters. /api/v1/runs/latest: the run as
+    /// -f json prints it. /report: the latest report (?format=html: as -f html). Runs are
+    /// recorded in history as any run; with --notify a runbook notifies when its status
+    /// changes. SIGTERM or SIGINT stops it within 2.5 s (exit 143/130).
     Serve(ServeCmd),
     /// Print the shell completion script (completes runbook names, check ids and tags)
     Completions {

@@ -84,6 +84,13 @@ pub(super) fn command(cmd: &ServeCmd) -> Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let listener = {
+        let _in = rt.enter();
+        tokio::net::TcpListener::from_std(listener).map_err(|e| Error::Listen {
+            given: cmd.listen.clone(),
+            reason: crate::values::io_reason(&e),
+        })?
+    };
     let names: Vec<String> = plans.iter().map(|p| p.runbooks[0].name.clone()).collect();
     crate::stdio::say_err!("{}", words::listening(&bound, &names, cmd.interval));
     rt.block_on(serve(listener, plans, args, cmd.interval));
@@ -240,7 +247,7 @@ impl State {
 }
 
 async fn serve(
-    listener: std::net::TcpListener,
+    listener: tokio::net::TcpListener,
     plans: Vec<Plan>,
     args: Arc<RunArgs>,
     every: Duration,
@@ -260,12 +267,7 @@ async fn serve(
             stop_rx.clone(),
         ));
     }
-    match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => {
-            tasks.spawn(http::serve(l, state.clone(), stop_rx.clone()));
-        }
-        Err(e) => crate::stdio::say_err!("error: --listen: {}", crate::values::io_reason(&e)),
-    }
+    tasks.spawn(http::serve(listener, state.clone(), stop_rx.clone()));
     let mut stop = stop_rx;
     if let Ok(s) = stop.wait_for(Option::is_some).await
         && let Some(which) = *s
@@ -322,8 +324,10 @@ async fn schedule(
     let mut running: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            // A signal wins over a tick that is due at the same moment.
+            biased;
             _ = stop.wait_for(Option::is_some) => break,
+            _ = ticker.tick() => {}
         }
         match plan.clone().try_lock_owned() {
             Ok(runner) => {

@@ -466,7 +466,7 @@ fn ja_millis(ms: f64) -> String {
 
 /// `15分`, `2時間30分`, `3日`, `3日4時間` (SPEC §10.1: elapsed time over an
 /// hour reads in hours and minutes).
-fn ja_duration(ms: i64) -> String {
+pub(crate) fn ja_duration(ms: i64) -> String {
     let min = (ms as f64 / 60_000.0).round() as i64;
     if min < 48 * 60 {
         super::incident_report::elapsed(min)
@@ -477,6 +477,12 @@ fn ja_duration(ms: i64) -> String {
             h => format!("{}日{h}時間", min / 1440),
         }
     }
+}
+
+/// A 稼働率 as the reports show it (`99.9`), rounded down: 99.96% with
+/// 2 minutes down is not "100%".
+pub(crate) fn uptime_percent(ratio: f64) -> String {
+    trim_float((ratio * 1000.0).floor() / 10.0, 1)
 }
 
 /// 稼働率, ダウンタイム and インシデント数.
@@ -490,8 +496,7 @@ fn availability_lines(ctx: &ReportCtx) -> Vec<Line> {
     match ctx.summary.and_then(|s| s.uptime.as_ref()) {
         Some(u) => match u.uptime.ratio() {
             Some(r) => {
-                // Rounded down: 99.96% with 2 minutes down is not "100%".
-                let shown = (r * 1000.0).floor() / 10.0;
+                let shown = uptime_percent(r);
                 // Planned stops and unmeasured time are out of the ratio;
                 // the line says how much of each.
                 let mut left_out = Vec::new();
@@ -506,10 +511,7 @@ fn availability_lines(ctx: &ReportCtx) -> Vec<Line> {
                 } else {
                     format!(" ({}を除く)", left_out.join("・"))
                 };
-                out.push(Line::of(
-                    "稼働率",
-                    format!("{}%{missing}", trim_float(shown, 1)),
-                ));
+                out.push(Line::of("稼働率", format!("{shown}%{missing}")));
                 let down = u.uptime.down_ms;
                 let d = if down > 0 && down < 30_000 {
                     "1分未満".to_owned()

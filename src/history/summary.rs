@@ -34,6 +34,9 @@ pub struct UptimeLine {
     /// The health check's label.
     pub label: String,
     pub uptime: Uptime,
+    /// The same, day by day (one per day of `Period::days`), for the
+    /// HTML report's chart of 稼働率 per day.
+    pub days: Vec<Uptime>,
 }
 
 /// One line like `平均CPU使用率: 35% (最大 85%, 前週比 +3pt) ▂▃▅▃▂▂▃`.
@@ -50,6 +53,13 @@ pub struct TrendLine {
     pub previous: Option<f64>,
     /// One mark per day; empty when there is no data.
     pub spark: String,
+    /// The stat of each day (one per day of `Period::days`): what the
+    /// sparkline and the HTML report's trend chart draw.
+    pub days: Vec<Option<f64>>,
+    /// The check's latest warn and fail limits, for the chart's lines;
+    /// `None` for a success rate, and when the check has none.
+    pub warn: Option<f64>,
+    pub fail: Option<f64>,
     pub success: Option<(usize, usize)>,
 }
 
@@ -63,6 +73,9 @@ pub struct ForecastLine {
     pub limit: Option<f64>,
     pub forecast: Forecast,
     pub horizon_days: u32,
+    /// Each day's average over the fitted window, `(ms of the day's
+    /// middle, value)`, oldest first: the points of the forecast chart.
+    pub points: Vec<(i64, f64)>,
 }
 
 fn day_bounds(p: &Period) -> Vec<(i64, i64)> {
@@ -281,6 +294,10 @@ fn uptime_line(
     if let Some((b, _)) = before {
         samples.insert(0, b);
     }
+    let days = day_bounds(period)
+        .iter()
+        .map(|(a, b)| aggregation::uptime(&samples, *a, *b, gap))
+        .collect();
     Ok(UptimeLine {
         label,
         uptime: aggregation::uptime(
@@ -289,6 +306,7 @@ fn uptime_line(
             period.end.timestamp_millis(),
             gap,
         ),
+        days,
     })
 }
 
@@ -330,11 +348,17 @@ fn trend_line(
     } else {
         None
     };
-    let spark = if stat == Stat::Success || value.is_none() {
+    let day_values = if stat == Stat::Success || value.is_none() {
+        Vec::new()
+    } else {
+        aggregation::day_values(&tallied.days, stat)
+    };
+    let spark = if day_values.is_empty() {
         String::new()
     } else {
-        aggregation::sparkline(&aggregation::day_values(&tallied.days, stat))
+        aggregation::sparkline(&day_values)
     };
+    let limits = last.filter(|_| stat != Stat::Success);
     let mut all = aggregation::Tally::default();
     tallied.days.iter().for_each(|d| all.merge(d));
     Ok(TrendLine {
@@ -346,6 +370,9 @@ fn trend_line(
         value,
         previous,
         spark,
+        days: day_values,
+        warn: limits.and_then(|m| m.warn_limit),
+        fail: limits.and_then(|m| m.fail_limit),
         success: if stat == Stat::Success {
             all.success()
         } else {
@@ -381,6 +408,20 @@ fn forecast_line(
         Some(l) => aggregation::forecast_sums(&sums, l, rising, ref_ms, horizon.as_millis() as i64),
         None => Forecast::Insufficient,
     };
+    // The window's days (oldest first, the last ending at the period's
+    // end), each day's average: what the chart draws under the trend.
+    let day_ms = DAY.as_millis() as i64;
+    let n = (window.as_millis() as i64 / day_ms).max(1);
+    let bounds: Vec<(i64, i64)> = (0..n)
+        .rev()
+        .map(|i| (ref_ms - (i + 1) * day_ms, ref_ms - i * day_ms))
+        .collect();
+    let daily = store.tallies(check, metric, &bounds)?;
+    let points = bounds
+        .iter()
+        .zip(aggregation::day_values(&daily.days, Stat::Avg))
+        .filter_map(|((a, b), v)| Some(((a + b) / 2, v?)))
+        .collect();
     Ok(ForecastLine {
         label: label
             .map(str::to_owned)
@@ -391,5 +432,6 @@ fn forecast_line(
         limit,
         forecast,
         horizon_days: (horizon.as_secs() / 86_400) as u32,
+        points,
     })
 }

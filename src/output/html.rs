@@ -72,10 +72,18 @@ pub(crate) fn report_fragment(run: Option<&RunRecord>, ctx: &ReportCtx) -> Fragm
         body.push_str(&summary(run.results.iter().map(|r| r.status)));
     }
     for s in &d.sections {
-        body.push_str(&section(&format!("■ {}", s.name), &lines(&s.lines)));
-    }
-    if let Some(sum) = ctx.summary {
-        body.push_str(&chart::charts(sum, ctx.period));
+        let mut inner = lines(&s.lines);
+        // Weekly/monthly: each line's chart beside it.
+        let figures = ctx
+            .summary
+            .map(|sum| chart::for_section(sum, ctx.period, &s.name, &s.lines))
+            .unwrap_or_default();
+        if !figures.is_empty() {
+            inner.push_str("<div class=\"charts\">\n");
+            inner.push_str(&figures.concat());
+            inner.push_str("</div>\n");
+        }
+        body.push_str(&section(&format!("■ {}", s.name), &inner));
     }
     let notes: Vec<Cell> = d
         .notes

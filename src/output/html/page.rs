@@ -153,7 +153,7 @@ pub(crate) const CSS: &str = r#":root{--pass:#1a7f37;--warn:#9a6700;--fail:#cf22
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;color:#1f2328;background:#fff;font-family:"Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Hiragino Sans","Yu Gothic UI","Yu Gothic",Meiryo,system-ui,sans-serif;font-size:15px;line-height:1.6}
 main{max-width:60rem;margin:0 auto;padding:1.25rem 1rem 2rem}
-h1{font-size:1.45rem;margin:0 0 .5rem;line-height:1.35;overflow-wrap:anywhere}
+h1{font-size:1.45rem;margin:0 0 .5rem;line-height:1.35;overflow-wrap:break-word}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem;padding-bottom:.2rem;border-bottom:2px solid var(--line)}
 h3{font-size:.95rem;margin:.75rem 0 .25rem}
 p,ul,ol{margin:.25rem 0 .75rem}
@@ -174,12 +174,12 @@ td.num{text-align:right;white-space:nowrap}
 .badge{display:inline-block;min-width:3.2em;padding:0 .45em;border-radius:.8em;font-size:.8rem;font-weight:700;line-height:1.6;text-align:center;color:#fff;white-space:nowrap;vertical-align:.08em}
 .badge.pass{background:var(--pass)}.badge.warn{background:var(--warn)}.badge.fail{background:var(--fail)}.badge.unknown{background:var(--unknown)}.badge.skip{background:var(--skip)}.badge.maint{background:var(--maint)}
 .value.warn{color:var(--warn);font-weight:600}.value.fail{color:var(--fail);font-weight:600}.value.unknown{color:var(--unknown)}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:.75rem 1.25rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:.75rem 1.25rem}
 figure{margin:0 0 .75rem;break-inside:avoid;page-break-inside:avoid}
 figure.wide{grid-column:1/-1}
 figcaption{font-size:.9rem;font-weight:600;margin-bottom:.2rem}
 svg.chart{display:block;width:100%;height:auto;max-width:100%;font-family:inherit}
-svg.chart text{font-size:11px;fill:#57606a}
+svg.chart text{font-size:12px;fill:#57606a;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
 svg.chart .grid{stroke:#eaeef2;stroke-width:1}
 svg.chart .axis{stroke:#8c959f;stroke-width:1}
 svg.chart .series{fill:none;stroke:#0969da;stroke-width:2}
@@ -187,7 +187,7 @@ svg.chart .dot{fill:#0969da}
 svg.chart .projection{fill:none;stroke:#0969da;stroke-width:1.5;stroke-dasharray:5 4}
 svg.chart .rule{stroke-width:1.5;stroke-dasharray:6 4}
 svg.chart .rule.warn{stroke:var(--warn)}svg.chart .rule.fail{stroke:var(--fail)}
-svg.chart text.rule.warn{fill:var(--warn);stroke:none}svg.chart text.rule.fail{fill:var(--fail);stroke:none}
+svg.chart text.rule.warn{fill:var(--warn);stroke:#fff;stroke-width:3px;stroke-dasharray:none}svg.chart text.rule.fail{fill:var(--fail);stroke:#fff;stroke-width:3px;stroke-dasharray:none}
 svg.chart .bar.pass{fill:var(--pass)}svg.chart .bar.fail{fill:var(--fail)}svg.chart .bar.maint{fill:var(--maint)}svg.chart .bar.missing{fill:#d0d7de}
 svg.chart .mark{fill:var(--fail)}
 .legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.82rem;color:var(--muted);margin:.2rem 0 0;padding:0;list-style:none}

@@ -14,6 +14,7 @@ pub mod check;
 pub mod commands;
 pub mod engine;
 pub mod exit;
+pub(crate) mod fleet;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod history;

@@ -9,6 +9,7 @@ use clap_complete::engine::ArgValueCompleter;
 
 use super::complete::{CheckIds, RunbookNames, Tags};
 
+use crate::output::fleet::FleetFormat;
 use crate::output::{Format, WarnAs};
 use crate::values::PeriodKind;
 
@@ -86,6 +87,8 @@ pub enum Command {
     Report(ReportCmd),
     /// Maintenance windows from the command line: failures inside one show as MAINT (計画停止)
     Silence(SilenceCmd),
+    /// Read a fleet's latest results from Prometheus (every host's opsrun textfile): one report
+    Fleet(FleetCmd),
     /// Run runbooks on an interval and serve /healthz, /metrics, the latest run (JSON) and report over HTTP
     ///
     /// Each runbook runs at once, then every --interval; a run never starts while the
@@ -426,6 +429,58 @@ pub struct ReportCmd {
     pub at: HistoryAt,
 }
 
+/// `opsrun fleet`.
+#[derive(Debug, Args, Clone)]
+pub struct FleetCmd {
+    #[command(subcommand)]
+    pub action: FleetAction,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum FleetAction {
+    /// The fleet report: hosts × runbooks, checks not passing, stale hosts, hosts down
+    ///
+    /// Reads every host's opsrun_* series (its `--output prometheus=PATH` file, served by
+    /// node_exporter's textfile collector) from Prometheus with two instant queries, and prints
+    /// one report: Japanese unless --lang en. A host is its `instance` label; it is stale when
+    /// its newest run is older than --stale, down when Prometheus's `up` is 0 for it. Exit as a
+    /// run's: 2 when a check fails or a host is stale or down, 1 when one warns, 3 when one is
+    /// unknown or Prometheus cannot give the fleet.
+    Report(FleetReport),
+}
+
+/// `opsrun fleet report`.
+#[derive(Debug, Args, Clone)]
+pub struct FleetReport {
+    /// The Prometheus server, e.g. http://prometheus:9090 (a path prefix is kept)
+    #[arg(long, env = "OPSRUN_PROMETHEUS", value_name = "URL", value_hint = clap::ValueHint::Url)]
+    pub prometheus: String,
+
+    /// Only the series of this label selector, e.g. '{job="node"}' [default: every opsrun_* series]
+    #[arg(long = "match", value_name = "SELECTOR")]
+    pub matcher: Option<String>,
+
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = FleetFormat::Text)]
+    pub format: FleetFormat,
+
+    /// How long to wait for Prometheus, both queries included
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// A host whose newest run is older than this is stale
+    #[arg(long, value_name = "DURATION", default_value = "26h", value_parser = parse_timeout)]
+    pub stale: Duration,
+
+    /// Where config.yaml (its timezone:) is looked for
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Fix the clock (RFC 3339), for tests
+    #[arg(long, hide = true, value_parser = parse_now, value_name = "RFC3339")]
+    pub now: Option<DateTime<FixedOffset>>,
+}
+
 /// `opsrun silence`.
 #[derive(Debug, Args, Clone)]
 pub struct SilenceCmd {
@@ -517,6 +572,16 @@ pub enum JaFormat {
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     crate::values::units::parse_duration(s)
+}
+
+/// A duration that is not zero.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match crate::values::units::parse_duration(s)? {
+        d if d.is_zero() => Err(format!(
+            "expected a duration above zero like 10s, got `{s}`"
+        )),
+        d => Ok(d),
+    }
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {

@@ -66,6 +66,9 @@ pub(crate) enum Error {
     /// The history database cannot be read.
     #[error("cannot read history: {0}")]
     History(HistoryError),
+    /// `opsrun fleet report`: Prometheus could not give the fleet.
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FetchError),
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[from] std::io::Error),

@@ -19,16 +19,30 @@ use super::cli::Cli;
 use super::{Error, Result, write_stdout};
 use crate::exit;
 
-/// Every page: `opsrun` first, then one per visible subcommand, as
-/// (file stem, command with its bin and display names set by clap).
+/// Every page: `opsrun` first, then one per visible subcommand, and one
+/// per visible subcommand of those (opsrun-fleet-report(1), as git names
+/// git-remote-add's), as (file stem, command with its bin and display
+/// names set by clap).
 fn pages() -> Vec<(String, clap::Command)> {
     let mut top = Cli::command().disable_help_subcommand(true);
     top.build();
     let mut out = vec![("opsrun".to_owned(), top.clone())];
-    for sub in top.get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in visible(&top) {
         out.push((format!("opsrun-{}", sub.get_name()), sub.clone()));
+        for nested in visible(sub) {
+            out.push((
+                format!("opsrun-{}-{}", sub.get_name(), nested.get_name()),
+                nested.clone(),
+            ));
+        }
     }
     out
+}
+
+/// The subcommands with a page (not clap's `help`, not hidden ones).
+fn visible(cmd: &clap::Command) -> impl Iterator<Item = &clap::Command> {
+    cmd.get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
 }
 
 /// Prints one page, or writes them all under `dir`.
@@ -53,8 +67,10 @@ pub(super) fn command(sub: Option<&str>, dir: Option<&Path>) -> Result<i32> {
         return Ok(exit::OK);
     }
     let want = sub.map_or("opsrun".to_owned(), |s| {
+        // `opsrun man "fleet report"` as `opsrun man fleet-report`.
+        let s = s.trim().replace(' ', "-");
         if s.starts_with("opsrun") {
-            s.to_owned()
+            s
         } else {
             format!("opsrun-{s}")
         }
@@ -109,7 +125,12 @@ fn render(cmd: &clap::Command) -> String {
     if cmd.has_subcommands() {
         let _ = man.render_subcommands_section(&mut page);
     }
-    let name = cmd.get_name();
+    // The page's key: `daily`, `fleet-report` (a nested command's own
+    // name, `report`, would be another command's), `opsrun` for the top.
+    let name = cmd
+        .get_display_name()
+        .unwrap_or(cmd.get_name())
+        .trim_start_matches("opsrun-");
     let top = name == "opsrun";
     let mut r = Roff::new();
     exit_status(&mut r, name);
@@ -212,6 +233,30 @@ fn exit_status(r: &mut Roff, name: &str) {
             r,
             "130, 143",
             "Interrupted by SIGINT or SIGTERM; the results so far are printed and recorded.",
+        );
+    } else if name == "fleet-report" || name == "fleet" {
+        item(
+            r,
+            "0",
+            "Every check of every host passed, and no host is stale or down.",
+        );
+        item(
+            r,
+            "1",
+            "Some check warned; none failed, no host is stale or down.",
+        );
+        item(
+            r,
+            "2",
+            "Some check failed, or some host is stale (its newest run is older than --stale) \
+             or its scrape target is down.",
+        );
+        item(
+            r,
+            "3",
+            "Some check is unknown; or Prometheus could not give the fleet (unreachable, \
+             --timeout, an error answer, a bad --match, no opsrun series): one line on stderr \
+             starting with error:.",
         );
     } else if name == "serve" {
         item(
@@ -453,6 +498,25 @@ fn examples(r: &mut Roff, name: &str) {
                 "Completion for fish.",
             ),
         ],
+        "fleet" | "fleet-report" => &[
+            (
+                "opsrun fleet report --prometheus http://prometheus:9090",
+                "The fleet report in Japanese: hosts × runbooks, the checks not passing, \
+                 stale hosts and hosts down.",
+            ),
+            (
+                "opsrun fleet report --prometheus http://prometheus:9090 --match '{job=\"node\"}' -f markdown",
+                "Only job node's hosts, as Markdown for Slack or a wiki.",
+            ),
+            (
+                "opsrun fleet report --prometheus http://prometheus:9090 -f json | jq '.problems'",
+                "Every check not passing, as JSON.",
+            ),
+            (
+                "opsrun fleet report --prometheus http://prometheus:9090 --lang en --stale 3d",
+                "In English, a host stale after three days (a weekly runbook's fleet).",
+            ),
+        ],
         "serve" => &[
             (
                 "opsrun serve",
@@ -496,11 +560,18 @@ fn see_also(r: &mut Roff, cmd: &clap::Command, top: bool) {
     section(r, "SEE ALSO");
     let mut refs = Vec::new();
     if top {
-        for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        for s in visible(cmd) {
             refs.push(format!("opsrun-{}", s.get_name()));
+            for nested in visible(s) {
+                refs.push(format!("opsrun-{}-{}", s.get_name(), nested.get_name()));
+            }
         }
     } else {
         refs.push("opsrun".to_owned());
+        let stem = format!("opsrun-{}", cmd.get_name());
+        for nested in visible(cmd) {
+            refs.push(format!("{stem}-{}", nested.get_name()));
+        }
     }
     let mut line = Vec::new();
     for (i, name) in refs.iter().enumerate() {

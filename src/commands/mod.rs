@@ -7,6 +7,7 @@ mod backup;
 pub mod cli;
 mod complete;
 mod error;
+mod fleet;
 mod history;
 mod incident;
 mod man;
@@ -95,6 +96,7 @@ fn init_tracing() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    let lang = cli.lang;
     // Commands that run checks stop cleanly on a signal (the results so
     // far are printed and recorded); the others end at once.
     if !matches!(
@@ -132,6 +134,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::History(c) => history::command(&c),
         Command::Report(c) => report::command(&c),
         Command::Silence(c) => silence::command(&c),
+        Command::Fleet(c) => fleet::command(&c, lang),
         Command::Serve(c) => serve::command(&c),
         Command::Completions { shell } => {
             let script = complete::registration(shell).map_err(|e| Error::Io {

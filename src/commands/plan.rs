@@ -390,6 +390,16 @@ fn maintenance(
 }
 
 /// The clock of an invocation: `--now`, else the host's, in its offset.
+/// The time zone and the clock of a command that reads no runbook and
+/// no history (`opsrun fleet report`): config.yaml's `timezone:` found
+/// from `dir`, `--now` or the host's clock.
+pub(crate) fn zone_and_clock(
+    dir: &DirArg,
+    now: Option<DateTime<FixedOffset>>,
+) -> Result<(Zone, DateTime<FixedOffset>), Error> {
+    Ok((time_zone(&[], &runbook_dir(dir))?, clock(now)))
+}
+
 fn clock(now: Option<DateTime<FixedOffset>>) -> DateTime<FixedOffset> {
     now.unwrap_or_else(|| chrono::Local::now().fixed_offset())
 }

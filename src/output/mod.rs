@@ -7,6 +7,7 @@
 //! module of its own here, beside the formats that use it).
 
 pub mod checklist;
+pub mod fleet;
 mod history;
 pub(crate) mod html;
 mod incident_list;

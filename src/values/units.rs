@@ -38,6 +38,20 @@ impl Unit {
         }
     }
 
+    /// The unit of a symbol as [`Unit::symbol`] writes it (JSON, history,
+    /// the Prometheus `unit` label); `None` for one opsrun never writes.
+    pub fn from_symbol(s: &str) -> Option<Unit> {
+        Some(match s {
+            "%" => Unit::Percent,
+            "ms" => Unit::Millis,
+            "B" => Unit::Bytes,
+            "count" => Unit::Count,
+            "days" => Unit::Days,
+            "" => Unit::Number,
+            _ => return None,
+        })
+    }
+
     /// The phrase used in "expected …" messages.
     pub fn expected(self) -> &'static str {
         match self {

@@ -192,3 +192,25 @@ fn fish_completes_check_ids_and_runbook_names() {
     assert!(runs.lines().any(|l| l.starts_with("probe")), "{out}");
     assert!(!out.contains("--now"), "{out}");
 }
+
+#[test]
+fn fleet_report_and_its_options_are_offered() {
+    let env = fixture();
+    assert_eq!(bash(&env, "opsrun fl"), ["fleet"]);
+    assert!(bash(&env, "opsrun fleet ").contains(&"report".to_owned()));
+    let offered = bash(&env, "opsrun fleet report --");
+    for o in [
+        "--prometheus",
+        "--match",
+        "--format",
+        "--timeout",
+        "--stale",
+    ] {
+        assert!(offered.iter().any(|x| x == o), "{o}: {offered:?}");
+    }
+    assert!(!offered.iter().any(|o| o == "--now"), "{offered:?}");
+    assert_eq!(
+        bash(&env, "opsrun fleet report -f "),
+        ["text", "json", "markdown"]
+    );
+}

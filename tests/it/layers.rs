@@ -26,6 +26,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Running checks, and the workflows built on it.
     ("engine", &["engine", "judge", "incident", "backup"]),
     ("history", &["history"]),
+    // The fleet as Prometheus holds it (`opsrun fleet report`): data the
+    // presentation layer words, as it does history's.
+    ("fleet", &["fleet"]),
     // Formats, reports, 障害報告 — the only place words are chosen.
     ("presentation", &["output"]),
     ("notify", &["notify"]),

@@ -17,6 +17,7 @@ mod demo;
 mod dns;
 mod engine;
 mod failure_injection;
+mod fleet;
 mod history;
 mod hostile;
 mod html;

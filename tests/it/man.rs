@@ -19,6 +19,8 @@ const SUBCOMMANDS: &[&str] = &[
     "serve",
     "completions",
     "man",
+    "fleet",
+    "fleet-report",
 ];
 
 fn lint(page: &str) -> String {
@@ -113,6 +115,13 @@ fn man_dir_writes_every_page_and_an_unknown_page_is_one_line() {
         let p = dir.join(format!("opsrun-{sub}.1"));
         assert!(p.is_file(), "{}", p.display());
         assert!(r.stdout.contains(&p.display().to_string()));
+    }
+    // Every page written, nested ones (opsrun-fleet-report(1)) too, is
+    // clean under mandoc.
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let page = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(lint(&page), "", "mandoc -Tlint on {}", p.display());
     }
     // `man -l` reads the written file as the printed one.
     let printed = env.run(&["man", "incident"]).stdout;

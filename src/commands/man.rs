@@ -513,6 +513,10 @@ fn examples(r: &mut Roff, name: &str) {
                 "Every check not passing, as JSON.",
             ),
             (
+                "opsrun fleet report --prometheus http://prometheus:9090 -f html > fleet.html",
+                "One self-contained page to mail or put on a share.",
+            ),
+            (
                 "opsrun fleet report --prometheus http://prometheus:9090 --lang en --stale 3d",
                 "In English, a host stale after three days (a weekly runbook's fleet).",
             ),

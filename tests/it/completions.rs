@@ -211,6 +211,6 @@ fn fleet_report_and_its_options_are_offered() {
     assert!(!offered.iter().any(|o| o == "--now"), "{offered:?}");
     assert_eq!(
         bash(&env, "opsrun fleet report -f "),
-        ["text", "json", "markdown"]
+        ["text", "json", "markdown", "html"]
     );
 }

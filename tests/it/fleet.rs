@@ -327,6 +327,22 @@ fn fleet_report_from_a_real_prometheus() {
     assert_eq!(r.code, 2);
     insta::assert_snapshot!("fleet_markdown", redacted(&r.stdout));
 
+    // HTML: the page of the shared HTML pieces, drawn by Chromium.
+    let r = f.report(&["-f", "html"]);
+    assert_eq!(r.code, 2);
+    let html = &r.stdout;
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains(">db-01</span></td><td>daily/disk</td><td>95%</td><td>command</td>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src="),
+        "{html}"
+    );
+    insta::assert_snapshot!("fleet_html", redacted(&crate::html::golden_html(html)));
+    crate::html::assert_renders("fleet", html);
+
     let r = f.report(&["--lang", "en"]);
     assert_eq!(r.code, 2);
     assert!(r.stdout.starts_with("【Fleet report】"), "{}", r.stdout);

@@ -1,10 +1,12 @@
 //! `opsrun fleet report`: the fleet's latest results, as Prometheus holds
 //! them, in one document — hosts × runbooks, every non-pass check by
 //! host, stale hosts and down targets. One file per format (`text`: the
-//! Japanese report's shape, `json`, `markdown`); the words of all of them
+//! Japanese report's shape, `json`, `markdown`, `html`: a page of the
+//! shared HTML pieces); the words of all of them
 //! are here, Japanese by default (a report, like the 日次運用レポート)
 //! and English with `--lang en`.
 
+mod html;
 mod json;
 mod markdown;
 mod text;
@@ -25,6 +27,8 @@ pub enum FleetFormat {
     Json,
     /// The report as Markdown tables (Slack, GitHub, wikis)
     Markdown,
+    /// One self-contained HTML page (inline CSS, no script): the report with status badges
+    Html,
 }
 
 /// Renders `fleet` in `format`: words in `lang`, times in `tz`. Labels
@@ -35,6 +39,8 @@ pub(crate) fn render(format: FleetFormat, fleet: &Fleet, lang: Lang, tz: Zone) -
         FleetFormat::Text => text::render(fleet, &w),
         FleetFormat::Json => json::render(fleet, tz),
         FleetFormat::Markdown => markdown::render(fleet, &w),
+        // Escaped as HTML, control characters included, piece by piece.
+        FleetFormat::Html => return html::render(fleet, &w),
     };
     crate::values::text::printable(&text).into_owned()
 }

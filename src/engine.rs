@@ -308,7 +308,8 @@ pub async fn attempt(kind: &dyn Kind, ctx: &Ctx) -> Outcome {
     let a = match tokio::time::timeout(budget + GRACE, kind.run(ctx)).await {
         Ok(a) => a,
         Err(_) => Attempt::Failed(
-            Failure::fail(Overran { after: budget }.reason(&common::TIMEOUT)).shown("timeout"),
+            Failure::fail(Overran { after: budget }.reason(&common::TIMEOUT))
+                .shown(crate::values::reason::said(&common::V_TIMEOUT)),
         ),
     };
     judge::judge(a)

@@ -26,7 +26,13 @@ use crate::values::units::{Unit, format_millis, trim_float};
 
 /// The reason catalog entries of `access_log` (docs/reasons.md); reading
 /// the files says `logfile.*` (`logscan::CODES`).
+/// Display values (`Code::value`).
+static V_REQUEST: Code = Code::value("value.access_log.request", "1 request");
+static V_REQUESTS: Code = Code::value("value.access_log.requests", "{count} requests");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_REQUEST,
+    &V_REQUESTS,
     &TIMEOUT,
     &NO_LINE_PARSED,
     &SCAN_FAILED,
@@ -474,7 +480,7 @@ impl AccessLog {
 
         // Value: the headline numbers, plus the headline metric itself.
         let mut shown = vec![
-            logscan::plural(t.requests, "request", "requests"),
+            logscan::counted(t.requests, &V_REQUEST, &V_REQUESTS),
             format!(
                 "5xx {} ({})",
                 t.e5,
@@ -512,7 +518,9 @@ impl AccessLog {
             };
             return Err(Failure {
                 detail: m.detail,
-                ..failure.shown("incomplete")
+                ..failure.shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_INCOMPLETE,
+                ))
             });
         }
         if s.stats.lines > 0 && t.malformed == s.stats.lines {
@@ -1291,7 +1299,10 @@ mod kind_tests {
             kind("path: access_log\nmetrics: {error_rate: {warn: 1%, fail: 50%}, requests: {}}")
                 .unwrap();
         let m = run_in(&a, &ctx()).await.unwrap();
-        assert_eq!(m.value, "3 requests, 5xx 1 (33.33%), avg 200ms, p95 300ms");
+        assert_eq!(
+            m.value,
+            "value.access_log.requests {count=3}, 5xx 1 (33.33%), avg 200ms, p95 300ms"
+        );
         let names: Vec<_> = m.metrics.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names[..3], ["error_rate", "requests", "errors_5xx"]);
         let rate = &m.metrics[0];
@@ -1325,6 +1336,6 @@ mod kind_tests {
             .unwrap_err();
         assert_eq!(f.reason.code.code, "timeout");
         assert_eq!(f.reason.param("path"), Some(&"access_log".into()));
-        assert_eq!(f.value, "incomplete");
+        assert_eq!(f.value, "value.incomplete {}");
     }
 }

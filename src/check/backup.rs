@@ -21,7 +21,19 @@ use crate::values::units::{Unit, format_bytes, format_millis, trim_float};
 use crate::values::{Dur, Size};
 
 /// The reason catalog entries of `backup` (docs/reasons.md).
+/// Display values (`Code::value`).
+static V_NEWEST: Code = Code::value("value.backup.newest", "{when} ({ago}, {size})");
+static V_NOW: Code = Code::value("value.backup.just_now", "just now");
+static V_MINUTES: Code = Code::value("value.backup.minutes_ago", "{n}m ago");
+static V_HOURS: Code = Code::value("value.backup.hours_ago", "{n}h ago");
+static V_DAYS: Code = Code::value("value.backup.days_ago", "{n}d ago");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_NEWEST,
+    &V_NOW,
+    &V_MINUTES,
+    &V_HOURS,
+    &V_DAYS,
     &NO_DIR,
     &UNREADABLE,
     &SCAN,
@@ -228,17 +240,18 @@ fn scan(dir: &Path, pattern: &glob::Pattern, require: &[String]) -> Result<Scan,
     })
 }
 
-/// `6時間前`, `3日前`, `12分前`.
-fn ago_ja(ms: f64) -> String {
+/// How long ago, in whole units: `6h ago` (`6時間前`), `3d ago`, `12m
+/// ago`, `just now` — hours up to two days, as people count backups.
+fn ago(ms: f64) -> Reason {
     let mins = (ms / 60_000.0).floor() as i64;
     if mins < 1 {
-        "たった今".into()
+        Reason::new(&V_NOW)
     } else if mins < 60 {
-        format!("{mins}分前")
+        Reason::new(&V_MINUTES).with("n", mins)
     } else if mins < 48 * 60 {
-        format!("{}時間前", mins / 60)
+        Reason::new(&V_HOURS).with("n", mins / 60)
     } else {
-        format!("{}日前", mins / (24 * 60))
+        Reason::new(&V_DAYS).with("n", mins / (24 * 60))
     }
 }
 
@@ -284,7 +297,11 @@ impl Backup {
         let scan = match scanned {
             Ok(Ok(s)) => s,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Failure::fail(at(&NO_DIR)).shown("none"));
+                return Err(
+                    Failure::fail(at(&NO_DIR)).shown(crate::values::reason::said(
+                        &crate::values::reason::common::V_NONE,
+                    )),
+                );
             }
             Ok(Err(e)) => {
                 return Err(Failure::unknown(
@@ -314,7 +331,10 @@ impl Backup {
             .extra()
         };
         let Some(newest) = scan.gens.first() else {
-            let mut m = Measurement::new("none").metric(generations(0).not_judged());
+            let mut m = Measurement::new(crate::values::reason::said(
+                &crate::values::reason::common::V_NONE,
+            ))
+            .metric(generations(0).not_judged());
             m.observe(
                 Status::Fail,
                 Reason::new(&NONE)
@@ -327,11 +347,11 @@ impl Backup {
         let age_ms = ((now_secs - unix_secs(newest.mtime)) * 1000.0).max(0.0);
         let size = scan.newest_size.unwrap_or(0) as f64;
         let when = local(newest.mtime, now.offset());
-        let value = format!(
-            "{} ({}, {})",
-            when.format("%Y-%m-%d %H:%M"),
-            ago_ja(age_ms),
-            format_bytes(size)
+        let value = crate::values::reason::say(
+            &Reason::new(&V_NEWEST)
+                .with("when", when.format("%Y-%m-%d %H:%M").to_string())
+                .with("ago", ago(age_ms))
+                .with_quantity("size", size, Unit::Bytes),
         );
         let max_ms = self.max_age.0.as_secs_f64() * 1000.0;
         let name = || Reason::new(&STALE).with("name", newest.name.clone());
@@ -446,10 +466,24 @@ mod tests {
 
     #[test]
     fn japanese_ago() {
-        assert_eq!(ago_ja(6.0 * 3_600_000.0 + 5.0), "6時間前");
-        assert_eq!(ago_ja(12.0 * 60_000.0), "12分前");
-        assert_eq!(ago_ja(3.0 * 86_400_000.0), "3日前");
-        assert_eq!(ago_ja(100.0), "たった今");
+        let said = |ms: f64| {
+            let r = ago(ms);
+            (r.code.key, r.param("n").cloned())
+        };
+        use crate::values::reason::Param::Int;
+        assert_eq!(
+            said(6.0 * 3_600_000.0 + 5.0),
+            ("value.backup.hours_ago", Some(Int(6)))
+        );
+        assert_eq!(
+            said(12.0 * 60_000.0),
+            ("value.backup.minutes_ago", Some(Int(12)))
+        );
+        assert_eq!(
+            said(3.0 * 86_400_000.0),
+            ("value.backup.days_ago", Some(Int(3)))
+        );
+        assert_eq!(said(100.0), ("value.backup.just_now", None));
     }
 
     #[test]

@@ -91,7 +91,11 @@ impl CertFile {
         let data = match read {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Failure::fail(at(&MISSING)).shown("missing"));
+                return Err(
+                    Failure::fail(at(&MISSING)).shown(crate::values::reason::said(
+                        &crate::values::reason::common::V_MISSING,
+                    )),
+                );
             }
             Err(e) => {
                 return Err(Failure::unknown(

@@ -19,7 +19,13 @@ use crate::values::threshold::{Direction, Limit, Threshold};
 use crate::values::units::{Unit, trim_float};
 
 /// The reason catalog entries of `command` (docs/reasons.md).
+/// Display values (`Code::value`).
+static V_EXIT: Code = Code::value("value.command.exit", "exit {code}");
+static V_SIGNAL: Code = Code::value("value.command.signal", "killed by signal {signal}");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_EXIT,
+    &V_SIGNAL,
     &EXIT,
     &SIGNAL,
     &TIMEOUT,
@@ -314,17 +320,21 @@ impl Command {
                 ));
             }
             Err(o) => {
-                let mut f = Failure::fail(o.reason(&TIMEOUT)).shown("timeout");
+                let mut f = Failure::fail(o.reason(&TIMEOUT)).shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_TIMEOUT,
+                ));
                 f.detail = tails();
                 return Err(f);
             }
         };
         let code = status.code();
         let code_text = match code {
-            Some(c) => format!("exit {c}"),
+            Some(c) => crate::values::reason::say(&Reason::new(&V_EXIT).with("code", i64::from(c))),
             None => {
                 use std::os::unix::process::ExitStatusExt;
-                format!("killed by signal {}", status.signal().unwrap_or(0))
+                crate::values::reason::say(
+                    &Reason::new(&V_SIGNAL).with("signal", status.signal().unwrap_or(0)),
+                )
             }
         };
         let mut m = Measurement::new(code_text.clone()).detail(

@@ -30,7 +30,11 @@ use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_millis};
 
 /// The reason catalog entries of `dns` (docs/reasons.md).
+/// Display values (`Code::value`).
+static V_NO_RECORD: Code = Code::value("value.dns.no_record", "no record");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_NO_RECORD,
     &NXDOMAIN,
     &NO_RECORDS,
     &MISSING,
@@ -227,7 +231,11 @@ impl Dns {
             .deadline
             .within(resolver.lookup(name, self.record.rtype()))
             .await
-            .map_err(|o| Failure::fail(self.timeout_reason(o.reason(&TIMEOUT))).shown("timeout"))?;
+            .map_err(|o| {
+                Failure::fail(self.timeout_reason(o.reason(&TIMEOUT))).shown(
+                    crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT),
+                )
+            })?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let lookup = answer.map_err(|e| self.failure(e, ctx))?;
         let mut answers: Vec<String> = lookup
@@ -238,7 +246,8 @@ impl Dns {
         // Servers rotate the order of answers; the value and history should not.
         answers.sort_by_key(|a| (a.parse::<IpAddr>().ok(), a.clone()));
         if answers.is_empty() {
-            return Err(Failure::fail(self.reason(&NO_RECORDS)).shown("no record"));
+            return Err(Failure::fail(self.reason(&NO_RECORDS))
+                .shown(crate::values::reason::said(&V_NO_RECORD)));
         }
 
         let mut m = Measurement::new(format!("{} {}", summary(&answers), format_millis(ms)))
@@ -291,7 +300,8 @@ impl Dns {
         match proto {
             Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) => match *response_code {
                 ResponseCode::NXDomain => Failure::fail(self.reason(&NXDOMAIN)).shown("NXDOMAIN"),
-                ResponseCode::NoError => Failure::fail(self.reason(&NO_RECORDS)).shown("no record"),
+                ResponseCode::NoError => Failure::fail(self.reason(&NO_RECORDS))
+                    .shown(crate::values::reason::said(&V_NO_RECORD)),
                 rc => {
                     let name = rcode_name(rc);
                     Failure::fail(self.reason(&RCODE).with("rcode", name.clone())).shown(name)
@@ -305,7 +315,9 @@ impl Dns {
                     .reason(&TIMEOUT),
                 ),
             )
-            .shown("timeout"),
+            .shown(crate::values::reason::said(
+                &crate::values::reason::common::V_TIMEOUT,
+            )),
             Some(ProtoErrorKind::Io(io)) => Failure::fail(
                 self.reason(&ERROR)
                     .with("error", crate::values::io_reason(io)),

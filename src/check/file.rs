@@ -10,10 +10,18 @@ use crate::values::Dur;
 use crate::values::outcome::Status;
 use crate::values::reason::{Code, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes, format_millis};
+use crate::values::units::{Unit, format_bytes};
 
 /// The reason catalog entries of `file` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[&MISSING, &PRESENT, &STAT, &STALE];
+/// Display values (`Code::value`).
+static V_ABSENT: Code = Code::value("value.file.absent", "absent");
+static V_PRESENT: Code = Code::value("value.file.present", "present");
+static V_FILE: Code = Code::value("value.file.file", "{size}, {age} ago");
+static V_DIR: Code = Code::value("value.file.dir", "directory, {size}, {age} ago");
+
+pub(crate) static CODES: &[&Code] = &[
+    &V_ABSENT, &V_PRESENT, &V_FILE, &V_DIR, &MISSING, &PRESENT, &STAT, &STALE,
+];
 
 static MISSING: Code = Code::new("file.missing", "{path} does not exist, expected it to");
 static PRESENT: Code = Code::new("file.present", "{path} exists, expected it not to");
@@ -59,9 +67,13 @@ impl File {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return if self.exists {
-                    Err(Failure::fail(reason(&MISSING)).shown("missing"))
+                    Err(
+                        Failure::fail(reason(&MISSING)).shown(crate::values::reason::said(
+                            &crate::values::reason::common::V_MISSING,
+                        )),
+                    )
                 } else {
-                    Ok(Measurement::new("absent"))
+                    Ok(Measurement::new(crate::values::reason::said(&V_ABSENT)))
                 };
             }
             Err(e) => {
@@ -71,7 +83,9 @@ impl File {
             }
         };
         if !self.exists {
-            return Err(Failure::fail(reason(&PRESENT)).shown("present"));
+            return Err(
+                Failure::fail(reason(&PRESENT)).shown(crate::values::reason::said(&V_PRESENT))
+            );
         }
         let size = meta.len() as f64;
         let age_ms = meta
@@ -80,23 +94,21 @@ impl File {
             .and_then(|m| SystemTime::from(ctx.now).duration_since(m).ok())
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0);
-        let kind = if meta.is_dir() { "directory, " } else { "" };
-        let mut m = Measurement::new(format!(
-            "{kind}{}, {} ago",
-            format_bytes(size),
-            format_millis(age_ms)
-        ))
-        .metric(
-            Metric::new("size", size, Unit::Bytes, Direction::HigherIsWorse)
-                .held(&self.size)
-                .says(format!("size {}", format_bytes(size))),
-        )
-        .metric(Metric::new(
-            "age",
-            age_ms,
-            Unit::Millis,
-            Direction::HigherIsWorse,
-        ));
+        let shown = Reason::new(if meta.is_dir() { &V_DIR } else { &V_FILE })
+            .with_quantity("size", size, Unit::Bytes)
+            .with_quantity("age", age_ms, Unit::Millis);
+        let mut m = Measurement::new(crate::values::reason::say(&shown))
+            .metric(
+                Metric::new("size", size, Unit::Bytes, Direction::HigherIsWorse)
+                    .held(&self.size)
+                    .says(format!("size {}", format_bytes(size))),
+            )
+            .metric(Metric::new(
+                "age",
+                age_ms,
+                Unit::Millis,
+                Direction::HigherIsWorse,
+            ));
         if let Some(max) = self.max_age {
             let max_ms = max.0.as_secs_f64() * 1000.0;
             if age_ms > max_ms {

@@ -67,7 +67,13 @@ use crate::values::units::Unit;
 
 /// The reason catalog entries of `journal` (docs/reasons.md); a `file:`
 /// that cannot be found says `logfile.*` (`logscan::CODES`).
+/// Display values (`Code::value`).
+static V_ENTRY: Code = Code::value("value.journal.entry", "1 entry");
+static V_ENTRIES: Code = Code::value("value.journal.entries", "{count} entries");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_ENTRY,
+    &V_ENTRIES,
     &NO_DIRECTORY,
     &NO_FILES,
     &NO_JOURNAL,
@@ -467,7 +473,9 @@ impl Journal {
             }
             Err(o) => {
                 return Err(
-                    Failure::fail(o.reason(&TIMEOUT).with("count", seen.count)).shown("timeout")
+                    Failure::fail(o.reason(&TIMEOUT).with("count", seen.count)).shown(
+                        crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT),
+                    ),
                 );
             }
         };
@@ -571,7 +579,7 @@ impl Journal {
         } else {
             format!("journal {}", self.unit.0.join(","))
         };
-        let entries = logscan::plural(seen.count, "entry", "entries");
+        let entries = logscan::counted(seen.count, &V_ENTRY, &V_ENTRIES);
         let mut out = Measurement::new(entries.clone());
         let mut span = self.since.span(ctx.now);
         let off = *ctx.now.offset();
@@ -747,7 +755,7 @@ mod kind_tests {
             tally,
             "Hint: You are currently not seeing messages from other users",
         );
-        assert_eq!(m.value, "1 entry");
+        assert_eq!(m.value, "value.journal.entry {}");
         let c = &m.metrics[0];
         assert_eq!((c.name.as_str(), c.value), ("count", 1.0));
         assert_eq!(
@@ -756,7 +764,7 @@ mod kind_tests {
         );
         assert_eq!(
             c.subject(),
-            "journal estimator: 1 entry at err or worse matching /fail/ in the last 24h"
+            "journal estimator: value.journal.entry {} at err or worse matching /fail/ in the last 24h"
         );
         let codes: Vec<_> = m.observations.iter().map(|o| o.reason.code.code).collect();
         assert_eq!(codes, ["journal.permission"]);

@@ -22,7 +22,13 @@ use crate::values::units::Unit;
 
 /// The reason catalog entries of `log` (docs/reasons.md); reading the
 /// files says `logfile.*` (`logscan::CODES`).
+/// Display values (`Code::value`).
+static V_MATCH: Code = Code::value("value.log.match", "1 match");
+static V_MATCHES: Code = Code::value("value.log.matches", "{count} matches");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_MATCH,
+    &V_MATCHES,
     &TIMEOUT,
     &NO_TIMESTAMP,
     &SCAN_FAILED,
@@ -214,7 +220,9 @@ impl Log {
             };
             return Err(Failure {
                 detail,
-                ..failure.shown("incomplete")
+                ..failure.shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_INCOMPLETE,
+                ))
             });
         }
         if self.since.is_some() && f.stats.lines > 0 && f.format_seen.is_none() {
@@ -242,7 +250,7 @@ impl Log {
             .as_ref()
             .map(|p| format!(" /{}/", p.as_str()))
             .unwrap_or_default();
-        let matches = logscan::plural(f.count, "match", "matches");
+        let matches = logscan::counted(f.count, &V_MATCH, &V_MATCHES);
         let mut m = Measurement::new(matches.clone()).metric(
             Metric::new(
                 "count",
@@ -356,12 +364,15 @@ mod tests {
         // Without `count`, any match is held against warn 1.
         let l: Log = kind("path: app.log\npattern: ERROR").unwrap();
         let m = run_in(&l, &ctx()).await.unwrap();
-        assert_eq!(m.value, "3 matches");
+        assert_eq!(m.value, "value.log.matches {count=3}");
         let c = &m.metrics[0];
         assert_eq!((c.name.as_str(), c.value), ("count", 3.0));
         let th = c.threshold.as_ref().unwrap();
         assert_eq!(th.warn.as_ref().map(|l| l.value), Some(1.0));
-        assert_eq!(c.subject(), "app.log /ERROR/: 3 matches in whole file");
+        assert_eq!(
+            c.subject(),
+            "app.log /ERROR/: value.log.matches {count=3} in whole file"
+        );
         assert!(th.fail.is_none());
 
         let l: Log = kind("path: app.log\npattern: ERROR\ncount: {fail: 5}").unwrap();
@@ -396,6 +407,6 @@ mod tests {
             f.reason.param("after"),
             Some(&Param::Quantity(0.0, Unit::Millis))
         );
-        assert_eq!(f.value, "incomplete");
+        assert_eq!(f.value, "value.incomplete {}");
     }
 }

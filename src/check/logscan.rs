@@ -1016,9 +1016,14 @@ fn trim_cr(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\r").unwrap_or(l)
 }
 
-/// `1 match`, `3 matches`.
-pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+/// `1 match`, `3 matches` (`3件`): a count in the run's words, `one`
+/// for exactly one, else `many` with the parameter `count`.
+pub(crate) fn counted(n: u64, one: &'static Code, many: &'static Code) -> String {
+    if n == 1 {
+        crate::values::reason::said(one)
+    } else {
+        crate::values::reason::say(&Reason::new(many).with("count", n))
+    }
 }
 
 /// A line as text for a detail, cut to a readable length.

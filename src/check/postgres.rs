@@ -672,8 +672,9 @@ impl Postgres {
         let (client, mut driver) = match ctx.deadline.within(conn::connect(&r)).await {
             Err(o) => {
                 return Err(
-                    Failure::fail(o.reason(&TIMEOUT_CONNECT).with("address", &r.address))
-                        .shown("timeout"),
+                    Failure::fail(o.reason(&TIMEOUT_CONNECT).with("address", &r.address)).shown(
+                        crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT),
+                    ),
                 );
             }
             Ok(Err(e)) => {
@@ -1650,7 +1651,7 @@ mod tests {
             f.reason.param("after"),
             Some(&Param::Quantity(300.0, Unit::Millis))
         );
-        assert_eq!(f.value, "timeout");
+        assert_eq!(f.value, "value.timeout {}");
         drop(silent);
 
         // Settings that cannot work: the check cannot be carried out.

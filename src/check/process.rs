@@ -23,7 +23,11 @@ use crate::values::units::Unit;
 const SHOW: usize = 5;
 
 /// The reason catalog entries of `process` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[&NO_USER, &SCAN, &D_PROCESS, &D_MORE];
+/// Display values (`Code::value`).
+static V_ONE: Code = Code::value("value.process.one", "1 process");
+static V_MANY: Code = Code::value("value.process.many", "{count} processes");
+
+pub(crate) static CODES: &[&Code] = &[&V_ONE, &V_MANY, &NO_USER, &SCAN, &D_PROCESS, &D_MORE];
 
 // Detail lines (`-v`).
 /// `command`: its command line as `ps` shows it (secrets masked, cut).
@@ -256,9 +260,9 @@ impl Process {
             .clone()
             .unwrap_or_else(|| Threshold::new(Unit::Count, None, Some(0.0)));
         let value = match n {
-            0 => "none".to_owned(),
-            1 => "1 process".to_owned(),
-            n => format!("{n} processes"),
+            0 => crate::values::reason::said(&crate::values::reason::common::V_NONE),
+            1 => crate::values::reason::said(&V_ONE),
+            n => crate::values::reason::say(&Reason::new(&V_MANY).with("count", n)),
         };
         let mut out = Measurement::new(value).metric(
             Metric::new("count", n as f64, Unit::Count, Direction::LowerIsWorse)

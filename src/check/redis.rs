@@ -400,7 +400,9 @@ impl Redis {
                         .with("address", &target.address)
                         .with("step", step),
                 )
-                .shown("timeout"),
+                .shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_TIMEOUT,
+                )),
             ),
             Ok(Err(f)) => Some(f),
             Ok(Ok(())) => None,
@@ -872,7 +874,7 @@ mod tests {
         let f = run(&r, Duration::from_millis(300)).await.unwrap_err();
         assert_eq!(f.reason.code.code, "timeout");
         assert_eq!(f.reason.param("step"), Some(&"reading INFO".into()));
-        assert_eq!(f.value, "timeout");
+        assert_eq!(f.value, "value.timeout {}");
 
         // Nobody listens.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

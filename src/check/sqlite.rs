@@ -26,7 +26,15 @@ use crate::values::threshold::{Direction, Limit, Threshold};
 use crate::values::units::{Unit, trim_float};
 
 /// The reason catalog entries of `sqlite` (docs/reasons.md).
+/// Display values (`Code::value`).
+static V_OK: Code = Code::value("value.sqlite.ok", "ok");
+static V_READABLE: Code = Code::value("value.sqlite.readable", "readable");
+static V_CORRUPT: Code = Code::value("value.sqlite.corrupt", "corrupt");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_OK,
+    &V_READABLE,
+    &V_CORRUPT,
     &MISSING,
     &STAT,
     &DIRECTORY,
@@ -536,7 +544,9 @@ impl Sqlite {
                         .with("step", step)
                         .with("path", path.display().to_string()),
                 )
-                .shown("timeout"));
+                .shown(crate::values::reason::said(
+                    &crate::values::reason::common::V_TIMEOUT,
+                )));
             }
         };
         drop(guard);
@@ -546,8 +556,8 @@ impl Sqlite {
     fn evaluate(&self, f: &Found, path: &Path) -> Measurement {
         let size = f.size as f64;
         let mut out = Measurement::new(match &f.integrity {
-            Some(_) => "ok".to_owned(),
-            None => "readable".to_owned(),
+            Some(_) => crate::values::reason::said(&V_OK),
+            None => crate::values::reason::said(&V_READABLE),
         });
         let file = if f.wal && f.journal_mode != "wal" {
             &D_FILE_WAL
@@ -572,7 +582,7 @@ impl Sqlite {
                 out = out.detail(Reason::new(&D_CHECK_OK).with("step", step));
             } else {
                 let shown: Vec<String> = lines.iter().take(3).cloned().collect();
-                out.value = "corrupt".into();
+                out.value = crate::values::reason::said(&V_CORRUPT);
                 out.observe(
                     Status::Fail,
                     Reason::new(&CORRUPT)

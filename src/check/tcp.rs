@@ -11,7 +11,22 @@ use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::{Unit, format_millis};
 
 /// The reason catalog entries of `tcp` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[&REFUSED, &CONNECT, &TIMEOUT, &IN_USE, &CANNOT, &FILTERED];
+/// Display values (`Code::value`).
+static V_OPEN: Code = Code::value("value.tcp.open", "open {latency}");
+static V_OPEN_BARE: Code = Code::value("value.tcp.open_bare", "open");
+static V_CLOSED: Code = Code::value("value.tcp.closed", "closed");
+
+pub(crate) static CODES: &[&Code] = &[
+    &V_OPEN,
+    &V_OPEN_BARE,
+    &V_CLOSED,
+    &REFUSED,
+    &CONNECT,
+    &TIMEOUT,
+    &IN_USE,
+    &CANNOT,
+    &FILTERED,
+];
 
 static REFUSED: Code = Code::new(
     "tcp.refused",
@@ -85,31 +100,34 @@ impl Tcp {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let refused = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionRefused;
         match (self.state, attempt) {
-            (PortState::Open, Ok(Ok(_))) => {
-                Ok(
-                    Measurement::new(format!("open {}", format_millis(ms))).metric(
-                        Metric::new("latency", ms, Unit::Millis, Direction::HigherIsWorse)
-                            .held(&self.latency)
-                            .says(format!("connect {}", format_millis(ms))),
-                    ),
-                )
-            }
+            (PortState::Open, Ok(Ok(_))) => Ok(Measurement::new(crate::values::reason::say(
+                &Reason::new(&V_OPEN).with_quantity("latency", ms, Unit::Millis),
+            ))
+            .metric(
+                Metric::new("latency", ms, Unit::Millis, Direction::HigherIsWorse)
+                    .held(&self.latency)
+                    .says(format!("connect {}", format_millis(ms))),
+            )),
             (PortState::Open, Ok(Err(e))) if refused(&e) => {
-                Err(Failure::fail(self.reason(&REFUSED)).shown("closed"))
+                Err(Failure::fail(self.reason(&REFUSED))
+                    .shown(crate::values::reason::said(&V_CLOSED)))
             }
             (PortState::Open, Ok(Err(e))) => Err(Failure::fail(
                 self.reason(&CONNECT)
                     .with("error", crate::values::io_reason(&e)),
             )
-            .shown("closed")),
+            .shown(crate::values::reason::said(&V_CLOSED))),
             (PortState::Open, Err(o)) => Err(Failure::fail(
                 o.reason(&TIMEOUT).with("address", &self.address),
             )
-            .shown("timeout")),
-            (PortState::Closed, Ok(Ok(_))) => {
-                Err(Failure::fail(self.reason(&IN_USE)).shown("open"))
+            .shown(crate::values::reason::said(
+                &crate::values::reason::common::V_TIMEOUT,
+            ))),
+            (PortState::Closed, Ok(Ok(_))) => Err(Failure::fail(self.reason(&IN_USE))
+                .shown(crate::values::reason::said(&V_OPEN_BARE))),
+            (PortState::Closed, Ok(Err(e))) if refused(&e) => {
+                Ok(Measurement::new(crate::values::reason::said(&V_CLOSED)))
             }
-            (PortState::Closed, Ok(Err(e))) if refused(&e) => Ok(Measurement::new("closed")),
             (PortState::Closed, Ok(Err(e))) => Err(Failure::unknown(
                 self.reason(&CANNOT)
                     .with("error", crate::values::io_reason(&e)),
@@ -146,7 +164,7 @@ mod tests {
         let t: Tcp = kind(&format!("address: {addr}\nstate: closed")).unwrap();
         assert_eq!(
             run(&t, Duration::from_secs(5)).await.unwrap().value,
-            "closed"
+            "value.tcp.closed {}"
         );
     }
 }

@@ -17,7 +17,21 @@ use crate::values::threshold::{Direction, Threshold};
 use crate::values::units::Unit;
 
 /// The catalog entries of certificate expiry (`tls`, `cert_file`).
+/// Display values (`Code::value`).
+static V_LEFT: Code = Code::value("value.x509.left", "{days} days left");
+static V_LEFT_ONE: Code = Code::value("value.x509.left_one", "1 day left");
+static V_EXPIRED_DAYS: Code = Code::value("value.x509.expired_days", "expired {n} days ago");
+static V_EXPIRED_DAY: Code = Code::value("value.x509.expired_day", "expired 1 day ago");
+static V_EXPIRED_HOURS: Code = Code::value("value.x509.expired_hours", "expired {n} hours ago");
+static V_EXPIRED_HOUR: Code = Code::value("value.x509.expired_hour", "expired 1 hour ago");
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_LEFT,
+    &V_LEFT_ONE,
+    &V_EXPIRED_DAYS,
+    &V_EXPIRED_DAY,
+    &V_EXPIRED_HOURS,
+    &V_EXPIRED_HOUR,
     &NONE,
     &NOT_YET_VALID,
     &EXPIRED,
@@ -186,12 +200,22 @@ fn ago_text(secs: i64) -> (String, String) {
     }
 }
 
-/// `残り45日`, or `期限切れ (3日前)` once expired.
-fn left_ja(not_after: i64, now: i64) -> String {
+/// `45 days left` (`残り45日`), or `expired 3 days ago` (`期限切れ
+/// (3日前)`) once expired: whole days, or hours on the first day.
+fn left(not_after: i64, now: i64) -> Reason {
     if not_after < now {
-        format!("期限切れ ({}前)", ago_text(now - not_after).1)
+        let secs = now - not_after;
+        match (secs / DAY, (secs / 3600).max(1)) {
+            (1, _) => Reason::new(&V_EXPIRED_DAY),
+            (d @ 2.., _) => Reason::new(&V_EXPIRED_DAYS).with("n", d),
+            (_, 1) => Reason::new(&V_EXPIRED_HOUR),
+            (_, h) => Reason::new(&V_EXPIRED_HOURS).with("n", h),
+        }
     } else {
-        format!("残り{}日", days_left(not_after, now))
+        match days_left(not_after, now) {
+            1 => Reason::new(&V_LEFT_ONE),
+            d => Reason::new(&V_LEFT).with("days", d),
+        }
     }
 }
 
@@ -221,14 +245,14 @@ pub(crate) fn expiry(
     let days = days_left(earliest.not_after, now_ts);
     let first_days = days_left(first.not_after, now_ts);
 
-    let value = left_ja(earliest.not_after, now_ts);
+    let value = crate::values::reason::say(&left(earliest.not_after, now_ts));
     let mut out = Measurement::new(value);
 
     out = out
         .detail(
             Reason::new(&D_NOT_AFTER)
                 .with("not_after", utc(first.not_after))
-                .with("left", left_ja(first.not_after, now_ts)),
+                .with("left", left(first.not_after, now_ts)),
         )
         .detail(Reason::new(&D_SUBJECT).with("subject", &first.subject))
         .detail(Reason::new(&D_ISSUER).with("issuer", &first.issuer));
@@ -244,7 +268,7 @@ pub(crate) fn expiry(
                     .with("role", &earliest.role)
                     .with("name", earliest.short_name())
                     .with("not_after", utc(earliest.not_after))
-                    .with("left", left_ja(earliest.not_after, now_ts)),
+                    .with("left", left(earliest.not_after, now_ts)),
             );
         }
     }
@@ -375,7 +399,10 @@ mod tests {
             &now(),
             &th,
         ));
-        assert_eq!((o.0, o.1.as_str()), (Status::Pass, "残り45日"));
+        assert_eq!(
+            (o.0, o.1.as_str()),
+            (Status::Pass, "value.x509.left {days=45}")
+        );
         let o = judged(expiry(
             &[cert("certificate", t + 30 * DAY + 10)],
             &now(),
@@ -399,7 +426,7 @@ mod tests {
         );
         let o = judged(Ok(m));
         assert_eq!(o.0, Status::Fail);
-        assert_eq!(o.1, "期限切れ (3日前)");
+        assert_eq!(o.1, "value.x509.expired_days {n=3}");
         let r = o.2.unwrap();
         assert_eq!(r.code.code, "cert.expired");
         assert_eq!(r.param("ago"), Some(&"3 days".into()));
@@ -418,7 +445,7 @@ mod tests {
         let detail = r.as_ref().unwrap().detail.clone();
         let o = judged(r);
         assert_eq!(o.0, Status::Warn);
-        assert_eq!(o.1, "残り9日");
+        assert_eq!(o.1, "value.x509.left {days=9}");
         let r = o.2.unwrap();
         assert_eq!(r.param("who"), Some(&"intermediate CN=Inter".into()));
         assert_eq!(r.param("first"), Some(&"certificate".into()));

@@ -284,6 +284,7 @@ mod tests {
                         duration_ms: 1,
                         attempts: 1,
                         observed: None,
+                        pending: None,
                     }
                 })
                 .collect(),

@@ -75,6 +75,10 @@ pub struct ResultRecord {
     /// What was seen when `consecutive:` held the result back (`status`
     /// is then pass): the streak of non-pass results counts this.
     pub observed: Option<Status>,
+    /// `consecutive:`'s count when the result was held back: the `seen`-th
+    /// non-pass result of the `of` that count. Only for this run's
+    /// results (history keeps `observed`, not the count).
+    pub pending: Option<(u32, u32)>,
 }
 
 impl RunRecord {
@@ -124,6 +128,7 @@ impl RunRecord {
                         duration_ms: r.duration.as_millis() as u64,
                         attempts: r.attempts,
                         observed: o.pending.map(|p| p.observed),
+                        pending: o.pending.map(|p| (p.seen, p.of)),
                     }
                 })
                 .collect(),

@@ -832,6 +832,7 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
                 duration_ms: r.get::<_, i64>(18)? as u64,
                 attempts: r.get::<_, i64>(19)? as u32,
                 observed: None,
+                pending: None,
             };
             let seq = r.get::<_, i64>(1)? as usize;
             insert_results(

@@ -652,6 +652,7 @@ impl Store {
                     attempts: r.get::<_, i64>(9)? as u32,
                     // Not stored: the message says what a held result saw.
                     observed: None,
+                    pending: None,
                 },
             ));
         }
@@ -1234,6 +1235,7 @@ mod tests {
                 duration_ms: 3,
                 attempts: 1,
                 observed: None,
+                pending: None,
             }],
         }
     }

@@ -55,7 +55,7 @@ pub fn progress(p: &Progress) -> String {
             recovered,
             run,
         } => format!(
-            "  verify {n}/{attempts}: {}\n",
+            "  確認 {n}/{attempts}回目: {}\n",
             if *recovered {
                 "正常".to_owned()
             } else {

@@ -8,18 +8,22 @@ fn cell(s: &str) -> String {
 }
 
 pub fn render(run: &RunResult) -> String {
+    let lang = super::words::lang();
     let mut out = format!(
-        "**{}** — {} @ {} · {}\n\n| status | id | title | value | detail |\n|---|---|---|---|---|\n",
+        "**{}** — {} @ {} · {}\n\n| {} |\n|---|---|---|---|---|\n",
         cell(&run.title),
         cell(&run.runbook),
         cell(&run.host),
-        run.started_at.format("%Y-%m-%d %H:%M %:z")
+        run.started_at.format("%Y-%m-%d %H:%M %:z"),
+        super::words::ui::markdown_headers(lang).join(" | ")
     );
     for r in &run.results {
         let o = &r.outcome;
         let status = match o.status {
-            Status::Pass | Status::Maint | Status::Skip => o.status.label().to_owned(),
-            s => format!("**{}**", s.label()),
+            Status::Pass | Status::Maint | Status::Skip => {
+                super::words::ui::status(o.status, lang).to_owned()
+            }
+            s => format!("**{}**", super::words::ui::status(s, lang)),
         };
         let mut detail = o.message.clone();
         if !matches!(o.status, Status::Pass | Status::Skip)

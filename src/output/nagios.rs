@@ -56,15 +56,18 @@ pub fn render(runs: &[&RunResult]) -> String {
         .iter()
         .filter(|r| r.outcome.status != Status::Skip)
         .count();
-    let mut summary = format!(
-        "OPSRUN {} - {} warn, {} fail of {total}",
+    let lang = super::words::lang();
+    let summary = format!(
+        "OPSRUN {} - {}",
         word(worst),
-        count(Status::Warn),
-        count(Status::Fail)
+        super::words::ui::nagios_summary(
+            count(Status::Warn),
+            count(Status::Fail),
+            total,
+            count(Status::Unknown),
+            lang
+        )
     );
-    if count(Status::Unknown) > 0 {
-        summary.push_str(&format!(", {} unknown", count(Status::Unknown)));
-    }
     let perf: Vec<String> = all
         .iter()
         .filter_map(|r| {
@@ -94,7 +97,7 @@ pub fn render(runs: &[&RunResult]) -> String {
         }
         out.push_str(&format!(
             "{} {}: {}\n",
-            r.outcome.status.label(),
+            super::words::ui::status(r.outcome.status, lang),
             r.check.id,
             r.outcome.message.replace('|', "/")
         ));

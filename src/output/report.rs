@@ -180,12 +180,15 @@ pub(crate) fn doc(run: Option<&RunRecord>, ctx: &ReportCtx) -> ReportDoc {
             {
                 continue;
             }
+            let held = pending_note(r)
+                .map(|n| format!("（{n}）"))
+                .unwrap_or_default();
             push(
                 &mut sections,
                 section_name(&r.section, p.kind),
                 Line {
                     status: Some(r.status),
-                    ..Line::of(r.label.clone(), shown(r, ctx.spec))
+                    ..Line::of(r.label.clone(), format!("{}{held}", shown(r, ctx.spec)))
                 },
             );
         }
@@ -309,6 +312,14 @@ fn counts_people(r: &ResultRecord) -> bool {
     matches!(headline, "unique_clients" | "users" | "unique_users")
 }
 
+/// `警告 1/3回・未確定` for a result `consecutive:` held back: what was
+/// seen, how many in a row of how many count.
+fn pending_note(r: &ResultRecord) -> Option<String> {
+    let (seen, of) = r.pending?;
+    let seen_as = r.observed.unwrap_or(Status::Warn);
+    Some(format!("{} {seen}/{of}回・未確定", seen_as.ja()))
+}
+
 /// 特記事項 for the run as the text formats print them (`- [警告] …`).
 pub fn notes(run: &RunRecord) -> Vec<String> {
     note_list(run).iter().map(Note::line).collect()
@@ -316,19 +327,33 @@ pub fn notes(run: &RunRecord) -> Vec<String> {
 
 /// 特記事項 for the run: one per check that did not pass, observed vs
 /// threshold when the headline threshold is what it breached, else the
-/// check's one-line reason.
+/// check's one-line reason; a result `consecutive:` held back is listed
+/// as 経過観察 with what was seen (it does not count yet, but the reader
+/// should know it was seen).
 pub(crate) fn note_list(run: &RunRecord) -> Vec<Note> {
     run.results
         .iter()
-        .filter(|r| !matches!(r.status, Status::Pass | Status::Skip))
+        .filter(|r| !matches!(r.status, Status::Pass | Status::Skip) || r.pending.is_some())
         .map(|r| {
+            // `[経過観察] API応答: 異常 2/3回目（3回連続で判定）: …`
+            let (tag, held) = match (r.pending, r.observed) {
+                (Some((seen, of)), Some(o)) => (
+                    "経過観察".to_owned(),
+                    format!("{} {seen}/{of}回目（{of}回連続で判定）: ", o.ja()),
+                ),
+                _ => (r.status.ja().to_owned(), String::new()),
+            };
+            let status = r
+                .observed
+                .filter(|_| r.pending.is_some())
+                .unwrap_or(r.status);
             let note = |text: String| Note {
-                tag: Some(r.status.ja().to_owned()),
+                tag: Some(tag.clone()),
                 status: Some(r.status),
                 text,
             };
             let unit = r.unit.as_deref().unwrap_or("");
-            let limit = match r.status {
+            let limit = match status {
                 Status::Fail => r.fail_limit.map(|l| ("異常閾値", l)),
                 Status::Warn => r.warn_limit.map(|l| ("警告閾値", l)),
                 _ => None,
@@ -336,8 +361,9 @@ pub(crate) fn note_list(run: &RunRecord) -> Vec<Note> {
             if let (Some(v), Some((word, l))) = (r.metric, limit)
                 && r.message.contains(&unit_of(unit).format(l))
             {
+                let sep = if held.is_empty() { " " } else { ": " };
                 return note(format!(
-                    "{} {} ({word} {})",
+                    "{}{sep}{held}{} ({word} {})",
                     r.label,
                     ja_value(v, unit, &r.unit_label),
                     ja_value(l, unit, &r.unit_label)
@@ -353,7 +379,7 @@ pub(crate) fn note_list(run: &RunRecord) -> Vec<Note> {
             } else {
                 shown(r, None)
             };
-            note(format!("{}: {why}", r.label))
+            note(format!("{}: {held}{why}", r.label))
         })
         .collect()
 }

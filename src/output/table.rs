@@ -44,14 +44,16 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
             t.set_content_arrangement(ContentArrangement::Disabled);
         }
     }
-    let mut header = vec!["STATUS", "ID", "TITLE", "VALUE", "DETAIL"];
+    let lang = super::words::lang();
+    let mut header = super::words::ui::headers(lang).to_vec();
     if narrow {
         header.remove(2);
     }
     t.set_header(header);
     for r in &run.results {
         let o = &r.outcome;
-        let mut status = Cell::new(o.status.label()).set_alignment(CellAlignment::Left);
+        let mut status =
+            Cell::new(super::words::ui::status(o.status, lang)).set_alignment(CellAlignment::Left);
         if opts.color {
             status = status.fg(color(o.status));
         }
@@ -67,12 +69,11 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
         }
         if opts.verbose && o.status != Status::Skip {
             detail.extend(super::words::details(&o.detail));
-            detail.push(format!(
-                "{} · {:.0}ms · {} attempt{}",
+            detail.push(super::words::ui::ran(
                 r.check.kind_name,
                 r.duration.as_secs_f64() * 1000.0,
                 r.attempts,
-                if r.attempts == 1 { "" } else { "s" }
+                lang,
             ));
         }
         // Escaped here, cell by cell: the coloured table skips the final
@@ -106,31 +107,28 @@ pub fn render(run: &RunResult, opts: &RenderOpts) -> String {
     out.push_str(&summary(run));
     out.push('\n');
     if let Some(i) = run.interrupted {
-        out.push_str(&format!(
-            "interrupted by {}: unfinished checks are unknown\n",
-            match i {
-                crate::engine::Interrupt::Sigint => "SIGINT",
-                crate::engine::Interrupt::Sigterm => "SIGTERM",
-            }
-        ));
+        let signal = match i {
+            crate::engine::Interrupt::Sigint => "SIGINT",
+            crate::engine::Interrupt::Sigterm => "SIGTERM",
+        };
+        out.push_str(&super::words::ui::interrupted(signal, lang));
+        out.push('\n');
     }
     out
 }
 
 /// `12 pass · 1 warn · 0 fail · 0 unknown · 0 skip  (1.24s)`, with
-/// `· 2 maint` before the time when a maintenance window held results.
+/// `· 2 maint` before the time when a maintenance window held results;
+/// in Japanese with `--lang ja`.
 pub fn summary(run: &RunResult) -> String {
-    let maint = match run.count(Status::Maint) {
-        0 => String::new(),
-        n => format!(" · {n} maint"),
+    let c = super::words::ui::Counts {
+        pass: run.count(Status::Pass),
+        warn: run.count(Status::Warn),
+        fail: run.count(Status::Fail),
+        unknown: run.count(Status::Unknown),
+        skip: run.count(Status::Skip),
+        maint: run.count(Status::Maint),
+        secs: run.duration.as_secs_f64(),
     };
-    format!(
-        "{} pass · {} warn · {} fail · {} unknown · {} skip{maint}  ({:.2}s)",
-        run.count(Status::Pass),
-        run.count(Status::Warn),
-        run.count(Status::Fail),
-        run.count(Status::Unknown),
-        run.count(Status::Skip),
-        run.duration.as_secs_f64()
-    )
+    super::words::ui::summary(&c, super::words::lang())
 }

@@ -65,14 +65,35 @@ impl Code {
         }
     }
 
+    /// An entry for a result's display value (`exit 1`, `3 matches`,
+    /// `timeout`): words for people in the run's language (`--lang`), like
+    /// detail lines no machine contract — JSON has the numbers in
+    /// `metrics` — so its code is `value` and the reasons table does not
+    /// list it. Observed data in a value (a systemd state, an HTTP reason
+    /// phrase, a DNS rcode) is a parameter and stays as observed.
+    pub const fn value(key: &'static str, en: &'static str) -> Code {
+        Code {
+            key,
+            code: VALUE,
+            en,
+        }
+    }
+
     /// Whether this entry words a detail line, not a reason.
     pub fn is_detail(&self) -> bool {
         self.code == DETAIL
+    }
+
+    /// Whether this entry words a display value, not a reason.
+    pub fn is_value(&self) -> bool {
+        self.code == VALUE
     }
 }
 
 /// The code of every detail entry.
 const DETAIL: &str = "detail";
+/// The code of every value entry.
+const VALUE: &str = "value";
 
 /// A parameter value of a reason.
 #[derive(Clone, Debug, PartialEq)]
@@ -315,6 +336,11 @@ pub fn say_ja(r: &Reason) -> String {
     }
 }
 
+/// A value entry with no parameters, in the installed words.
+pub fn said(code: &'static Code) -> String {
+    say(&Reason::new(code))
+}
+
 /// Reasons in Japanese, each once, joined by 、 (the Japanese `message`).
 pub fn message_ja(reasons: &[Reason]) -> String {
     let mut words: Vec<String> = Vec::new();
@@ -333,7 +359,13 @@ fn bare(r: &Reason) -> String {
         .iter()
         .map(|(n, p)| format!("{n}={}", p.json()))
         .collect();
-    format!("{} {{{}}}", r.code.code, params.join(", "))
+    // A value or detail entry has no code of its own: its key says which.
+    let name = if r.code.is_value() || r.code.is_detail() {
+        r.code.key
+    } else {
+        r.code.code
+    };
+    format!("{name} {{{}}}", params.join(", "))
 }
 
 /// Catalog entries every kind may use.
@@ -370,8 +402,18 @@ pub mod common {
     pub static SEVERITY_WARN: Code =
         Code::detail("severity.warn", "failure counted as warn (severity: warn)");
 
+    /// Display values every kind may show.
+    pub static V_TIMEOUT: Code = Code::value("value.timeout", "timeout");
+    pub static V_MISSING: Code = Code::value("value.missing", "missing");
+    pub static V_NONE: Code = Code::value("value.none", "none");
+    pub static V_INCOMPLETE: Code = Code::value("value.incomplete", "incomplete");
+
     /// Every common entry (docs/reasons.md lists them).
     pub static CODES: &[&Code] = &[
+        &V_TIMEOUT,
+        &V_MISSING,
+        &V_NONE,
+        &V_INCOMPLETE,
         &RETRY_PASSED,
         &RETRY_STILL,
         &SEVERITY_WARN,

@@ -160,7 +160,7 @@ fn execute_runs_actions_then_verify_passes_after_the_restart() {
     assert_eq!(log, "restart app --no-pager\nrestart httpd --no-pager\n");
     assert!(s.flag.exists());
     // Not healthy straight after the restart: verify needed more than one try.
-    assert!(r.stdout.contains("verify 1/10: 未復旧"), "{}", r.stdout);
+    assert!(r.stdout.contains("確認 1/10回目: 未復旧"), "{}", r.stdout);
     assert!(r.stdout.contains(": 正常\n"));
     let rep = report(&r.stdout);
     assert!(rep.contains("■ 現在の状況: 復旧済み"), "{rep}");

@@ -184,7 +184,7 @@ fn assert_standard_headers(m: &Value) {
 }
 
 /// Decodes a message file with Python's `email` package.
-fn decode_mail(path: &Path) -> Value {
+pub(crate) fn decode_mail(path: &Path) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("decode.py");
     std::fs::write(&script, SMTP_SERVER).unwrap();

@@ -80,6 +80,300 @@ pub fn millis(ms: f64) -> String {
 /// Catalog key → Japanese template (syntax of `fill`; `{x:or}` joins with
 /// または, `{x:semi}` and plain lists with 、, `{x:q}` quotes in 「」).
 static TEMPLATES: &[(&str, &str)] = &[
+    // detail lines (`-v`, JSON detail)
+    (
+        "access_log.detail.malformed",
+        "解析できない行 {count}件を除外（最初: {first}）",
+    ),
+    (
+        "access_log.detail.not_evaluated",
+        "{metric}: 期間内に応答時間つきのリクエストがないため評価せず",
+    ),
+    (
+        "access_log.detail.read",
+        "{files}: {read} 読み込み、{lines}行、形式 {format}",
+    ),
+    (
+        "access_log.detail.statuses",
+        "5xx {e5}件、4xx {e4}件、401 {s401}件、クライアント {clients}",
+    ),
+    (
+        "access_log.detail.times",
+        "応答時間: 平均 {avg}、p50 {p50}、p95 {p95}、p99 {p99}、最大 {max}（{timed}件）",
+    ),
+    (
+        "access_log.detail.window",
+        "期間 {window}: {from} 〜 {to}（各行のオフセットで判定、期間外 {outside}行）",
+    ),
+    ("backup.detail.generations", "{count}世代"),
+    ("backup.detail.generations_one", "1世代"),
+    ("backup.detail.newest", "最新: {name}（{at}、{size}）"),
+    ("backup.detail.present", "保存中: {names}"),
+    ("backup.detail.previous", "前回: {name}（{size}）"),
+    (
+        "backup.detail.previous_smaller",
+        "前回: {name}（{size}）、今回は {shrink} 小さい",
+    ),
+    ("cert_file.detail.file_many", "{path}: 証明書 {count}件"),
+    ("cert_file.detail.file_one", "{path}: 証明書 1件"),
+    (
+        "command.detail.held_open",
+        "コマンド終了後もバックグラウンドのプロセスが出力を開いたまま: {grace} 後まで読み取り、そのプロセスは動作中のまま",
+    ),
+    ("command.detail.ran", "{command} → {result}（{took}）"),
+    ("command.detail.stderr", "標準エラー: {line}"),
+    ("command.detail.stdout", "標準出力: {line}"),
+    (
+        "cpu.detail.load",
+        "load1 {load1}、{cores}コア = 1コアあたり {per_core}[; {sampled}ms 計測]",
+    ),
+    ("disk.detail.free", "{path}: 空き {free} / 全体 {total}"),
+    ("dns.detail.answers", "{record} {name} → {answers}"),
+    ("http.detail.body", "本文: {body}"),
+    ("http.detail.body_empty", "本文: （空）"),
+    ("http.detail.response", "{target} → {status}（本文 {size}）"),
+    (
+        "http.detail.response_cut",
+        "{target} → {status}（本文 {size}、max_body で打ち切り）",
+    ),
+    ("journal.detail.by_priority", "優先度別: {counts}"),
+    ("journal.detail.last", "最後: {line}"),
+    (
+        "journal.detail.unparsed",
+        "JSON として読めない journalctl の出力 {count}行",
+    ),
+    ("journal.detail.window", "期間 {window}: {from} 〜 {to}"),
+    ("log.detail.last", "最後の一致（[{at} ]{file}）: {line}"),
+    ("log.detail.read", "{files}: {read} 読み込み、{lines}行"),
+    (
+        "log.detail.undated",
+        "ファイル先頭の時刻より前の {count}行は数えず",
+    ),
+    (
+        "log.detail.window",
+        "期間 {window}: {from} 〜 {to}（時刻の形式: {format}）",
+    ),
+    (
+        "logfile.detail.category",
+        "{name}: {count}件 — 最後: {line}",
+    ),
+    ("logfile.detail.category_none", "{name}: 0件"),
+    (
+        "logfile.detail.old_skipped",
+        "期間より前に書き終えたローテーション済みファイル {count}件を除外",
+    ),
+    ("logfile.detail.other", "その他: {count}件 — 最後: {line}"),
+    (
+        "logfile.detail.overlong",
+        "{max} を超える {count}行を切り詰め",
+    ),
+    (
+        "logfile.detail.vanished",
+        "読む前に消えたファイル {count}件（ローテーション済み）を除外",
+    ),
+    (
+        "memory.detail.used",
+        "使用 {used} / 全体 {total}（{scope}）",
+    ),
+    (
+        "postgres.detail.connection",
+        "{user}@{address} データベース {dbname}（[パスワード: {source}、]sslmode {sslmode}）",
+    ),
+    (
+        "postgres.detail.connections",
+        "状態別の接続数: {states}（max_connections {max}）",
+    ),
+    (
+        "postgres.detail.deadlocks_created",
+        "デッドロック: 統計作成以来 {total}件",
+    ),
+    (
+        "postgres.detail.deadlocks_reset",
+        "デッドロック: {reset} の統計リセット以来 {total}件",
+    ),
+    (
+        "postgres.detail.encrypted",
+        "{version}、暗号化あり（{tls}）",
+    ),
+    (
+        "postgres.detail.hidden_sessions",
+        "他のユーザーのセッション {hidden}件はこのユーザーから見えません（見るには pg_read_all_stats を付与）",
+    ),
+    (
+        "postgres.detail.more_long",
+        "ほかに {older_than} を超えて実行中のクエリ {more}件",
+    ),
+    (
+        "postgres.detail.more_rows",
+        "クエリが複数行を返しました。最初の行を使用",
+    ),
+    (
+        "postgres.detail.no_long_query",
+        "{older_than} を超えて実行中のクエリなし",
+    ),
+    ("postgres.detail.not_encrypted", "{version}、暗号化なし"),
+    (
+        "postgres.detail.not_replayed",
+        "再生済みのトランザクションがまだないため遅延は不明",
+    ),
+    (
+        "postgres.detail.oldest",
+        "最古: pid {pid} {user}@{dbname} {state}、{running} 実行中: {query}",
+    ),
+    (
+        "postgres.detail.primary_hidden",
+        "プライマリ、スタンバイ {standbys}台（遅延は非表示: pg_monitor を付与）",
+    ),
+    (
+        "postgres.detail.primary_many",
+        "プライマリ、スタンバイ {standbys}台（遅延 {lag}）",
+    ),
+    (
+        "postgres.detail.primary_none",
+        "プライマリ、接続中のスタンバイなし",
+    ),
+    (
+        "postgres.detail.primary_one",
+        "プライマリ、スタンバイ 1台（遅延 {lag}）",
+    ),
+    ("postgres.detail.query", "クエリ → {value}（{query}）"),
+    (
+        "postgres.detail.standby",
+        "スタンバイ {name}（{address}）: {state}、再生遅延 {lag}",
+    ),
+    (
+        "postgres.detail.standby_hidden",
+        "スタンバイ {name}（{address}）: 状態と遅延はこのユーザーから見えません（pg_monitor を付与）",
+    ),
+    (
+        "postgres.detail.wal_hidden",
+        "スタンバイ、WAL 受信プロセス動作中（状態は非表示: pg_monitor を付与）",
+    ),
+    (
+        "postgres.detail.wal_not_running",
+        "スタンバイ、WAL 受信プロセス停止",
+    ),
+    (
+        "postgres.detail.wal_status",
+        "スタンバイ、WAL 受信プロセス {status}",
+    ),
+    ("process.detail.more", "… ほか {more}件"),
+    ("process.detail.process", "pid {pid}（{user}）: {command}"),
+    ("redis.detail.clients", "connected_clients {clients}"),
+    ("redis.detail.keys", "キー数 {keys}"),
+    (
+        "redis.detail.memory_max",
+        "used_memory {used} / maxmemory {limit}（{pct}）",
+    ),
+    (
+        "redis.detail.memory_system",
+        "used_memory {used} / システムメモリ {limit}（{pct}、maxmemory 未設定）",
+    ),
+    (
+        "redis.detail.no_password_needed",
+        "パスワードが指定されましたがサーバーは不要（AUTH は無視）",
+    ),
+    ("redis.detail.replica", "{master} のレプリカ、リンク {link}"),
+    (
+        "redis.detail.server",
+        "Redis {version}（{address}[ db {db}]）、ロール {role}",
+    ),
+    ("sqlite.detail.check_line", "{step}: {line}"),
+    ("sqlite.detail.check_ok", "PRAGMA {step}: ok"),
+    ("sqlite.detail.file", "{path}: {size}、journal_mode {mode}"),
+    (
+        "sqlite.detail.file_wal",
+        "{path}: {size}、journal_mode {mode}（WAL ヘッダー）",
+    ),
+    ("sqlite.detail.first_messages", "（最初の {count}件）"),
+    ("sqlite.detail.query", "クエリ: {query} → {value}"),
+    ("systemd.detail.facts", "{facts}"),
+    ("systemd.detail.load_error", "LoadError: {error}"),
+    ("systemd.detail.main_pid", "メイン pid {pid}"),
+    (
+        "systemd.detail.not_found",
+        "ユニット {unit} が見つかりません",
+    ),
+    ("systemd.detail.restarts", "NRestarts={restarts}"),
+    ("systemd.detail.result", "Result={result}"),
+    ("systemd.detail.since", "{since} から[（{ago}前）]"),
+    ("systemd.detail.unit", "{unit}: {state}"),
+    (
+        "systemd.detail.unit_described",
+        "{unit}（{description}）: {state}",
+    ),
+    ("tls.detail.chain", "証明書チェーン: {count}件提示"),
+    (
+        "tls.detail.chain_cert",
+        "  {role} {name}、notAfter {not_after}",
+    ),
+    ("tls.detail.chain_one", "証明書チェーン: 1件提示"),
+    (
+        "tls.detail.no_verify",
+        "`verify: false`（チェーンとホスト名は検証せず）",
+    ),
+    ("tls.detail.peer", "{target}[（{peer}）][、{session}]"),
+    (
+        "tls.detail.trust_bundle",
+        "信頼: {path}（ルート {roots}件）",
+    ),
+    (
+        "tls.detail.trust_ca_file",
+        "信頼: ca_file {path}（{roots}）",
+    ),
+    (
+        "tls.detail.trust_webpki",
+        "信頼: webpki-roots（システムの CA バンドルなし）",
+    ),
+    (
+        "x509.detail.earliest",
+        "最も早い期限: {role} {name}、notAfter {not_after}（{left}）、最初の証明書より前",
+    ),
+    (
+        "x509.detail.first_earliest",
+        "証明書 {count}件、最初の証明書の期限が最も早い",
+    ),
+    ("x509.detail.issuer", "発行者 {issuer}"),
+    ("x509.detail.not_after", "notAfter {not_after}（{left}）"),
+    ("x509.detail.sans", "SAN {sans}"),
+    ("x509.detail.subject", "サブジェクト {subject}"),
+    // display values (`Code::value`): the table's VALUE column
+    ("value.timeout", "タイムアウト"),
+    ("value.missing", "なし"),
+    ("value.none", "なし"),
+    ("value.incomplete", "読み取り途中"),
+    ("value.dns.no_record", "レコードなし"),
+    ("value.command.exit", "終了コード {code}"),
+    ("value.command.signal", "シグナル {signal} で終了"),
+    ("value.journal.entry", "1件"),
+    ("value.journal.entries", "{count}件"),
+    ("value.sqlite.ok", "正常"),
+    ("value.sqlite.readable", "読み取り可"),
+    ("value.sqlite.corrupt", "破損"),
+    ("value.file.absent", "存在しない"),
+    ("value.file.present", "存在する"),
+    ("value.file.file", "{size}、{age}前に更新"),
+    ("value.file.dir", "ディレクトリ、{size}、{age}前に更新"),
+    ("value.process.one", "1プロセス"),
+    ("value.process.many", "{count}プロセス"),
+    ("value.tcp.open", "接続可 {latency}"),
+    ("value.tcp.open_bare", "接続可"),
+    ("value.tcp.closed", "接続不可"),
+    ("value.log.match", "1件"),
+    ("value.log.matches", "{count}件"),
+    ("value.access_log.request", "リクエスト 1件"),
+    ("value.access_log.requests", "リクエスト {count}件"),
+    ("value.backup.newest", "{when}（{ago}、{size}）"),
+    ("value.backup.just_now", "たった今"),
+    ("value.backup.minutes_ago", "{n}分前"),
+    ("value.backup.hours_ago", "{n}時間前"),
+    ("value.backup.days_ago", "{n}日前"),
+    ("value.x509.left", "残り{days}日"),
+    ("value.x509.left_one", "残り1日"),
+    ("value.x509.expired_days", "期限切れ（{n}日前）"),
+    ("value.x509.expired_day", "期限切れ（1日前）"),
+    ("value.x509.expired_hours", "期限切れ（{n}時間前）"),
+    ("value.x509.expired_hour", "期限切れ（1時間前）"),
     ("maintenance", "計画停止中（{until}まで）[: 「{reason}」]"),
     // common
     ("timeout", "タイムアウト（{after}）"),
@@ -101,7 +395,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("retry.still", "{attempts}回試行後も{status}"),
     (
         "severity.warn",
-        "異常を警告として扱いました（severity: warn）",
+        "異常を警告として扱いました（`severity: warn`）",
     ),
     // JSON expectations
     (
@@ -1013,6 +1307,19 @@ mod tests {
             "used_memory",
             "maxmemory",
             "strftime",
+            // field and program names shown in `-v` detail lines
+            "notAfter",
+            "load1",
+            "LoadError",
+            "NRestarts",
+            "Result",
+            "pid",
+            "journal_mode",
+            "webpki-roots",
+            "max_connections",
+            "pg_read_all_stats",
+            "connected_clients",
+            "journalctl",
         ] {
             out = out.replace(name, "");
         }
@@ -1036,7 +1343,7 @@ mod tests {
     }
 
     /// SPEC §10.1: the Japanese documents carry no English fragment. Every
-    /// reason entry has a Japanese template, and rendered through it (each
+    /// reason, detail and value entry has a Japanese template, and rendered through it (each
     /// parameter a neutral `X`, `level` a real level) no lowercase ASCII
     /// word of three letters or more is left outside quoted data.
     #[test]
@@ -1044,7 +1351,7 @@ mod tests {
         let mut missing = Vec::new();
         let mut leaks = Vec::new();
         for c in catalog() {
-            if c.is_detail() || c.key == "t" {
+            if c.key == "t" {
                 continue;
             }
             let Some(t) = template(c.key) else {

@@ -8,6 +8,7 @@
 
 pub mod en;
 pub mod ja;
+pub mod ui;
 
 use crate::values::reason::{Detail, Param, Reason};
 
@@ -36,9 +37,19 @@ impl Lang {
     }
 }
 
+static LANG: std::sync::OnceLock<Lang> = std::sync::OnceLock::new();
+
+/// The language installed for the table, markdown, nagios and JSON
+/// `message` (English until one is installed).
+pub fn lang() -> Lang {
+    LANG.get().copied().unwrap_or(Lang::En)
+}
+
 /// Installs the words of the run's messages (`--lang`), and the Japanese
-/// words the Japanese documents use.
+/// words the Japanese documents use. The first call wins, as for the
+/// reason words: one invocation speaks one language.
 pub fn install_lang(lang: Lang) {
+    let _ = LANG.set(lang);
     crate::values::reason::install_words(match lang {
         Lang::En => en::say,
         Lang::Ja => ja::say,

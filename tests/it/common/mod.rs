@@ -261,7 +261,7 @@ pub fn wait_for_file(path: &Path, limit: Duration) -> bool {
 pub fn redact(s: &str, host: &str) -> String {
     let mut out = s.replace(host, "HOST");
     for (re, with) in [
-        (r"\(\d+\.\d+s\)", "(DURATION)"),
+        (r"\(\d+\.\d+(s|秒)\)", "(DURATION)"),
         (r#""duration_ms": \d+"#, r#""duration_ms": 0"#),
         (r"\d+(\.\d+)?ms", "Nms"),
     ] {

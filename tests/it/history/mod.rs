@@ -7,6 +7,7 @@
 //! a real `http` check against the test server (`/ok` or `/status/503`).
 
 mod migrate;
+mod month;
 mod reports;
 mod store;
 

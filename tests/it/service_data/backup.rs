@@ -183,7 +183,7 @@ fn backup_generations() {
 
     let c = check(&doc, "fresh");
     assert_eq!(c["status"], "pass", "{c:#}");
-    assert_eq!(c["value"], "2025-10-21 02:00 (7時間前, 48.2MB)");
+    assert_eq!(c["value"], "2025-10-21 02:00 (7h ago, 48.2MB)");
     assert_eq!(c["section"], "データ・バックアップ");
     assert_eq!(c["metric"], 7.0 * 3_600_000.0);
     assert_eq!(c["unit"], "ms");
@@ -209,7 +209,7 @@ fn backup_generations() {
 
     let (s, v, msg) = svm(&doc, "stale");
     assert_eq!(s, "fail");
-    assert_eq!(v, "2025-10-19 02:00 (2日前, 48MB)");
+    assert_eq!(v, "2025-10-19 02:00 (2d ago, 48MB)");
     assert_eq!(
         msg,
         "newest backup 20251019_020000 is 2.3d old, expected within 26h"
@@ -250,7 +250,7 @@ fn backup_generations() {
     let (s, v, _) = svm(&doc, "files");
     assert_eq!(
         (s.as_str(), v.as_str()),
-        ("pass", "2025-10-21 02:00 (7時間前, 5.1MB)")
+        ("pass", "2025-10-21 02:00 (7h ago, 5.1MB)")
     );
     let (s, _, msg) = svm(&doc, "small");
     assert_eq!(s, "fail");

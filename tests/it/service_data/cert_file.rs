@@ -52,17 +52,17 @@ fn cert_file_expiry() {
 
     let c = check(&doc, "one");
     assert_eq!(c["status"], "pass");
-    assert_eq!(c["value"], "残り89日");
+    assert_eq!(c["value"], "89 days left");
     assert_eq!(c["metrics"]["days_left"]["unit"], "days");
     assert_eq!(c["section"], "セキュリティ");
     let detail = c["detail"].to_string();
     assert!(detail.contains("cert.pem: 1 certificate"), "{detail}");
     assert!(detail.contains("SANs www.example.jp"), "{detail}");
-    assert_eq!(svm(&doc, "der").1, "残り89日");
-    assert_eq!(svm(&doc, "combined").1, "残り89日");
+    assert_eq!(svm(&doc, "der").1, "89 days left");
+    assert_eq!(svm(&doc, "combined").1, "89 days left");
 
     let (s, v, m) = svm(&doc, "fullchain");
-    assert_eq!((s.as_str(), v.as_str()), ("warn", "残り9日"));
+    assert_eq!((s.as_str(), v.as_str()), ("warn", "9 days left"));
     assert!(
         m.starts_with("certificate #2 CN=Example Intermediate expires in 9 days ≤ warn 30d"),
         "{m}"
@@ -76,7 +76,7 @@ fn cert_file_expiry() {
     assert_eq!(svm(&doc, "warn").0, "warn");
     assert_eq!(svm(&doc, "custom").0, "pass");
     let (s, v, m) = svm(&doc, "expired");
-    assert_eq!((s.as_str(), v.as_str()), ("fail", "期限切れ (3日前)"));
+    assert_eq!((s.as_str(), v.as_str()), ("fail", "expired 3 days ago"));
     assert!(m.starts_with("certificate expired 3 days ago"), "{m}");
 
     let (s, _, m) = svm(&doc, "garbage");

@@ -58,7 +58,7 @@ fn tls_expiry_thresholds() {
     let c = check(&doc, "d90");
     assert_eq!(c["status"], "pass", "{c:#}");
     assert_eq!(days(&doc, "d90"), 89);
-    assert_eq!(c["value"], "残り89日");
+    assert_eq!(c["value"], "89 days left");
     assert_eq!(c["unit"], "days");
     assert_eq!(c["section"], "セキュリティ");
     let not_after = c["metrics"]["not_after"]["value"].as_f64().unwrap() as i64;
@@ -77,14 +77,14 @@ fn tls_expiry_thresholds() {
     }
 
     let (s, v, m) = svm(&doc, "d20");
-    assert_eq!((s.as_str(), v.as_str()), ("warn", "残り19日"));
+    assert_eq!((s.as_str(), v.as_str()), ("warn", "19 days left"));
     assert!(
         m.starts_with("certificate expires in 19 days ≤ warn 30d (notAfter "),
         "{m}"
     );
 
     let (s, v, m) = svm(&doc, "d3");
-    assert_eq!((s.as_str(), v.as_str()), ("fail", "残り2日"));
+    assert_eq!((s.as_str(), v.as_str()), ("fail", "2 days left"));
     assert!(
         m.starts_with("certificate expires in 2 days ≤ fail 7d"),
         "{m}"
@@ -92,7 +92,7 @@ fn tls_expiry_thresholds() {
 
     // Expired: reported as expired with negative days, not a handshake error.
     let (s, v, m) = svm(&doc, "expired");
-    assert_eq!((s.as_str(), v.as_str()), ("fail", "期限切れ (3日前)"));
+    assert_eq!((s.as_str(), v.as_str()), ("fail", "expired 3 days ago"));
     assert!(
         m.starts_with("certificate expired 3 days ago (notAfter "),
         "{m}"
@@ -149,7 +149,7 @@ fn tls_chain_and_name_problems() {
     );
 
     let (s, v, m) = svm(&doc, "wrong-name");
-    assert_eq!((s.as_str(), v.as_str()), ("fail", "残り89日"));
+    assert_eq!((s.as_str(), v.as_str()), ("fail", "89 days left"));
     assert_eq!(m, "certificate for other.example, not localhost");
 
     // No ca_file: system roots (or webpki-roots) do not know this CA.
@@ -178,7 +178,7 @@ fn tls_chain_and_name_problems() {
     // The intermediate expires in 9 days, the leaf in 89: the chain breaks first.
     let c = check(&doc, "intermediate-first");
     assert_eq!(c["status"], "warn", "{c:#}");
-    assert_eq!(c["value"], "残り9日");
+    assert_eq!(c["value"], "9 days left");
     let m = c["message"].as_str().unwrap();
     assert!(
         m.starts_with("intermediate CN=opsrun test intermediate expires in 9 days ≤ warn 30d"),
@@ -187,7 +187,7 @@ fn tls_chain_and_name_problems() {
     assert!(m.ends_with("before the certificate (89 days)"), "{m}");
     let detail = c["detail"].to_string();
     assert!(detail.contains("notAfter"), "{detail}");
-    assert!(detail.contains("(残り89日)"), "{detail}");
+    assert!(detail.contains("(89 days left)"), "{detail}");
     assert!(
         detail.contains("earliest expiry: intermediate CN=opsrun test intermediate"),
         "{detail}"
@@ -199,7 +199,7 @@ fn tls_chain_and_name_problems() {
 
     // Expired and untrusted: both reasons, expiry first.
     let (s, v, m) = svm(&doc, "expired-untrusted");
-    assert_eq!((s.as_str(), v.as_str()), ("fail", "期限切れ (3日前)"));
+    assert_eq!((s.as_str(), v.as_str()), ("fail", "expired 3 days ago"));
     assert!(m.starts_with("certificate expired 3 days ago"), "{m}");
     assert!(
         m.contains("issuer CN=Unknown Test CA is not a known CA"),

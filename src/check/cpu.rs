@@ -44,38 +44,42 @@ pub struct Cpu {
     load: Option<Threshold>,
 }
 
-/// (busy, total) jiffies from the aggregate `cpu` line of /proc/stat.
-pub(crate) fn parse_stat(text: &str) -> Option<(u64, u64)> {
-    let line = text.lines().find(|l| l.starts_with("cpu "))?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    if v.len() < 4 {
-        return None;
+/// The processors through sysinfo (the crate the user named), which reads
+/// what the hand-written parser read: the per-cpu lines of `/proc/stat`
+/// for the core count and, for `sample:`, the aggregate line twice —
+/// busy over total, idle and iowait counted idle, guest time inside user
+/// time (as `top` does) — and `/proc/loadavg` for the load.
+struct Procs {
+    sys: sysinfo::System,
+}
+
+impl Procs {
+    fn read() -> Result<Procs, Failure> {
+        let mut sys = sysinfo::System::new().map_err(|e| unreadable("/proc/stat", e))?;
+        sys.refresh_cpu_usage();
+        if sys.cpus().is_empty() {
+            return Err(Failure::unknown(Reason::new(&STAT)));
+        }
+        Ok(Procs { sys })
     }
-    // user nice system idle iowait irq softirq steal (guest is inside user)
-    let idle = v[3] + v.get(4).copied().unwrap_or(0);
-    let total: u64 = v.iter().take(8).sum();
-    Some((total - idle, total))
+
+    fn cores(&self) -> usize {
+        self.sys.cpus().len().max(1)
+    }
+
+    /// Utilisation since the previous read, in percent.
+    fn used_since(&mut self) -> f64 {
+        self.sys.refresh_cpu_usage();
+        f64::from(self.sys.global_cpu_usage()).clamp(0.0, 100.0)
+    }
 }
 
-fn cores(stat: &str) -> usize {
-    stat.lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-        .count()
-        .max(1)
-}
-
-async fn read(path: &str) -> Result<String, Failure> {
-    tokio::fs::read_to_string(path).await.map_err(|e| {
-        Failure::unknown(
-            Reason::new(&UNREADABLE)
-                .with("path", path)
-                .with("error", crate::values::io_reason(&e)),
-        )
-    })
+fn unreadable(path: &str, e: impl std::fmt::Display) -> Failure {
+    Failure::unknown(
+        Reason::new(&UNREADABLE)
+            .with("path", path)
+            .with("error", e.to_string()),
+    )
 }
 
 impl Kind for Cpu {
@@ -92,29 +96,17 @@ impl Kind for Cpu {
 
 impl Cpu {
     async fn check(&self, ctx: &Ctx) -> Result<Measurement, Failure> {
-        let stat = read("/proc/stat").await?;
-        let n = cores(&stat);
-        let load1 = read("/proc/loadavg")
-            .await
+        let mut procs = Procs::read()?;
+        let n = procs.cores();
+        let load1 = sysinfo::System::load_average()
             .ok()
-            .and_then(|la| la.split_whitespace().next()?.parse::<f64>().ok());
+            .map(|l| l.one)
+            .filter(|l| l.is_finite());
         let (pct, sampled) = match self.sample {
             Some(sample) => {
-                // The sample fits in what is left of the deadline.
                 let sample = sample.0.min(ctx.deadline.remaining());
                 tokio::time::sleep(sample).await;
-                let second = read("/proc/stat").await?;
-                let (Some((b1, t1)), Some((b2, t2))) = (parse_stat(&stat), parse_stat(&second))
-                else {
-                    return Err(Failure::unknown(Reason::new(&STAT)));
-                };
-                let dt = t2.saturating_sub(t1);
-                let pct = if dt == 0 {
-                    0.0
-                } else {
-                    b2.saturating_sub(b1) as f64 / dt as f64 * 100.0
-                };
-                (pct, Some(sample))
+                (procs.used_since(), Some(sample))
             }
             None => {
                 let Some(l1) = load1 else {
@@ -168,17 +160,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat() {
-        let s = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\ncpu1 1 2 3 4\n";
-        assert_eq!(parse_stat(s), Some((150, 1000)));
-        assert_eq!(cores(s), 2);
-        assert_eq!(parse_stat("nothing"), None);
-    }
-
-    #[test]
     fn the_minute_view_is_load_per_core_capped() {
         assert_eq!(minute_used(1.0, 2), 50.0);
         assert_eq!(minute_used(3.0, 2), 100.0);
         assert_eq!(minute_used(0.0, 4), 0.0);
+    }
+
+    /// sysinfo counts the cores /proc/stat lists.
+    #[test]
+    fn cores_are_the_cpu_lines_of_proc_stat() {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap();
+        let lines = stat
+            .lines()
+            .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+            .count();
+        assert_eq!(Procs::read().unwrap().cores(), lines);
     }
 }

@@ -1,13 +1,11 @@
 //! `process`: how many processes of a program run (seed 000: `ps aux | grep
-//! -E 'uvicorn|httpd'`), read straight from `/proc`.
+//! -E 'uvicorn|httpd'`), read from `/proc` through sysinfo.
 //!
 //! `name` is exact, like `pgrep -x`, but the kernel cuts `comm` to 15
 //! bytes, so a name also matches the base name of `argv[0]` or of the
 //! executable: `name: estimator-worker-main` finds the process whose `comm`
 //! is `estimator-worke`. `cmdline` is a regex over the whole command line
 //! (`pgrep -f`). opsrun itself and zombies are never counted.
-
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -87,53 +85,40 @@ impl Kind for Process {
     }
 }
 
-/// One process as `/proc` shows it.
+/// One process as sysinfo reads it from `/proc`.
 #[derive(Debug, Clone)]
 struct Proc {
     pid: u32,
+    /// The kernel's `comm`, cut to 15 bytes.
     comm: String,
     argv: Vec<String>,
     exe: Option<String>,
+    /// The effective uid (`ps -u`).
     uid: Option<u32>,
     zombie: bool,
     ppid: Option<u32>,
 }
 
 impl Proc {
-    fn read(dir: &Path, pid: u32) -> Option<Proc> {
-        // A process may exit while it is read: it is then simply not counted.
-        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
-        let status = std::fs::read_to_string(dir.join("status")).ok()?;
-        let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
-        let argv = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let exe = std::fs::read_link(dir.join("exe")).ok().map(|p| {
-            let s = p.to_string_lossy().into_owned();
+    fn of(pid: u32, p: &sysinfo::Process) -> Proc {
+        let exe = p.exe().map(|e| {
+            let s = e.to_string_lossy().into_owned();
             s.strip_suffix(" (deleted)").map(str::to_owned).unwrap_or(s)
         });
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(str::trim)
-                .map(str::to_owned)
-        };
-        // Uid: real, effective, saved, fs.
-        let uid = field("Uid:").and_then(|u| u.split_whitespace().nth(1)?.parse().ok());
-        let zombie = field("State:").is_some_and(|s| s.starts_with('Z'));
-        let ppid = field("PPid:").and_then(|p| p.parse().ok());
-        Some(Proc {
-            ppid,
+        Proc {
             pid,
-            comm: comm.trim_end_matches('\n').to_owned(),
-            argv,
+            comm: p.name().to_string_lossy().into_owned(),
+            argv: p
+                .cmd()
+                .iter()
+                .filter(|a| !a.is_empty())
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
             exe,
-            uid,
-            zombie,
-        })
+            uid: p.effective_user_id().map(|u| **u),
+            zombie: p.status() == sysinfo::ProcessStatus::Zombie,
+            ppid: p.parent().map(|pp| pp.as_u32()),
+        }
     }
 
     fn command_line(&self) -> String {
@@ -160,32 +145,50 @@ fn name_matches(p: &Proc, name: &str) -> bool {
 /// (`journalctl`, `systemctl`) is, between fork and exec, a process with
 /// opsrun's own command line, which holds the runbook's variables and
 /// would match a `cmdline` pattern taken from them.
-fn scan(proc_root: &Path) -> Result<Vec<Proc>, Failure> {
+///
+/// sysinfo reads `/proc` (the user named it; it gives what the hand-written
+/// scan gave: `comm`, argv, the executable, the effective uid, the state,
+/// the parent). Threads are left out (`without_tasks`: sysinfo would list
+/// each thread as a process of its own), and a process that exits while it
+/// is read is simply not counted.
+fn scan() -> Result<Vec<Proc>, Failure> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, UpdateKind};
     let me = std::process::id();
     let my_exe = std::fs::read_link("/proc/self/exe")
         .ok()
         .map(|p| p.to_string_lossy().into_owned());
-    let entries = std::fs::read_dir(proc_root).map_err(|e| {
+    let mut sys = sysinfo::System::new().map_err(|e| {
         Failure::unknown(
             Reason::new(&UNREADABLE)
-                .with("path", proc_root.display().to_string())
-                .with("error", crate::values::io_reason(&e)),
+                .with("path", "/proc")
+                .with("error", e.to_string()),
         )
     })?;
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        if let Some(p) = Proc::read(&e.path(), pid) {
-            let unexeced_child = p.ppid == Some(me) && my_exe.is_some() && p.exe == my_exe;
-            if !unexeced_child {
-                out.push(p);
-            }
-        }
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing()
+            .without_tasks()
+            .with_user(UpdateKind::Always)
+            .with_cmd(UpdateKind::Always)
+            .with_exe(UpdateKind::Always),
+    );
+    let mut out: Vec<Proc> = sys
+        .processes()
+        .iter()
+        .filter(|(_, p)| p.thread_kind().is_none())
+        .map(|(pid, p)| Proc::of(pid.as_u32(), p))
+        .filter(|p| p.pid != me)
+        .filter(|p| !(p.ppid == Some(me) && my_exe.is_some() && p.exe == my_exe))
+        .collect();
+    if out.is_empty() {
+        // No process at all, not even init: /proc is not mounted (or not
+        // readable) — say so rather than count 0.
+        return Err(Failure::unknown(
+            Reason::new(&UNREADABLE)
+                .with("path", "/proc")
+                .with("error", "no process listed"),
+        ));
     }
     out.sort_by_key(|p| p.pid);
     Ok(out)
@@ -227,7 +230,7 @@ fn shorten(s: &str, max: usize) -> String {
 impl Process {
     async fn check(&self, _ctx: &Ctx) -> Result<Measurement, Failure> {
         let uid = self.user.as_deref().map(resolve_user).transpose()?;
-        let procs = tokio::task::spawn_blocking(|| scan(Path::new("/proc")))
+        let procs = tokio::task::spawn_blocking(scan)
             .await
             .map_err(|e| Failure::unknown(Reason::new(&SCAN).with("error", e.to_string())))??;
         let users = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
@@ -323,7 +326,7 @@ mod tests {
 
     #[test]
     fn scan_finds_this_test_process_parent() {
-        let all = scan(Path::new("/proc")).unwrap();
+        let all = scan().unwrap();
         assert!(!all.is_empty());
         assert!(!all.iter().any(|p| p.pid == std::process::id()));
     }

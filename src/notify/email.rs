@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::Mailbox;
 use lettre::message::header::{self, ContentType};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSendmailTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -28,6 +28,8 @@ use crate::runbook::notify::{EmailSpec, SmtpSpec, TlsMode, Transport};
 pub(crate) struct Mailer {
     to: Vec<Mailbox>,
     from: Option<Mailbox>,
+    /// `email.html: true`: send the HTML page beside the text.
+    pub(crate) html: bool,
     how: How,
 }
 
@@ -67,6 +69,7 @@ impl Mailer {
         Ok(Mailer {
             to: spec.to.clone(),
             from: spec.from.clone(),
+            html: spec.html,
             how,
         })
     }
@@ -77,10 +80,14 @@ impl Mailer {
     }
 
     /// Sends one message; `host` gives the default sender `opsrun@host`.
+    /// With `html` (the page of `-f html`), the message is
+    /// `multipart/alternative`: the text first, the HTML last, so a
+    /// reader that shows HTML shows the page and any other the text.
     pub(crate) async fn send(
         self,
         subject: String,
         body: String,
+        html: Option<String>,
         host: String,
         timeout: Duration,
     ) -> Result<Delivery, SendError> {
@@ -89,12 +96,15 @@ impl Mailer {
             .from(from)
             .subject(subject)
             .header(header::MIME_VERSION_1_0)
-            .message_id(Some(message_id(&host)))
-            .header(ContentType::TEXT_PLAIN);
+            .message_id(Some(message_id(&host)));
         for t in &self.to {
             b = b.to(t.clone());
         }
-        let msg = b.body(body).map_err(SendError::Message)?;
+        let msg = match html {
+            Some(page) => b.multipart(MultiPart::alternative_plain_html(body, page)),
+            None => b.header(ContentType::TEXT_PLAIN).body(body),
+        }
+        .map_err(SendError::Message)?;
         match &self.how {
             How::Smtp {
                 spec,

@@ -86,6 +86,13 @@ enum Sender {
     Slack(slack::Hook),
 }
 
+impl Sender {
+    /// Whether its messages carry the HTML page too (`email.html: true`).
+    fn wants_html(&self) -> bool {
+        matches!(self, Sender::Email(m) if m.html)
+    }
+}
+
 impl Plan {
     /// Resolves each runbook's notification settings (its `notify:` over
     /// the shared configuration file) and reads their secrets. Without
@@ -190,6 +197,7 @@ impl Plan {
             }
             let status = run_status(rec);
             let mut report: Option<String> = None;
+            let mut page: Option<String> = None;
             for c in &t.channels {
                 let Ok(sender) = &c.sender else { continue };
                 let Some(event) = event(&c.on, status, t.previous) else {
@@ -202,26 +210,29 @@ impl Plan {
                     continue;
                 };
                 let subject = words::subject(event, rec);
-                let body = report
-                    .get_or_insert_with(|| {
-                        let mut one = RenderCtx {
-                            runbooks: std::slice::from_ref(rb),
-                            runs: std::slice::from_ref(run),
-                            records: std::slice::from_ref(rec),
-                            history: ctx.history.as_deref_mut(),
-                            incident: None,
-                            listing: None,
-                            reporter: ctx.reporter,
-                            tz: ctx.tz,
-                        };
-                        crate::output::render(Format::Report, &mut one, &RenderOpts::default())
-                    })
-                    .clone();
+                let mut one = |format: Format| {
+                    let mut one = RenderCtx {
+                        runbooks: std::slice::from_ref(rb),
+                        runs: std::slice::from_ref(run),
+                        records: std::slice::from_ref(rec),
+                        history: ctx.history.as_deref_mut(),
+                        incident: None,
+                        listing: None,
+                        reporter: ctx.reporter,
+                        tz: ctx.tz,
+                    };
+                    crate::output::render(format, &mut one, &RenderOpts::default())
+                };
+                let body = report.get_or_insert_with(|| one(Format::Report)).clone();
+                let html = sender
+                    .wants_html()
+                    .then(|| page.get_or_insert_with(|| one(Format::Html)).clone());
                 jobs.push(Job {
                     label: label(c.name),
                     sender: sender.clone(),
                     subject,
                     body,
+                    html,
                     host: rec.host.clone(),
                     timeout: t.timeout,
                 });
@@ -246,15 +257,22 @@ impl Plan {
         }
         let subject = words::incident_subject(inc);
         let body = crate::output::render(Format::Report, ctx, &RenderOpts::default());
+        let page = t
+            .channels
+            .iter()
+            .any(|c| c.sender.as_ref().is_ok_and(Sender::wants_html))
+            .then(|| crate::output::render(Format::Html, ctx, &RenderOpts::default()));
         let jobs = t
             .channels
             .iter()
             .filter_map(|c| {
+                let sender = c.sender.as_ref().ok()?;
                 Some(Job {
                     label: c.name.to_owned(),
-                    sender: c.sender.as_ref().ok()?.clone(),
+                    sender: sender.clone(),
                     subject: subject.clone(),
                     body: body.clone(),
+                    html: page.clone().filter(|_| sender.wants_html()),
                     host: inc.diagnostics.host.clone(),
                     timeout: t.timeout,
                 })
@@ -328,6 +346,8 @@ struct Job {
     sender: Sender,
     subject: String,
     body: String,
+    /// The page of `-f html`, for a mail that carries it.
+    html: Option<String>,
     host: String,
     timeout: Duration,
 }
@@ -337,7 +357,10 @@ impl Job {
         let t = self.timeout;
         let fut = async move {
             match self.sender {
-                Sender::Email(m) => m.send(self.subject, self.body, self.host, t).await,
+                Sender::Email(m) => {
+                    m.send(self.subject, self.body, self.html, self.host, t)
+                        .await
+                }
                 Sender::Slack(h) => {
                     h.send(format!("{}\n\n{}", self.subject, self.body), t)
                         .await

@@ -133,6 +133,9 @@ pub struct EmailSpec {
     pub to: Vec<Mailbox>,
     /// [`opsrun@<host>`].
     pub from: Option<Mailbox>,
+    /// `html: true`: the mail is `multipart/alternative`, the text report
+    /// and the same report as the page of `-f html` [false].
+    pub html: bool,
     pub transport: Transport,
     pub on: Option<Vec<Trigger>>,
 }
@@ -266,6 +269,7 @@ struct RawEmail {
     from: Option<Spanned<String>>,
     smtp: Option<Spanned<SmtpSpec>>,
     sendmail: Option<Spanned<String>>,
+    html: Option<bool>,
     on: Option<Vec<Trigger>>,
 }
 
@@ -324,6 +328,7 @@ impl<'de> Deserialize<'de> for EmailSpec {
         Ok(EmailSpec {
             to: to_boxes,
             from,
+            html: r.html.unwrap_or(false),
             transport,
             on: r.on,
         })

@@ -41,7 +41,9 @@ def decode(raw):
         "content_type": msg.get_content_type(),
         "charset": msg.get_content_charset(),
         "cte": str(msg.get("content-transfer-encoding")),
-        "body": msg.get_content(),
+        "body": msg.get_body(preferencelist=("plain",)).get_content() if msg.is_multipart() else msg.get_content(),
+        "html": msg.get_body(preferencelist=("html",)).get_content() if msg.is_multipart() else None,
+        "parts": [p.get_content_type() for p in msg.iter_parts()] if msg.is_multipart() else [],
         "seven_bit": all(b < 128 for b in raw),
         "mime_version": msg.get("mime-version"),
         "message_id": msg.get("message-id"),
@@ -446,6 +448,74 @@ fn email_over_smtp_with_login_has_the_japanese_subject_and_report() {
         plain.stderr
     );
     assert_eq!(server.mails().len(), 1);
+}
+
+/// `email.html: true`: one `multipart/alternative` message, the report
+/// as text and the page of `-f html` (the very page `--output html=`
+/// wrote in the same run), both 7-bit encoded.
+#[test]
+fn email_html_sends_the_text_and_the_page_as_alternatives() {
+    let server = SmtpServer::start("none", false, None);
+    let env = Env::new();
+    daily(
+        &env,
+        &format!(
+            "notify:\n  email: {{to: ops@example.com, html: true, smtp: {{host: 127.0.0.1, port: {}, tls: none}}}}\n",
+            server.port
+        ),
+    );
+    let page = env.path().join("daily.html");
+    let output = format!("html={}", page.display());
+    let r = run_with(
+        &env,
+        &["daily", "-f", "report", "--output", &output, "--notify"],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let mails = server.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let m = &mails[0];
+    assert_eq!(m["content_type"], "multipart/alternative", "{m}");
+    assert_eq!(m["parts"], serde_json::json!(["text/plain", "text/html"]));
+    assert_eq!(m["body"].as_str().unwrap().replace("\r\n", "\n"), r.stdout);
+    let html = m["html"].as_str().unwrap().replace("\r\n", "\n");
+    assert_eq!(html, std::fs::read_to_string(&page).unwrap());
+    assert!(html.contains("<h1>【日次運用レポート】"), "{html}");
+    assert_eq!(m["seven_bit"], true);
+    assert_standard_headers(m);
+
+    // Without `html:` the mail stays one text/plain part.
+    daily(
+        &env,
+        &format!(
+            "notify:\n  email: {{to: ops@example.com, smtp: {{host: 127.0.0.1, port: {}, tls: none}}}}\n",
+            server.port
+        ),
+    );
+    let r = run_with(&env, &["daily", "--notify"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let m = &server.mails()[1];
+    assert_eq!(m["content_type"], "text/plain", "{m}");
+    assert!(m["html"].is_null(), "{m}");
+
+    // The 障害報告 of `opsrun incident --notify` too: text and page.
+    env.runbook(
+        "incident-p1.yaml",
+        &format!(
+            "version: 1\ntitle: 全停止\nsystem: AI見積りシステム\nincident: {{level: p1, name: 緊急}}\nchecks:\n  - {{id: health, title: ヘルスチェック, file: {{path: missing}}}}\nnotify:\n  email: {{to: ops@example.com, html: true, smtp: {{host: 127.0.0.1, port: {}, tls: none}}}}\n",
+            server.port
+        ),
+    );
+    let r = run_with(&env, &["incident", "p1", "-f", "report", "--notify"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    let m = &server.mails()[2];
+    assert_eq!(m["parts"], serde_json::json!(["text/plain", "text/html"]));
+    assert_eq!(m["body"].as_str().unwrap().replace("\r\n", "\n"), r.stdout);
+    let html = m["html"].as_str().unwrap();
+    assert!(
+        html.contains("<h1>【障害報告】AI見積りシステム</h1>"),
+        "{html}"
+    );
 }
 
 #[test]

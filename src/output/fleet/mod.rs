@@ -201,3 +201,74 @@ impl Words {
         self.pick("特になし", "none")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+    use std::time::Duration;
+
+    fn fleet(at: &str) -> Fleet {
+        Fleet {
+            source: "http://p:9090".into(),
+            matcher: None,
+            at: DateTime::parse_from_rfc3339(at).unwrap(),
+            stale_after: Duration::from_secs(26 * 3600),
+            hosts: vec![],
+            down: vec![],
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_read_against_the_reports_day_in_its_zone() {
+        let f = fleet("2025-10-21T10:00:00+09:00");
+        let ja = Words {
+            lang: Lang::Ja,
+            tz: Zone::default(),
+        };
+        let en = Words {
+            lang: Lang::En,
+            tz: Zone::default(),
+        };
+        // 00:30 UTC is 09:30 JST: the report's day.
+        assert_eq!(ja.when(&f, utc("2025-10-21T00:30:00Z")), "09:30");
+        // 14:00 UTC the day before is 23:00 JST on the 20th.
+        assert_eq!(ja.when(&f, utc("2025-10-20T14:00:00Z")), "10/20 23:00");
+        assert_eq!(ja.when(&f, utc("2024-12-31T00:00:00Z")), "2024/12/31 09:00");
+        assert_eq!(ja.ago(&f, utc("2025-10-21T00:48:00Z")), "12分前");
+        assert_eq!(en.ago(&f, utc("2025-10-20T00:00:00Z")), "25h ago");
+        assert_eq!(ja.ago(&f, utc("2025-10-18T01:00:00Z")), "3日前");
+        // A time ahead of the report's clock is no time ago.
+        assert_eq!(en.ago(&f, utc("2025-10-22T00:00:00Z")), "0m ago");
+        assert_eq!(ja.heading_time(&f), "2025-10-21 10:00");
+        let berlin = Words {
+            lang: Lang::En,
+            tz: Zone::Iana(chrono_tz::Europe::Berlin),
+        };
+        assert_eq!(berlin.heading_time(&f), "2025-10-21 03:00 +02:00");
+        assert_eq!(ja.limit(&f), "26時間");
+    }
+
+    #[test]
+    fn values_in_the_reports_words() {
+        use crate::values::units::Unit;
+        let ja = Words {
+            lang: Lang::Ja,
+            tz: Zone::default(),
+        };
+        let en = Words {
+            lang: Lang::En,
+            tz: Zone::default(),
+        };
+        let m = |value, unit| Measure { value, unit };
+        assert_eq!(ja.value(&m(95.0, Some(Unit::Percent))), "95%");
+        assert_eq!(ja.value(&m(12.0, Some(Unit::Days))), "残り12日");
+        assert_eq!(en.value(&m(12.0, Some(Unit::Days))), "12d");
+        assert_eq!(ja.value(&m(1200.0, Some(Unit::Millis))), "1.2秒");
+        assert_eq!(ja.value(&m(2.5, None)), "2.5");
+    }
+}

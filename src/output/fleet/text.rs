@@ -82,8 +82,8 @@ pub(super) fn render(fleet: &Fleet, w: &Words) -> String {
     if stale.is_empty() {
         out.push_str(&format!("- {}\n", w.none()));
     }
-    for h in stale {
-        let t = h.last_run().expect("a stale host has a last run");
+    // A stale host has a last run (that is how it is stale).
+    for (h, t) in stale.iter().filter_map(|h| Some((h, h.last_run()?))) {
         out.push_str(&format!(
             "- {}: {} {}{}\n",
             w.host(fleet, h),

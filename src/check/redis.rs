@@ -57,10 +57,25 @@ use crate::secret;
 use crate::values::outcome::Status;
 use crate::values::reason::{Code, Detail, Reason};
 use crate::values::threshold::{Direction, Threshold};
-use crate::values::units::{Unit, format_bytes, format_millis, one_line, trim_float};
+use crate::values::units::{Unit, format_bytes, one_line, trim_float};
 
 /// The reason catalog entries of `redis` (docs/reasons.md).
+/// Display values (`Code::value`); `role` is the server's own word.
+static V_PONG: Code = Code::value("value.redis.pong", "PONG {latency} ({role})");
+static V_CLIENTS: Code = Code::value("value.redis.clients", "{count} clients");
+static V_KEYS: Code = Code::value("value.redis.keys", "{count} keys");
+static V_OF_MAX: Code = Code::value("value.redis.of_max", "{pct} of maxmemory");
+static V_OF_SYSTEM: Code = Code::value(
+    "value.redis.of_system",
+    "{pct} of system memory (no maxmemory set)",
+);
+
 pub(crate) static CODES: &[&Code] = &[
+    &V_PONG,
+    &V_CLIENTS,
+    &V_KEYS,
+    &V_OF_MAX,
+    &V_OF_SYSTEM,
     &URL,
     &PASSWORD,
     &CA_FILE,
@@ -825,11 +840,6 @@ impl Redis {
             match maxmemory.or(system) {
                 Some(limit) => {
                     let pct = used * 100.0 / limit;
-                    let of = if maxmemory.is_some() {
-                        "maxmemory"
-                    } else {
-                        "system memory (no maxmemory set)"
-                    };
                     let said = if maxmemory.is_some() {
                         &D_MEMORY_MAX
                     } else {
@@ -850,7 +860,14 @@ impl Redis {
                             Direction::HigherIsWorse,
                         )
                         .held(&self.used_memory),
-                        format!("{}% of {of}", trim_float(pct, 1)),
+                        crate::values::reason::say(
+                            &Reason::new(if maxmemory.is_some() {
+                                &V_OF_MAX
+                            } else {
+                                &V_OF_SYSTEM
+                            })
+                            .with_quantity("pct", pct, Unit::Percent),
+                        ),
                     ));
                 }
                 None if self.used_memory.is_some() => {
@@ -870,7 +887,9 @@ impl Redis {
                     Direction::HigherIsWorse,
                 )
                 .held(&self.connected_clients),
-                format!("{} clients", trim_float(c, 0)),
+                crate::values::reason::say(
+                    &Reason::new(&V_CLIENTS).with("count", trim_float(c, 0)),
+                ),
             ));
             detail.push(
                 Reason::new(&D_CLIENTS)
@@ -882,14 +901,18 @@ impl Redis {
             metrics.push((
                 Metric::new("key_count", k as f64, Unit::Count, Direction::HigherIsWorse)
                     .held(&self.key_count),
-                format!("{k} keys"),
+                crate::values::reason::say(&Reason::new(&V_KEYS).with("count", k)),
             ));
             detail.push(Reason::new(&D_KEYS).with("keys", k).into());
         }
         let ping_at = metrics.len();
         metrics.push((
             Metric::new("ping", ping, Unit::Millis, Direction::HigherIsWorse).held(&self.ping),
-            format!("PONG {} ({role})", format_millis(ping)),
+            crate::values::reason::say(
+                &Reason::new(&V_PONG)
+                    .with_quantity("latency", ping, Unit::Millis)
+                    .with("role", role),
+            ),
         ));
         if let Some(used) = used {
             metrics.push((
@@ -1122,7 +1145,7 @@ mod tests {
         ))
         .unwrap();
         let m = run(&r, t).await.unwrap();
-        assert_eq!(m.value, "4 clients");
+        assert_eq!(m.value, "value.redis.clients {count=\"4\"}");
         assert_eq!(m.metrics[0].name, "connected_clients");
         assert_eq!(m.metrics[0].value, 4.0);
         assert!(m.metrics[0].threshold.is_some());

@@ -374,6 +374,14 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("value.x509.expired_day", "期限切れ（1日前）"),
     ("value.x509.expired_hours", "期限切れ（{n}時間前）"),
     ("value.x509.expired_hour", "期限切れ（1時間前）"),
+    ("value.redis.pong", "PONG {latency}（{role}）"),
+    ("value.redis.clients", "接続 {count}件"),
+    ("value.redis.keys", "キー {count}件"),
+    ("value.redis.of_max", "maxmemory の {pct}"),
+    (
+        "value.redis.of_system",
+        "システムメモリの {pct}（maxmemory 未設定）",
+    ),
     ("maintenance", "計画停止中（{until}まで）[: 「{reason}」]"),
     // common
     ("timeout", "タイムアウト（{after}）"),

@@ -114,6 +114,7 @@ fn result(c: &Check, i: i64, total: i64) -> ResultRecord {
         duration_ms: 1 + (noise(i, 1) * 5.0) as u64,
         attempts: 1,
         observed: None,
+        pending: None,
     };
     let n = noise(i, c.id.len() as u64);
     match c.kind {

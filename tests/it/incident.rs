@@ -692,7 +692,10 @@ fn when_runs_an_action_whose_condition_is_met_and_lists_the_other_as_skipped() {
         r.stdout
     );
     let rep = report(&r.stdout);
-    assert!(rep.contains("- estimatorサービス再起動実施 → 成功"), "{rep}");
+    assert!(
+        rep.contains("- estimatorサービス再起動実施 → 成功"),
+        "{rep}"
+    );
     assert!(
         rep.contains("- Apacheサービス再起動 → スキップ（条件不一致）"),
         "{rep}"

@@ -13,6 +13,7 @@ pub(crate) mod harness;
 pub(crate) mod measurement;
 
 mod access_log;
+mod aws;
 mod backup;
 mod cert_file;
 mod command;
@@ -226,7 +227,7 @@ pub struct KindInfo {
 
 /// Catalog entries shared by several kinds (JSON expectations,
 /// certificate expiry, log files).
-pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, x509::CODES, logscan::CODES];
+pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, x509::CODES, logscan::CODES, aws::CODES];
 
 /// The roles of the kind named `kind` (empty for a name not registered,
 /// such as a kind that history recorded and a later release dropped).
@@ -291,6 +292,10 @@ kinds! {
     "log" => log::Log, [Measurement], log::CODES;
     "access_log" => access_log::AccessLog, [Measurement], access_log::CODES;
     "dns" => dns::Dns, [Liveness], dns::CODES;
+    "aws_cloudwatch" => aws::AwsCloudwatch, [Measurement], aws::CLOUDWATCH_CODES;
+    "aws_ecs" => aws::AwsEcs, [Liveness], aws::ECS_CODES;
+    "aws_rds" => aws::AwsRds, [Liveness], aws::RDS_CODES;
+    "aws_alb" => aws::AwsAlb, [Liveness], aws::ALB_CODES;
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).

@@ -8,6 +8,7 @@
 mod common;
 
 mod alarms;
+mod aws;
 mod backup;
 mod cli;
 mod commands;

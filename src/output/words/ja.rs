@@ -964,6 +964,91 @@ static TEMPLATES: &[(&str, &str)] = &[
         "postgres.lag_hidden",
         "スタンバイ {hidden}台のレプリケーション遅延がこのユーザーには見えません（pg_monitor を付与）",
     ),
+    // aws_* (shared)
+    ("aws.detail.endpoint", "{service}（{region}）[ 接続先 {endpoint}]"),
+    (
+        "aws.not_built",
+        "この opsrun は `aws` 機能なしでビルドされています（`cargo build --features aws`）",
+    ),
+    (
+        "aws.no_region",
+        "AWS のリージョンが未設定です（`region:`、AWS_REGION またはプロファイルで設定）",
+    ),
+    ("aws.credentials", "使用できる AWS 認証情報がありません（「{error}」）"),
+    (
+        "aws.auth",
+        "{service} が認証情報を拒否しました（HTTP {status}[ {code}]、「{error}」）",
+    ),
+    (
+        "aws.throttled",
+        "{service} {operation}: すべての試行でスロットリングされました[（{code}）]",
+    ),
+    ("aws.unreachable", "{service} に接続できません（「{error}」）"),
+    ("aws.timeout", "{service} {operation}: タイムアウト（{after}）"),
+    (
+        "aws.timeout.config",
+        "AWS 設定（プロファイル、リージョン）の読み込み: タイムアウト（{after}）",
+    ),
+    (
+        "aws.api",
+        "{service} {operation} が失敗しました[（{code}）]: 「{error}」",
+    ),
+    // aws_cloudwatch
+    ("value.aws_cloudwatch", "{value}[ {unit}]（{stat}）"),
+    (
+        "aws_cloudwatch.detail.datapoint",
+        "{namespace} {metric} {stat} = {value}[ {unit}]（{time}、直近 {window} に {period} 単位のデータポイント {count} 件）",
+    ),
+    (
+        "aws_cloudwatch.no_datapoints",
+        "{namespace} {metric}[ {dimensions}] のデータポイントが直近 {window} にありません",
+    ),
+    // aws_ecs
+    ("value.aws_ecs", "稼働 {running}/{desired}"),
+    (
+        "aws_ecs.detail.deployment",
+        "デプロイ {id}（{status}）: 稼働 {running}/{desired}、保留 {pending}[、ロールアウト {rollout}][、タスク定義 {task}]",
+    ),
+    (
+        "aws_ecs.not_found",
+        "クラスター {cluster} にサービス {service} がありません[（「{error}」）]",
+    ),
+    ("aws_ecs.inactive", "サービス {service} の状態が {status} です"),
+    (
+        "aws_ecs.below_desired",
+        "タスク稼働 {running}/{desired}[（保留 {pending}）]",
+    ),
+    ("aws_ecs.rollout", "ロールアウト中[: 「{reason}」]"),
+    ("aws_ecs.rollout_failed", "ロールアウト失敗[: 「{reason}」]"),
+    // aws_rds
+    ("value.aws_rds.free", "{status}、空き {free}"),
+    (
+        "aws_rds.detail.instance",
+        "{instance}: {status}[、{engine}][ {class}][、割り当て {allocated}]",
+    ),
+    ("aws_rds.not_found", "DB インスタンス {instance} がありません"),
+    (
+        "aws_rds.status",
+        "{instance} の状態が {status} です（期待値 `available`）",
+    ),
+    (
+        "aws_rds.no_free_storage",
+        "{instance} の FreeStorageSpace（CloudWatch）が直近15分にありません",
+    ),
+    // aws_alb
+    ("value.aws_alb", "正常 {healthy}/{total}"),
+    (
+        "aws_alb.detail.target",
+        "ターゲット {target}: {state}[（{reason}）][: 「{description}」]",
+    ),
+    (
+        "aws_alb.not_found",
+        "ターゲットグループ {target_group} がありません",
+    ),
+    (
+        "aws_alb.unhealthy",
+        "ターゲット {total} 件中 {count} 件が正常ではありません: {targets}",
+    ),
     // redis
     ("redis.url", "「{error}」"),
     ("redis.password", "「{error}」"),
@@ -1357,6 +1442,8 @@ mod tests {
             "pg_read_all_stats",
             "connected_clients",
             "journalctl",
+            "CloudWatch",
+            "FreeStorageSpace",
         ] {
             out = out.replace(name, "");
         }

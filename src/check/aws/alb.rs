@@ -99,12 +99,17 @@ impl AwsAlb {
         } else {
             const OP: &str = "DescribeTargetGroups";
             let req = client.describe_target_groups().names(&self.target_group);
-            let out = match sdk::call(ctx, SERVICE, OP, req.send()).await? {
+            let out = match sdk::call(ctx, &config, SERVICE, OP, req.send()).await? {
                 Ok(o) => o,
-                Err(e) if matches!(sdk::code(&e), Some("TargetGroupNotFound" | "TargetGroupNotFoundException")) => {
+                Err(e)
+                    if matches!(
+                        sdk::code(&e),
+                        Some("TargetGroupNotFound" | "TargetGroupNotFoundException")
+                    ) =>
+                {
                     return Err(not_found());
                 }
-                Err(e) => return Err(sdk::failure(SERVICE, OP, e)),
+                Err(e) => return Err(sdk::failure(&config, SERVICE, OP, e)),
             };
             match out
                 .target_groups()
@@ -117,12 +122,17 @@ impl AwsAlb {
         };
         const OP: &str = "DescribeTargetHealth";
         let req = client.describe_target_health().target_group_arn(&arn);
-        let out = match sdk::call(ctx, SERVICE, OP, req.send()).await? {
+        let out = match sdk::call(ctx, &config, SERVICE, OP, req.send()).await? {
             Ok(o) => o,
-            Err(e) if matches!(sdk::code(&e), Some("TargetGroupNotFound" | "TargetGroupNotFoundException")) => {
+            Err(e)
+                if matches!(
+                    sdk::code(&e),
+                    Some("TargetGroupNotFound" | "TargetGroupNotFoundException")
+                ) =>
+            {
                 return Err(not_found());
             }
-            Err(e) => return Err(sdk::failure(SERVICE, OP, e)),
+            Err(e) => return Err(sdk::failure(&config, SERVICE, OP, e)),
         };
         let targets = out.target_health_descriptions();
         let total = targets.len() as i64;
@@ -144,7 +154,9 @@ impl AwsAlb {
                 healthy += 1;
                 continue;
             }
-            let reason = health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned());
+            let reason = health
+                .and_then(|h| h.reason())
+                .map(|r| r.as_str().to_owned());
             bad.push(match &reason {
                 Some(r) => format!("{name} {state} ({r})"),
                 None => format!("{name} {state}"),
@@ -167,9 +179,14 @@ impl AwsAlb {
         );
         let mut m = Measurement::new(display)
             .metric(
-                Metric::new("healthy", healthy as f64, Unit::Count, Direction::LowerIsWorse)
-                    .held_to(th)
-                    .says(format!("{healthy} healthy targets")),
+                Metric::new(
+                    "healthy",
+                    healthy as f64,
+                    Unit::Count,
+                    Direction::LowerIsWorse,
+                )
+                .held_to(th)
+                .says(format!("{healthy} healthy targets")),
             )
             .metric(
                 Metric::new(

@@ -185,9 +185,9 @@ impl AwsCloudwatch {
         } else {
             req.statistics(Statistic::from(self.stat.as_str()))
         };
-        let out = sdk::call(ctx, SERVICE, OP, req.send())
+        let out = sdk::call(ctx, &config, SERVICE, OP, req.send())
             .await?
-            .map_err(|e| sdk::failure(SERVICE, OP, e))?;
+            .map_err(|e| sdk::failure(&config, SERVICE, OP, e))?;
         let pick = |d: &Datapoint| -> Option<f64> {
             if extended {
                 d.extended_statistics()
@@ -250,7 +250,10 @@ impl AwsCloudwatch {
                     .with_opt("unit", unit)
                     .with("time", time)
                     .with("count", points.len() as i64)
-                    .with("period", humantime::format_duration(self.period.0).to_string())
+                    .with(
+                        "period",
+                        humantime::format_duration(self.period.0).to_string(),
+                    )
                     .with("window", window),
             )
             .detail(sdk::endpoint(&config, SERVICE)))

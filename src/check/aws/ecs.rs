@@ -117,13 +117,16 @@ impl AwsEcs {
             )
             .detail(sdk::endpoint(&config, SERVICE))
         };
-        let out = match sdk::call(ctx, SERVICE, OP, req.send()).await? {
+        let out = match sdk::call(ctx, &config, SERVICE, OP, req.send()).await? {
             Ok(o) => o,
             // A cluster that is not there is an error of its own.
             Err(e) if sdk::code(&e) == Some("ClusterNotFoundException") => {
-                return Err(not_found(aws_smithy_types::error::metadata::ProvideErrorMetadata::message(&e).map(str::to_owned)));
+                return Err(not_found(
+                    aws_smithy_types::error::metadata::ProvideErrorMetadata::message(&e)
+                        .map(str::to_owned),
+                ));
             }
-            Err(e) => return Err(sdk::failure(SERVICE, OP, e)),
+            Err(e) => return Err(sdk::failure(&config, SERVICE, OP, e)),
         };
         let Some(svc) = out.services().iter().find(|s| {
             s.service_name() == Some(self.service.as_str())
@@ -191,7 +194,10 @@ impl AwsEcs {
             .and_then(|d| d.rollout_state_reason())
             .map(str::to_owned);
         if rollout == Some("FAILED") {
-            m.observe(Status::Fail, Reason::new(&ROLLOUT_FAILED).with_opt("reason", why));
+            m.observe(
+                Status::Fail,
+                Reason::new(&ROLLOUT_FAILED).with_opt("reason", why),
+            );
         } else if rollout == Some("IN_PROGRESS") || deployments.len() > 1 {
             m.observe(Status::Warn, Reason::new(&ROLLOUT).with_opt("reason", why));
         }

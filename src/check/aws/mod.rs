@@ -58,7 +58,10 @@ pub(crate) static CODES: &[&Code] = &[
     &D_ENDPOINT,
 ];
 
-static D_ENDPOINT: Code = Code::detail("aws.detail.endpoint", "{service} in {region}[ via {endpoint}]");
+static D_ENDPOINT: Code = Code::detail(
+    "aws.detail.endpoint",
+    "{service} in {region}[ via {endpoint}]",
+);
 
 static NOT_BUILT: Code = Code::new(
     "aws.not_built",
@@ -88,7 +91,10 @@ static TIMEOUT_CONFIG: Code = Code::variant(
     "timeout",
     "loading the AWS configuration (profile, region): no answer within {after}",
 );
-static API: Code = Code::new("aws.api", "{service} {operation} failed[ ({code})]: {error}");
+static API: Code = Code::new(
+    "aws.api",
+    "{service} {operation} failed[ ({code})]: {error}",
+);
 
 /// The fields every AWS kind takes besides its own (SPEC §10.6). All three
 /// may be left out: the standard chain then says the region (AWS_REGION,
@@ -166,6 +172,12 @@ pub(crate) mod sdk {
     /// a few more chances, the check's deadline bounds them all.
     pub const MAX_ATTEMPTS: u32 = 5;
 
+    /// The first retry's backoff ceiling (the SDK's is 1 s), doubling per
+    /// attempt, jittered: five attempts fit in a few seconds, so a check
+    /// still hears why the last one failed (refused, throttled) before its
+    /// deadline rather than only that the deadline passed.
+    pub const INITIAL_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
+
     type Slot = Arc<tokio::sync::OnceCell<SdkConfig>>;
 
     /// One configuration per (region, profile, endpoint) for the process
@@ -195,8 +207,11 @@ pub(crate) mod sdk {
     }
 
     async fn load(conn: &Conn) -> SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(INITIAL_BACKOFF),
+        );
         if let Some(p) = &conn.profile {
             loader = loader.profile_name(p);
         }
@@ -226,6 +241,7 @@ pub(crate) mod sdk {
     /// [`code`]).
     pub async fn call<T, E, F>(
         ctx: &Ctx,
+        config: &SdkConfig,
         service: &'static str,
         operation: &'static str,
         fut: F,
@@ -239,6 +255,7 @@ pub(crate) mod sdk {
                     .with("service", service)
                     .with("operation", operation),
             )
+            .detail(endpoint(config, service))
         })
     }
 
@@ -282,6 +299,7 @@ pub(crate) mod sdk {
 
     /// Why the call failed, as the `unknown` it is.
     pub fn failure<E>(
+        config: &SdkConfig,
         service: &'static str,
         operation: &'static str,
         err: SdkError<E, HttpResponse>,
@@ -289,7 +307,18 @@ pub(crate) mod sdk {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let text = crate::values::units::one_line(&DisplayErrorContext(&err).to_string());
+        classify(service, operation, err).detail(endpoint(config, service))
+    }
+
+    fn classify<E>(
+        service: &'static str,
+        operation: &'static str,
+        err: SdkError<E, HttpResponse>,
+    ) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let text = crate::values::units::one_line(&DisplayErrorContext(&err).to_string(), 400);
         if credentials_error(&err) {
             return Failure::unknown(Reason::new(&CREDENTIALS).with("error", text));
         }
@@ -301,7 +330,17 @@ pub(crate) mod sdk {
             ),
             _ => (None, None),
         };
-        let error = message.unwrap_or(text);
+        // An error body the SDK could not read (an emulator's, a proxy's
+        // HTML page): its own words say more than the parse error.
+        let body = match &err {
+            SdkError::ResponseError(_) | SdkError::ServiceError(_) => err
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .map(|b| crate::values::units::one_line(&String::from_utf8_lossy(b), 300))
+                .filter(|b| !b.trim().is_empty()),
+            _ => None,
+        };
+        let error = message.or(body).unwrap_or(text);
         if code.as_deref().is_some_and(throttling) || status == Some(429) {
             return Failure::unknown(
                 Reason::new(&THROTTLED)
@@ -322,9 +361,11 @@ pub(crate) mod sdk {
             );
         }
         match err {
-            SdkError::DispatchFailure(_) => {
-                Failure::unknown(Reason::new(&UNREACHABLE).with("service", service).with("error", error))
-            }
+            SdkError::DispatchFailure(_) => Failure::unknown(
+                Reason::new(&UNREACHABLE)
+                    .with("service", service)
+                    .with("error", error),
+            ),
             SdkError::TimeoutError(_) => Failure::unknown(
                 Reason::new(&UNREACHABLE)
                     .with("service", service)

@@ -12,13 +12,7 @@ use crate::values::reason::{Code, Reason};
 use crate::values::threshold::Threshold;
 
 /// The reason catalog entries of `aws_rds` (docs/reasons.md).
-pub(crate) static CODES: &[&Code] = &[
-    &V_FREE,
-    &NOT_FOUND,
-    &STATUS,
-    &NO_FREE_STORAGE,
-    &D_INSTANCE,
-];
+pub(crate) static CODES: &[&Code] = &[&V_FREE, &NOT_FOUND, &STATUS, &NO_FREE_STORAGE, &D_INSTANCE];
 
 /// Display value with free storage; without it the value is the status
 /// as RDS says it.
@@ -112,12 +106,17 @@ impl AwsRds {
             Failure::fail(Reason::new(&NOT_FOUND).with("instance", &self.instance))
                 .detail(sdk::endpoint(&config, SERVICE))
         };
-        let out = match sdk::call(ctx, SERVICE, OP, req.send()).await? {
+        let out = match sdk::call(ctx, &config, SERVICE, OP, req.send()).await? {
             Ok(o) => o,
-            Err(e) if matches!(sdk::code(&e), Some("DBInstanceNotFound" | "DBInstanceNotFoundFault")) => {
+            Err(e)
+                if matches!(
+                    sdk::code(&e),
+                    Some("DBInstanceNotFound" | "DBInstanceNotFoundFault")
+                ) =>
+            {
                 return Err(not_found());
             }
-            Err(e) => return Err(sdk::failure(SERVICE, OP, e)),
+            Err(e) => return Err(sdk::failure(&config, SERVICE, OP, e)),
         };
         let Some(db) = out.db_instances().first() else {
             return Err(not_found());
@@ -128,14 +127,10 @@ impl AwsRds {
             .with("status", status.clone())
             .with_opt("engine", db.engine())
             .with_opt("class", db.db_instance_class())
+            // RDS allocates in GiB; said as RDS says it.
             .with_opt(
                 "allocated",
-                db.allocated_storage().map(|gib| {
-                    crate::values::reason::Param::Quantity(
-                        f64::from(gib) * 1024.0 * 1024.0 * 1024.0,
-                        Unit::Bytes,
-                    )
-                }),
+                db.allocated_storage().map(|gib| format!("{gib} GiB")),
             );
         let mut m = Measurement::new(status.clone()).detail(detail);
         if status != "available" {
@@ -165,9 +160,9 @@ impl AwsRds {
                 .end_time(DateTime::from_secs(end))
                 .period(300)
                 .statistics(Statistic::Minimum);
-            let stats = sdk::call(ctx, CW, CW_OP, req.send())
+            let stats = sdk::call(ctx, &config, CW, CW_OP, req.send())
                 .await?
-                .map_err(|e| sdk::failure(CW, CW_OP, e))?;
+                .map_err(|e| sdk::failure(&config, CW, CW_OP, e))?;
             let latest = stats
                 .datapoints()
                 .iter()
@@ -176,9 +171,11 @@ impl AwsRds {
             match latest {
                 Some((_, free)) => {
                     m.value = crate::values::reason::say(
-                        &Reason::new(&V_FREE)
-                            .with("status", status)
-                            .with_quantity("free", free, Unit::Bytes),
+                        &Reason::new(&V_FREE).with("status", status).with_quantity(
+                            "free",
+                            free,
+                            Unit::Bytes,
+                        ),
                     );
                     m = m.metric(
                         Metric::new("free_storage", free, Unit::Bytes, Direction::LowerIsWorse)

@@ -965,7 +965,10 @@ static TEMPLATES: &[(&str, &str)] = &[
         "スタンバイ {hidden}台のレプリケーション遅延がこのユーザーには見えません（pg_monitor を付与）",
     ),
     // aws_* (shared)
-    ("aws.detail.endpoint", "{service}（{region}）[ 接続先 {endpoint}]"),
+    (
+        "aws.detail.endpoint",
+        "{service}（{region}）[ 接続先 {endpoint}]",
+    ),
     (
         "aws.not_built",
         "この opsrun は `aws` 機能なしでビルドされています（`cargo build --features aws`）",
@@ -974,7 +977,10 @@ static TEMPLATES: &[(&str, &str)] = &[
         "aws.no_region",
         "AWS のリージョンが未設定です（`region:`、AWS_REGION またはプロファイルで設定）",
     ),
-    ("aws.credentials", "使用できる AWS 認証情報がありません（「{error}」）"),
+    (
+        "aws.credentials",
+        "使用できる AWS 認証情報がありません（「{error}」）",
+    ),
     (
         "aws.auth",
         "{service} が認証情報を拒否しました（HTTP {status}[ {code}]、「{error}」）",
@@ -983,8 +989,14 @@ static TEMPLATES: &[(&str, &str)] = &[
         "aws.throttled",
         "{service} {operation}: すべての試行でスロットリングされました[（{code}）]",
     ),
-    ("aws.unreachable", "{service} に接続できません（「{error}」）"),
-    ("aws.timeout", "{service} {operation}: タイムアウト（{after}）"),
+    (
+        "aws.unreachable",
+        "{service} に接続できません（「{error}」）",
+    ),
+    (
+        "aws.timeout",
+        "{service} {operation}: タイムアウト（{after}）",
+    ),
     (
         "aws.timeout.config",
         "AWS 設定（プロファイル、リージョン）の読み込み: タイムアウト（{after}）",
@@ -1013,7 +1025,10 @@ static TEMPLATES: &[(&str, &str)] = &[
         "aws_ecs.not_found",
         "クラスター {cluster} にサービス {service} がありません[（「{error}」）]",
     ),
-    ("aws_ecs.inactive", "サービス {service} の状態が {status} です"),
+    (
+        "aws_ecs.inactive",
+        "サービス {service} の状態が {status} です",
+    ),
     (
         "aws_ecs.below_desired",
         "タスク稼働 {running}/{desired}[（保留 {pending}）]",
@@ -1026,7 +1041,10 @@ static TEMPLATES: &[(&str, &str)] = &[
         "aws_rds.detail.instance",
         "{instance}: {status}[、{engine}][ {class}][、割り当て {allocated}]",
     ),
-    ("aws_rds.not_found", "DB インスタンス {instance} がありません"),
+    (
+        "aws_rds.not_found",
+        "DB インスタンス {instance} がありません",
+    ),
     (
         "aws_rds.status",
         "{instance} の状態が {status} です（期待値 `available`）",

@@ -5,9 +5,9 @@
 
 pub mod daemon;
 pub mod http_server;
+pub mod moto;
 pub mod outage;
 pub mod postgres_server;
-pub mod moto;
 pub mod redis_server;
 
 use std::path::{Path, PathBuf};

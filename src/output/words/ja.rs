@@ -399,6 +399,34 @@ static TEMPLATES: &[(&str, &str)] = &[
         "cpu.loadavg",
         "`/proc/loadavg` に1分間の負荷平均がありません",
     ),
+    ("change.day", "前日比 {change}（{level}[ {op}] {limit}）"),
+    ("change.week", "前週比 {change}（{level}[ {op}] {limit}）"),
+    ("change.month", "前月比 {change}（{level}[ {op}] {limit}）"),
+    (
+        "change.previous",
+        "前回比 {change}（{level}[ {op}] {limit}）",
+    ),
+    ("change.ago", "{ago}前比 {change}（{level}[ {op}] {limit}）"),
+    (
+        "change.detail.compared",
+        "変化率: {at} の {then} → 今回 {now}（{change}）",
+    ),
+    (
+        "change.detail.no_sample",
+        "変化率: {ago}前ごろの比較データがないため判定せず",
+    ),
+    (
+        "change.detail.no_previous",
+        "変化率: 比較できる前回の値がないため判定せず",
+    ),
+    (
+        "change.detail.from_zero",
+        "変化率: {at} の値が0のため計算できず判定せず（今回 {now}）",
+    ),
+    (
+        "change.detail.no_metric",
+        "変化率: 数値が得られなかったため判定せず",
+    ),
     ("retry.passed", "{attempts}回目で成功"),
     ("retry.still", "{attempts}回試行後も{status}"),
     (

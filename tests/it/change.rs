@@ -80,6 +80,20 @@ fn month_over_month_increase_over_warn_and_over_fail() {
     );
     let r = env.run(&["run", "growth", "--now", now, "-f", "report"]);
     assert!(r.stdout.contains("前月比 +25%（警告 20%）"), "{}", r.stdout);
+
+    // Several runbooks in one run: each reads its own history.
+    env.runbook(
+        "other.yaml",
+        "version: 1\ntitle: 他\nchecks:\n  - id: ok\n    command: {run: [\"true\"]}\n",
+    );
+    let now = "2026-10-31T13:00:00+09:00";
+    let r = env.run(&["run", "other", "growth", "--now", now]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("+25% vs a month ago (warn 20%)"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -224,3 +224,36 @@ fn change_settings_are_checked_at_load() {
         );
     }
 }
+
+/// The 日次 report words a change as it is, even when its figures look
+/// like the check's own limit (`+80%` beside a warn limit of 80).
+#[test]
+fn the_report_says_the_change_not_the_checks_own_limit() {
+    let env = Env::new();
+    let count = env.runbooks().join("count");
+    env.runbook(
+        "growth.yaml",
+        &format!(
+            "version: 1\ntitle: 増加率点検\nchecks:\n  - id: rows\n    title: 見積り件数\n    change: {{vs: previous, warn: 20%}}\n    command: {{shell: 'cat {}', value: {{warn: 80, fail: 90, unit: 件}}}}\n",
+            count.display()
+        ),
+    );
+    at(&env, "2026-11-01T09:00:00+09:00", "30");
+    std::fs::write(&count, "54").unwrap();
+    let r = env.run(&[
+        "run",
+        "growth",
+        "--now",
+        "2026-11-02T09:00:00+09:00",
+        "-f",
+        "report",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("- [警告] 見積り件数: 前回比 +80%（警告 20%）"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("警告閾値"), "{}", r.stdout);
+}

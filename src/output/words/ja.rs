@@ -21,6 +21,20 @@ pub fn say(r: &Reason) -> String {
     }
 }
 
+/// Whether a Japanese message's first (worst) reason is a `change:`
+/// reason (`前月比 +25.3%（警告 20%）`, `12時間前比 …`): the report then
+/// says it as it is, not as the headline metric against its own limit
+/// (a change of `+80%` would otherwise read as the `80%` limit).
+pub fn starts_with_change(message_ja: &str) -> bool {
+    let first = message_ja.split('、').next().unwrap_or("");
+    ["前日比 ", "前週比 ", "前月比 ", "前回比 "]
+        .iter()
+        .any(|p| first.starts_with(p))
+        || first
+            .split_once("前比 ")
+            .is_some_and(|(ago, _)| !ago.is_empty() && !ago.contains(' '))
+}
+
 /// The Japanese template of the catalog entry `key`, if there is one.
 pub fn template(key: &str) -> Option<&'static str> {
     TEMPLATES.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)

@@ -14,6 +14,7 @@ mod commands;
 mod completions;
 mod databases;
 mod demo;
+mod diskio;
 mod dns;
 mod engine;
 mod failure_injection;

@@ -266,7 +266,8 @@ fn sysfs_device(sys: &Path, major: u32, minor: u32) -> Option<(String, Option<St
     let target = std::fs::read_link(&link).ok()?;
     let name = target.file_name()?.to_string_lossy().into_owned();
     if link.join("partition").exists() {
-        let disk = target.parent()?.file_name()?.to_string_lossy().into_owned();
+        // `…/block/vda/vda1`: the disk is the directory above.
+        let disk = target.iter().rev().nth(1)?.to_string_lossy().into_owned();
         return Some((disk, Some(name)));
     }
     Some((name, None))

@@ -293,7 +293,9 @@ pub(crate) async fn run(
             out = out.with_detail(d);
         }
         for (status, why) in r.problems {
-            out.worsen_by(status, why);
+            // A scratch database left behind is said even when the row
+            // already fails for a worse reason (the server went away).
+            out.worsen_by(status.max(out.status), why);
         }
     }
     if out.value.is_empty() {

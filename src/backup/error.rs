@@ -513,7 +513,10 @@ mod tests {
             .chain(crate::check::KINDS.iter().flat_map(|k| k.codes.iter()))
             .map(|c| c.key)
             .collect();
-        for c in super::super::notes::NOTES.iter().chain(super::super::pg::NOTES) {
+        for c in super::super::notes::NOTES
+            .iter()
+            .chain(super::super::pg::NOTES)
+        {
             assert!(keys.insert(c.key), "catalog key {} twice", c.key);
         }
         for c in CODES.iter().chain(super::super::pg::CODES) {

@@ -75,10 +75,7 @@ static RESTORE_TOO_OLD: Code = Code::variant(
     "backup.pg.too_old",
     "{tool} {have} cannot read {file}: it was made by a newer pg_dump ({error})",
 );
-static TOOL_FAILED: Code = Code::new(
-    "backup.pg.failed",
-    "{tool} failed[ (exit {code})]: {error}",
-);
+static TOOL_FAILED: Code = Code::new("backup.pg.failed", "{tool} failed[ (exit {code})]: {error}");
 static RESTORE_FAILED: Code = Code::variant(
     "backup.pg.restore_failed",
     "backup.restore_test.file",
@@ -249,7 +246,7 @@ fn candidates(name: &str, bin_dir: Option<&Path>) -> (Vec<PathBuf>, String) {
         found.extend(std::env::split_paths(&path).map(|d| d.join(name)));
     }
     found.retain(|p| p.is_file());
-    (found, format!("/usr/lib/postgresql/*/bin and PATH"))
+    (found, "/usr/lib/postgresql/*/bin and PATH".to_owned())
 }
 
 /// `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` → `15.18`.
@@ -333,7 +330,11 @@ impl PassFile {
         };
         use std::os::unix::fs::OpenOptionsExt;
         let dir = std::env::temp_dir();
-        let path = dir.join(format!("opsrun-pgpass-{}-{:016x}", std::process::id(), random()));
+        let path = dir.join(format!(
+            "opsrun-pgpass-{}-{:016x}",
+            std::process::id(),
+            random()
+        ));
         let mut line = b"*:*:*:*:".to_vec();
         for &b in pw {
             if b == b':' || b == b'\\' {
@@ -499,15 +500,11 @@ pub(super) async fn dump(step: &PgDumpStep, gen_dir: &Path, ctx: &Ctx) -> Result
             .with("server", major_text(server_major)));
     }
     let pass = PassFile::write(target.password(), "pg_dump")?;
-    let args: Vec<OsString> = vec![
-        "--format=custom".into(),
-        "--no-password".into(),
-        {
-            let mut f = OsString::from("--file=");
-            f.push(&dest);
-            f
-        },
-    ];
+    let args: Vec<OsString> = vec!["--format=custom".into(), "--no-password".into(), {
+        let mut f = OsString::from("--file=");
+        f.push(&dest);
+        f
+    }];
     let env = target.child_env(target.dbname(), pass.path());
     if let Err(f) = run_tool(&tool, &args, &env).await {
         let _ = std::fs::remove_file(&dest);
@@ -655,7 +652,13 @@ pub(super) async fn restore_test(
         return out;
     }
     let bin_dir = spec.bin_dir.as_deref().map(|d| ctx.path(d));
-    let tool = match bounded(pick("pg_restore", bin_dir.as_deref(), major), deadline, stop).await {
+    let tool = match bounded(
+        pick("pg_restore", bin_dir.as_deref(), major),
+        deadline,
+        stop,
+    )
+    .await
+    {
         Ok(Ok(t)) => t,
         Ok(Err(r)) => {
             out.problem(Status::Fail, r);
@@ -691,13 +694,17 @@ pub(super) async fn restore_test(
         // still drops it.
         let created = Mutex::new(false);
         let work = async {
-            a.simple(&target, &format!("CREATE DATABASE \"{db}\""), "creating the scratch database")
-                .await
-                .map_err(|r| {
-                    Reason::new(&CREATE_DB)
-                        .with("db", &db)
-                        .with("error", say(&r))
-                })?;
+            a.simple(
+                &target,
+                &format!("CREATE DATABASE \"{db}\""),
+                "creating the scratch database",
+            )
+            .await
+            .map_err(|r| {
+                Reason::new(&CREATE_DB)
+                    .with("db", &db)
+                    .with("error", say(&r))
+            })?;
             *created.lock().unwrap_or_else(|e| e.into_inner()) = true;
             restore_one(&tool, &target, &db, dump, &file, spec, pass.path()).await
         };
@@ -721,9 +728,7 @@ pub(super) async fn restore_test(
             };
             let dropped = drop_scratch(&target, &mut admin, &db, major, budget).await;
             match dropped {
-                Ok(()) => out
-                    .detail
-                    .push(note(&DROPPED, vec![("db", (&db).into())])),
+                Ok(()) => out.detail.push(note(&DROPPED, vec![("db", (&db).into())])),
                 Err(e) if was_created => out.problem(
                     Status::Warn,
                     Reason::new(&NOT_DROPPED).with("db", &db).with("error", e),
@@ -845,7 +850,11 @@ async fn read_tables(
             let first = got.first().and_then(|r| r.first().cloned()).flatten();
             let shown = first.clone().unwrap_or_else(|| "NULL".into());
             if !verified(first.as_deref()) {
-                let shown = if got.is_empty() { "no rows".into() } else { shown };
+                let shown = if got.is_empty() {
+                    "no rows".into()
+                } else {
+                    shown
+                };
                 return Err(Reason::new(&VERIFY_FALSE)
                     .with("file", file)
                     .with("value", shown));
@@ -885,7 +894,10 @@ async fn drop_scratch(
     };
     let attempt = async {
         let first = match admin.as_ref() {
-            Some(a) => a.simple(target, &sql, "dropping the scratch database").await,
+            Some(a) => {
+                a.simple(target, &sql, "dropping the scratch database")
+                    .await
+            }
             None => Err(Reason::new(&crate::values::reason::common::UNFINISHED)),
         };
         match first {
@@ -908,11 +920,12 @@ async fn drop_scratch(
     };
     match tokio::time::timeout(budget, attempt).await {
         Ok(r) => r,
-        Err(_) => Err(say(&Reason::new(&crate::values::reason::common::TIMEOUT).with_quantity(
-            "after",
-            budget.as_secs_f64() * 1000.0,
-            crate::values::units::Unit::Millis,
-        ))),
+        Err(_) => Err(say(&Reason::new(&crate::values::reason::common::TIMEOUT)
+            .with_quantity(
+                "after",
+                budget.as_secs_f64() * 1000.0,
+                crate::values::units::Unit::Millis,
+            ))),
     }
 }
 
@@ -935,8 +948,11 @@ async fn drop_leftovers(
         return;
     };
     let limit = now.timestamp() - LEFTOVER_AGE.as_secs() as i64;
-    for db in rows.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
-        if !made_at(&db).is_some_and(|t| t < limit) {
+    for db in rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+    {
+        if made_at(&db).is_none_or(|t| t >= limit) {
             continue;
         }
         match admin

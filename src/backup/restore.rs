@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OpenFlags};
 use chrono::{DateTime, FixedOffset};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::watch;
 
 use super::cancel::Cancel;

@@ -19,7 +19,8 @@ pub use crate::spec::{
 };
 pub use workflow::{
     Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PgDumpStep,
-    PgRestoreSpec, PruneSpec, RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step, SystemctlAction, UnitAction, Workflow,
+    PgRestoreSpec, PruneSpec, RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step,
+    SystemctlAction, UnitAction, Workflow,
 };
 
 use crate::check::Kind;
@@ -622,10 +623,7 @@ fn load_file(
         };
         let (sl, sc) = d.step_at;
         match (&step, &backup) {
-            (
-                Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) | Step::PgDump(_),
-                None,
-            ) => {
+            (Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) | Step::PgDump(_), None) => {
                 return Err(LoadError::new(
                     path,
                     sl,
@@ -754,9 +752,9 @@ fn check_backup_blocks(
         && let Some(pg) = &r.value.postgres
     {
         let (l, c) = pos(r.referenced.line(), r.referenced.column());
-        pg.conn()
-            .validate()
-            .map_err(|m| LoadError::new(path, l, c, format!("restore_test: postgres: {m}"), text))?;
+        pg.conn().validate().map_err(|m| {
+            LoadError::new(path, l, c, format!("restore_test: postgres: {m}"), text)
+        })?;
         if let Some(q) = &pg.verify_query
             && q.trim().is_empty()
         {

@@ -474,7 +474,10 @@ impl PgDumpStep {
             None => format!(
                 "{}:{}/{}",
                 self.host.as_deref().unwrap_or("$PGHOST"),
-                self.port.map(|p| p.to_string()).as_deref().unwrap_or("5432"),
+                self.port
+                    .map(|p| p.to_string())
+                    .as_deref()
+                    .unwrap_or("5432"),
                 self.dbname.as_deref().unwrap_or("$PGDATABASE")
             ),
         }

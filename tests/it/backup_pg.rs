@@ -93,7 +93,14 @@ fn tmpdir(env: &Env) -> PathBuf {
 /// settings of the host.
 fn run(env: &Env, args: &[&str]) -> Run {
     let mut c = env.cmd();
-    for v in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGPASSFILE"] {
+    for v in [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "PGPASSFILE",
+    ] {
         c.env_remove(v);
     }
     let out = c
@@ -265,8 +272,9 @@ fn a_pg_dump_older_than_the_server_is_refused_in_one_clear_line() {
     assert!(!bin.join("ran").exists(), "the old pg_dump was run");
     let r = run(&env, &["backup", "run", "--lang", "ja"]);
     assert!(
-        r.stdout
-            .contains("pg_dump 14 は PostgreSQL 15 のサーバーをダンプできません（pg_dump 15 以上が必要）"),
+        r.stdout.contains(
+            "pg_dump 14 は PostgreSQL 15 のサーバーをダンプできません（pg_dump 15 以上が必要）"
+        ),
         "{}",
         r.stdout
     );
@@ -287,7 +295,14 @@ fn slow_table(s: &PgServer) {
 
 fn spawn(env: &Env, args: &[&str]) -> Child {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_opsrun"));
-    for v in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGPASSFILE"] {
+    for v in [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "PGPASSFILE",
+    ] {
         c.env_remove(v);
     }
     c.args(args)
@@ -399,7 +414,15 @@ fn a_server_gone_mid_restore_is_a_clear_failure_and_a_later_test_drops_the_lefto
     let later = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
     let r = run(
         &env,
-        &["backup", "restore-test", "-f", "json", "-v", "--now", &later],
+        &[
+            "backup",
+            "restore-test",
+            "-f",
+            "json",
+            "-v",
+            "--now",
+            &later,
+        ],
     );
     assert_eq!(r.code, 0, "{}", r.stdout);
     let row = check(&json(&r), "restore-test").clone();

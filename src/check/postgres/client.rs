@@ -125,7 +125,11 @@ impl Target {
             version_num: 0,
         };
         let rows = s
-            .simple(self, "SHOW server_version_num", "reading the server version")
+            .simple(
+                self,
+                "SHOW server_version_num",
+                "reading the server version",
+            )
             .await?;
         s.version_num = rows
             .first()
@@ -225,11 +229,9 @@ impl Session {
             Ok(msgs) => Ok(msgs
                 .into_iter()
                 .filter_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => Some(
-                        (0..r.len())
-                            .map(|i| r.get(i).map(str::to_owned))
-                            .collect(),
-                    ),
+                    SimpleQueryMessage::Row(r) => {
+                        Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                    }
                     _ => None,
                 })
                 .collect()),

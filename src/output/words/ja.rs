@@ -1274,7 +1274,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("backup.note.pg_tool", "{tool} {version}（{path}）"),
     (
         "backup.note.pg_restored",
-        "{file}: {address} の {db} に復元し、テーブル{tables}個・{rows}行を読み取り[、verify_query {verify}]",
+        "{file}: {address} の {db} に復元し、テーブル{tables}個・{rows}行を読み取り[、`verify_query` {verify}]",
     ),
     ("backup.note.pg_dropped", "一時データベース {db} を削除"),
     (
@@ -1290,14 +1290,17 @@ static TEMPLATES: &[(&str, &str)] = &[
         "backup.pg.no_tool",
         "{tool} が見つかりません（{where} を探しました）: PostgreSQL のクライアントをインストールしてください",
     ),
-    ("backup.pg.tool_unusable", "{path} を実行できません（「{error}」）"),
+    (
+        "backup.pg.tool_unusable",
+        "{path} を実行できません（「{error}」）",
+    ),
     (
         "backup.pg.too_old",
         "{tool} {have} は PostgreSQL {server} のサーバーをダンプできません（{tool} {server} 以上が必要）",
     ),
     (
         "backup.pg.restore_too_old",
-        "{tool} {have} は {file} を読めません: より新しい pg_dump で作られています（「{error}」）",
+        "{tool} {have} は {file} を読めません: より新しい `pg_dump` で作られています（「{error}」）",
     ),
     (
         "backup.pg.failed",
@@ -1305,7 +1308,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "backup.pg.restore_failed",
-        "{file}: pg_restore が失敗しました: 「{error}」",
+        "{file}: `pg_restore` が失敗しました: 「{error}」",
     ),
     (
         "backup.pg.not_a_dump",
@@ -1325,16 +1328,19 @@ static TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "backup.pg.verify_false",
-        "{file}: verify_query の結果が {value} です（true または 0 より大きい数が必要）",
+        "{file}: `verify_query` の結果が {value} です（`true` または 0 より大きい数が必要）",
     ),
-    ("backup.pg.verify_error", "{file}: verify_query: 「{error}」"),
+    (
+        "backup.pg.verify_error",
+        "{file}: `verify_query`: 「{error}」",
+    ),
     (
         "backup.pg.not_dropped",
         "一時データベース {db} を削除できませんでした（「{error}」）: DROP DATABASE {db} で削除してください（このサーバーでの復旧テストが24時間後に削除します）",
     ),
     (
         "backup.pg.no_dump",
-        "{name} に *.dump がありません: PostgreSQL に復元するものがありません",
+        "{name} に `*.dump` がありません: PostgreSQL に復元するものがありません",
     ),
 ];
 

@@ -15,6 +15,7 @@ mod commands;
 mod completions;
 mod databases;
 mod demo;
+mod diskio;
 mod dns;
 mod engine;
 mod failure_injection;

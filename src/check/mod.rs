@@ -18,6 +18,7 @@ mod cert_file;
 mod command;
 mod cpu;
 mod disk;
+mod diskio;
 mod dns;
 pub(crate) mod expect;
 mod file;
@@ -39,6 +40,7 @@ pub(crate) mod x509;
 pub(crate) use access_log::attempt_from_text as access_log_attempt;
 pub(crate) use cert_file::read_certs;
 pub(crate) use journal::Journal;
+pub(crate) use postgres::client::{PgConn, Session as PgSession, Target as PgTarget};
 pub(crate) use systemd::outcome_from_show;
 
 pub use deadline::{Deadline, Overran};
@@ -277,6 +279,7 @@ kinds! {
     "disk" => disk::Disk, [Measurement, Capacity], disk::CODES;
     "memory" => memory::Memory, [Measurement], memory::CODES;
     "cpu" => cpu::Cpu, [Measurement], cpu::CODES;
+    "diskio" => diskio::DiskIo, [Measurement], diskio::CODES;
     "file" => file::File, [Liveness], file::CODES;
     "command" => command::Command, [Measurement], command::CODES;
     "systemd" => systemd::Systemd, [Liveness], systemd::CODES;

@@ -9,11 +9,13 @@ mod common;
 
 mod alarms;
 mod backup;
+mod backup_pg;
 mod cli;
 mod commands;
 mod completions;
 mod databases;
 mod demo;
+mod diskio;
 mod dns;
 mod engine;
 mod failure_injection;

@@ -633,7 +633,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "container.permission",
-        "{address}: 権限がありません（root か `docker` グループのユーザーで実行）",
+        "{address}: 権限がありません（`root` か `docker` グループのユーザーで実行）",
     ),
     ("container.host", "{setting} {value}: 「{error}」"),
     (

@@ -12,6 +12,7 @@ mod backup;
 mod cli;
 mod commands;
 mod completions;
+mod container;
 mod databases;
 mod demo;
 mod dns;

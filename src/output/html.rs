@@ -244,5 +244,20 @@ fn checks_table(results: &[ResultRecord], spec: Option<&crate::runbook::ReportSp
             ]
         })
         .collect();
+    // A table without a single value (a 障害報告's diagnosis: statuses and
+    // reasons) drops the column rather than print an empty one.
+    if rows
+        .iter()
+        .all(|r| matches!(&r[2], Cell::Text(v) if v.is_empty()))
+    {
+        let rows: Vec<Vec<Cell>> = rows
+            .into_iter()
+            .map(|mut r| {
+                r.remove(2);
+                r
+            })
+            .collect();
+        return table("checks novalue", &["状態", "項目", "詳細"], &rows);
+    }
     table("checks", &["状態", "項目", "値", "詳細"], &rows)
 }

@@ -5,7 +5,11 @@
 //! and renders live beside their text goldens (`history::reports`), which
 //! build the seeded histories once.
 //!
-//! `OPSRUN_HTML_SHOTS=DIR` keeps each screenshot in DIR (to look at them,
+//! Each document is also printed to PDF by the same browser and read
+//! back with poppler (`pdfinfo`, `pdftotext`, `pdftoppm`): A4 pages, the
+//! title in the text, a first page that is not blank.
+//!
+//! `OPSRUN_HTML_SHOTS=DIR` keeps each screenshot and PDF in DIR (to look at them,
 //! and for docs/html-report.png).
 
 use std::path::Path;
@@ -46,6 +50,103 @@ pub fn assert_renders(name: &str, html: &str) {
             std::fs::copy(&png, Path::new(&keep).join(png.file_name().unwrap())).unwrap();
             std::fs::copy(&page, Path::new(&keep).join(page.file_name().unwrap())).unwrap();
         }
+    }
+    assert_prints_on_a4(name, html);
+}
+
+/// Prints `html` as Chromium prints it (`--print-to-pdf`, the page's own
+/// `@page` rules) and reads the PDF back with poppler: A4 pages, the
+/// document's title present as text (not clipped away or drawn as
+/// boxes), and a first page that is not blank when rasterised.
+fn assert_prints_on_a4(name: &str, html: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join(format!("{name}.html"));
+    std::fs::write(&page, html).unwrap();
+    let pdf = dir.path().join(format!("{name}.pdf"));
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("timeout")
+        .args(["-k", "5", "90", "chromium"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .env("HOME", profile.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run chromium (Debian package chromium; .ci/deps installs it)");
+    assert!(
+        out.status.success() && pdf.exists(),
+        "chromium --print-to-pdf: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let poppler = |tool: &str, args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(tool)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("run {tool} (Debian package poppler-utils; .ci/deps installs it): {e}")
+            });
+        assert!(out.status.success(), "{tool}: {out:?}");
+        out.stdout
+    };
+    let info = String::from_utf8(poppler("pdfinfo", &[pdf.as_os_str()])).unwrap();
+    // A4 is 595.28 × 841.89 pt; Chromium rounds it to whole device pixels.
+    let size = regex::Regex::new(r"Page size:\s+([\d.]+) x ([\d.]+) pts")
+        .unwrap()
+        .captures(&info)
+        .unwrap_or_else(|| panic!("{name}.pdf: no page size in\n{info}"));
+    let (w, h): (f64, f64) = (size[1].parse().unwrap(), size[2].parse().unwrap());
+    assert!(
+        (w - 595.3).abs() < 1.5 && (h - 841.9).abs() < 1.5,
+        "{name}.pdf is not A4: {w} x {h} pt"
+    );
+    let text = String::from_utf8(poppler(
+        "pdftotext",
+        &[pdf.as_os_str(), std::ffi::OsStr::new("-")],
+    ))
+    .unwrap();
+    let title = regex::Regex::new(r"<h1>(.*?)</h1>")
+        .unwrap()
+        .captures(html)
+        .unwrap()[1]
+        .replace("&amp;", "&");
+    assert!(
+        text.replace(char::is_whitespace, "")
+            .contains(&title.replace(char::is_whitespace, "")),
+        "{name}.pdf: the title {title:?} is not in the printed text:\n{text}"
+    );
+    let first = dir.path().join("first");
+    poppler(
+        "pdftoppm",
+        &[
+            "-r".as_ref(),
+            "50".as_ref(),
+            "-f".as_ref(),
+            "1".as_ref(),
+            "-l".as_ref(),
+            "1".as_ref(),
+            "-singlefile".as_ref(),
+            "-png".as_ref(),
+            pdf.as_os_str(),
+            first.as_os_str(),
+        ],
+    );
+    let (var, ink) =
+        decode_png(&std::fs::read(first.with_extension("png")).unwrap()).variance_and_ink();
+    assert!(
+        var > 100.0 && ink > 0.01,
+        "{name}.pdf: the first page looks blank (variance {var:.1}, ink {ink:.4})"
+    );
+    if let Ok(keep) = std::env::var("OPSRUN_HTML_SHOTS") {
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&pdf, Path::new(&keep).join(pdf.file_name().unwrap())).unwrap();
     }
 }
 

@@ -168,8 +168,8 @@ th,td{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-
 thead th{background:var(--bg-soft);white-space:nowrap}
 table.kv th{width:34%;background:var(--bg-soft);font-weight:600}
 td.detail,.detail{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.88rem}
-table.checks td:first-child,table.checks td:nth-child(3){white-space:nowrap}
-table.checks td:nth-child(2){min-width:6em}
+table.checks td:first-child,table.checks:not(.novalue) td:nth-child(3){white-space:nowrap}
+table.checks td:nth-child(2){min-width:6em;word-break:keep-all}
 td.num{text-align:right;white-space:nowrap}
 .badge{display:inline-block;min-width:3.2em;padding:0 .45em;border-radius:.8em;font-size:.8rem;font-weight:700;line-height:1.6;text-align:center;color:#fff;white-space:nowrap;vertical-align:.08em}
 .badge.pass{background:var(--pass)}.badge.warn{background:var(--warn)}.badge.fail{background:var(--fail)}.badge.unknown{background:var(--unknown)}.badge.skip{background:var(--skip)}.badge.maint{background:var(--maint)}

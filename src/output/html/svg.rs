@@ -150,6 +150,19 @@ impl Plot {
         for m in &self.marks {
             o.push_str(&self.mark(m));
         }
+        // Threshold labels last, over every line and bar, each on a white
+        // halo: a data line that crosses a label must not cross out its
+        // words.
+        for m in &self.marks {
+            if let Mark::Rule { y, class, label } = m {
+                o.push_str(&format!(
+                    "<text class=\"rule {class}\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                    n(self.w() - RIGHT - 2.0),
+                    n(self.py(*y) - 4.0),
+                    esc(label)
+                ));
+            }
+        }
         o.push_str("</svg>");
         o
     }
@@ -203,17 +216,15 @@ impl Plot {
                 n(self.py(*y)),
                 esc(tip)
             ),
-            Mark::Rule { y, class, label } => {
+            // The rule's label is drawn by `svg`, after every mark.
+            Mark::Rule { y, class, .. } => {
                 let py = self.py(*y);
                 format!(
-                    "<line class=\"rule {class}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/><text class=\"rule {class}\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                    "<line class=\"rule {class}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>\n",
                     n(LEFT),
                     n(py),
                     n(self.w() - RIGHT),
-                    n(py),
-                    n(self.w() - RIGHT - 2.0),
-                    n(py - 4.0),
-                    esc(label)
+                    n(py)
                 )
             }
             Mark::Label { x, y, text } => format!(

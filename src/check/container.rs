@@ -419,11 +419,7 @@ impl Inspect {
     /// The name without Docker's leading `/`.
     fn display_name(&self) -> &str {
         let n = self.name.trim_start_matches('/');
-        if n.is_empty() {
-            short_id(&self.id)
-        } else {
-            n
-        }
+        if n.is_empty() { short_id(&self.id) } else { n }
     }
 
     /// The health status when the container has a healthcheck (Docker
@@ -462,7 +458,10 @@ enum ApiError {
     #[error("reading the answer: {0}")]
     Body(String),
     #[error("status {status}")]
-    Status { status: u16, message: Option<String> },
+    Status {
+        status: u16,
+        message: Option<String>,
+    },
     #[error("JSON: {0}")]
     Json(#[source] serde_json::Error),
 }
@@ -526,7 +525,11 @@ impl Api {
             .header(hyper::header::ACCEPT, "application/json")
             .body(Empty::new())
             .map_err(|e| ApiError::Body(e.to_string()))?;
-        let resp = self.sender.send_request(req).await.map_err(ApiError::Http)?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(ApiError::Http)?;
         let status = resp.status();
         let body = Limited::new(resp.into_body(), MAX_BODY)
             .collect()
@@ -681,9 +684,11 @@ impl Container {
         let address = ep.address();
         let found = match ctx.deadline.within(self.talk(&ep)).await {
             Err(o) => {
-                return Err(Failure::fail(o.reason(&TIMEOUT).with("address", &address)).shown(
-                    crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT),
-                ));
+                return Err(
+                    Failure::fail(o.reason(&TIMEOUT).with("address", &address)).shown(
+                        crate::values::reason::said(&crate::values::reason::common::V_TIMEOUT),
+                    ),
+                );
             }
             Ok(Err(e)) => return Err(api_failure(&address, e)),
             Ok(Ok(found)) => found,
@@ -705,10 +710,7 @@ impl Container {
         let mut m = Measurement::new(if found.len() == 1 {
             value_of(&found[0], now)
         } else {
-            let running = found
-                .iter()
-                .filter(|c| c.state.status == "running")
-                .count();
+            let running = found.iter().filter(|c| c.state.status == "running").count();
             crate::values::reason::say(
                 &Reason::new(&V_REPLICAS)
                     .with("running", running)
@@ -947,9 +949,9 @@ fn api_failure(address: &str, e: ApiError) -> Failure {
             _ => at(&IO).with("error", crate::values::io_reason(&e)),
         },
         ApiError::TooBig => at(&TOO_BIG).with_quantity("limit", MAX_BODY as f64, Unit::Bytes),
-        ApiError::Status { status, message } => at(&API)
-            .with("status", status)
-            .with_opt("message", message),
+        ApiError::Status { status, message } => {
+            at(&API).with("status", status).with_opt("message", message)
+        }
         ApiError::Json(e) => at(&NOT_API).with("error", one_line(&e.to_string(), 200)),
         e @ (ApiError::Http(_) | ApiError::Body(_)) => {
             at(&IO).with("error", one_line(&e.to_string(), 200))
@@ -1023,7 +1025,10 @@ mod tests {
         );
         assert_eq!(parse_host("tcp://host"), Err(HostError::Malformed));
         assert_eq!(parse_host("unix://relative"), Err(HostError::Malformed));
-        assert_eq!(parse_host("/var/run/docker.sock"), Err(HostError::Malformed));
+        assert_eq!(
+            parse_host("/var/run/docker.sock"),
+            Err(HostError::Malformed)
+        );
     }
 
     #[test]
@@ -1144,11 +1149,17 @@ mod tests {
     fn images() {
         assert!(image_matches("redis", "docker.io/library/redis:7-alpine"));
         assert!(image_matches("redis:7-alpine", "redis:7-alpine"));
-        assert!(image_matches("library/redis:7", "docker.io/library/redis:7"));
+        assert!(image_matches(
+            "library/redis:7",
+            "docker.io/library/redis:7"
+        ));
         assert!(!image_matches("redis:7", "redis:6"));
         assert!(image_matches("redis:latest", "redis"));
         assert!(image_matches("registry:5000/app", "registry:5000/app:1.2"));
-        assert!(!image_matches("registry:5000/app:1.3", "registry:5000/app:1.2"));
+        assert!(!image_matches(
+            "registry:5000/app:1.3",
+            "registry:5000/app:1.2"
+        ));
         assert!(!image_matches("postgres", "redis"));
         assert!(image_matches("app@sha256:ab", "app:1@sha256:ab"));
         let k = c("name: web\nimage: localhost/bb:2");
@@ -1194,7 +1205,9 @@ mod tests {
                 match n {
                     1 => {
                         let _ = s
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[")
+                            .write_all(
+                                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[",
+                            )
                             .await;
                         let chunk = vec![b' '; 64 * 1024];
                         while s.write_all(&chunk).await.is_ok() {}

@@ -94,7 +94,10 @@ fn running_stopped_missing_and_the_image() {
     assert!(value(c).starts_with("running, "), "{c:#}");
     let d = detail(c);
     assert!(d.contains(&web.name), "{d}");
-    assert!(d.contains(&format!("): running, image {IMAGE}, started 20")), "{d}");
+    assert!(
+        d.contains(&format!("): running, image {IMAGE}, started 20")),
+        "{d}"
+    );
     assert!(d.contains("restarted 0 times since created"), "{d}");
     assert_eq!(metric(c, "restarts"), 0.0);
     assert_eq!(check(&doc, "by-repo")["status"], "pass");
@@ -140,7 +143,10 @@ fn running_stopped_missing_and_the_image() {
     let c = check(&doc, "job");
     assert_eq!(
         msg(c),
-        format!("{} の状態は exited（期待値 running）、終了コード 3", job.name)
+        format!(
+            "{} の状態は exited（期待値 running）、終了コード 3",
+            job.name
+        )
     );
 }
 
@@ -151,7 +157,12 @@ fn health_from_real_healthchecks() {
     let ok = pm.run("ok", &["--health-cmd", "true"], &["sleep", "600"]);
     let bad = pm.run(
         "bad",
-        &["--health-cmd", "echo db down; false", "--health-retries", "1"],
+        &[
+            "--health-cmd",
+            "echo db down; false",
+            "--health-retries",
+            "1",
+        ],
         &["sleep", "600"],
     );
     let new = pm.run("new", &["--health-cmd", "true"], &["sleep", "600"]);

@@ -75,7 +75,11 @@ pub fn unique(what: &str) -> String {
 
 /// Fails the test with what to install when Podman cannot run here.
 fn prerequisites() {
-    for (path, pkg) in [(PODMAN, "podman"), (RUNC, "runc"), (BUSYBOX, "busybox-static")] {
+    for (path, pkg) in [
+        (PODMAN, "podman"),
+        (RUNC, "runc"),
+        (BUSYBOX, "busybox-static"),
+    ] {
         assert!(
             Path::new(path).exists(),
             "{path} not found: install Debian's `{pkg}` package (.ci/deps does; ./test runs it)"
@@ -117,12 +121,7 @@ fn image() {
             .spawn()
             .expect("run podman import");
         use std::io::Write;
-        import
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(&tar.stdout)
-            .unwrap();
+        import.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
         let out = import.wait_with_output().unwrap();
         assert!(
             out.status.success(),
@@ -178,9 +177,7 @@ impl Podman {
     /// Runs a detached container of the test image: `opts` before the
     /// image (labels, healthcheck, restart policy), then `cmd`.
     pub fn run(&self, what: &str, opts: &[&str], cmd: &[&str]) -> Ctr {
-        let ctr = Ctr {
-            name: unique(what),
-        };
+        let ctr = Ctr { name: unique(what) };
         let mut args = vec!["run", "-d", "--network=host", "--name", &ctr.name];
         args.extend(opts);
         args.push(IMAGE);

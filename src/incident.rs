@@ -51,6 +51,9 @@ pub enum ActionState {
     Interrupted(Interrupt),
     /// The operator answered no at the prompt.
     Declined,
+    /// Its `when:` condition was not met by the diagnosis: not run, and
+    /// listed as such (`スキップ（条件不一致）`).
+    Unmet,
     /// Not executed (no `--execute`, refused, or stopped after a failure).
     NotRun,
 }
@@ -364,6 +367,15 @@ pub async fn run(
     inc.diagnostics = engine::run(rb, &settings, stop.clone()).await;
     inc.interrupted = inc.diagnostics.interrupted;
     tell(Progress::Diagnosed(&inc.diagnostics));
+    // `when:` is decided once, on this diagnosis, so the plan shown and
+    // the steps run agree.
+    for (a, r) in rb.workflow.actions.iter().zip(inc.actions.iter_mut()) {
+        if let Some(w) = &a.when
+            && !condition_met(w, &inc.diagnostics)
+        {
+            r.state = ActionState::Unmet;
+        }
+    }
     if inc.interrupted.is_some() || rb.workflow.actions.is_empty() {
         return inc;
     }
@@ -386,6 +398,14 @@ pub async fn run(
     for (i, a) in rb.workflow.actions.iter().enumerate() {
         if stop.borrow().is_some() {
             break;
+        }
+        if inc.actions[i].state == ActionState::Unmet {
+            tell(Progress::Step {
+                index: i,
+                total,
+                action: &inc.actions[i],
+            });
+            continue;
         }
         if matches!(opts.confirm, Confirm::Ask) && !matches!(a.step, Step::Wait(_)) {
             match ask((opts.prompt)(i, total, &inc.actions[i]), &mut stop).await {
@@ -485,6 +505,17 @@ pub async fn run(
     }
     inc.interrupted = *stop.borrow();
     inc
+}
+
+/// Whether the diagnosis meets an action's `when:`: the check's status is
+/// one of those listed. A check the diagnosis did not run (`--only`,
+/// `--skip`) has the status `skip`.
+fn condition_met(w: &crate::runbook::When, diagnostics: &RunResult) -> bool {
+    diagnostics
+        .results
+        .iter()
+        .find(|r| r.check.id == w.check)
+        .is_some_and(|r| w.met_by(r.outcome.status))
 }
 
 /// The incident before anything ran: its level, deadlines and the plan,

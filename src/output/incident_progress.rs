@@ -11,6 +11,9 @@ use crate::incident::{ActionResult, ActionState, IncidentRun, Progress};
 use crate::values::outcome::Status;
 use crate::values::reason::Reason;
 
+/// An action whose `when:` the diagnosis did not meet.
+pub(super) const UNMET: &str = "スキップ（条件不一致）";
+
 /// One progress event as the lines printed for it.
 pub fn progress(p: &Progress) -> String {
     match p {
@@ -19,7 +22,17 @@ pub fn progress(p: &Progress) -> String {
         Progress::Planned(actions) => {
             let mut out = String::from("\n■ 復旧手順\n");
             for (i, a) in actions.iter().enumerate() {
-                out.push_str(&format!("  {}. {} ({})\n", i + 1, a.title, a.describe));
+                let skip = if a.state == ActionState::Unmet {
+                    format!(" → {UNMET}")
+                } else {
+                    String::new()
+                };
+                out.push_str(&format!(
+                    "  {}. {} ({}){skip}\n",
+                    i + 1,
+                    a.title,
+                    a.describe
+                ));
             }
             out.push_str("  (未実行: 実行するには --execute。端末がなければ --yes も必要)\n");
             out
@@ -33,6 +46,7 @@ pub fn progress(p: &Progress) -> String {
             let line = step_line(*index, *total, action);
             let verdict = match &action.state {
                 ActionState::Declined => "スキップ".to_owned(),
+                ActionState::Unmet => UNMET.to_owned(),
                 ActionState::Succeeded => "成功".to_owned(),
                 ActionState::Failed(why) => format!("失敗 ({})", because(why)),
                 ActionState::Interrupted(sig) => format!("中断 ({})", signal_name(*sig)),
@@ -134,7 +148,7 @@ pub fn actions_done(inc: &IncidentRun) -> String {
             ActionState::Succeeded => Some(format!("{} → 成功", a.title)),
             ActionState::Failed(_) => Some(format!("{} → 失敗", a.title)),
             ActionState::Interrupted(_) => Some(format!("{} → 中断", a.title)),
-            ActionState::Declined | ActionState::NotRun => None,
+            ActionState::Declined | ActionState::NotRun | ActionState::Unmet => None,
         })
         .collect();
     done.join("、")

@@ -1,7 +1,7 @@
 //! 障害報告: the escalation template of seed 000, filled from the incident
 //! run — ready to paste into Slack or mail.
 
-use super::incident_progress::{because, message_ja, signal_name, unmet};
+use super::incident_progress::{UNMET, because, message_ja, signal_name, unmet};
 use crate::incident::{ActionState, IncidentRun};
 use crate::values::outcome::Status;
 
@@ -190,9 +190,16 @@ pub(crate) fn doc(inc: &IncidentRun) -> IncidentDoc {
             ActionState::Succeeded => "成功".to_string(),
             ActionState::Failed(why) => format!("失敗（{}）", because(why)),
             ActionState::Interrupted(sig) => format!("中断（{}）", signal_name(*sig)),
-            ActionState::Declined | ActionState::NotRun => unreachable!("filtered above"),
+            ActionState::Declined | ActionState::NotRun | ActionState::Unmet => {
+                unreachable!("filtered above")
+            }
         };
         items.push(format!("{}実施 → {verdict}", a.title));
+    }
+    // A step whose `when:` the diagnosis did not meet was decided, not
+    // forgotten: it is listed, and it is not a next action.
+    for a in inc.actions.iter().filter(|a| a.state == ActionState::Unmet) {
+        items.push(format!("{} → {UNMET}", a.title));
     }
     blocks.push(Block {
         name: "初期対応",

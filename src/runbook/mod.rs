@@ -19,7 +19,8 @@ pub use crate::spec::{
 };
 pub use workflow::{
     Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PruneSpec,
-    RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step, SystemctlAction, UnitAction, Workflow,
+    RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step, SystemctlAction, UnitAction, When,
+    Workflow,
 };
 
 use crate::check::Kind;
@@ -188,6 +189,24 @@ fn load_root(
                     &root.text,
                 ));
             }
+        }
+    }
+    // `when: {check: ID}` names a diagnosis check: a typo would skip
+    // (or never skip) a recovery step in the middle of an incident.
+    for w in workflow.actions.iter().filter_map(|a| a.when.as_ref()) {
+        if !ids.contains_key(&w.check) {
+            let known: Vec<&str> = ids.keys().map(String::as_str).collect();
+            let hint = match crate::suggest::closest(&w.check, &known) {
+                Some(s) => format!(", did you mean `{s}`?"),
+                None => format!(" (checks: {})", known.join(", ")),
+            };
+            return Err(LoadError::new(
+                path,
+                w.at.0,
+                w.at.1,
+                format!("when: no check with id `{}`{hint}", w.check),
+                &root.text,
+            ));
         }
     }
     let name = path
@@ -642,6 +661,16 @@ fn load_file(
             }
             _ => {}
         }
+        if d.when.is_some() && backup.is_some() {
+            let (wl, wc) = d.when_at;
+            return Err(LoadError::new(
+                path,
+                wl,
+                wc,
+                "`when:` belongs to incident actions: every step of a backup run makes the generation",
+                &text,
+            ));
+        }
         action_ids.push(id.value.clone());
         let title = d.title.unwrap_or_else(|| match &step {
             Step::Systemctl(s) => format!("{}{}", s.unit, s.action.ja()),
@@ -664,6 +693,7 @@ fn load_file(
             id: id.value,
             title,
             timeout,
+            when: d.when,
             step,
         });
     }

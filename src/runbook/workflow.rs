@@ -164,12 +164,95 @@ pub enum Step {
     Check(&'static str, Box<dyn Kind>),
 }
 
+/// `when: {check: ID, status: [fail]}`: an incident action runs only
+/// when the diagnosis check `check` ended with one of `status`
+/// [`[fail]`]; otherwise it is skipped and listed as
+/// `スキップ（条件不一致）` (SPEC §10.6).
+#[derive(Clone, Debug, PartialEq)]
+pub struct When {
+    pub check: String,
+    pub status: Vec<crate::values::outcome::Status>,
+    /// Line and column of the check id, for the loader's error when no
+    /// check of the runbook has it.
+    pub at: (usize, usize),
+}
+
+impl When {
+    /// Whether a diagnosis that ended with `status` meets the condition.
+    pub fn met_by(&self, status: crate::values::outcome::Status) -> bool {
+        self.status.contains(&status)
+    }
+}
+
+/// The statuses `when.status` accepts (maint never reaches an incident's
+/// diagnosis: maintenance windows do not apply there).
+const WHEN_STATUSES: &[&str] = &["pass", "warn", "fail", "unknown", "skip"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhen {
+    check: Option<Spanned<String>>,
+    status: Option<Vec<Spanned<String>>>,
+}
+
+impl<'de> Deserialize<'de> for When {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<When, D::Error> {
+        let raw = Spanned::<RawWhen>::deserialize(d)?;
+        let here = raw.referenced;
+        let err = |l: u64, c: u64, msg: String| -> D::Error {
+            de::Error::custom(crate::values::at(l, c, &msg))
+        };
+        let Some(check) = raw.value.check else {
+            return Err(err(
+                here.line(),
+                here.column(),
+                "when: missing `check:` (the id of a diagnosis check, e.g. `when: {check: health, status: [fail]}`)".into(),
+            ));
+        };
+        let mut status = Vec::new();
+        for s in raw.value.status.unwrap_or_default() {
+            let v = s.value.trim();
+            match crate::values::outcome::Status::parse(v) {
+                Some(st) if WHEN_STATUSES.contains(&v) => status.push(st),
+                _ => {
+                    let hint = crate::suggest::closest(v, WHEN_STATUSES)
+                        .map(|x| format!(", did you mean `{x}`?"))
+                        .unwrap_or_default();
+                    return Err(err(
+                        s.referenced.line(),
+                        s.referenced.column(),
+                        format!(
+                            "when.status: unknown status `{v}`{hint} (expected some of {})",
+                            WHEN_STATUSES.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if status.is_empty() {
+            status.push(crate::values::outcome::Status::Fail);
+        }
+        Ok(When {
+            check: check.value,
+            status,
+            at: (
+                check.referenced.line() as usize,
+                check.referenced.column() as usize,
+            ),
+        })
+    }
+}
+
 /// One recovery action as written.
 #[derive(Debug, Default)]
 pub struct ActionDef {
     pub id: Option<Spanned<String>>,
     pub title: Option<String>,
     pub timeout: Option<Dur>,
+    /// `when:` (incident runbooks only).
+    pub when: Option<When>,
+    /// Line and column of the `when` key, for errors about it.
+    pub when_at: (usize, usize),
     pub step: Option<Step>,
     /// Line and column of the step's key, for errors about the step.
     pub step_at: (usize, usize),
@@ -179,6 +262,7 @@ const ACTION_FIELDS: &[&str] = &[
     "id",
     "title",
     "timeout",
+    "when",
     "systemctl",
     "wait",
     "sqlite_backup",
@@ -227,6 +311,10 @@ impl<'de> Visitor<'de> for ActionVisitor {
                 "id" => a.id = Some(map.next_value()?),
                 "title" => a.title = Some(map.next_value::<Text>()?.0),
                 "timeout" => a.timeout = Some(map.next_value::<Positive>()?.0),
+                "when" => {
+                    a.when_at = (here.line() as usize, here.column() as usize);
+                    a.when = Some(map.next_value()?);
+                }
                 "systemctl" => a.step = Some(Step::Systemctl(map.next_value()?)),
                 "wait" => a.step = Some(Step::Wait(map.next_value::<Dur>()?.0)),
                 "sqlite_backup" => {
@@ -269,6 +357,8 @@ pub struct Action {
     pub id: String,
     pub title: String,
     pub timeout: Duration,
+    /// Runs only when a diagnosis check ended with one of these statuses.
+    pub when: Option<When>,
     pub step: Step,
 }
 

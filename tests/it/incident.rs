@@ -624,3 +624,139 @@ fn sigint_at_the_prompt_on_a_terminal_ends_with_130() {
         "{rep}"
     );
 }
+
+/// The runbook of [`setup`] with a second diagnosis check (`db`, which
+/// passes) and `when:` on the two restarts: the app's restart runs when
+/// the health check fails (it does), Apache's only when `db` fails or
+/// warns (it does not).
+fn with_conditions(s: &Setup) {
+    let rb = s.env.path().join("runbooks/incident-p1.yaml");
+    let text = std::fs::read_to_string(&rb)
+        .unwrap()
+        .replace(
+            "actions:\n",
+            "  - id: db\n    title: DB接続\n    command: {run: [\"true\"]}\nactions:\n",
+        )
+        .replace(
+            "    systemctl: {action: restart, unit: app}",
+            "    when: {check: health-local, status: [fail]}\n    systemctl: {action: restart, unit: app}",
+        )
+        .replace(
+            "    systemctl: {action: restart, unit: \"${web}\"}",
+            "    when: {check: db, status: [fail, warn]}\n    systemctl: {action: restart, unit: \"${web}\"}",
+        );
+    std::fs::write(&rb, text).unwrap();
+}
+
+#[test]
+fn when_runs_an_action_whose_condition_is_met_and_lists_the_other_as_skipped() {
+    let server = Server::start();
+    let s = setup(&server);
+    with_conditions(&s);
+    // Without --execute the plan already says which step will be skipped.
+    let plan = run(&s, &[]);
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("  1. estimatorサービス再起動 (systemctl restart app)\n"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(
+            "  2. Apacheサービス再起動 (systemctl restart httpd) → スキップ（条件不一致）\n"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(!s.log.exists());
+
+    let r = run(&s, &["--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // Only the step whose condition held ran.
+    assert_eq!(
+        std::fs::read_to_string(&s.log).unwrap(),
+        "restart app --no-pager\n"
+    );
+    assert!(
+        r.stdout
+            .contains("  [1/3] estimatorサービス再起動 (systemctl restart app) → 成功\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "  [2/3] Apacheサービス再起動 (systemctl restart httpd) → スキップ（条件不一致）\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    let rep = report(&r.stdout);
+    assert!(
+        rep.contains("- estimatorサービス再起動実施 → 成功"),
+        "{rep}"
+    );
+    assert!(
+        rep.contains("- Apacheサービス再起動 → スキップ（条件不一致）"),
+        "{rep}"
+    );
+    assert!(rep.contains("■ 現在の状況: 復旧済み"), "{rep}");
+}
+
+#[test]
+fn when_with_an_unmet_condition_skips_even_a_failing_step() {
+    let server = Server::start();
+    let s = setup(&server);
+    with_conditions(&s);
+    // Apache's restart would fail (unit `broken`), but its condition is
+    // not met: it is skipped and nothing stops the plan.
+    let rb = s.env.path().join("runbooks/incident-p1.yaml");
+    let text = std::fs::read_to_string(&rb)
+        .unwrap()
+        .replace("vars: {web: httpd}", "vars: {web: broken}");
+    std::fs::write(&rb, text).unwrap();
+    let r = run(&s, &["--execute", "--yes"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("以降の手順は未実行"), "{}", r.stdout);
+    let rep = report(&r.stdout);
+    assert!(
+        rep.contains("- Apacheサービス再起動 → スキップ（条件不一致）"),
+        "{rep}"
+    );
+    assert!(!rep.contains("Apacheサービス再起動（"), "{rep}");
+}
+
+#[test]
+fn when_must_name_a_diagnosis_check_of_the_runbook() {
+    let env = Env::new();
+    env.runbook(
+        "incident-p3.yaml",
+        "version: 1\nincident: {level: p3}\nchecks:\n  - id: health\n    command: {run: [\"true\"]}\nactions:\n  - id: restart\n    when: {check: helth, status: [fail]}\n    systemctl: {action: restart, unit: app}\n",
+    );
+    for args in [
+        &["validate", "runbooks/incident-p3.yaml"][..],
+        &["incident", "p3"][..],
+    ] {
+        let r = env.run(args);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(
+            r.stderr.contains(
+                "incident-p3.yaml:8:19: when: no check with id `helth`, did you mean `health`?"
+            ),
+            "{}",
+            r.stderr
+        );
+    }
+    env.runbook(
+        "incident-p3.yaml",
+        "version: 1\nincident: {level: p3}\nchecks:\n  - id: health\n    command: {run: [\"true\"]}\nactions:\n  - id: restart\n    when: {check: health, status: [failed]}\n    systemctl: {action: restart, unit: app}\n",
+    );
+    let r = env.run(&["validate", "runbooks/incident-p3.yaml"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("when.status: unknown status `failed`, did you mean `fail`?"),
+        "{}",
+        r.stderr
+    );
+}

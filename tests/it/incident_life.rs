@@ -6,27 +6,21 @@
 //! diagnostics check `test -f healthy` in the runbook directory and the
 //! recovery action creates it.
 
+use crate::common::outage::{self, Names, healthy};
 use crate::common::{Env, Run, hostname, redact};
 
 const SYSTEM: &str = "テストシステム";
 
+const OUTAGE: Names = Names {
+    system: SYSTEM,
+    scope: "サービス停止",
+    escalation: "上位者",
+    check: ("health", "ヘルス"),
+    action: ("fix", "復旧"),
+};
+
 fn incident_runbook(level: &str, name: &str) -> String {
-    format!(
-        r#"version: 1
-title: {level} 障害対応
-system: {SYSTEM}
-incident: {{level: {level}, name: {name}, scope: サービス停止, escalation: 上位者}}
-checks:
-  - id: health
-    label: ヘルス
-    command: {{shell: 'test -f healthy'}}
-actions:
-  - id: fix
-    title: 復旧
-    command: {{shell: 'touch healthy'}}
-verify: {{checks: [health], attempts: 2, interval: 100ms}}
-"#
-    )
+    outage::incident_runbook(&OUTAGE, &format!("{level} 障害対応"), level, name)
 }
 
 fn env() -> Env {
@@ -42,15 +36,6 @@ fn env() -> Env {
         );
     }
     env
-}
-
-fn healthy(env: &Env, yes: bool) {
-    let f = env.runbooks().join("healthy");
-    if yes {
-        std::fs::write(f, "").unwrap();
-    } else {
-        let _ = std::fs::remove_file(f);
-    }
 }
 
 /// `opsrun incident LEVEL --now 2025-10-DD` + `extra`.

@@ -11,39 +11,24 @@
 
 use super::{DAILY, golden, ok_run, seed_env};
 use crate::common::http_server::Server;
+use crate::common::outage::{self, Names, healthy};
 use crate::common::{Env, Run, hostname, redact};
 
 const SYSTEM: &str = "AI見積りシステム";
 
-/// An incident runbook of the seed's system: the outage is the file
-/// `healthy` missing next to the runbook; the action creates it.
-fn incident_runbook(level: &str, name: &str) -> String {
-    format!(
-        r#"version: 1
-title: {up} 障害対応
-system: {SYSTEM}
-incident: {{level: {level}, name: {name}, scope: 見積り機能停止, escalation: 開発リーダー}}
-checks:
-  - id: estimator
-    label: estimator 稼働確認
-    command: {{shell: 'test -f healthy'}}
-actions:
-  - id: restart
-    title: estimator 再起動
-    command: {{shell: 'touch healthy'}}
-verify: {{checks: [estimator], attempts: 2, interval: 100ms}}
-"#,
-        up = level.to_uppercase()
-    )
-}
+/// The seed's system's incident runbooks (an outage is the file
+/// `healthy` missing; the action creates it).
+const OUTAGE: Names = Names {
+    system: SYSTEM,
+    scope: "見積り機能停止",
+    escalation: "開発リーダー",
+    check: ("estimator", "estimator 稼働確認"),
+    action: ("restart", "estimator 再起動"),
+};
 
-fn healthy(env: &Env, yes: bool) {
-    let f = env.runbooks().join("healthy");
-    if yes {
-        std::fs::write(f, "").unwrap();
-    } else {
-        let _ = std::fs::remove_file(f);
-    }
+fn incident_runbook(level: &str, name: &str) -> String {
+    let title = format!("{} 障害対応", level.to_uppercase());
+    outage::incident_runbook(&OUTAGE, &title, level, name)
 }
 
 fn incident(env: &Env, level: &str, now: &str, extra: &[&str]) -> Run {

@@ -19,6 +19,7 @@ mod command;
 mod container;
 mod cpu;
 mod disk;
+mod diskio;
 mod dns;
 pub(crate) mod expect;
 mod file;
@@ -278,6 +279,7 @@ kinds! {
     "disk" => disk::Disk, [Measurement, Capacity], disk::CODES;
     "memory" => memory::Memory, [Measurement], memory::CODES;
     "cpu" => cpu::Cpu, [Measurement], cpu::CODES;
+    "diskio" => diskio::DiskIo, [Measurement], diskio::CODES;
     "file" => file::File, [Liveness], file::CODES;
     "command" => command::Command, [Measurement], command::CODES;
     "systemd" => systemd::Systemd, [Liveness], systemd::CODES;

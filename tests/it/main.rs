@@ -15,6 +15,7 @@ mod completions;
 mod container;
 mod databases;
 mod demo;
+mod diskio;
 mod dns;
 mod engine;
 mod failure_injection;

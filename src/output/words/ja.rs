@@ -128,6 +128,14 @@ static TEMPLATES: &[(&str, &str)] = &[
         "load1 {load1}、{cores}コア = 1コアあたり {per_core}[; {sampled}ms 計測]",
     ),
     ("disk.detail.free", "{path}: 空き {free} / 全体 {total}"),
+    (
+        "diskio.detail.device",
+        "デバイス {device}[（パーティション {partition} のあるディスク全体）][（{mapper}）][、{path} は {fstype}、マウント位置 {mount}]",
+    ),
+    (
+        "diskio.detail.rates",
+        "{sample}間: 読み込み {reads}回/秒、書き込み {writes}回/秒、読み込み {read_kb} kB/秒、書き込み {write_kb} kB/秒、平均キュー長 {queue}",
+    ),
     ("dns.detail.answers", "{record} {name} → {answers}"),
     ("http.detail.body", "本文: {body}"),
     ("http.detail.body_empty", "本文: （空）"),
@@ -375,6 +383,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("value.tcp.open", "接続可 {latency}"),
     ("value.tcp.open_bare", "接続可"),
     ("value.tcp.closed", "接続不可"),
+    ("value.diskio", "使用率 {util}、平均待ち時間 {await}"),
     ("value.log.match", "1件"),
     ("value.log.matches", "{count}件"),
     ("value.access_log.request", "リクエスト 1件"),
@@ -549,6 +558,19 @@ static TEMPLATES: &[(&str, &str)] = &[
         "{path} の容量を取得できません（「{error}」）",
     ),
     ("proc.unreadable", "{path} を読めません（「{error}」）"),
+    (
+        "diskio.no_device",
+        "ブロックデバイス `{device}` はこのホストにありません",
+    ),
+    (
+        "diskio.no_block_device",
+        "{path} は {fstype}（{source}）上にあり、計測できるブロックデバイスがありません",
+    ),
+    ("diskio.path", "{path} を解決できません（「{error}」）"),
+    (
+        "diskio.sysfs",
+        "{path}: デバイス {dev} が `/sys/dev/block` にありません",
+    ),
     (
         "process.no_user",
         "ユーザー `{user}` はこのホストに存在しません（`/etc/passwd`）",

@@ -14,6 +14,7 @@ mod change;
 mod cli;
 mod commands;
 mod completions;
+mod container;
 mod databases;
 mod demo;
 mod diskio;

@@ -256,7 +256,7 @@ async fn run_action(
         }
         // The loader refuses these without a `backup:` block, and a runbook
         // cannot have both `backup:` and `incident:`.
-        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => {
+        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) | Step::PgDump(_) => {
             (state(Some(Reason::new(&reasons::BACKUP_STEP))), vec![])
         }
         Step::Check(_, kind) => {
@@ -358,6 +358,7 @@ pub async fn run(
     let settings = RunSettings {
         previous: Default::default(),
         streaks: Default::default(),
+        baselines: None,
         maintenance: Default::default(),
         concurrency: opts.concurrency,
         now: opts.now,
@@ -460,6 +461,7 @@ pub async fn run(
         let settings = RunSettings {
             previous: Default::default(),
             streaks: Default::default(),
+            baselines: None,
             maintenance: Default::default(),
             concurrency: opts.concurrency,
             now: opts.now,

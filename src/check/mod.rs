@@ -17,8 +17,10 @@ mod aws;
 mod backup;
 mod cert_file;
 mod command;
+mod container;
 mod cpu;
 mod disk;
+mod diskio;
 mod dns;
 pub(crate) mod expect;
 mod file;
@@ -40,6 +42,7 @@ pub(crate) mod x509;
 pub(crate) use access_log::attempt_from_text as access_log_attempt;
 pub(crate) use cert_file::read_certs;
 pub(crate) use journal::Journal;
+pub(crate) use postgres::client::{PgConn, Session as PgSession, Target as PgTarget};
 pub(crate) use systemd::outcome_from_show;
 
 pub use deadline::{Deadline, Overran};
@@ -278,6 +281,7 @@ kinds! {
     "disk" => disk::Disk, [Measurement, Capacity], disk::CODES;
     "memory" => memory::Memory, [Measurement], memory::CODES;
     "cpu" => cpu::Cpu, [Measurement], cpu::CODES;
+    "diskio" => diskio::DiskIo, [Measurement], diskio::CODES;
     "file" => file::File, [Liveness], file::CODES;
     "command" => command::Command, [Measurement], command::CODES;
     "systemd" => systemd::Systemd, [Liveness], systemd::CODES;
@@ -292,6 +296,7 @@ kinds! {
     "log" => log::Log, [Measurement], log::CODES;
     "access_log" => access_log::AccessLog, [Measurement], access_log::CODES;
     "dns" => dns::Dns, [Liveness], dns::CODES;
+    "container" => container::Container, [Liveness], container::CODES;
     "aws_cloudwatch" => aws::AwsCloudwatch, [Measurement], aws::CLOUDWATCH_CODES;
     "aws_ecs" => aws::AwsEcs, [Liveness], aws::ECS_CODES;
     "aws_rds" => aws::AwsRds, [Liveness], aws::RDS_CODES;

@@ -152,6 +152,7 @@ const KIND_FIELDS: &[(&str, &[&str])] = &[
     ("disk", &["path", "used", "free", "inodes"]),
     ("memory", &["used", "swap"]),
     ("cpu", &["used", "load", "sample"]),
+    ("diskio", &["device", "sample", "util", "await"]),
     ("file", &["path", "exists", "max_age", "size"]),
     (
         "command",

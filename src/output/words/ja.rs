@@ -21,6 +21,20 @@ pub fn say(r: &Reason) -> String {
     }
 }
 
+/// Whether a Japanese message's first (worst) reason is a `change:`
+/// reason (`前月比 +25.3%（警告 20%）`, `12時間前比 …`): the report then
+/// says it as it is, not as the headline metric against its own limit
+/// (a change of `+80%` would otherwise read as the `80%` limit).
+pub fn starts_with_change(message_ja: &str) -> bool {
+    let first = message_ja.split('、').next().unwrap_or("");
+    ["前日比 ", "前週比 ", "前月比 ", "前回比 "]
+        .iter()
+        .any(|p| first.starts_with(p))
+        || first
+            .split_once("前比 ")
+            .is_some_and(|(ago, _)| !ago.is_empty() && !ago.contains(' '))
+}
+
 /// The Japanese template of the catalog entry `key`, if there is one.
 pub fn template(key: &str) -> Option<&'static str> {
     TEMPLATES.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
@@ -128,6 +142,14 @@ static TEMPLATES: &[(&str, &str)] = &[
         "load1 {load1}、{cores}コア = 1コアあたり {per_core}[; {sampled}ms 計測]",
     ),
     ("disk.detail.free", "{path}: 空き {free} / 全体 {total}"),
+    (
+        "diskio.detail.device",
+        "デバイス {device}[（パーティション {partition} のあるディスク全体）][（{mapper}）][、{path} は {fstype}、マウント位置 {mount}]",
+    ),
+    (
+        "diskio.detail.rates",
+        "{sample}間: 読み込み {reads}回/秒、書き込み {writes}回/秒、読み込み {read_kb} kB/秒、書き込み {write_kb} kB/秒、平均キュー長 {queue}",
+    ),
     ("dns.detail.answers", "{record} {name} → {answers}"),
     ("http.detail.body", "本文: {body}"),
     ("http.detail.body_empty", "本文: （空）"),
@@ -299,6 +321,22 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("systemd.detail.since", "{since} から[（{ago}前）]"),
     ("systemd.detail.unit", "{unit}: {state}"),
     (
+        "container.detail.container",
+        "{container}（{id}）: {state}[（{health}）]、イメージ {image}[、{started} 起動]",
+    ),
+    (
+        "container.detail.restarts",
+        "前回の実行から再起動 {restarts}回（累計 {total}回）",
+    ),
+    (
+        "container.detail.restarts_created",
+        "作成以来の再起動 {total}回（前回の実行の記録なし）",
+    ),
+    (
+        "container.detail.health_log",
+        "{container} の直近のヘルスチェック: 終了コード {exit_code}",
+    ),
+    (
         "systemd.detail.unit_described",
         "{unit}（{description}）: {state}",
     ),
@@ -359,6 +397,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("value.tcp.open", "接続可 {latency}"),
     ("value.tcp.open_bare", "接続可"),
     ("value.tcp.closed", "接続不可"),
+    ("value.diskio", "使用率 {util}、平均待ち時間 {await}"),
     ("value.log.match", "1件"),
     ("value.log.matches", "{count}件"),
     ("value.access_log.request", "リクエスト 1件"),
@@ -382,6 +421,9 @@ static TEMPLATES: &[(&str, &str)] = &[
         "value.redis.of_system",
         "システムメモリの {pct}（maxmemory 未設定）",
     ),
+    ("value.container.state", "{state}[ ({health})][, {uptime}]"),
+    ("value.container.exited", "{state} ({exit_code})"),
+    ("value.container.replicas", "稼働 {running}/{total}コンテナ"),
     ("maintenance", "計画停止中（{until}まで）[: 「{reason}」]"),
     // common
     ("timeout", "タイムアウト（{after}）"),
@@ -398,6 +440,34 @@ static TEMPLATES: &[(&str, &str)] = &[
     (
         "cpu.loadavg",
         "`/proc/loadavg` に1分間の負荷平均がありません",
+    ),
+    ("change.day", "前日比 {change}（{level}[ {op}] {limit}）"),
+    ("change.week", "前週比 {change}（{level}[ {op}] {limit}）"),
+    ("change.month", "前月比 {change}（{level}[ {op}] {limit}）"),
+    (
+        "change.previous",
+        "前回比 {change}（{level}[ {op}] {limit}）",
+    ),
+    ("change.ago", "{ago}前比 {change}（{level}[ {op}] {limit}）"),
+    (
+        "change.detail.compared",
+        "変化率: {at} の {then} → 今回 {now}（{change}）",
+    ),
+    (
+        "change.detail.no_sample",
+        "変化率: {ago}前ごろの比較データがないため判定せず",
+    ),
+    (
+        "change.detail.no_previous",
+        "変化率: 比較できる前回の値がないため判定せず",
+    ),
+    (
+        "change.detail.from_zero",
+        "変化率: {at} の値が0のため計算できず判定せず（今回 {now}）",
+    ),
+    (
+        "change.detail.no_metric",
+        "変化率: 数値が得られなかったため判定せず",
     ),
     ("retry.passed", "{attempts}回目で成功"),
     ("retry.still", "{attempts}回試行後も{status}"),
@@ -531,6 +601,19 @@ static TEMPLATES: &[(&str, &str)] = &[
     ),
     ("proc.unreadable", "{path} を読めません（「{error}」）"),
     (
+        "diskio.no_device",
+        "ブロックデバイス `{device}` はこのホストにありません",
+    ),
+    (
+        "diskio.no_block_device",
+        "{path} は {fstype}（{source}）上にあり、計測できるブロックデバイスがありません",
+    ),
+    ("diskio.path", "{path} を解決できません（「{error}」）"),
+    (
+        "diskio.sysfs",
+        "{path}: デバイス {dev} が `/sys/dev/block` にありません",
+    ),
+    (
         "process.no_user",
         "ユーザー `{user}` はこのホストに存在しません（`/etc/passwd`）",
     ),
@@ -569,6 +652,74 @@ static TEMPLATES: &[(&str, &str)] = &[
     (
         "systemd.timeout",
         "`systemctl show` が{after}以内に応答しません",
+    ),
+    // container
+    ("container.not_found", "コンテナ {name} が見つかりません"),
+    (
+        "container.not_found.compose",
+        "`docker compose` のプロジェクト {project}、サービス {service} のコンテナが見つかりません",
+    ),
+    (
+        "container.state",
+        "{container} の状態は {state}（期待値 {want}）[、終了コード {exit_code}][、再起動 {restarts}回]",
+    ),
+    (
+        "container.unhealthy",
+        "{container} のヘルスチェックが失敗しています[（{streak}回連続）]",
+    ),
+    (
+        "container.health.starting",
+        "{container} のヘルスチェックがまだ成功していません（開始中）",
+    ),
+    (
+        "container.health.none",
+        "{container} にヘルスチェックが定義されていません（`health: healthy` 指定）",
+    ),
+    (
+        "container.image",
+        "{container} のイメージは {image}（期待値 {want}）",
+    ),
+    (
+        "container.restarts",
+        "{container} 前回の実行から再起動 {value}回 {op} {level}閾値 {limit}",
+    ),
+    (
+        "container.restarts.created",
+        "{container} 作成以来の再起動 {value}回 {op} {level}閾値 {limit}",
+    ),
+    (
+        "container.no_daemon",
+        "Docker デーモンがありません: {address} が存在しません（Docker か Podman の API サービスが起動しているか、`DOCKER_HOST` を確認）",
+    ),
+    (
+        "container.no_daemon.refused",
+        "Docker デーモンがありません: {address} が接続を拒否",
+    ),
+    (
+        "container.permission",
+        "{address}: 権限がありません（`root` か `docker` グループのユーザーで実行）",
+    ),
+    ("container.host", "{setting} {value}: 「{error}」"),
+    (
+        "container.host.tls",
+        "`DOCKER_TLS_VERIFY` が設定されています: Docker デーモンへの TLS 接続には未対応です（`unix://` のソケットを使用）",
+    ),
+    ("container.io", "{address}: 「{error}」"),
+    (
+        "container.io.too_big",
+        "{address}: Docker API の応答が上限 {limit} を超えました",
+    ),
+    (
+        "container.api",
+        "{address}: Docker API の応答がステータス {status}[: 「{message}」]",
+    ),
+    (
+        "container.not_api",
+        "{address}: Docker API の応答ではありません（「{error}」）",
+    ),
+    (
+        "container.timeout",
+        "{address}: Docker API が{after}以内に応答しません",
     ),
     // journal
     (
@@ -1369,6 +1520,82 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("backup.note.archives_ok", "アーカイブ {ok}/{n} 正常"),
     ("backup.note.restored", "{name}: {parts}"),
     ("backup.note.temp_removed", "一時コピー {path} を削除"),
+    // PostgreSQL in `opsrun backup` (backup/pg.rs)
+    (
+        "backup.note.pg_dumped",
+        "{name}: {size}、PostgreSQL {server}",
+    ),
+    ("backup.note.pg_tool", "{tool} {version}（{path}）"),
+    (
+        "backup.note.pg_restored",
+        "{file}: {address} の {db} に復元し、テーブル{tables}個・{rows}行を読み取り[、`verify_query` {verify}]",
+    ),
+    ("backup.note.pg_dropped", "一時データベース {db} を削除"),
+    (
+        "backup.note.pg_leftover_dropped",
+        "以前の復旧テストが残した {db} を削除",
+    ),
+    (
+        "backup.note.pg_leftover_kept",
+        "以前の復旧テストが残した {db} を削除できません（「{error}」）",
+    ),
+    ("backup.note.pg_ok", "PostgreSQL {ok}/{n} 正常"),
+    (
+        "backup.pg.no_tool",
+        "{tool} が見つかりません（{where} を探しました）: PostgreSQL のクライアントをインストールしてください",
+    ),
+    (
+        "backup.pg.tool_unusable",
+        "{path} を実行できません（「{error}」）",
+    ),
+    (
+        "backup.pg.too_old",
+        "{tool} {have} は PostgreSQL {server} のサーバーをダンプできません（{tool} {server} 以上が必要）",
+    ),
+    (
+        "backup.pg.restore_too_old",
+        "{tool} {have} は {file} を読めません: より新しい `pg_dump` で作られています（「{error}」）",
+    ),
+    (
+        "backup.pg.failed",
+        "{tool} が失敗しました[（終了コード {code}）]: 「{error}」",
+    ),
+    (
+        "backup.pg.restore_failed",
+        "{file}: `pg_restore` が失敗しました: 「{error}」",
+    ),
+    (
+        "backup.pg.not_a_dump",
+        "{name} はカスタム形式のダンプではありません（PGDMP ヘッダーがありません）",
+    ),
+    (
+        "backup.pg.passfile",
+        "{tool} 用のパスワードファイルを {dir} に書けません（「{error}」）",
+    ),
+    (
+        "backup.pg.create_db",
+        "一時データベース {db} を作成できません（「{error}」）",
+    ),
+    (
+        "backup.pg.table",
+        "{file}: テーブル {table} を読めません（「{error}」）",
+    ),
+    (
+        "backup.pg.verify_false",
+        "{file}: `verify_query` の結果が {value} です（`true` または 0 より大きい数が必要）",
+    ),
+    (
+        "backup.pg.verify_error",
+        "{file}: `verify_query`: 「{error}」",
+    ),
+    (
+        "backup.pg.not_dropped",
+        "一時データベース {db} を削除できませんでした（「{error}」）: DROP DATABASE {db} で削除してください（このサーバーでの復旧テストが24時間後に削除します）",
+    ),
+    (
+        "backup.pg.no_dump",
+        "{name} に `*.dump` がありません: PostgreSQL に復元するものがありません",
+    ),
 ];
 
 #[cfg(test)]
@@ -1434,6 +1661,8 @@ mod tests {
             "SQLite",
             "Redis",
             "systemd",
+            "Docker",
+            "Podman",
             "journald",
             "gzip",
             "sslmode",

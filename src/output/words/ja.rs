@@ -1122,7 +1122,7 @@ static TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "aws.not_built",
-        "この opsrun は `aws` 機能なしでビルドされています（`cargo build --features aws`）",
+        "この `opsrun` は `aws` 機能なしでビルドされています（`cargo build --features aws`）",
     ),
     (
         "aws.no_region",

@@ -795,7 +795,8 @@ impl Log {
             } else {
                 metric.says(format!("{}{pat}: {} {}", self.path, n.as_str(), show(n, v)))
             };
-            if let Some(w) = self.since {
+            // The count's words already say the window (`in the last 24h`).
+            if let Some(w) = self.since.filter(|_| n != Name::Count) {
                 metric = metric.over(w.describe());
             }
             let th = thresholds

@@ -256,7 +256,7 @@ async fn run_action(
         }
         // The loader refuses these without a `backup:` block, and a runbook
         // cannot have both `backup:` and `incident:`.
-        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => {
+        Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) | Step::PgDump(_) => {
             (state(Some(Reason::new(&reasons::BACKUP_STEP))), vec![])
         }
         Step::Check(_, kind) => {

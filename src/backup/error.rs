@@ -513,10 +513,13 @@ mod tests {
             .chain(crate::check::KINDS.iter().flat_map(|k| k.codes.iter()))
             .map(|c| c.key)
             .collect();
-        for c in super::super::notes::NOTES {
+        for c in super::super::notes::NOTES
+            .iter()
+            .chain(super::super::pg::NOTES)
+        {
             assert!(keys.insert(c.key), "catalog key {} twice", c.key);
         }
-        for c in CODES {
+        for c in CODES.iter().chain(super::super::pg::CODES) {
             assert!(keys.insert(c.key), "catalog key {} twice", c.key);
             assert!(
                 doc.contains(&format!("`{}`", c.key)) && doc.contains(&format!("| `{}` |", c.code)),

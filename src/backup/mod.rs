@@ -18,6 +18,7 @@ mod cancel;
 mod error;
 mod generation;
 mod notes;
+mod pg;
 mod prune;
 mod restore;
 mod steps;
@@ -47,7 +48,12 @@ pub(crate) use prune::{Decision, Entry, Keep, NotDeleted, Pruned};
 /// the words' completeness tests.
 #[cfg(test)]
 pub(crate) fn codes() -> impl Iterator<Item = &'static crate::values::reason::Code> {
-    error::CODES.iter().chain(notes::NOTES.iter()).copied()
+    error::CODES
+        .iter()
+        .chain(notes::NOTES.iter())
+        .chain(pg::CODES.iter())
+        .chain(pg::NOTES.iter())
+        .copied()
 }
 
 /// How long a cancelled blocking step may take to notice before its
@@ -130,7 +136,7 @@ pub(crate) async fn restore_test(
     stop: watch::Receiver<Option<Interrupt>>,
 ) -> RunResult {
     let started = Instant::now();
-    let outcome = restore::run(dir, base_dir, spec, rt, stop.clone()).await;
+    let outcome = restore::run(dir, base_dir, spec, rt, now, stop.clone()).await;
     let mut r = empty_run(rb, now);
     r.results.push(row(
         rb,
@@ -232,6 +238,7 @@ fn step_kind(a: &Action) -> &'static str {
         Step::SqliteBackup(_) => "sqlite_backup",
         Step::Copy(_) => "copy",
         Step::Archive(_) => "archive",
+        Step::PgDump(_) => "pg_dump",
         Step::Wait(_) => "wait",
         Step::Systemctl(_) => "systemctl",
         Step::Check(k, _) => k,
@@ -456,6 +463,15 @@ fn reasoned(status: Status, reason: Reason) -> Outcome {
     o
 }
 
+/// The outcome of a step that did its work.
+fn done(d: steps::Done) -> Outcome {
+    let mut o = Outcome::pass(d.value).with_extra_metric("bytes", d.bytes as f64, Unit::Bytes);
+    for line in d.detail {
+        o = o.with_detail(line);
+    }
+    o
+}
+
 fn interrupted() -> Outcome {
     reasoned(Status::Unknown, Reason::new(&common::INTERRUPTED))
 }
@@ -511,6 +527,18 @@ async fn run_action(
                 None,
             );
         }
+        Step::PgDump(s) => {
+            let ctx = Ctx::new(now, a.timeout, base_dir.to_path_buf());
+            // Dropping the dump's future kills pg_dump's process group.
+            return tokio::select! {
+                r = pg::dump(s, gen_dir, &ctx) => (match r {
+                    Ok(d) => done(d),
+                    Err(why) => reasoned(Status::Fail, why),
+                }, None),
+                _ = tokio::time::sleep(a.timeout) => (timed_out(), None),
+                w = stop.wait_for(|s| s.is_some()) => (interrupted(), w.ok().and_then(|v| *v)),
+            };
+        }
         Step::Check(_, kind) => {
             // Relative paths of a check used as a step (a command's working
             // directory, a `file:` path) are inside the new generation.
@@ -529,17 +557,7 @@ async fn run_action(
     let (outcome, interrupted) = tokio::select! {
         r = &mut job => {
             let o = match r {
-                Ok(Ok(done)) => {
-                    let mut o = Outcome::pass(done.value).with_extra_metric(
-                        "bytes",
-                        done.bytes as f64,
-                        Unit::Bytes,
-                    );
-                    for d in done.detail {
-                        o = o.with_detail(d);
-                    }
-                    o
-                }
+                Ok(Ok(d)) => done(d),
                 Ok(Err(e)) => reasoned(Status::Fail, e.reason()),
                 Err(e) => reasoned(
                     Status::Unknown,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::watch;
 
@@ -17,8 +18,10 @@ use super::cancel::Cancel;
 use super::error::{Error, rows};
 use super::generation::{self, Generation, TempDir};
 use super::notes::{self, bytes, count, note};
+use super::pg::{self, Stopped};
 use super::steps::{SQLITE_MAGIC, check_db, read_archive};
 use super::tree;
+use crate::check::Ctx;
 use crate::engine::Interrupt;
 use crate::runbook::{BackupSpec, RestoreTestSpec};
 use crate::values::io_reason;
@@ -176,8 +179,10 @@ pub(crate) async fn run(
     base_dir: &Path,
     spec: &BackupSpec,
     rt: &RestoreTestSpec,
+    now: DateTime<FixedOffset>,
     mut stop: watch::Receiver<Option<Interrupt>>,
 ) -> Outcome {
+    let started = tokio::time::Instant::now();
     let pattern = spec.glob();
     let g = match newest(dir, &pattern) {
         Ok(Some(g)) => g,
@@ -230,11 +235,6 @@ pub(crate) async fn run(
         tokio::task::spawn_blocking(move || work(&src, &name, &tmp, pragma, &cancel))
     };
     tokio::pin!(job);
-    /// How the test ended when it did not finish by itself.
-    enum Stopped {
-        Timeout,
-        Interrupted,
-    }
     let mut stopped = None;
     let result = tokio::select! {
         r = &mut job => Some(r),
@@ -247,10 +247,30 @@ pub(crate) async fn run(
         // directory while it is removed.
         let _ = tokio::time::timeout(STOP_GRACE, &mut job).await;
     }
+    // PostgreSQL dumps are restored from the copy, once it is complete.
+    let mut restored = None;
+    if let (None, Some(pg), Some(Ok(Ok(_)))) = (stopped, &rt.postgres, &result) {
+        let ctx = Ctx::new(
+            now,
+            timeout.saturating_sub(started.elapsed()),
+            base_dir.to_path_buf(),
+        );
+        let r = pg::restore_test(
+            pg,
+            &tmp.join(&g.name),
+            &g.name,
+            &ctx,
+            started + timeout,
+            &mut stop,
+        )
+        .await;
+        stopped = r.stopped;
+        restored = Some(r);
+    }
     let removed = guard.remove();
 
     let mut out = match (stopped, result) {
-        (None, Some(Ok(Ok(w)))) => evaluate(&g.name, &w),
+        (None, Some(Ok(Ok(w)))) => evaluate(&g.name, &w, restored.as_ref()),
         (Some(Stopped::Timeout), _) => failed(
             Status::Fail,
             Reason::new(&rows::RESTORE_TIMEOUT)
@@ -268,6 +288,16 @@ pub(crate) async fn run(
         ),
         (None, None) => failed(Status::Unknown, Reason::new(&common::UNFINISHED)),
     };
+    if let Some(r) = restored {
+        for d in r.detail {
+            out = out.with_detail(d);
+        }
+        for (status, why) in r.problems {
+            // A scratch database left behind is said even when the row
+            // already fails for a worse reason (the server went away).
+            out.worsen_by(status.max(out.status), why);
+        }
+    }
     if out.value.is_empty() {
         out.value.clone_from(&g.name);
     }
@@ -290,7 +320,7 @@ fn failed(status: Status, reason: Reason) -> Outcome {
     o
 }
 
-fn evaluate(name: &str, w: &Work) -> Outcome {
+fn evaluate(name: &str, w: &Work, pg: Option<&pg::Restored>) -> Outcome {
     let dbs = w.checked.iter().filter(|c| c.sqlite).count();
     let archives = w.checked.len() - dbs;
     let bad: Vec<&Checked> = w.checked.iter().filter(|c| c.result.is_err()).collect();
@@ -316,6 +346,9 @@ fn evaluate(name: &str, w: &Work) -> Outcome {
             &notes::ARCHIVES_OK,
             vec![("ok", ok.into()), ("n", archives.into())],
         ));
+    }
+    if let Some(p) = pg.filter(|p| p.n > 0) {
+        parts.push(pg::ok_part(p.ok, p.n));
     }
     let value = if parts.is_empty() {
         name.to_owned()
@@ -347,7 +380,9 @@ fn evaluate(name: &str, w: &Work) -> Outcome {
             out.worsen_by(Status::Fail, e.in_restore(name, Some(&c.rel)));
         }
     }
-    if dbs == 0 {
+    // With `postgres:`, a generation of dumps only is not worth a warning
+    // (a missing dump is: `backup.pg.no_dump`).
+    if dbs == 0 && pg.is_none() {
         out.worsen_by(
             Status::Warn,
             Reason::new(&rows::NO_DATABASE).with("name", name),

@@ -59,7 +59,7 @@ fn source_error(error: std::io::Error, path: &Path) -> Error {
 
 /// Refuses a destination that is already there (two steps writing the same
 /// name would silently lose one of them).
-fn fresh(dest: &Path, name: &str) -> Result<(), Error> {
+pub(super) fn fresh(dest: &Path, name: &str) -> Result<(), Error> {
     if fs::symlink_metadata(dest).is_ok() {
         return Err(Error::NameTaken {
             name: name.to_owned(),

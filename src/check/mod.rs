@@ -40,6 +40,7 @@ pub(crate) mod x509;
 pub(crate) use access_log::attempt_from_text as access_log_attempt;
 pub(crate) use cert_file::read_certs;
 pub(crate) use journal::Journal;
+pub(crate) use postgres::client::{PgConn, Session as PgSession, Target as PgTarget};
 pub(crate) use systemd::outcome_from_show;
 
 pub use deadline::{Deadline, Overran};

@@ -15,6 +15,7 @@
 //! adds its reason to the measurement (and the value reads `timeout`), so
 //! the connect latency and the server version still show.
 
+pub(crate) mod client;
 mod conn;
 mod framing;
 mod tls;

@@ -18,9 +18,9 @@ pub use crate::spec::{
     Retry, SectionSpec, Severity, Tz, UptimeSpec,
 };
 pub use workflow::{
-    Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PruneSpec,
-    RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step, SystemctlAction, UnitAction, When,
-    Workflow,
+    Action, ArchiveStep, BackupSpec, CopyStep, IncidentSpec, Level, MATCH_OPTIONS, PgDumpStep,
+    PgRestoreSpec, PruneSpec, RestoreTestSpec, SqliteBackupStep, SqliteCheck, Step,
+    SystemctlAction, UnitAction, When, Workflow,
 };
 
 use crate::check::Kind;
@@ -641,7 +641,7 @@ fn load_file(
         };
         let (sl, sc) = d.step_at;
         match (&step, &backup) {
-            (Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_), None) => {
+            (Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) | Step::PgDump(_), None) => {
                 return Err(LoadError::new(
                     path,
                     sl,
@@ -679,10 +679,13 @@ fn load_file(
             Step::SqliteBackup(s) => format!("{} (SQLiteバックアップ)", s.dest_name()),
             Step::Copy(s) => format!("{} (コピー)", s.to_name()),
             Step::Archive(s) => format!("{} (アーカイブ)", s.to_name()),
+            Step::PgDump(s) => format!("{} (PostgreSQLダンプ)", s.dest_name()),
         });
         let timeout = d.timeout.map(|t| t.0).unwrap_or(match &step {
             Step::Wait(w) => *w + Duration::from_secs(1),
-            Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) => DEFAULT_BACKUP_STEP_TIMEOUT,
+            Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) | Step::PgDump(_) => {
+                DEFAULT_BACKUP_STEP_TIMEOUT
+            }
             _ => defaults
                 .timeout
                 .map(|t| t.0)
@@ -770,6 +773,25 @@ fn check_backup_blocks(
                 format!(
                     "`{key}` works on the generations of a `backup: {{dir: …, pattern: …}}` block, and this runbook has none"
                 ),
+                text,
+            ));
+        }
+    }
+    if let Some(r) = &raw.restore_test
+        && let Some(pg) = &r.value.postgres
+    {
+        let (l, c) = pos(r.referenced.line(), r.referenced.column());
+        pg.conn().validate().map_err(|m| {
+            LoadError::new(path, l, c, format!("restore_test: postgres: {m}"), text)
+        })?;
+        if let Some(q) = &pg.verify_query
+            && q.trim().is_empty()
+        {
+            return Err(LoadError::new(
+                path,
+                l,
+                c,
+                "restore_test: postgres: `verify_query` is empty: give a SELECT whose first value is true or a number above 0",
                 text,
             ));
         }

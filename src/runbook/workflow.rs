@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::check::{KIND_NAMES, Kind, parse_kind};
+use crate::check::{KIND_NAMES, Kind, PgConn, parse_kind};
 use crate::values::{Dur, Positive, Text};
 
 /// `incident: {level: p1, name: 緊急, scope: …, response: …, escalation: …, deadlines: {…}}`.
@@ -159,6 +159,9 @@ pub enum Step {
     Copy(CopyStep),
     /// A file or directory stored as a tar.gz in the new backup generation.
     Archive(ArchiveStep),
+    /// A PostgreSQL database dumped by `pg_dump` (custom format) into the
+    /// new backup generation.
+    PgDump(PgDumpStep),
     /// Any check kind used as a step (`command:` runs a program; `http:`
     /// confirms something mid-way). The step succeeds when the check passes.
     Check(&'static str, Box<dyn Kind>),
@@ -268,10 +271,18 @@ const ACTION_FIELDS: &[&str] = &[
     "sqlite_backup",
     "copy",
     "archive",
+    "pg_dump",
 ];
 
 /// Step keys besides the check kinds.
-const STEP_KEYS: &[&str] = &["systemctl", "wait", "sqlite_backup", "copy", "archive"];
+const STEP_KEYS: &[&str] = &[
+    "systemctl",
+    "wait",
+    "sqlite_backup",
+    "copy",
+    "archive",
+    "pg_dump",
+];
 
 impl<'de> Deserialize<'de> for ActionDef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ActionDef, D::Error> {
@@ -332,6 +343,14 @@ impl<'de> Visitor<'de> for ActionVisitor {
                     inside_generation("to", st.to.as_deref()).map_err(at)?;
                     a.step = Some(Step::Archive(st));
                 }
+                "pg_dump" => {
+                    let st: PgDumpStep = map.next_value()?;
+                    inside_generation("dest", st.dest.as_deref()).map_err(at)?;
+                    st.conn()
+                        .validate()
+                        .map_err(|m| at(format!("pg_dump: {m}")))?;
+                    a.step = Some(Step::PgDump(st));
+                }
                 other => match parse_kind(other, &mut map)? {
                     Some((name, k)) => {
                         if let Err(msg) = k.validate() {
@@ -375,6 +394,7 @@ impl Action {
             Step::SqliteBackup(s) => format!("sqlite_backup {} → {}", s.source, s.dest_name()),
             Step::Copy(s) => format!("copy {} → {}", s.from, s.to_name()),
             Step::Archive(s) => format!("archive {} → {}", s.from, s.to_name()),
+            Step::PgDump(s) => format!("pg_dump {} → {}", s.source(), s.dest_name()),
         }
     }
 
@@ -382,7 +402,7 @@ impl Action {
     pub fn is_backup_step(&self) -> bool {
         matches!(
             self.step,
-            Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_)
+            Step::SqliteBackup(_) | Step::Copy(_) | Step::Archive(_) | Step::PgDump(_)
         )
     }
 }
@@ -497,6 +517,120 @@ impl ArchiveStep {
         self.to
             .clone()
             .unwrap_or_else(|| format!("{}.tar.gz", base_name(&self.from)))
+    }
+}
+
+/// `pg_dump: {url: postgres://app@db/appdb, password_env: PGPASS, dest: app.dump}`:
+/// the connection fields of the `postgres` check, where the dump goes, and
+/// where `pg_dump` is (else the best match for the server among
+/// `/usr/lib/postgresql/*/bin` and `PATH`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgDumpStep {
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub dbname: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<String>,
+    /// Path inside the generation [DBNAME.dump].
+    pub dest: Option<String>,
+    /// The directory holding `pg_dump`.
+    pub bin_dir: Option<String>,
+}
+
+impl PgDumpStep {
+    pub fn conn(&self) -> PgConn {
+        PgConn {
+            url: self.url.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            dbname: self.dbname.clone(),
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+            sslmode: self.sslmode.clone(),
+            sslrootcert: self.sslrootcert.clone(),
+        }
+    }
+
+    /// The database as written (the URL without its password).
+    pub fn source(&self) -> String {
+        match &self.url {
+            Some(u) => crate::secret::redact(u),
+            None => format!(
+                "{}:{}/{}",
+                self.host.as_deref().unwrap_or("$PGHOST"),
+                self.port
+                    .map(|p| p.to_string())
+                    .as_deref()
+                    .unwrap_or("5432"),
+                self.dbname.as_deref().unwrap_or("$PGDATABASE")
+            ),
+        }
+    }
+
+    pub fn dest_name(&self) -> String {
+        if let Some(d) = &self.dest {
+            return d.clone();
+        }
+        let db = self.dbname.clone().or_else(|| {
+            let u = self.url.as_deref()?;
+            let path = u.split_once("://")?.1.split_once('/')?.1;
+            let db = path.split(['?', '#']).next()?;
+            (!db.is_empty()).then(|| db.to_owned())
+        });
+        format!("{}.dump", db.as_deref().unwrap_or("postgres"))
+    }
+}
+
+/// `restore_test: {postgres: {url: …, password_env: …, verify_query: …}}`:
+/// the server (and the database connected to for `CREATE DATABASE`
+/// [postgres]) each dump is restored on, as a scratch database.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgRestoreSpec {
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub dbname: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<String>,
+    /// Run in each restored database; passes when its first value is
+    /// true or a number above 0.
+    pub verify_query: Option<String>,
+    /// The directory holding `pg_restore`.
+    pub bin_dir: Option<String>,
+}
+
+impl PgRestoreSpec {
+    pub fn conn(&self) -> PgConn {
+        let url_names_db = self.url.as_deref().is_some_and(|u| {
+            u.split_once("://")
+                .and_then(|(_, rest)| rest.split_once('/'))
+                .is_some_and(|(_, db)| !db.is_empty() && !db.starts_with('?'))
+        });
+        PgConn {
+            url: self.url.clone(),
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            // `CREATE DATABASE` is run from the maintenance database.
+            dbname: self
+                .dbname
+                .clone()
+                .or_else(|| (!url_names_db).then(|| "postgres".to_owned())),
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+            sslmode: self.sslmode.clone(),
+            sslrootcert: self.sslrootcert.clone(),
+        }
     }
 }
 
@@ -616,6 +750,8 @@ pub struct RestoreTestSpec {
     /// Bound on the whole test [1h].
     #[serde(default, deserialize_with = "Dur::positive_opt")]
     pub timeout: Option<Dur>,
+    /// Restore every `*.dump` of the generation on this PostgreSQL server.
+    pub postgres: Option<PgRestoreSpec>,
 }
 
 /// `prune: {keep_days: 60, keep_min: 7}`.

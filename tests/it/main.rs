@@ -9,6 +9,7 @@ mod common;
 
 mod alarms;
 mod backup;
+mod backup_pg;
 mod cli;
 mod commands;
 mod completions;

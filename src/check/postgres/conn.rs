@@ -53,6 +53,9 @@ pub(super) struct Resolved {
     pub sslmode: SslMode,
     /// Set when TLS may be used (TCP and sslmode other than disable).
     pub tls: Option<Arc<ClientConfig>>,
+    /// The root certificates' file as resolved (or `system`), for a child
+    /// program that connects to the same server.
+    pub rootcert: Option<String>,
     /// Set when the server sent a message over the size cap.
     pub oversize: Tripwire,
 }
@@ -360,6 +363,13 @@ pub(super) fn resolve(pg: &Postgres, ctx: &Ctx, env: EnvFn) -> Result<Resolved, 
         note,
         sslmode: effective,
         tls,
+        rootcert: rootcert.map(|r| {
+            if r == "system" {
+                r
+            } else {
+                ctx.path(&r).display().to_string()
+            }
+        }),
         oversize: Tripwire::default(),
     })
 }

@@ -1313,6 +1313,82 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("backup.note.archives_ok", "アーカイブ {ok}/{n} 正常"),
     ("backup.note.restored", "{name}: {parts}"),
     ("backup.note.temp_removed", "一時コピー {path} を削除"),
+    // PostgreSQL in `opsrun backup` (backup/pg.rs)
+    (
+        "backup.note.pg_dumped",
+        "{name}: {size}、PostgreSQL {server}",
+    ),
+    ("backup.note.pg_tool", "{tool} {version}（{path}）"),
+    (
+        "backup.note.pg_restored",
+        "{file}: {address} の {db} に復元し、テーブル{tables}個・{rows}行を読み取り[、`verify_query` {verify}]",
+    ),
+    ("backup.note.pg_dropped", "一時データベース {db} を削除"),
+    (
+        "backup.note.pg_leftover_dropped",
+        "以前の復旧テストが残した {db} を削除",
+    ),
+    (
+        "backup.note.pg_leftover_kept",
+        "以前の復旧テストが残した {db} を削除できません（「{error}」）",
+    ),
+    ("backup.note.pg_ok", "PostgreSQL {ok}/{n} 正常"),
+    (
+        "backup.pg.no_tool",
+        "{tool} が見つかりません（{where} を探しました）: PostgreSQL のクライアントをインストールしてください",
+    ),
+    (
+        "backup.pg.tool_unusable",
+        "{path} を実行できません（「{error}」）",
+    ),
+    (
+        "backup.pg.too_old",
+        "{tool} {have} は PostgreSQL {server} のサーバーをダンプできません（{tool} {server} 以上が必要）",
+    ),
+    (
+        "backup.pg.restore_too_old",
+        "{tool} {have} は {file} を読めません: より新しい `pg_dump` で作られています（「{error}」）",
+    ),
+    (
+        "backup.pg.failed",
+        "{tool} が失敗しました[（終了コード {code}）]: 「{error}」",
+    ),
+    (
+        "backup.pg.restore_failed",
+        "{file}: `pg_restore` が失敗しました: 「{error}」",
+    ),
+    (
+        "backup.pg.not_a_dump",
+        "{name} はカスタム形式のダンプではありません（PGDMP ヘッダーがありません）",
+    ),
+    (
+        "backup.pg.passfile",
+        "{tool} 用のパスワードファイルを {dir} に書けません（「{error}」）",
+    ),
+    (
+        "backup.pg.create_db",
+        "一時データベース {db} を作成できません（「{error}」）",
+    ),
+    (
+        "backup.pg.table",
+        "{file}: テーブル {table} を読めません（「{error}」）",
+    ),
+    (
+        "backup.pg.verify_false",
+        "{file}: `verify_query` の結果が {value} です（`true` または 0 より大きい数が必要）",
+    ),
+    (
+        "backup.pg.verify_error",
+        "{file}: `verify_query`: 「{error}」",
+    ),
+    (
+        "backup.pg.not_dropped",
+        "一時データベース {db} を削除できませんでした（「{error}」）: DROP DATABASE {db} で削除してください（このサーバーでの復旧テストが24時間後に削除します）",
+    ),
+    (
+        "backup.pg.no_dump",
+        "{name} に `*.dump` がありません: PostgreSQL に復元するものがありません",
+    ),
 ];
 
 #[cfg(test)]

@@ -229,6 +229,23 @@ impl PgServer {
         }
     }
 
+    /// Stops the server at once (SIGQUIT, as [`Drop`] does) and waits
+    /// until the postmaster has gone.
+    pub fn stop(&mut self) {
+        drop(self.daemon.take());
+        let pid_file = self.data().join("postmaster.pid");
+        let until = Instant::now() + Duration::from_secs(10);
+        while pid_file.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a stopped server again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }

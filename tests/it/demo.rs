@@ -83,7 +83,7 @@ fn demo_runs_end_to_end_and_tears_down() {
         "ok    incident-p1: 9 checks as expected",
         "ok    probe (recovered): exit 0",
         "ok    weekly: exit 0",
-        "ok    weekly: 7 checks as expected",
+        "ok    weekly: 8 checks as expected",
         "ok    backup verify: exit 0",
         "ok    backup restore-test: exit 0",
         "ok    monthly: 5 checks as expected",

@@ -70,10 +70,14 @@ fn list_shows_runbooks_and_checks() {
     assert!(r.stdout.contains("disk-root"));
 }
 
-/// Each seed example's README maps every seed item to a check (rows
-/// numbered 1..M, automated ones ending in ✔) and states "Coverage: N of M
-/// items automated"; docs/examples.md repeats N of M. Both must agree with
-/// the table, so a row added or changed cannot leave a stale number.
+/// Each seed example's README maps every seed item to a row (numbered
+/// 1..M) whose last cell says who does it: `✔` (an opsrun check, action or
+/// report), `人 (judgment|person|change, …)` (it stays with people, and the
+/// opsrun cell says why after `— `), or `lacks` (opsrun cannot do it yet:
+/// the row is named as `#N` under the README's "What opsrun lacks"). The
+/// README's coverage line gives the counts and the share, and
+/// docs/examples.md repeats them; all must agree with the table, so a row
+/// added or changed cannot leave a stale number.
 #[test]
 fn example_readmes_coverage_matches_their_tables() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -101,13 +105,60 @@ fn example_readmes_coverage_matches_their_tables() {
             .collect();
         let expected: Vec<u32> = (1..=rows.len() as u32).collect();
         assert_eq!(numbers, expected, "{dir}: rows must be numbered 1..M");
-        let automated = rows
-            .iter()
-            .filter(|l| l.trim_end().ends_with("| ✔ |"))
-            .count();
-        let line = format!("**Coverage: {automated} of {} items automated", rows.len());
+        let lacks_section = text
+            .split_once("## What opsrun lacks")
+            .map_or("", |(_, rest)| rest);
+        let (mut automated, mut people, mut lacks) = (0, 0, 0);
+        for (n, row) in numbers.iter().zip(&rows) {
+            let cells = table_cells(row);
+            assert_eq!(cells.len(), 4, "{dir} #{n}: four cells expected: {row}");
+            let (opsrun, last) = (cells[2], cells[3]);
+            if last == "✔" {
+                automated += 1;
+                continue;
+            }
+            let why = opsrun.strip_prefix("— ").unwrap_or("");
+            assert!(
+                why.chars().count() >= 8,
+                "{dir} #{n}: a row not automated says why, after `— `: {row}"
+            );
+            if last == "lacks" {
+                lacks += 1;
+                assert!(
+                    lacks_section.contains(&format!("#{n}")),
+                    "{dir} #{n}: a `lacks` row is named under \"What opsrun lacks\""
+                );
+                continue;
+            }
+            let reasons = last
+                .strip_prefix("人 (")
+                .and_then(|r| r.strip_suffix(')'))
+                .unwrap_or_else(|| {
+                    panic!("{dir} #{n}: the last cell is ✔, `人 (reason, …)` or `lacks`: {row}")
+                });
+            for r in reasons.split(", ") {
+                assert!(
+                    ["judgment", "person", "change"].contains(&r),
+                    "{dir} #{n}: `{r}` is not judgment, person or change"
+                );
+            }
+            people += 1;
+        }
+        let m = rows.len();
+        let pct = (automated * 100 + m / 2) / m;
+        let line = if lacks == 0 {
+            format!(
+                "**Coverage: {automated} of {m} items automated ({pct}%); the other {people} \
+                 stay with people (judgment, person, change).**"
+            )
+        } else {
+            format!(
+                "**Coverage: {automated} of {m} items automated ({pct}%); {people} stay with \
+                 people (judgment, person, change), {lacks} wait for what opsrun lacks.**"
+            )
+        };
         assert!(text.contains(&line), "{dir}: README should say `{line}`");
-        let cell = format!("| {automated} of {} (", rows.len());
+        let cell = format!("| {automated} of {m} ({pct}%) | {people} | {lacks} |");
         assert!(
             overview
                 .lines()
@@ -115,6 +166,22 @@ fn example_readmes_coverage_matches_their_tables() {
             "docs/examples.md: the {dir} row should say `{cell}`"
         );
     }
+}
+
+/// The cells of a Markdown table row (`\|` inside a cell is not a border).
+fn table_cells(row: &str) -> Vec<&str> {
+    let inner = row.trim().trim_start_matches('|').trim_end_matches('|');
+    let mut cells = Vec::new();
+    let mut start = 0;
+    let bytes = inner.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'|' && (i == 0 || bytes[i - 1] != b'\\') {
+            cells.push(inner[start..i].trim());
+            start = i + 1;
+        }
+    }
+    cells.push(inner[start..].trim());
+    cells
 }
 
 /// The README's YAML examples of checks load (wrapped in a runbook), so the

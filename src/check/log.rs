@@ -361,26 +361,10 @@ impl<'de> Deserialize<'de> for MetricSpecs {
                 f.write_str("a mapping of metric to threshold, like {p95: {warn: 100ms, fail: 500ms}, count: {}}")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MetricSpecs, A::Error> {
-                let mut out: Vec<(Name, RawLimits)> = Vec::new();
-                while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
-                    let k = key.value.as_str();
-                    let at = |msg: String| -> A::Error {
-                        de::Error::custom(crate::values::at(
-                            key.referenced.line(),
-                            key.referenced.column(),
-                            &msg,
-                        ))
-                    };
-                    let Some(name) = ALL.iter().copied().find(|n| n.as_str() == k) else {
-                        let names: Vec<&str> = ALL.iter().map(|n| n.as_str()).collect();
-                        return Err(at(crate::suggest::unknown_key(k, &names)));
-                    };
-                    if out.iter().any(|(n, _)| *n == name) {
-                        return Err(at(format!("duplicate metric `{k}`")));
-                    }
-                    out.push((name, map.next_value::<RawLimits>()?));
-                }
-                Ok(MetricSpecs(out))
+                logscan::metric_map(&mut map, &ALL, Name::as_str, |m, _| {
+                    m.next_value::<RawLimits>()
+                })
+                .map(MetricSpecs)
             }
         }
         d.deserialize_map(V)

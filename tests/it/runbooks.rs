@@ -76,12 +76,13 @@ fn list_shows_runbooks_and_checks() {
 /// opsrun cell says why after `— `), or `lacks` (opsrun cannot do it yet:
 /// the row is named as `#N` under the README's "What opsrun lacks"). The
 /// README's coverage line gives the counts and the share, and
-/// docs/examples.md repeats them; all must agree with the table, so a row
-/// added or changed cannot leave a stale number.
+/// docs/examples.md and the top README repeat them; all must agree with the
+/// table, so a row added or changed cannot leave a stale number.
 #[test]
 fn example_readmes_coverage_matches_their_tables() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let overview = std::fs::read_to_string(root.join("docs/examples.md")).unwrap();
+    let front = std::fs::read_to_string(root.join("README.md")).unwrap();
     for dir in [
         "ai-estimator",
         "member-form",
@@ -159,12 +160,13 @@ fn example_readmes_coverage_matches_their_tables() {
         };
         assert!(text.contains(&line), "{dir}: README should say `{line}`");
         let cell = format!("| {automated} of {m} ({pct}%) | {people} | {lacks} |");
-        assert!(
-            overview
-                .lines()
-                .any(|l| l.contains(&format!("examples/{dir}")) && l.contains(&cell)),
-            "docs/examples.md: the {dir} row should say `{cell}`"
-        );
+        for (name, doc) in [("docs/examples.md", &overview), ("README.md", &front)] {
+            assert!(
+                doc.lines()
+                    .any(|l| l.contains(&format!("examples/{dir}/)")) && l.ends_with(&cell)),
+                "{name}: the {dir} row should end with `{cell}`"
+            );
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod access_log;
 mod backup;
 mod cert_file;
 mod command;
+mod container;
 mod cpu;
 mod disk;
 mod diskio;
@@ -294,6 +295,7 @@ kinds! {
     "log" => log::Log, [Measurement], log::CODES;
     "access_log" => access_log::AccessLog, [Measurement], access_log::CODES;
     "dns" => dns::Dns, [Liveness], dns::CODES;
+    "container" => container::Container, [Liveness], container::CODES;
 }
 
 /// Section names used by several kinds (the seeds' ■ headings).

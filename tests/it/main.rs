@@ -13,6 +13,7 @@ mod backup_pg;
 mod cli;
 mod commands;
 mod completions;
+mod container;
 mod databases;
 mod demo;
 mod diskio;

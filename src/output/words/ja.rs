@@ -307,6 +307,22 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("systemd.detail.since", "{since} から[（{ago}前）]"),
     ("systemd.detail.unit", "{unit}: {state}"),
     (
+        "container.detail.container",
+        "{container}（{id}）: {state}[（{health}）]、イメージ {image}[、{started} 起動]",
+    ),
+    (
+        "container.detail.restarts",
+        "前回の実行から再起動 {restarts}回（累計 {total}回）",
+    ),
+    (
+        "container.detail.restarts_created",
+        "作成以来の再起動 {total}回（前回の実行の記録なし）",
+    ),
+    (
+        "container.detail.health_log",
+        "{container} の直近のヘルスチェック: 終了コード {exit_code}",
+    ),
+    (
         "systemd.detail.unit_described",
         "{unit}（{description}）: {state}",
     ),
@@ -391,6 +407,9 @@ static TEMPLATES: &[(&str, &str)] = &[
         "value.redis.of_system",
         "システムメモリの {pct}（maxmemory 未設定）",
     ),
+    ("value.container.state", "{state}[ ({health})][, {uptime}]"),
+    ("value.container.exited", "{state} ({exit_code})"),
+    ("value.container.replicas", "稼働 {running}/{total}コンテナ"),
     ("maintenance", "計画停止中（{until}まで）[: 「{reason}」]"),
     // common
     ("timeout", "タイムアウト（{after}）"),
@@ -591,6 +610,74 @@ static TEMPLATES: &[(&str, &str)] = &[
     (
         "systemd.timeout",
         "`systemctl show` が{after}以内に応答しません",
+    ),
+    // container
+    ("container.not_found", "コンテナ {name} が見つかりません"),
+    (
+        "container.not_found.compose",
+        "`docker compose` のプロジェクト {project}、サービス {service} のコンテナが見つかりません",
+    ),
+    (
+        "container.state",
+        "{container} の状態は {state}（期待値 {want}）[、終了コード {exit_code}][、再起動 {restarts}回]",
+    ),
+    (
+        "container.unhealthy",
+        "{container} のヘルスチェックが失敗しています[（{streak}回連続）]",
+    ),
+    (
+        "container.health.starting",
+        "{container} のヘルスチェックがまだ成功していません（開始中）",
+    ),
+    (
+        "container.health.none",
+        "{container} にヘルスチェックが定義されていません（`health: healthy` 指定）",
+    ),
+    (
+        "container.image",
+        "{container} のイメージは {image}（期待値 {want}）",
+    ),
+    (
+        "container.restarts",
+        "{container} 前回の実行から再起動 {value}回 {op} {level}閾値 {limit}",
+    ),
+    (
+        "container.restarts.created",
+        "{container} 作成以来の再起動 {value}回 {op} {level}閾値 {limit}",
+    ),
+    (
+        "container.no_daemon",
+        "Docker デーモンがありません: {address} が存在しません（Docker か Podman の API サービスが起動しているか、`DOCKER_HOST` を確認）",
+    ),
+    (
+        "container.no_daemon.refused",
+        "Docker デーモンがありません: {address} が接続を拒否",
+    ),
+    (
+        "container.permission",
+        "{address}: 権限がありません（`root` か `docker` グループのユーザーで実行）",
+    ),
+    ("container.host", "{setting} {value}: 「{error}」"),
+    (
+        "container.host.tls",
+        "`DOCKER_TLS_VERIFY` が設定されています: Docker デーモンへの TLS 接続には未対応です（`unix://` のソケットを使用）",
+    ),
+    ("container.io", "{address}: 「{error}」"),
+    (
+        "container.io.too_big",
+        "{address}: Docker API の応答が上限 {limit} を超えました",
+    ),
+    (
+        "container.api",
+        "{address}: Docker API の応答がステータス {status}[: 「{message}」]",
+    ),
+    (
+        "container.not_api",
+        "{address}: Docker API の応答ではありません（「{error}」）",
+    ),
+    (
+        "container.timeout",
+        "{address}: Docker API が{after}以内に応答しません",
     ),
     // journal
     (
@@ -1429,6 +1516,8 @@ mod tests {
             "SQLite",
             "Redis",
             "systemd",
+            "Docker",
+            "Podman",
             "journald",
             "gzip",
             "sslmode",

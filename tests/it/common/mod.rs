@@ -6,6 +6,7 @@
 pub mod daemon;
 pub mod http_server;
 pub mod outage;
+pub mod podman;
 pub mod postgres_server;
 pub mod redis_server;
 

@@ -100,6 +100,11 @@ pub struct RunSettings {
     /// For checks with `consecutive: N`: how many non-pass results in a
     /// row history holds just before this run, by check id.
     pub streaks: Arc<std::collections::HashMap<String, u32>>,
+    /// For checks with `change:`: the earlier sample each compares with,
+    /// `(unix ms, headline value)`, by check id (absent: none in reach).
+    /// `None` where history is not consulted (an incident's diagnosis and
+    /// verify): `change:` is not judged there.
+    pub baselines: Option<Arc<std::collections::HashMap<String, (i64, f64)>>>,
     /// Maintenance windows (runbook, config.yaml, silences) that may
     /// cover this run.
     pub maintenance: Arc<Vec<crate::spec::maintenance::Window>>,
@@ -210,6 +215,20 @@ pub async fn run(
             })
         })
         .collect();
+    // `change:` first (a change past its limit is a non-pass result like
+    // any other: `consecutive:` and maintenance then apply to it), on a
+    // completed result only.
+    if interrupted.is_none()
+        && let Some(baselines) = &settings.baselines
+    {
+        for r in &mut results {
+            if let Some(change) = &r.check.change {
+                let then = baselines.get(&r.check.id).copied();
+                judge::change(&mut r.outcome, change, then, &settings.tz);
+                judge::apply_severity(&mut r.outcome, r.check.severity);
+            }
+        }
+    }
     // `consecutive: N`: a completed non-pass result counts only as the
     // N-th in a row (an interrupted check has no result to hold).
     if interrupted.is_none() {

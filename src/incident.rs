@@ -358,6 +358,7 @@ pub async fn run(
     let settings = RunSettings {
         previous: Default::default(),
         streaks: Default::default(),
+        baselines: None,
         maintenance: Default::default(),
         concurrency: opts.concurrency,
         now: opts.now,
@@ -460,6 +461,7 @@ pub async fn run(
         let settings = RunSettings {
             previous: Default::default(),
             streaks: Default::default(),
+            baselines: None,
             maintenance: Default::default(),
             concurrency: opts.concurrency,
             now: opts.now,

@@ -52,12 +52,106 @@ pub fn judge(attempt: Attempt) -> Outcome {
     }
 }
 
-/// `severity: warn`: a failure counts as a warning (after the retries).
+/// `severity: warn`: a failure counts as a warning (after the retries,
+/// and again after `change:`, which may add a failure).
 pub fn apply_severity(o: &mut Outcome, severity: Option<Severity>) {
     if severity == Some(Severity::Warn) && o.status == Status::Fail {
         o.status = Status::Warn;
-        o.detail.push(Reason::new(&common::SEVERITY_WARN).into());
+        let note = crate::values::reason::Detail::from(Reason::new(&common::SEVERITY_WARN));
+        if !o.detail.contains(&note) {
+            o.detail.push(note);
+        }
     }
+}
+
+/// `change: {vs, warn, fail}` (SPEC §10.6): the headline metric's
+/// relative change against `then` (`(unix ms, value)`, the sample history
+/// gave), `(now − then) / |then|` in percent, held against the change's
+/// limits; the worse of the check's own status and the change's wins.
+/// Nothing to compare with (no sample in reach, an earlier value of 0, no
+/// value measured now) leaves the status as it is, with a `-v` note.
+pub fn change(
+    o: &mut Outcome,
+    spec: &crate::spec::common::Change,
+    then: Option<(i64, f64)>,
+    tz: &crate::values::Zone,
+) {
+    use crate::spec::common::Vs;
+    use crate::values::threshold::Direction;
+    use crate::values::units::{Unit, percent_text};
+    let ago = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let Some(metric) = o.metric.clone() else {
+        if o.status != Status::Skip {
+            o.detail.push(Reason::new(&common::CHANGE_NO_METRIC).into());
+        }
+        return;
+    };
+    let unit = Unit::from_symbol(metric.unit).unwrap_or(Unit::Number);
+    let Some((at_ms, before)) = then else {
+        let note = match spec.vs {
+            Vs::Previous => Reason::new(&common::CHANGE_NO_PREVIOUS),
+            Vs::Ago(d) => {
+                Reason::new(&common::CHANGE_NO_SAMPLE).with_quantity("ago", ago(d), Unit::Millis)
+            }
+        };
+        o.detail.push(note.into());
+        return;
+    };
+    let at = chrono::DateTime::from_timestamp_millis(at_ms)
+        .map(|t| tz.at(&t).format("%m/%d %H:%M").to_string())
+        .unwrap_or_default();
+    if before == 0.0 && metric.value != 0.0 {
+        o.detail.push(
+            Reason::new(&common::CHANGE_FROM_ZERO)
+                .with("at", at)
+                .with_quantity("now", metric.value, unit)
+                .into(),
+        );
+        return;
+    }
+    let pct = if before == 0.0 {
+        0.0
+    } else {
+        (metric.value - before) / before.abs() * 100.0
+    };
+    let words = percent_text(pct);
+    let change = if pct > 0.0 && words != "0" {
+        format!("+{words}%")
+    } else {
+        format!("{words}%")
+    };
+    o.detail.push(
+        Reason::new(&common::CHANGE_COMPARED)
+            .with("at", at.clone())
+            .with_quantity("then", before, unit)
+            .with_quantity("now", metric.value, unit)
+            .with("change", change.clone())
+            .into(),
+    );
+    let Some((status, level, limit)) = spec.threshold.breach(pct, Direction::HigherIsWorse) else {
+        return;
+    };
+    let code = match spec.vs {
+        Vs::Previous => &common::CHANGE_PREVIOUS,
+        Vs::Ago(d) if d.as_secs() == 86_400 => &common::CHANGE_DAY,
+        Vs::Ago(d) if d.as_secs() == 7 * 86_400 => &common::CHANGE_WEEK,
+        Vs::Ago(d) if d.as_secs() == 30 * 86_400 => &common::CHANGE_MONTH,
+        Vs::Ago(_) => &common::CHANGE_AGO,
+    };
+    let mut r = Reason::new(code)
+        .with("change", change)
+        .with_quantity("pct", pct, Unit::Percent)
+        .with("level", level)
+        .with_opt("op", limit.op.map(|op| op.symbol()))
+        .with_quantity("limit", limit.value, Unit::Percent)
+        .with("vs", spec.vs.as_text())
+        .with_quantity("then", before, unit)
+        .with_quantity("now", metric.value, unit)
+        .with("at", at);
+    if let Vs::Ago(d) = spec.vs {
+        r = r.with_quantity("ago", ago(d), Unit::Millis);
+    }
+    o.worsen_by(status, r);
 }
 
 /// `consecutive: of` (SPEC §10.4): a warn, fail or unknown result that

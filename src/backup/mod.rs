@@ -221,6 +221,7 @@ fn row(
             retry: None,
             severity: None,
             consecutive: 1,
+            change: None,
             hint: None,
             kind_name,
             kind: Box::new(Row(target.to_owned())),

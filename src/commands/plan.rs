@@ -268,9 +268,29 @@ impl Plan {
             }
             _ => Default::default(),
         };
+        // `change:` reads the sample it compares with, also with
+        // --no-history (as `consecutive:` does).
+        let changing: Vec<(&str, crate::spec::common::Vs)> = rb
+            .map(|rb| {
+                rb.checks
+                    .iter()
+                    .filter_map(|c| Some((c.id.as_str(), c.change.as_ref()?.vs)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let baselines = match rb {
+            Some(rb) if !changing.is_empty() => crate::history::lookback::baselines(
+                &self.history.path,
+                &rb.name,
+                &changing,
+                self.now.timestamp_millis(),
+            ),
+            _ => Default::default(),
+        };
         RunSettings {
             previous: std::sync::Arc::new(previous),
             streaks: std::sync::Arc::new(streaks),
+            baselines: Some(std::sync::Arc::new(baselines)),
             maintenance: std::sync::Arc::new(self.maintenance.clone()),
             concurrency: self.concurrency,
             now: self.now,

@@ -30,15 +30,13 @@ pub(super) fn command(names: &[&str], args: &RunArgs) -> Result<i32> {
 async fn run_runbooks(plan: &Plan) -> Vec<RunResult> {
     let (tx, rx) = watch::channel(None);
     spawn_signal_watch(Arc::new(tx));
-    // Kinds that report a change since the last run (postgres deadlocks)
-    // read their previous metrics from history; one runbook per run here.
-    let settings = plan.run_settings(match plan.runbooks.as_slice() {
-        [one] => Some(one),
-        _ => None,
-    });
     let progress = Progress::start(!plan.output.quiet);
     let mut out = Vec::new();
     for rb in &plan.runbooks {
+        // What each runbook reads from history (previous metrics,
+        // `consecutive:` streaks, `change:` samples) is its own: with
+        // several runbooks in one run, each is resolved for its runbook.
+        let settings = plan.run_settings(Some(rb));
         let r = engine::run(rb, &settings, rx.clone()).await;
         let stop = r.interrupted.is_some();
         out.push(r);

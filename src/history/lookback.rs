@@ -44,12 +44,14 @@ pub(crate) const AT_OR_BEFORE: &str = "SELECT x.started_ms, v.metrics, v.headlin
      JOIN results x ON x.series_id = s.id
      JOIN check_versions v ON v.id = x.version_id
      WHERE s.runbook = ?1 AND s.check_id = ?2 AND x.started_ms <= ?3 AND x.status != 4
+       AND x.metric IS NOT NULL
      ORDER BY x.started_ms DESC, x.run_id DESC, x.seq DESC LIMIT 1";
 pub(crate) const AFTER: &str = "SELECT x.started_ms, v.metrics, v.headline, x.metric, x.vals
      FROM series s
      JOIN results x ON x.series_id = s.id
      JOIN check_versions v ON v.id = x.version_id
      WHERE s.runbook = ?1 AND s.check_id = ?2 AND x.started_ms > ?3 AND x.status != 4
+       AND x.metric IS NOT NULL
      ORDER BY x.started_ms, x.run_id, x.seq LIMIT 1";
 
 /// A read-only view of history for a run.
@@ -166,9 +168,39 @@ impl Lookback {
     }
 
     /// The value of a check's `metric` (or its headline) in the sample
-    /// nearest to `at_ms`: `(sample time, value)`.
+    /// nearest to `at_ms`: `(sample time, value)`. Samples without a
+    /// headline value (a check that could not measure) do not count.
     pub fn value_near(
         &self,
+        runbook: &str,
+        check_id: &str,
+        metric: Option<&str>,
+        at_ms: i64,
+    ) -> Option<(i64, f64)> {
+        match (
+            self.sample(AT_OR_BEFORE, runbook, check_id, metric, at_ms),
+            self.sample(AFTER, runbook, check_id, metric, at_ms),
+        ) {
+            (Some(a), Some(b)) => Some(if at_ms - a.0 <= b.0 - at_ms { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The latest sample (with a headline value) strictly before `at_ms`.
+    pub fn value_before(
+        &self,
+        runbook: &str,
+        check_id: &str,
+        metric: Option<&str>,
+        at_ms: i64,
+    ) -> Option<(i64, f64)> {
+        self.sample(AT_OR_BEFORE, runbook, check_id, metric, at_ms - 1)
+    }
+
+    /// One sample of `sql` (`AT_OR_BEFORE` or `AFTER`): `(time, value)`.
+    fn sample(
+        &self,
+        sql: &str,
         runbook: &str,
         check_id: &str,
         metric: Option<&str>,
@@ -197,11 +229,41 @@ impl Lookback {
                 .ok()
                 .flatten()
         };
-        match (read(AT_OR_BEFORE), read(AFTER)) {
-            (Some(a), Some(b)) => Some(if at_ms - a.0 <= b.0 - at_ms { a } else { b }),
-            (a, b) => a.or(b),
-        }
+        read(sql)
     }
+}
+
+/// The sample a `change:` compares with, `(time, value)`, for each check
+/// `(id, vs)` of `runbook` at `now_ms`: for `previous` the latest earlier
+/// result with a value; for a distance `d` the result nearest to
+/// `now − d`, taken only within `d / 4` of it (so `30d` reads a sample
+/// 22.5–37.5 days old, `1d` one 18–30 hours old: a month-over-month figure
+/// is never made from last week's sample). Checks with none are absent.
+pub fn baselines(
+    path: &Path,
+    runbook: &str,
+    checks: &[(&str, crate::spec::common::Vs)],
+    now_ms: i64,
+) -> HashMap<String, (i64, f64)> {
+    use crate::spec::common::Vs;
+    let Some(l) = Lookback::open(path) else {
+        return HashMap::new();
+    };
+    checks
+        .iter()
+        .filter_map(|(id, vs)| {
+            let found = match vs {
+                Vs::Previous => l.value_before(runbook, id, None, now_ms),
+                Vs::Ago(d) => {
+                    let d = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+                    let at = now_ms.saturating_sub(d);
+                    l.value_near(runbook, id, None, at)
+                        .filter(|(when, _)| (when - at).abs() <= d / 4)
+                }
+            };
+            Some((id.to_string(), found?))
+        })
+        .collect()
 }
 
 /// [`Lookback::previous_metrics`] of the history at `path`.

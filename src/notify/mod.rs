@@ -21,6 +21,7 @@ use crate::output::{Format, RenderCtx, RenderOpts};
 use crate::runbook::Runbook;
 use crate::values::outcome::Status;
 
+use crate::runbook::notify::RouteChannel;
 pub use crate::runbook::notify::{NotifySpec, Trigger};
 
 /// All notifications of a run together may take this long unless
@@ -56,7 +57,8 @@ struct Target {
 }
 
 struct Channel {
-    name: &'static str,
+    /// `email`, `slack`, or `routes[N].email|slack`.
+    name: String,
     on: Vec<Trigger>,
     /// Why it cannot send (a secret that cannot be read), when it cannot.
     sender: Result<Sender, error::Unusable>,
@@ -76,7 +78,7 @@ pub enum PrepareError {
         crate::runbook::notify::SYSTEM_CONFIG
     )]
     NowhereToSend { runbook: PathBuf, config: PathBuf },
-    #[error("--notify: the `notify:` block for {runbook} ({}) has no channel: add `email:` or `slack:`", at.display())]
+    #[error("--notify: the `notify:` block for {runbook} ({}) has no channel: add `email:`, `slack:` or `routes:`", at.display())]
     NoChannel { runbook: String, at: PathBuf },
 }
 
@@ -122,7 +124,8 @@ impl Plan {
                     });
                 }
             };
-            if spec.email.is_none() && spec.slack.is_none() {
+            let all = spec.channels();
+            if all.is_empty() {
                 let at = match (&rb.notify, &shared_path) {
                     (None, Some(p)) => p.clone(),
                     _ => rb.path.clone(),
@@ -132,25 +135,18 @@ impl Plan {
                     at,
                 });
             }
-            let on = spec
-                .on
-                .clone()
-                .unwrap_or_else(|| crate::runbook::notify::DEFAULT_ON.to_vec());
-            let mut channels = Vec::new();
-            if let Some(e) = &spec.email {
-                channels.push(Channel {
-                    name: "email",
-                    on: e.on.clone().unwrap_or_else(|| on.clone()),
-                    sender: email::Mailer::new(e).map(|m| Sender::Email(Box::new(m))),
-                });
-            }
-            if let Some(s) = &spec.slack {
-                channels.push(Channel {
-                    name: "slack",
-                    on: s.on.clone().unwrap_or_else(|| on.clone()),
-                    sender: slack::Hook::new(s).map(Sender::Slack),
-                });
-            }
+            let channels: Vec<Channel> = all
+                .into_iter()
+                .map(|(name, on, channel)| {
+                    let sender = match &channel {
+                        RouteChannel::Email(e) => {
+                            email::Mailer::new(e).map(|m| Sender::Email(Box::new(m)))
+                        }
+                        RouteChannel::Slack(s) => slack::Hook::new(s).map(Sender::Slack),
+                    };
+                    Channel { name, on, sender }
+                })
+                .collect();
             let wants_recovery = channels.iter().any(|c| c.on.contains(&Trigger::Recovered));
             // Read before this run is recorded: "previous" is the run before it.
             let previous = if wants_recovery {
@@ -204,7 +200,7 @@ impl Plan {
                     if self.verbose {
                         crate::stdio::say_err!(
                             "{}",
-                            words::not_sent(&label(c.name), status, &c.on)
+                            words::not_sent(&label(&c.name), status, &c.on)
                         );
                     }
                     continue;
@@ -228,7 +224,7 @@ impl Plan {
                     .wants_html()
                     .then(|| page.get_or_insert_with(|| one(Format::Html)).clone());
                 jobs.push(Job {
-                    label: label(c.name),
+                    label: label(&c.name),
                     sender: sender.clone(),
                     subject,
                     body,
@@ -268,7 +264,7 @@ impl Plan {
             .filter_map(|c| {
                 let sender = c.sender.as_ref().ok()?;
                 Some(Job {
-                    label: c.name.to_owned(),
+                    label: c.name.clone(),
                     sender: sender.clone(),
                     subject: subject.clone(),
                     body: body.clone(),
@@ -286,7 +282,7 @@ impl Plan {
 fn warn_unusable(t: &Target, multi: bool) {
     for c in &t.channels {
         if let Err(why) = &c.sender {
-            let label = words::label(c.name, multi.then_some(t.runbook.as_str()));
+            let label = words::label(&c.name, multi.then_some(t.runbook.as_str()));
             crate::stdio::say_err!(
                 "{}",
                 words::unusable(&label, crate::secret::redact(&why.to_string()))
@@ -395,7 +391,8 @@ fn run_status(rec: &RunRecord) -> Status {
 }
 
 /// What a channel with `on` says about a run: a recovery (when wanted and
-/// the previous run did not pass), else the run's own status if listed.
+/// the previous run did not pass), else the run's own status if listed
+/// (`always` lists every status; its subject says the status itself).
 fn event(on: &[Trigger], status: Status, previous: Option<Status>) -> Option<Trigger> {
     let passed = status <= Status::Skip;
     if passed && on.contains(&Trigger::Recovered) && previous.is_some_and(|p| p > Status::Skip) {
@@ -407,7 +404,7 @@ fn event(on: &[Trigger], status: Status, previous: Option<Status>) -> Option<Tri
         Status::Fail => Trigger::Fail,
         Status::Unknown => Trigger::Unknown,
     };
-    on.contains(&t).then_some(t)
+    (on.contains(&t) || on.contains(&Trigger::Always)).then_some(t)
 }
 
 #[cfg(test)]
@@ -430,5 +427,11 @@ mod tests {
             Some(Trigger::Pass)
         );
         assert_eq!(event(&[], Fail, None), None);
+        // `always`: every status, in its own word; a recovery says 復旧
+        // only when `recovered` is listed too.
+        let always = &[Trigger::Always];
+        assert_eq!(event(always, Pass, None), Some(Trigger::Pass));
+        assert_eq!(event(always, Fail, None), Some(Trigger::Fail));
+        assert_eq!(event(always, Pass, Some(Fail)), Some(Trigger::Pass));
     }
 }

@@ -34,6 +34,8 @@ pub(crate) fn subject(event: Trigger, rec: &RunRecord) -> String {
         Trigger::Fail => "異常",
         Trigger::Unknown => "不明",
         Trigger::Recovered => "復旧",
+        // `notify::event` gives the run's own status for `always`.
+        Trigger::Always => status_word(rec.status()),
     };
     let system = rec.system.as_deref().unwrap_or(&rec.runbook);
     let mut s = format!(

@@ -359,6 +359,7 @@ pub(crate) fn note_list(run: &RunRecord) -> Vec<Note> {
                 _ => None,
             };
             if let (Some(v), Some((word, l))) = (r.metric, limit)
+                && !super::words::ja::starts_with_change(&r.message_ja)
                 && r.message.contains(&unit_of(unit).format(l))
             {
                 let sep = if held.is_empty() { " " } else { ": " };

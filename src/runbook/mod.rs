@@ -92,6 +92,9 @@ pub struct Check {
     /// `consecutive: N` [1]: results in a row that must be non-pass
     /// before one counts (SPEC §10.4).
     pub consecutive: u32,
+    /// `change: {vs, warn, fail}`: the headline metric's relative change
+    /// against history (SPEC §10.6).
+    pub change: Option<crate::spec::common::Change>,
     pub hint: Option<String>,
     pub kind_name: &'static str,
     pub kind: Box<dyn Kind>,
@@ -870,6 +873,7 @@ fn build_check(
         retry: d.retry.or(defaults.retry),
         severity: d.severity.or(defaults.severity),
         consecutive: d.consecutive.or(defaults.consecutive).map_or(1, |c| c.0),
+        change: d.change,
         hint: d.hint,
         kind_name,
         kind,

@@ -63,6 +63,7 @@ pub const COMMON_FIELDS: &[&str] = &[
     "retry",
     "severity",
     "consecutive",
+    "change",
     "hint",
 ];
 
@@ -79,6 +80,7 @@ pub struct CheckDef {
     pub retry: Option<Retry>,
     pub severity: Option<Severity>,
     pub consecutive: Option<crate::spec::common::Consecutive>,
+    pub change: Option<crate::spec::common::Change>,
     pub hint: Option<String>,
     pub kind: Option<(&'static str, Box<dyn Kind>)>,
 }
@@ -122,6 +124,7 @@ impl<'de> Visitor<'de> for CheckVisitor {
                 "retry" => c.retry = Some(map.next_value()?),
                 "severity" => c.severity = Some(map.next_value()?),
                 "consecutive" => c.consecutive = Some(map.next_value()?),
+                "change" => c.change = Some(map.next_value()?),
                 "hint" => c.hint = Some(map.next_value::<Text>()?.0),
                 other => {
                     if let Some((first, _)) = &c.kind

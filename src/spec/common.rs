@@ -98,3 +98,115 @@ pub struct Defaults {
     pub severity: Option<Severity>,
     pub consecutive: Option<Consecutive>,
 }
+
+/// What `change:` compares with: the sample nearest to this long ago, or
+/// the previous result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vs {
+    /// The latest earlier result with a value.
+    Previous,
+    /// The result nearest to `now − d`, within a quarter of `d` either
+    /// way (`history::lookback::baseline`).
+    Ago(Duration),
+}
+
+impl Vs {
+    /// As written: `previous`, `1d`, `7d`, `30d`, `12h`.
+    pub fn as_text(self) -> String {
+        match self {
+            Vs::Previous => "previous".into(),
+            Vs::Ago(d) => crate::values::units::format_millis(d.as_secs_f64() * 1000.0),
+        }
+    }
+}
+
+/// `change: {vs: 1d|7d|30d|previous, warn, fail}` (SPEC §10.6): the
+/// relative change of the check's headline metric against history,
+/// `(now − then) / |then|`, held against `warn`/`fail` — signed
+/// percentages where a plain value is an increase of at least that much
+/// and a decrease is written with its operator (`"<= -20%"`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub vs: Vs,
+    /// In percent of the earlier value.
+    pub threshold: crate::values::threshold::Threshold,
+}
+
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Change, D::Error> {
+        d.deserialize_map(ChangeVisitor)
+    }
+}
+
+struct ChangeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ChangeVisitor {
+    type Value = Change;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a change like {vs: 30d, warn: 20%, fail: 50%}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+        use crate::values::threshold::{Direction, LimitText, Threshold};
+        use serde::de::Error;
+        use serde_saphyr::Spanned;
+        let at = |l: u64, c: u64, msg: &str| A::Error::custom(crate::values::at(l, c, msg));
+        let (mut vs, mut warn, mut fail) = (None, None, None);
+        let mut warn_at = (0, 0);
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            match key.value.as_str() {
+                "vs" => {
+                    let v = map.next_value::<Spanned<String>>()?;
+                    let (l, c) = (v.referenced.line(), v.referenced.column());
+                    let t = v.value.trim();
+                    vs = Some(if t == "previous" {
+                        Vs::Previous
+                    } else {
+                        match crate::values::units::parse_duration(t) {
+                            Ok(d) if !d.is_zero() => Vs::Ago(d),
+                            _ => {
+                                return Err(at(
+                                    l,
+                                    c,
+                                    &format!(
+                                        "change.vs: invalid `{t}`: expected `previous` or a distance like 1d, 7d, 30d"
+                                    ),
+                                ));
+                            }
+                        }
+                    });
+                }
+                "warn" => {
+                    let v = map.next_value::<Spanned<LimitText>>()?;
+                    warn_at = (v.referenced.line(), v.referenced.column());
+                    warn = Some(v.value.change_limit(warn_at)?);
+                }
+                "fail" => {
+                    let v = map.next_value::<Spanned<LimitText>>()?;
+                    let p = (v.referenced.line(), v.referenced.column());
+                    fail = Some(v.value.change_limit(p)?);
+                }
+                other => {
+                    let msg = crate::suggest::unknown_key(other, &["vs", "warn", "fail"]);
+                    return Err(at(key.referenced.line(), key.referenced.column(), &msg));
+                }
+            }
+        }
+        let Some(vs) = vs else {
+            return Err(A::Error::custom(
+                "change: missing `vs:` (what to compare with: 1d, 7d, 30d or previous)",
+            ));
+        };
+        if warn.is_none() && fail.is_none() {
+            return Err(A::Error::custom(
+                "change: add `warn:` and/or `fail:` (e.g. `change: {vs: 30d, warn: 20%}`)",
+            ));
+        }
+        let threshold = Threshold::of_limits(crate::values::units::Unit::Percent, warn, fail);
+        if let Some(msg) = threshold.unreachable_warn(Direction::HigherIsWorse) {
+            return Err(at(warn_at.0, warn_at.1, &msg));
+        }
+        Ok(Change { vs, threshold })
+    }
+}

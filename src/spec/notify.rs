@@ -28,6 +28,8 @@ pub enum Trigger {
     Unknown,
     /// This run passed and the previous run of the same runbook did not.
     Recovered,
+    /// Every completed run, whatever its status (a daily report every day).
+    Always,
 }
 
 impl Trigger {
@@ -38,6 +40,7 @@ impl Trigger {
             Trigger::Fail => "fail",
             Trigger::Unknown => "unknown",
             Trigger::Recovered => "recovered",
+            Trigger::Always => "always",
         }
     }
 }
@@ -51,7 +54,7 @@ pub const DEFAULT_ON: &[Trigger] = &[
     Trigger::Recovered,
 ];
 
-/// `notify: {on, email, slack}`.
+/// `notify: {on, email, slack, routes}`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySpec {
@@ -61,6 +64,43 @@ pub struct NotifySpec {
     pub timeout: Option<Dur>,
     pub email: Option<EmailSpec>,
     pub slack: Option<SlackSpec>,
+    /// `routes: [{on: [...], email|slack: {...}}, …]` (SPEC §10.6): more
+    /// channels, each with its own `on:`. `email:`/`slack:` above are a
+    /// route each, as they always were.
+    pub routes: Option<Vec<Route>>,
+}
+
+/// One route: a channel and the statuses it is sent on.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// [the channel's own `on:`, else the block's, else [`DEFAULT_ON`]].
+    pub on: Option<Vec<Trigger>>,
+    pub channel: RouteChannel,
+}
+
+/// The one channel of a route.
+#[derive(Clone, Debug)]
+pub enum RouteChannel {
+    Email(EmailSpec),
+    Slack(SlackSpec),
+}
+
+impl RouteChannel {
+    /// `email` or `slack`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RouteChannel::Email(_) => "email",
+            RouteChannel::Slack(_) => "slack",
+        }
+    }
+
+    /// The channel's own `on:` (inside `email:`/`slack:`).
+    pub fn on(&self) -> Option<&Vec<Trigger>> {
+        match self {
+            RouteChannel::Email(e) => e.on.as_ref(),
+            RouteChannel::Slack(s) => s.on.as_ref(),
+        }
+    }
 }
 
 impl NotifySpec {
@@ -75,7 +115,36 @@ impl NotifySpec {
             timeout: self.timeout.or(s.timeout),
             email: self.email.clone().or_else(|| s.email.clone()),
             slack: self.slack.clone().or_else(|| s.slack.clone()),
+            routes: self.routes.clone().or_else(|| s.routes.clone()),
         }
+    }
+
+    /// Every channel of the block in order — `email:`, `slack:`, then each
+    /// of `routes:` — with its name for messages (`email`,
+    /// `routes[1].slack`) and the `on:` it is sent on.
+    pub fn channels(&self) -> Vec<(String, Vec<Trigger>, RouteChannel)> {
+        let block = self.on.clone().unwrap_or_else(|| DEFAULT_ON.to_vec());
+        let mut out = Vec::new();
+        if let Some(e) = &self.email {
+            let on = e.on.clone().unwrap_or_else(|| block.clone());
+            out.push(("email".to_owned(), on, RouteChannel::Email(e.clone())));
+        }
+        if let Some(sl) = &self.slack {
+            let on = sl.on.clone().unwrap_or_else(|| block.clone());
+            out.push(("slack".to_owned(), on, RouteChannel::Slack(sl.clone())));
+        }
+        for (i, r) in self.routes.iter().flatten().enumerate() {
+            let on =
+                r.on.clone()
+                    .or_else(|| r.channel.on().cloned())
+                    .unwrap_or_else(|| block.clone());
+            out.push((
+                format!("routes[{i}].{}", r.channel.kind()),
+                on,
+                r.channel.clone(),
+            ));
+        }
+        out
     }
 
     /// Makes relative file names (secrets, CA file, sendmail) relative to
@@ -86,26 +155,38 @@ impl NotifySpec {
                 *p = base.join(&*p);
             }
         };
-        if let Some(e) = &mut self.email {
-            match &mut e.transport {
-                Transport::Smtp(s) => {
-                    if let Some(Secret::File(p)) = &mut s.password {
-                        fix(p);
-                    }
-                    if let Some(p) = &mut s.ca_file {
-                        fix(p);
-                    }
+        let email = |e: &mut EmailSpec| match &mut e.transport {
+            Transport::Smtp(s) => {
+                if let Some(Secret::File(p)) = &mut s.password {
+                    fix(p);
                 }
-                Transport::Sendmail(p) => {
-                    // A bare name (`sendmail`) is looked up on PATH.
-                    if p.components().count() > 1 {
-                        fix(p);
-                    }
+                if let Some(p) = &mut s.ca_file {
+                    fix(p);
                 }
             }
+            Transport::Sendmail(p) => {
+                // A bare name (`sendmail`) is looked up on PATH.
+                if p.components().count() > 1 {
+                    fix(p);
+                }
+            }
+        };
+        let slack = |s: &mut SlackSpec| {
+            if let Secret::File(p) = &mut s.webhook {
+                fix(p);
+            }
+        };
+        if let Some(e) = &mut self.email {
+            email(e);
         }
-        if let Some(Secret::File(p)) = self.slack.as_mut().map(|s| &mut s.webhook) {
-            fix(p);
+        if let Some(s) = &mut self.slack {
+            slack(s);
+        }
+        for r in self.routes.iter_mut().flatten() {
+            match &mut r.channel {
+                RouteChannel::Email(e) => email(e),
+                RouteChannel::Slack(s) => slack(s),
+            }
         }
     }
 }
@@ -479,6 +560,39 @@ impl<'de> Deserialize<'de> for SlackSpec {
             }
         };
         Ok(SlackSpec { webhook, on: r.on })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    on: Option<Vec<Trigger>>,
+    email: Option<Spanned<EmailSpec>>,
+    slack: Option<Spanned<SlackSpec>>,
+}
+
+impl<'de> Deserialize<'de> for Route {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Route, D::Error> {
+        let raw = Spanned::<RawRoute>::deserialize(d)?;
+        let here = raw.referenced;
+        let r = raw.value;
+        let channel = match (r.email, r.slack) {
+            (Some(e), None) => RouteChannel::Email(e.value),
+            (None, Some(s)) => RouteChannel::Slack(s.value),
+            (Some(_), Some(s)) => {
+                return Err(err_at(
+                    &s.referenced,
+                    "routes: a route has one channel, `email:` or `slack:`: write two routes",
+                ));
+            }
+            (None, None) => {
+                return Err(err_at(
+                    &here,
+                    "routes: a route needs a channel: `email: {…}` or `slack: {…}`",
+                ));
+            }
+        };
+        Ok(Route { on: r.on, channel })
     }
 }
 

@@ -394,6 +394,58 @@ pub mod common {
     pub static PENDING: Code =
         Code::new("pending", "{status} {seen}/{of} in a row, not counted yet");
 
+    /// `change: {vs, warn, fail}`: the headline metric's relative change
+    /// against an earlier sample breached a limit. `change` is the change
+    /// as words (`+25.3%`), `pct` the same number; `op` is given only when
+    /// the limit was written with one (`"<= -20%"`). One entry per way of
+    /// naming the distance (前日比, 前週比, 前月比, 前回比, N日前比).
+    pub static CHANGE_DAY: Code = Code::variant(
+        "change.day",
+        "change",
+        "{change} vs a day ago ({level}[ {op}] {limit})",
+    );
+    pub static CHANGE_WEEK: Code = Code::variant(
+        "change.week",
+        "change",
+        "{change} vs a week ago ({level}[ {op}] {limit})",
+    );
+    pub static CHANGE_MONTH: Code = Code::variant(
+        "change.month",
+        "change",
+        "{change} vs a month ago ({level}[ {op}] {limit})",
+    );
+    pub static CHANGE_PREVIOUS: Code = Code::variant(
+        "change.previous",
+        "change",
+        "{change} vs the previous result ({level}[ {op}] {limit})",
+    );
+    pub static CHANGE_AGO: Code = Code::variant(
+        "change.ago",
+        "change",
+        "{change} vs {ago} ago ({level}[ {op}] {limit})",
+    );
+    /// `-v` lines of `change:`: what was compared, or why nothing was.
+    pub static CHANGE_COMPARED: Code = Code::detail(
+        "change.detail.compared",
+        "change: {then} at {at} → {now} now ({change})",
+    );
+    pub static CHANGE_NO_SAMPLE: Code = Code::detail(
+        "change.detail.no_sample",
+        "change: no sample about {ago} ago to compare with, not judged",
+    );
+    pub static CHANGE_NO_PREVIOUS: Code = Code::detail(
+        "change.detail.no_previous",
+        "change: no earlier result to compare with, not judged",
+    );
+    pub static CHANGE_FROM_ZERO: Code = Code::detail(
+        "change.detail.from_zero",
+        "change: the value at {at} was 0, so there is no relative change ({now} now), not judged",
+    );
+    pub static CHANGE_NO_METRIC: Code = Code::detail(
+        "change.detail.no_metric",
+        "change: no value was measured, not judged",
+    );
+
     /// Detail lines the engine adds: retries, `severity: warn`.
     pub static RETRY_PASSED: Code =
         Code::detail("retry.passed", "passed after {attempts} attempts");
@@ -426,6 +478,16 @@ pub mod common {
         &UNFINISHED,
         &PENDING,
         &MAINTENANCE,
+        &CHANGE_DAY,
+        &CHANGE_WEEK,
+        &CHANGE_MONTH,
+        &CHANGE_PREVIOUS,
+        &CHANGE_AGO,
+        &CHANGE_COMPARED,
+        &CHANGE_NO_SAMPLE,
+        &CHANGE_NO_PREVIOUS,
+        &CHANGE_FROM_ZERO,
+        &CHANGE_NO_METRIC,
     ];
 }
 

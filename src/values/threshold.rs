@@ -183,8 +183,48 @@ impl Threshold {
 
 /// Parses one limit: a plain value in `unit`, or an operator then a value.
 pub fn parse_limit(s: &str, unit: Unit) -> Result<Limit, String> {
+    let (op, rest) = split_op(s.trim());
+    let value = unit.parse(rest.trim()).map_err(|e| {
+        if op.is_some() {
+            format!("{e} after the operator")
+        } else {
+            e
+        }
+    })?;
+    Ok(Limit { op, value })
+}
+
+/// Parses one limit of a relative change (`change: {warn: 20%}`): a
+/// signed percentage with no upper bound (`20%`, `150%`, `"<= -20%"`). A
+/// plain value is an increase of at least that much; a decrease needs its
+/// operator, so a bare negative number (which would fire on almost every
+/// value) is refused.
+pub fn parse_change_limit(s: &str) -> Result<Limit, String> {
     let t = s.trim();
-    let (op, rest) = if let Some(r) = t.strip_prefix(">=") {
+    let (op, rest) = split_op(t);
+    let n = rest.trim();
+    let n = n.strip_suffix('%').unwrap_or(n).trim();
+    let n = n.strip_prefix('+').unwrap_or(n);
+    let bad = || {
+        format!(
+            "invalid change `{s}`: expected a percentage like 20% (an increase), or with an operator like \"<= -20%\" (a decrease)"
+        )
+    };
+    let value: f64 = n.parse().map_err(|_| bad())?;
+    if !value.is_finite() {
+        return Err(bad());
+    }
+    if op.is_none() && value < 0.0 {
+        return Err(format!(
+            "invalid change `{s}`: a decrease is written with its operator, like \"<= {s}\" (a plain value is an increase of at least that much)"
+        ));
+    }
+    Ok(Limit { op, value })
+}
+
+/// The operator at the start of a limit, if any, and the rest.
+fn split_op(t: &str) -> (Option<Op>, &str) {
+    if let Some(r) = t.strip_prefix(">=") {
         (Some(Op::Ge), r)
     } else if let Some(r) = t.strip_prefix("<=") {
         (Some(Op::Le), r)
@@ -198,15 +238,7 @@ pub fn parse_limit(s: &str, unit: Unit) -> Result<Limit, String> {
         (Some(Op::Le), r)
     } else {
         (None, t)
-    };
-    let value = unit.parse(rest.trim()).map_err(|e| {
-        if op.is_some() {
-            format!("{e} after the operator")
-        } else {
-            e
-        }
-    })?;
-    Ok(Limit { op, value })
+    }
 }
 
 /// A YAML scalar read as text whatever its type (`80`, `80%`, `0.5`).
@@ -332,7 +364,7 @@ pub(crate) fn read_map<'de, A: MapAccess<'de>>(
 
 /// A limit's text as written, kept with its position so a bad limit
 /// points at the value.
-struct LimitText(String);
+pub(crate) struct LimitText(String);
 
 impl<'de> Deserialize<'de> for LimitText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LimitText, D::Error> {
@@ -343,6 +375,12 @@ impl<'de> Deserialize<'de> for LimitText {
 impl LimitText {
     fn limit<E: de::Error>(self, unit: Unit, (l, c): (u64, u64)) -> Result<Limit, E> {
         parse_limit(&self.0, unit).map_err(|e| de::Error::custom(crate::values::at(l, c, &e)))
+    }
+
+    /// The limit of a relative change ([`parse_change_limit`]), an error
+    /// pointing at `(line, column)`.
+    pub(crate) fn change_limit<E: de::Error>(self, (l, c): (u64, u64)) -> Result<Limit, E> {
+        parse_change_limit(&self.0).map_err(|e| de::Error::custom(crate::values::at(l, c, &e)))
     }
 }
 
@@ -568,6 +606,30 @@ mod tests {
             parse_limit("100MiB", Unit::Bytes).unwrap().value,
             104857600.0
         );
+    }
+
+    #[test]
+    fn change_limits_are_signed_percentages() {
+        let l = parse_change_limit("20%").unwrap();
+        assert_eq!((l.op, l.value), (None, 20.0));
+        assert_eq!(parse_change_limit("150").unwrap().value, 150.0);
+        assert_eq!(parse_change_limit("+5%").unwrap().value, 5.0);
+        let l = parse_change_limit("<= -20%").unwrap();
+        assert_eq!((l.op, l.value), (Some(Op::Le), -20.0));
+        let e = parse_change_limit("-20%").unwrap_err();
+        assert!(e.contains("written with its operator"), "{e}");
+        let e = parse_change_limit("lots").unwrap_err();
+        assert!(e.contains("expected a percentage like 20%"), "{e}");
+        // Held like any limit: an increase of 20% or more.
+        let th = Threshold::of_limits(
+            Unit::Percent,
+            Some(parse_change_limit("20%").unwrap()),
+            Some(parse_change_limit("50%").unwrap()),
+        );
+        assert_eq!(status(&th, 19.9, HigherIsWorse), Status::Pass);
+        assert_eq!(status(&th, 20.0, HigherIsWorse), Status::Warn);
+        assert_eq!(status(&th, 60.0, HigherIsWorse), Status::Fail);
+        assert_eq!(status(&th, -60.0, HigherIsWorse), Status::Pass);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod common;
 mod alarms;
 mod backup;
 mod backup_pg;
+mod change;
 mod cli;
 mod commands;
 mod completions;

@@ -933,7 +933,7 @@ fn notification_settings_errors() {
     assert_eq!(r.code, 3);
     assert!(
         r.stderr
-            .contains("has no channel: add `email:` or `slack:`"),
+            .contains("has no channel: add `email:`, `slack:` or `routes:`"),
         "{}",
         r.stderr
     );
@@ -1009,5 +1009,209 @@ fn docs_examples_validate() {
         assert_eq!(r.code, 0, "{yaml}\n{}", r.stderr);
         n += 1;
     }
-    assert_eq!(n, 2, "docs/notify.md should hold two YAML examples");
+    assert_eq!(n, 3, "docs/notify.md should hold three YAML examples");
+}
+
+/// `notify.routes` (SPEC §10.6): each route is one channel with its own
+/// `on:` — here two mail recipients on a real SMTP server (the lead on
+/// fail only, the developers on warn and fail) and a Slack webhook on
+/// `always` (seed 002's 情報 → #monitoring), beside the single-channel
+/// `email:` form, which is a route of one.
+#[test]
+fn routes_send_each_channel_on_its_own_statuses() {
+    let server = SmtpServer::start("none", false, None);
+    let hook = Webhook::start(vec![]);
+    let env = Env::new();
+    let notify = |shell: &str| {
+        let path = daily(
+            &env,
+            &format!(
+                r#"notify:
+  on: [fail]
+  routes:
+    - on: [fail, recovered]
+      email: {{to: 運用責任者 <lead@example.com>, from: opsrun@example.com, smtp: {{host: 127.0.0.1, port: {port}, tls: none}}}}
+    - on: [warn, fail]
+      email: {{to: dev@example.com, from: opsrun@example.com, smtp: {{host: 127.0.0.1, port: {port}, tls: none}}}}
+    - on: [always]
+      slack: {{webhook_env: OPSRUN_SLACK_WEBHOOK}}
+"#,
+                port = server.port
+            ),
+        );
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("echo 85", shell);
+        std::fs::write(&path, text).unwrap();
+    };
+    let url = hook.url();
+    let vars = [("OPSRUN_SLACK_WEBHOOK", url.as_str())];
+    let host = hostname();
+    let subject = |word: &str, warn: u32, fail: u32| {
+        format!("[opsrun][{word}] AI見積りシステム {host} 日次点検: 警告{warn}件 異常{fail}件")
+    };
+    let slack_subjects = || -> Vec<String> {
+        hook.requests()
+            .iter()
+            .map(|r| {
+                let v: Value = serde_json::from_str(&r.body).unwrap();
+                v["text"]
+                    .as_str()
+                    .unwrap()
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+
+    // A warn run: the developers' route and #monitoring; not the lead.
+    notify("echo 85");
+    let r = run_with(&env, &["daily", "--notify", "-v"], &vars);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("notify: routes[0].email not sent (run is warn; on: [fail, recovered])"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("notify: routes[1].email sent: to dev@example.com via 127.0.0.1:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("notify: routes[2].slack sent: webhook answered 200"),
+        "{}",
+        r.stderr
+    );
+    let mails = server.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0]["rcpt_tos"], serde_json::json!(["dev@example.com"]));
+    assert_eq!(mails[0]["subject"], subject("警告", 1, 0));
+    assert_eq!(slack_subjects(), [subject("警告", 1, 0)]);
+
+    // A fail run: both recipients, each its own message; and #monitoring.
+    notify("echo 95");
+    let r = run_with(&env, &["daily", "--notify"], &vars);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.stderr, "", "{r:?}");
+    let mails = server.mails();
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    let mut to: Vec<String> = mails[1..]
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["dev@example.com", "lead@example.com"]);
+    assert!(
+        mails[1..]
+            .iter()
+            .all(|m| m["subject"] == subject("異常", 0, 1))
+    );
+    assert_eq!(slack_subjects().len(), 2);
+
+    // A pass run: `always` sends the day's report to #monitoring; the lead
+    // gets the all-clear (recovered); the developers' route nothing.
+    notify("echo 50");
+    let r = run_with(&env, &["daily", "--notify"], &vars);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mails = server.mails();
+    assert_eq!(mails.len(), 4, "{mails:?}");
+    assert_eq!(
+        mails[3]["rcpt_tos"],
+        serde_json::json!(["lead@example.com"])
+    );
+    assert_eq!(mails[3]["subject"], subject("復旧", 0, 0));
+    assert_eq!(slack_subjects()[2], subject("正常", 0, 0));
+    // Passing again: only `always`.
+    let r = run_with(&env, &["daily", "--notify"], &vars);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(server.mails().len(), 4);
+    assert_eq!(slack_subjects().len(), 4);
+    assert_no_secret(&env, &[&r], &[WEBHOOK_PATH]);
+}
+
+/// A route that cannot deliver does not stop the others, and is reported
+/// by its name; the exit code stays the checks'.
+#[test]
+fn a_failing_route_does_not_stop_the_others() {
+    let server = SmtpServer::start("none", false, None);
+    let env = Env::new();
+    let unreachable = format!("http://127.0.0.1:{}{WEBHOOK_PATH}", free_port());
+    env.write("runbooks/slack-url", &format!("{unreachable}\n"));
+    daily(
+        &env,
+        &format!(
+            r#"notify:
+  routes:
+    - on: [always]
+      slack: {{webhook_file: slack-url}}
+    - on: [warn]
+      email: {{to: dev@example.com, smtp: {{host: 127.0.0.1, port: {}, tls: none}}}}
+"#,
+            server.port
+        ),
+    );
+    let r = run_with(&env, &["daily", "--notify"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let warnings: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", r.stderr);
+    assert!(
+        warnings[0].starts_with("warning: notification routes[0].slack failed: cannot connect"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.mails().len(), 1);
+    assert_no_secret(&env, &[&r], &[WEBHOOK_PATH]);
+}
+
+#[test]
+fn route_settings_errors() {
+    let env = Env::new();
+    daily(
+        &env,
+        "notify:\n  routes:\n    - on: [always]\n      slack: {webhook_env: W}\n      email: {to: a@example.com, sendmail: /usr/sbin/sendmail}\n",
+    );
+    let r = run_with(&env, &["validate", "runbooks/daily.yaml"], &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("routes: a route has one channel, `email:` or `slack:`: write two routes"),
+        "{}",
+        r.stderr
+    );
+    daily(&env, "notify:\n  routes:\n    - on: [always]\n");
+    let r = run_with(&env, &["validate", "runbooks/daily.yaml"], &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("daily.yaml:15:7: routes: a route needs a channel"),
+        "{}",
+        r.stderr
+    );
+    daily(
+        &env,
+        "notify:\n  routes:\n    - on: [allways]\n      slack: {webhook_env: W}\n",
+    );
+    let r = run_with(&env, &["validate", "runbooks/daily.yaml"], &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("allways"), "{}", r.stderr);
+    // No channel at all, routes empty: --notify is a configuration error.
+    daily(&env, "notify:\n  routes: []\n");
+    let r = run_with(&env, &["daily", "--notify"], &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("has no channel: add `email:`, `slack:` or `routes:`"),
+        "{}",
+        r.stderr
+    );
 }

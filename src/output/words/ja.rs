@@ -21,6 +21,20 @@ pub fn say(r: &Reason) -> String {
     }
 }
 
+/// Whether a Japanese message's first (worst) reason is a `change:`
+/// reason (`前月比 +25.3%（警告 20%）`, `12時間前比 …`): the report then
+/// says it as it is, not as the headline metric against its own limit
+/// (a change of `+80%` would otherwise read as the `80%` limit).
+pub fn starts_with_change(message_ja: &str) -> bool {
+    let first = message_ja.split('、').next().unwrap_or("");
+    ["前日比 ", "前週比 ", "前月比 ", "前回比 "]
+        .iter()
+        .any(|p| first.starts_with(p))
+        || first
+            .split_once("前比 ")
+            .is_some_and(|(ago, _)| !ago.is_empty() && !ago.contains(' '))
+}
+
 /// The Japanese template of the catalog entry `key`, if there is one.
 pub fn template(key: &str) -> Option<&'static str> {
     TEMPLATES.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
@@ -426,6 +440,34 @@ static TEMPLATES: &[(&str, &str)] = &[
     (
         "cpu.loadavg",
         "`/proc/loadavg` に1分間の負荷平均がありません",
+    ),
+    ("change.day", "前日比 {change}（{level}[ {op}] {limit}）"),
+    ("change.week", "前週比 {change}（{level}[ {op}] {limit}）"),
+    ("change.month", "前月比 {change}（{level}[ {op}] {limit}）"),
+    (
+        "change.previous",
+        "前回比 {change}（{level}[ {op}] {limit}）",
+    ),
+    ("change.ago", "{ago}前比 {change}（{level}[ {op}] {limit}）"),
+    (
+        "change.detail.compared",
+        "変化率: {at} の {then} → 今回 {now}（{change}）",
+    ),
+    (
+        "change.detail.no_sample",
+        "変化率: {ago}前ごろの比較データがないため判定せず",
+    ),
+    (
+        "change.detail.no_previous",
+        "変化率: 比較できる前回の値がないため判定せず",
+    ),
+    (
+        "change.detail.from_zero",
+        "変化率: {at} の値が0のため計算できず判定せず（今回 {now}）",
+    ),
+    (
+        "change.detail.no_metric",
+        "変化率: 数値が得られなかったため判定せず",
     ),
     ("retry.passed", "{attempts}回目で成功"),
     ("retry.still", "{attempts}回試行後も{status}"),

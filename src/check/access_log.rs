@@ -292,28 +292,10 @@ impl<'de> Deserialize<'de> for MetricSpecs {
                 )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MetricSpecs, A::Error> {
-                let mut out: Vec<(Name, Threshold)> = Vec::new();
-                while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
-                    let k = key.value.as_str();
-                    // Errors point at the metric's key, not at the mapping.
-                    let at = |msg: String| -> A::Error {
-                        de::Error::custom(crate::values::at(
-                            key.referenced.line(),
-                            key.referenced.column(),
-                            &msg,
-                        ))
-                    };
-                    let Some(name) = ALL.iter().copied().find(|n| n.as_str() == k) else {
-                        let names: Vec<&str> = ALL.iter().map(|n| n.as_str()).collect();
-                        return Err(at(crate::suggest::unknown_key(k, &names)));
-                    };
-                    if out.iter().any(|(n, _)| *n == name) {
-                        return Err(at(format!("duplicate metric `{k}`")));
-                    }
-                    let th = map.next_value_seed(ThresholdOf(name.unit(), name.direction()))?;
-                    out.push((name, th));
-                }
-                Ok(MetricSpecs(out))
+                logscan::metric_map(&mut map, &ALL, Name::as_str, |m, n| {
+                    m.next_value_seed(ThresholdOf(n.unit(), n.direction()))
+                })
+                .map(MetricSpecs)
             }
         }
         d.deserialize_map(V)

@@ -1,5 +1,7 @@
 //! An exact distribution of response times at 1 µs resolution, for
-//! `access_log`'s `avg`/`p95`/`p99` in one pass without keeping the lines.
+//! `access_log`'s `avg`/`p95`/`p99` in one pass without keeping the lines;
+//! and [`Values`], the same nearest-rank percentiles over any numbers, for
+//! `log`'s `value:`.
 //!
 //! Apache's `%D` is an integer number of microseconds and nginx's
 //! `$request_time` has millisecond resolution, so counting how often each
@@ -130,30 +132,11 @@ impl Histogram {
     /// the smallest value with at least ⌈p/100 · n⌉ values at or below it.
     /// Computed in integers, so `p95` of 20 values is exactly the 19th.
     pub(crate) fn percentiles(&self, ps: &[u32]) -> Vec<Option<u64>> {
-        if self.count == 0 {
-            return vec![None; ps.len()];
+        let mut ranks = Ranks::new(ps, self.count);
+        if self.count > 0 {
+            self.for_each_sorted(|v, c| ranks.feed(v, c));
         }
-        let ranks: Vec<u64> = ps
-            .iter()
-            .map(|&p| ((p as u128 * self.count as u128).div_ceil(100) as u64).max(1))
-            .collect();
-        let mut out = vec![None; ps.len()];
-        let mut seen = 0u64;
-        self.for_each_sorted(|v, c| {
-            seen += c;
-            let mut all = true;
-            for (i, r) in ranks.iter().enumerate() {
-                if out[i].is_none() {
-                    if seen >= *r {
-                        out[i] = Some(v);
-                    } else {
-                        all = false;
-                    }
-                }
-            }
-            all
-        });
-        out
+        ranks.out
     }
 
     /// Calls `f(value, count)` in ascending value order until it returns true.
@@ -234,6 +217,104 @@ impl Histogram {
     }
 }
 
+/// Nearest-rank percentiles picked from values fed in ascending order with
+/// their counts: the smallest value with at least ⌈p/100 · n⌉ values at
+/// or below it, in integers (`p95` of 20 values is exactly the 19th). The
+/// one rank rule of [`Histogram`] and [`Values`].
+struct Ranks<T> {
+    ranks: Vec<u64>,
+    out: Vec<Option<T>>,
+    seen: u64,
+}
+
+impl<T: Copy> Ranks<T> {
+    fn new(ps: &[u32], n: u64) -> Ranks<T> {
+        Ranks {
+            ranks: ps
+                .iter()
+                .map(|&p| ((p as u128 * n as u128).div_ceil(100) as u64).max(1))
+                .collect(),
+            out: vec![None; ps.len()],
+            seen: 0,
+        }
+    }
+
+    /// Takes `count` occurrences of `v`; true once every rank is found.
+    fn feed(&mut self, v: T, count: u64) -> bool {
+        self.seen += count;
+        let mut all = true;
+        for (o, r) in self.out.iter_mut().zip(&self.ranks) {
+            if o.is_none() {
+                if self.seen >= *r {
+                    *o = Some(v);
+                } else {
+                    all = false;
+                }
+            }
+        }
+        all
+    }
+}
+
+/// An exact distribution of any numbers (`log`'s `value:` — durations in
+/// seconds with decimals, negative figures, sizes): a count per distinct
+/// value, so memory grows with the number of distinct values, not of
+/// lines (a log's figures repeat: 3 decimals of milliseconds, whole
+/// seconds). Percentiles follow the same rank rule as [`Histogram`].
+#[derive(Debug, Default)]
+pub(crate) struct Values {
+    /// Keyed by [`order_key`], so the map iterates in numeric order.
+    counts: BTreeMap<u64, u64>,
+    count: u64,
+    sum: f64,
+}
+
+/// `f64` bits that sort as the numbers do (finite values; -0 is 0).
+fn order_key(v: f64) -> u64 {
+    let b = (v + 0.0).to_bits();
+    if b >> 63 == 1 { !b } else { b | 1 << 63 }
+}
+
+fn from_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+impl Values {
+    /// Records a finite `v` (the caller refuses NaN and infinities).
+    pub(crate) fn record(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+        *self.counts.entry(order_key(v)).or_insert(0) += 1;
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub(crate) fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    pub(crate) fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    pub(crate) fn max(&self) -> Option<f64> {
+        self.counts.keys().next_back().map(|&k| from_key(k))
+    }
+
+    /// The nearest-rank `p`th percentile for each `p` in `ps` (0 < p ≤ 100).
+    pub(crate) fn percentiles(&self, ps: &[u32]) -> Vec<Option<f64>> {
+        let mut ranks = Ranks::new(ps, self.count);
+        for (&k, &c) in &self.counts {
+            if ranks.feed(from_key(k), c) {
+                break;
+            }
+        }
+        ranks.out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +379,34 @@ mod tests {
                 .map(|i| (i * 7919 % 3000) * 1000)
                 .collect::<Vec<_>>(),
         );
+    }
+
+    /// Values: the same rank rule over any finite numbers, negative and
+    /// fractional ones included.
+    #[test]
+    fn values_exact_against_sorting() {
+        let mut seed = 11;
+        let mut v: Vec<f64> = (0..5000)
+            .map(|i| {
+                (lcg(&mut seed) % 100_000) as f64 / 1000.0 - if i % 7 == 0 { 50.0 } else { 0.0 }
+            })
+            .collect();
+        v.extend([0.0, -0.0, 1e-9, 12.345, 12.345]);
+        let mut d = Values::default();
+        for &x in &v {
+            d.record(x);
+        }
+        let mut s = v.clone();
+        s.sort_by(f64::total_cmp);
+        let ps = [1, 50, 95, 99, 100];
+        for (p, got) in ps.iter().zip(d.percentiles(&ps)) {
+            let r = ((*p as usize * s.len()).div_ceil(100)).max(1);
+            assert_eq!(got, Some(s[r - 1] + 0.0), "p{p}");
+        }
+        assert_eq!(d.max(), s.last().copied());
+        assert_eq!(d.count(), v.len() as u64);
+        assert_eq!(Values::default().percentiles(&[95]), vec![None]);
+        assert_eq!(Values::default().max(), None);
     }
 
     #[test]

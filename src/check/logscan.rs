@@ -1076,6 +1076,38 @@ pub(crate) mod opt_bytes_regex {
     }
 }
 
+/// Reads a `metrics:` mapping (`access_log`, `log`) in the order written
+/// (the first is the headline): each key one of `all`, once, its setting
+/// read by `value`. Errors point at the metric's key, not at the mapping.
+pub(crate) fn metric_map<'de, A: MapAccess<'de>, N: Copy + PartialEq, V>(
+    map: &mut A,
+    all: &[N],
+    name: fn(N) -> &'static str,
+    mut value: impl FnMut(&mut A, N) -> Result<V, A::Error>,
+) -> Result<Vec<(N, V)>, A::Error> {
+    let mut out: Vec<(N, V)> = Vec::new();
+    while let Some(key) = map.next_key::<serde_saphyr::Spanned<String>>()? {
+        let k = key.value.as_str();
+        let at = |msg: String| -> A::Error {
+            de::Error::custom(crate::values::at(
+                key.referenced.line(),
+                key.referenced.column(),
+                &msg,
+            ))
+        };
+        let Some(n) = all.iter().copied().find(|n| name(*n) == k) else {
+            let names: Vec<&str> = all.iter().map(|n| name(*n)).collect();
+            return Err(at(crate::suggest::unknown_key(k, &names)));
+        };
+        if out.iter().any(|(o, _)| *o == n) {
+            return Err(at(format!("duplicate metric `{k}`")));
+        }
+        let v = value(map, n)?;
+        out.push((n, v));
+    }
+    Ok(out)
+}
+
 /// `classify: {カテゴリ: regex, …}` in the order written. A line goes to
 /// the first category whose regex matches; lines matching none are "other".
 #[derive(Clone, Debug, Default)]

@@ -26,7 +26,7 @@ fn now_s() -> i64 {
 
 /// Runs `checks_yaml` as a runbook at the fixed clock; returns the JSON
 /// document and the exit code.
-fn run(env: &Env, checks_yaml: &str) -> (Value, i32) {
+pub(crate) fn run(env: &Env, checks_yaml: &str) -> (Value, i32) {
     env.runbook(
         "t.yaml",
         &format!("version: 1\ntitle: logs\nchecks:\n{checks_yaml}"),
@@ -42,7 +42,7 @@ fn run(env: &Env, checks_yaml: &str) -> (Value, i32) {
 }
 
 /// A load error: exit 3 and stderr.
-fn load_error(env: &Env, checks_yaml: &str) -> String {
+pub(crate) fn load_error(env: &Env, checks_yaml: &str) -> String {
     env.runbook(
         "t.yaml",
         &format!("version: 1\ntitle: logs\nchecks:\n{checks_yaml}"),
@@ -52,13 +52,13 @@ fn load_error(env: &Env, checks_yaml: &str) -> String {
     r.stderr
 }
 
-fn metric(c: &Value, name: &str) -> f64 {
+pub(crate) fn metric(c: &Value, name: &str) -> f64 {
     c["metrics"][name]["value"]
         .as_f64()
         .unwrap_or_else(|| panic!("no metric {name} in {c:#}"))
 }
 
-fn detail(c: &Value) -> String {
+pub(crate) fn detail(c: &Value) -> String {
     c["detail"]
         .as_array()
         .unwrap()

@@ -30,6 +30,7 @@ mod incident;
 mod incident_life;
 mod lang;
 mod layers;
+mod log_values;
 mod logs;
 mod malformed;
 mod man;

@@ -168,6 +168,23 @@ static TEMPLATES: &[(&str, &str)] = &[
     ("log.detail.last", "最後の一致（[{at} ]{file}）: {line}"),
     ("log.detail.read", "{files}: {read} 読み込み、{lines}行"),
     (
+        "log.detail.values",
+        "値 {values}件: 平均 {avg}、P50 {p50}、P95 {p95}、P99 {p99}、最大 {max}、合計 {sum}",
+    ),
+    (
+        "log.detail.unparsed",
+        "一致したが数値を読めなかった行 {count}件、最初: {first}",
+    ),
+    (
+        "log.detail.malformed",
+        "JSON オブジェクトでない行 {count}件を読み飛ばし、最初: {first}",
+    ),
+    ("log.detail.not_evaluated", "{metric}: 値がないため評価せず"),
+    (
+        "log.detail.undated_json",
+        "`{field}` に時刻のない JSON 行 {count}件は数えず",
+    ),
+    (
         "log.detail.undated",
         "ファイル先頭の時刻より前の {count}行は数えず",
     ),
@@ -765,6 +782,14 @@ static TEMPLATES: &[(&str, &str)] = &[
         "{path} に時刻（{format}）がありません: `since: {since}` を適用できません",
     ),
     ("log.scan_failed", "ログの走査に失敗"),
+    (
+        "log.no_value",
+        "{path} に一致する行が {count}件ありますが、/{regex}/ で数値を読めた行がありません（最初: {first}）",
+    ),
+    (
+        "log.not_json",
+        "{path} に JSON オブジェクトの行がありません（不正な行 {malformed}件、最初: {first}）",
+    ),
     (
         "logfile.glob",
         "[{kind}: ]パターン `{path}` が無効です（「{error}」）",

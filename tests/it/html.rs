@@ -63,28 +63,13 @@ fn assert_prints_on_a4(name: &str, html: &str) {
     let page = dir.path().join(format!("{name}.html"));
     std::fs::write(&page, html).unwrap();
     let pdf = dir.path().join(format!("{name}.pdf"));
-    let profile = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new("timeout")
-        .args(["-k", "5", "90", "chromium"])
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--no-pdf-header-footer",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", page.display()))
-        .env("HOME", profile.path())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run chromium (Debian package chromium; .ci/deps installs it)");
-    assert!(
-        out.status.success() && pdf.exists(),
-        "chromium --print-to-pdf: {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    chromium(
+        &page,
+        &[
+            "--no-pdf-header-footer".into(),
+            format!("--print-to-pdf={}", pdf.display()),
+        ],
+        &pdf,
     );
     let poppler = |tool: &str, args: &[&std::ffi::OsStr]| {
         let out = std::process::Command::new(tool)
@@ -150,9 +135,25 @@ fn assert_prints_on_a4(name: &str, html: &str) {
     }
 }
 
-/// `chromium --headless --screenshot`, bounded by `timeout` (killed 5 s
-/// after its 90 s), with a profile of its own so tests can run at once.
+/// `chromium --headless --screenshot` of `page` at `w`×`h`.
 fn screenshot(page: &Path, png: &Path, w: u32, h: u32) -> Image {
+    chromium(
+        page,
+        &[
+            "--hide-scrollbars".into(),
+            "--force-device-scale-factor=1".into(),
+            format!("--screenshot={}", png.display()),
+            format!("--window-size={w},{h}"),
+        ],
+        png,
+    );
+    decode_png(&std::fs::read(png).unwrap())
+}
+
+/// Headless Chromium on `page` with `args`, bounded by `timeout` (killed
+/// 5 s after its 90 s), with a profile of its own so tests can run at
+/// once; it must succeed and write `made`.
+fn chromium(page: &Path, args: &[String], made: &Path) {
     let profile = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("timeout")
         .args(["-k", "5", "90", "chromium"])
@@ -160,25 +161,21 @@ fn screenshot(page: &Path, png: &Path, w: u32, h: u32) -> Image {
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
-            "--hide-scrollbars",
             "--no-first-run",
-            "--force-device-scale-factor=1",
         ])
+        .args(args)
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("--window-size={w},{h}"))
         .arg(format!("file://{}", page.display()))
         .env("HOME", profile.path())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run chromium (Debian package chromium; .ci/deps installs it)");
     assert!(
-        out.status.success() && png.exists(),
-        "chromium: {:?}\n{}",
+        out.status.success() && made.exists(),
+        "chromium {args:?}: {:?}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    decode_png(&std::fs::read(png).unwrap())
 }
 
 /// A decoded image: 8-bit RGB(A) rows.

@@ -151,9 +151,15 @@ fn screenshot(page: &Path, png: &Path, w: u32, h: u32) -> Image {
 }
 
 /// Headless Chromium on `page` with `args`, bounded by `timeout` (killed
-/// 5 s after its 90 s), with a profile of its own so tests can run at
-/// once; it must succeed and write `made`.
+/// 5 s after its 90 s), with a profile of its own; it must succeed and
+/// write `made`.
 fn chromium(page: &Path, args: &[String], made: &Path) {
+    // One browser at a time: a headless Chromium takes both of a CI
+    // machine's cores for a moment, and several at once starve the tests
+    // that run beside them (ten opsrun processes sharing one history file
+    // must each get the write lock within its 5 s busy timeout).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let profile = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("timeout")
         .args(["-k", "5", "90", "chromium"])

@@ -460,6 +460,9 @@ fn a_password_file_left_by_a_killed_run_is_swept_by_the_next() {
         std::fs::write(p, "*:*:*:*:old-secret\n").unwrap();
     }
     assert_eq!(run(&env, &["backup", "run"]).code, 0);
-    assert!(!stale.exists(), "the dead run's password file is still there");
+    assert!(
+        !stale.exists(),
+        "the dead run's password file is still there"
+    );
     assert!(live.exists(), "a live process's password file was removed");
 }

@@ -41,6 +41,7 @@ mod outputs;
 mod parsers;
 mod prometheus;
 mod readme;
+mod remedies;
 mod runbooks;
 mod schedule;
 mod secrets;

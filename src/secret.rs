@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use crate::values::reason::{Code, Reason};
+
 fn registry() -> &'static Mutex<Vec<String>> {
     static R: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
     R.get_or_init(|| Mutex::new(Vec::new()))
@@ -133,6 +135,63 @@ pub enum SecretError {
         error: std::io::Error,
     },
 }
+
+impl SecretError {
+    /// The same, as data for a check's reason: words come from the
+    /// presentation layer in the run's language (a `--lang ja` report
+    /// must not quote English).
+    pub fn reason(&self) -> Reason {
+        match self {
+            SecretError::EnvUnset { name } => Reason::new(&ENV_UNSET).with("name", name.as_str()),
+            SecretError::EnvEmpty { name } => Reason::new(&ENV_EMPTY).with("name", name.as_str()),
+            SecretError::FileEmpty { path } => {
+                Reason::new(&FILE_EMPTY).with("path", path.display().to_string())
+            }
+            SecretError::FileUnreadable { path, error } => {
+                let path = path.display().to_string();
+                match error.kind() {
+                    std::io::ErrorKind::NotFound => Reason::new(&FILE_MISSING).with("path", path),
+                    std::io::ErrorKind::PermissionDenied => {
+                        Reason::new(&FILE_DENIED).with("path", path)
+                    }
+                    _ => Reason::new(&FILE_UNREADABLE)
+                        .with("path", path)
+                        .with("error", crate::values::io_reason(error)),
+                }
+            }
+        }
+    }
+}
+
+static ENV_UNSET: Code = Code::new("secret.env_unset", "environment variable {name} is not set");
+static ENV_EMPTY: Code = Code::new("secret.env_empty", "environment variable {name} is empty");
+static FILE_EMPTY: Code = Code::new("secret.file_empty", "secret file {path} is empty");
+static FILE_MISSING: Code = Code::new("secret.file_missing", "secret file {path} does not exist");
+static FILE_DENIED: Code = Code::variant(
+    "secret.file_denied",
+    "secret.file_unreadable",
+    "cannot read secret file {path}: Permission denied",
+);
+static FILE_UNREADABLE: Code = Code::new(
+    "secret.file_unreadable",
+    "cannot read secret file {path}: {error}",
+);
+/// A check names neither or both of `{field}_env` and `{field}_file`.
+pub static NOT_ONE: Code = Code::new(
+    "secret.not_one",
+    "set exactly one of `{field}_env` or `{field}_file`",
+);
+
+/// Every entry of secrets' reasons (docs/reasons.md lists them).
+pub static CODES: &[&Code] = &[
+    &ENV_UNSET,
+    &ENV_EMPTY,
+    &FILE_EMPTY,
+    &FILE_MISSING,
+    &FILE_DENIED,
+    &FILE_UNREADABLE,
+    &NOT_ONE,
+];
 
 /// Reads a secret from the environment variable `name`.
 pub fn from_env(name: &str) -> Result<String, SecretError> {

@@ -142,19 +142,18 @@ struct Bearer {
     token_file: Option<String>,
 }
 
-/// Reads a secret named by `*_env` or `*_file`, exactly one of which is set.
+/// Reads a secret named by `*_env` or `*_file`, exactly one of which is
+/// set; why it cannot is a reason (`secret.*`) the caller nests in its own.
 pub(crate) fn read_secret(
     ctx: &Ctx,
     env: &Option<String>,
     file: &Option<String>,
-    what: &str,
-) -> Result<String, String> {
+    what: &'static str,
+) -> Result<String, Reason> {
     match (env, file) {
-        (Some(e), None) => secret::from_env(e).map_err(|e| e.to_string()),
-        (None, Some(f)) => secret::from_file(&ctx.path(f)).map_err(|e| e.to_string()),
-        _ => Err(format!(
-            "{what}: set exactly one of `{what}_env` or `{what}_file`"
-        )),
+        (Some(e), None) => secret::from_env(e).map_err(|e| e.reason()),
+        (None, Some(f)) => secret::from_file(&ctx.path(f)).map_err(|e| e.reason()),
+        _ => Err(Reason::new(&secret::NOT_ONE).with("field", what)),
     }
 }
 
@@ -346,7 +345,7 @@ impl Http {
         if let Some(b) = &self.body {
             req = req.body(b.clone());
         }
-        let secret_failure = |field: &str, e: String| {
+        let secret_failure = |field: &str, e: Reason| {
             Failure::unknown(Reason::new(&SECRET).with("field", field).with("error", e))
         };
         if let Some(a) = &self.basic_auth {

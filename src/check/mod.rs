@@ -229,8 +229,14 @@ pub struct KindInfo {
 }
 
 /// Catalog entries shared by several kinds (JSON expectations,
-/// certificate expiry, log files).
-pub static SHARED_CODES: &[&[&Code]] = &[expect::CODES, x509::CODES, logscan::CODES, aws::CODES];
+/// certificate expiry, log files, AWS, secrets read by several kinds).
+pub static SHARED_CODES: &[&[&Code]] = &[
+    expect::CODES,
+    x509::CODES,
+    logscan::CODES,
+    aws::CODES,
+    crate::secret::CODES,
+];
 
 /// The roles of the kind named `kind` (empty for a name not registered,
 /// such as a kind that history recorded and a later release dropped).

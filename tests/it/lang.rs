@@ -125,3 +125,70 @@ fn japanese_documents_have_no_english_reason() {
         );
     }
 }
+
+/// A secret that cannot be read is said in the run's language: the reason
+/// nests a `secret.*` reason instead of quoting the English error (a
+/// `--lang ja` report once read 「environment variable X is not set」).
+#[test]
+fn unreadable_secrets_are_said_in_japanese() {
+    let env = Env::new();
+    env.write("empty.pw", "\n");
+    env.runbook(
+        "secrets.yaml",
+        r#"version: 1
+checks:
+  - {id: unset, http: {url: "http://127.0.0.1:9/", basic_auth: {username: u, password_env: OPSRUN_NEVER_SET_PW}}}
+  - {id: missing, http: {url: "http://127.0.0.1:9/", bearer: {token_file: ../nothing.pw}}}
+  - {id: empty, postgres: {url: "postgres://app@127.0.0.1:9/app", password_file: ../empty.pw}}
+"#,
+    );
+    let r = env.run(&[
+        "run",
+        "secrets",
+        "--no-history",
+        "--lang",
+        "ja",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let said = |id: &str| -> (String, String) {
+        let c = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        assert_eq!(c["status"], "unknown", "{c}");
+        (
+            c["message"].as_str().unwrap().to_owned(),
+            c["reason"]["params"]["error"]["code"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+    // Paths as the run shows them: relative to the working directory.
+    assert_eq!(
+        said("unset"),
+        (
+            "basic_auth: 環境変数 OPSRUN_NEVER_SET_PW が設定されていません".into(),
+            "secret.env_unset".into()
+        )
+    );
+    assert_eq!(
+        said("missing"),
+        (
+            "bearer: シークレットファイル nothing.pw が存在しません".into(),
+            "secret.file_missing".into()
+        )
+    );
+    assert_eq!(
+        said("empty"),
+        (
+            "シークレットファイル empty.pw が空です".into(),
+            "secret.file_empty".into()
+        )
+    );
+}

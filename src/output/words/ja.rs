@@ -532,7 +532,7 @@ static TEMPLATES: &[(&str, &str)] = &[
         "HTTP クライアントを作成できません（「{error}」）",
     ),
     ("http.method", "HTTP メソッド `{method}` は無効です"),
-    ("http.secret", "{field}: 「{error}」"),
+    ("http.secret", "{field}: {error}"),
     // tcp
     ("tcp.refused", "{address}: 接続拒否（開いているはず）"),
     ("tcp.connect", "{address}: 「{error}」（開いているはず）"),
@@ -1009,7 +1009,7 @@ static TEMPLATES: &[(&str, &str)] = &[
         "postgres.no_user",
         "ユーザーがありません: `user`、PGUSER を指定するか名前のあるユーザーで実行してください",
     ),
-    ("postgres.password", "「{error}」"),
+    ("postgres.password", "{error}"),
     (
         "postgres.sslmode",
         "[{source}: ]sslmode `{value}` は無効です（`disable`、`prefer`、`require`、`verify-ca`、`verify-full` のいずれか）",
@@ -1245,7 +1245,28 @@ static TEMPLATES: &[(&str, &str)] = &[
     ),
     // redis
     ("redis.url", "「{error}」"),
-    ("redis.password", "「{error}」"),
+    ("redis.password", "{error}"),
+    // Secrets (`*_env`/`*_file`), said inside the reason of the check
+    // that needed them.
+    ("secret.env_unset", "環境変数 {name} が設定されていません"),
+    ("secret.env_empty", "環境変数 {name} が空です"),
+    ("secret.file_empty", "シークレットファイル {path} が空です"),
+    (
+        "secret.file_missing",
+        "シークレットファイル {path} が存在しません",
+    ),
+    (
+        "secret.file_denied",
+        "シークレットファイル {path} を読む権限がありません",
+    ),
+    (
+        "secret.file_unreadable",
+        "シークレットファイル {path} を読めません: {error}",
+    ),
+    (
+        "secret.not_one",
+        "`{field}_env` か `{field}_file` のどちらか一方を指定してください",
+    ),
     ("redis.ca_file", "「{error}」"),
     (
         "redis.timeout.tls",

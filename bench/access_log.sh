@@ -55,18 +55,7 @@ YAML
 
 cat "$log" > /dev/null   # warm the page cache for every contender alike
 
-# wall seconds and max RSS (MB) from GNU time -v output
-stat_of() {
-  python3 - "$1" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-w = re.search(r"Elapsed \(wall clock\) time .*?: (\S+)", t).group(1).split(":")
-secs = sum(float(x) * 60 ** i for i, x in enumerate(reversed(w)))
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
-cpu = sum(float(re.search(rf"{k} time \(seconds\): (\S+)", t).group(1)) for k in ("User", "System"))
-print(f"{secs:.3f} {rss:.1f} {cpu:.2f}")
-PY
-}
+. bench/time_of.sh   # stat_of FILE: wall s, peak RSS MB, CPU s
 
 # --- opsrun: one process, one pass
 OPSRUN_HISTORY="$tmp/history.db" $TIME -v -o "$tmp/opsrun.time" "$bin" run bench -C "$tmp/rb" --now "$now" -f json \

@@ -330,6 +330,7 @@ impl PassFile {
         };
         use std::os::unix::fs::OpenOptionsExt;
         let dir = std::env::temp_dir();
+        sweep_stale(&dir);
         let path = dir.join(format!(
             "opsrun-pgpass-{}-{:016x}",
             std::process::id(),
@@ -361,6 +362,33 @@ impl PassFile {
 
     fn path(&self) -> Option<&Path> {
         self.0.as_deref()
+    }
+}
+
+/// Removes password files left by an opsrun that could not clean up (a
+/// SIGKILL, a power cut): `opsrun-pgpass-PID-…` whose process is gone. A
+/// file of a live process stays, whichever program now has that PID: its
+/// owner may still need it, and leaving one is the safe mistake.
+fn sweep_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("opsrun-pgpass-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        // Only regular files: a symlink planted under that name is not ours.
+        let regular = e.file_type().is_ok_and(|t| t.is_file());
+        if !alive && regular {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -596,6 +596,16 @@ fn load_file(
                 &sub.text,
             ));
         }
+        // Silently dropping a window would let its checks page during the
+        // maintenance; windows for several runbooks go in config.yaml.
+        if let Some(m) = sub.maintenance.first() {
+            return Err(LoadError::at_span(
+                &inc_path,
+                m,
+                "`maintenance:` belongs in the runbook that is run, not in an included file (windows for every runbook of the directory go in config.yaml)",
+                &sub.text,
+            ));
+        }
         checks.extend(sub.checks);
     }
     loading.stack.pop();

@@ -177,6 +177,28 @@ fn config_yaml_windows_cover_every_runbook_of_the_directory() {
 }
 
 #[test]
+fn a_window_in_an_included_file_is_a_load_error_not_ignored() {
+    let env = Env::new();
+    env.runbook(
+        "common.yaml",
+        "checks:\n  - id: api\n    command: {run: [\"false\"]}\nmaintenance:\n  - {from: '2026-12-05 02:00', to: '2026-12-05 04:00', checks: [api], reason: DB移行}\n",
+    );
+    env.runbook(
+        "probe.yaml",
+        "version: 1\ninclude: [common.yaml]\nchecks: []\n",
+    );
+    let r = env.run(&["run", "probe", "--now", "2026-12-05T03:00:00+09:00"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "common.yaml:5:5: `maintenance:` belongs in the runbook that is run, not in an included file"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn silences_are_added_listed_honoured_and_removed() {
     let env = Env::new();
     env.runbook(

@@ -439,3 +439,30 @@ fn a_server_gone_mid_restore_is_a_clear_failure_and_a_later_test_drops_the_lefto
     );
     assert_eq!(scratch(&s), "", "leftover not dropped");
 }
+
+/// A password file left by an opsrun killed with SIGKILL (no cleanup can
+/// run) is removed by the next run that writes one; a live process's stays.
+#[test]
+fn a_password_file_left_by_a_killed_run_is_swept_by_the_next() {
+    let env = Env::new();
+    let s = server();
+    let bin = wrappers(&env);
+    runbook(&env, &s, &bin, "");
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let stale = tmpdir(&env).join(format!("opsrun-pgpass-{dead}-00000000deadbeef"));
+    let live = tmpdir(&env).join(format!(
+        "opsrun-pgpass-{}-00000000cafebabe",
+        std::process::id()
+    ));
+    for p in [&stale, &live] {
+        std::fs::write(p, "*:*:*:*:old-secret\n").unwrap();
+    }
+    assert_eq!(run(&env, &["backup", "run"]).code, 0);
+    assert!(
+        !stale.exists(),
+        "the dead run's password file is still there"
+    );
+    assert!(live.exists(), "a live process's password file was removed");
+}

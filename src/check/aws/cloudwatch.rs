@@ -8,6 +8,11 @@
 //! `Maximum`, `SampleCount`) or a percentile (`p99`, `p99.9`, asked as an
 //! extended statistic). Limits are numbers in the metric's own unit, with
 //! an operator when lower is worse (`fail: "< 10"`).
+//!
+//! The metric keeps CloudWatch's unit where opsrun has the same one
+//! (`Percent`, `Bytes`, `Count`, `Milliseconds`): history and the reports
+//! then print `45%` and `12 GB`. Any other (`Seconds`, `Count/Second`,
+//! `None`) is a plain number in CloudWatch's unit, as the limits are written.
 
 use std::collections::BTreeMap;
 
@@ -69,6 +74,20 @@ fn five_minutes() -> Dur {
 
 fn fifteen_minutes() -> Dur {
     Dur(std::time::Duration::from_secs(900))
+}
+
+/// opsrun's unit for CloudWatch's, when they mean the same numbers (no
+/// scaling: a limit is written in CloudWatch's unit either way).
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+fn unit_of(cloudwatch: Option<&str>) -> crate::values::units::Unit {
+    use crate::values::units::Unit;
+    match cloudwatch {
+        Some("Percent") => Unit::Percent,
+        Some("Bytes") => Unit::Bytes,
+        Some("Count") => Unit::Count,
+        Some("Milliseconds") => Unit::Millis,
+        _ => Unit::Number,
+    }
 }
 
 /// `p99`, `p99.9`: a percentile, asked as an extended statistic.
@@ -161,7 +180,7 @@ impl AwsCloudwatch {
         use super::sdk;
         use crate::check::Metric;
         use crate::values::threshold::{Direction, Threshold};
-        use crate::values::units::{Unit, trim_float};
+        use crate::values::units::trim_float;
 
         const SERVICE: &str = "CloudWatch";
         const OP: &str = "GetMetricStatistics";
@@ -228,7 +247,8 @@ impl AwsCloudwatch {
         let time = chrono::DateTime::from_timestamp(at, 0)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .unwrap_or_default();
-        let th = Threshold::of_limits(Unit::Number, self.warn.clone(), self.fail.clone());
+        let kind = unit_of(unit.as_deref());
+        let th = Threshold::of_limits(kind, self.warn.clone(), self.fail.clone());
         let display = crate::values::reason::say(
             &Reason::new(&V_VALUE)
                 .with("value", shown.clone())
@@ -237,7 +257,7 @@ impl AwsCloudwatch {
         );
         Ok(Measurement::new(display)
             .metric(
-                Metric::new("value", value, Unit::Number, Direction::HigherIsWorse)
+                Metric::new("value", value, kind, Direction::HigherIsWorse)
                     .held_to(th)
                     .says(format!("{} {} {shown}", self.metric, self.stat)),
             )

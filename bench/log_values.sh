@@ -85,7 +85,7 @@ PY
 cat > "$tmp/awk.sh" <<'SH'
 set -e -o pipefail
 grep -o 'duration: [0-9.]* ms' "$1" | awk '{ print $2 }' > "$2/ms"
-LC_ALL=C sort -g "$2/ms" | awk '
+LC_ALL=C sort -n "$2/ms" | awk '
   { v[NR] = $1; s += $1 }
   function rank(p) { r = int((p * NR + 99) / 100); return v[r < 1 ? 1 : r] }
   END { printf "%d %.3f %.3f %.3f %.3f %.3f\n", NR, s / NR, rank(50), rank(95), rank(99), v[NR] }
@@ -101,7 +101,7 @@ echo "log: $(python3 -c "print(f'{$bytes/1e6:.0f}')") MB, $(wc -l < "$log") line
 row() { printf '%-22s %7s %7s %7s   %s\n' "$@"; }
 row tool "wall s" "cpu s" "RSS MB" "count avg p50 p95 p99 max (ms)"
 row "opsrun log value:" "$o_secs" "$o_cpu" "$o_rss" "$o_nums"
-row "grep + awk + sort -g" "$a_secs" "$a_cpu" "$a_rss" "$a_nums"
+row "grep + awk + sort -n" "$a_secs" "$a_cpu" "$a_rss" "$a_nums"
 python3 -c "print(f'speed-up vs grep + awk + sort: {$a_secs / max($o_secs, 1e-9):.1f}x')"
 if [ "$o_nums" != "$a_nums" ]; then
   echo "MISMATCH: opsrun and awk disagree" >&2

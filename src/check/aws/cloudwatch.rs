@@ -21,7 +21,9 @@ use serde::Deserialize;
 use super::Conn;
 use crate::check::{CheckFuture, Ctx, Failure, Kind, Measurement, sections};
 use crate::values::Dur;
-use crate::values::reason::{Code, Reason};
+use crate::values::reason::Code;
+#[cfg(feature = "aws")]
+use crate::values::reason::Reason;
 use crate::values::threshold::Limit;
 
 /// The reason catalog entries of `aws_cloudwatch` (docs/reasons.md).

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::Conn;
 use crate::check::{CheckFuture, Ctx, Failure, Kind, Measurement, sections};
-use crate::values::reason::{Code, Reason};
+use crate::values::reason::Code;
+#[cfg(feature = "aws")]
+use crate::values::reason::Reason;
 
 /// The reason catalog entries of `aws_ecs` (docs/reasons.md).
 pub(crate) static CODES: &[&Code] = &[

@@ -41,7 +41,9 @@ pub(crate) use cloudwatch::CODES as CLOUDWATCH_CODES;
 pub(crate) use ecs::CODES as ECS_CODES;
 pub(crate) use rds::CODES as RDS_CODES;
 
-use super::{Ctx, Failure};
+#[cfg(feature = "aws")]
+use super::Ctx;
+use super::Failure;
 use crate::values::reason::{Code, Reason};
 
 /// Catalog entries shared by the four kinds (docs/reasons.md).

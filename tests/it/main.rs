@@ -42,6 +42,7 @@ mod outputs;
 mod parsers;
 mod prometheus;
 mod readme;
+mod remedies;
 mod runbooks;
 mod schedule;
 mod secrets;

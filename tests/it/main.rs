@@ -10,6 +10,7 @@ mod common;
 mod alarms;
 mod aws;
 mod aws_examples;
+mod aws_ops_design;
 mod backup;
 mod backup_pg;
 mod change;

@@ -417,7 +417,14 @@ impl Command {
             return;
         };
         let unit_label = spec.unit.clone().unwrap_or_default();
-        m.value = format!("{}{unit_label}", trim_float(n, 2));
+        // A size is shown as sizes are everywhere (`4.1kB`, not `4099B`,
+        // which an operator has to count the digits of); others as given.
+        let shown = if unit_label == "B" {
+            crate::values::units::format_bytes(n)
+        } else {
+            format!("{}{unit_label}", trim_float(n, 2))
+        };
+        m.value = shown.clone();
         // The label decides the metric's unit for history, JSON and reports.
         let unit = match unit_label.as_str() {
             "%" => Unit::Percent,
@@ -438,7 +445,7 @@ impl Command {
         m.metrics.push(
             Metric::new("value", n, unit, Direction::HigherIsWorse)
                 .held_to(th)
-                .says(format!("value {}{unit_label}", trim_float(n, 2))),
+                .says(format!("value {shown}")),
         );
     }
 }

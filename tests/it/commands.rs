@@ -57,6 +57,19 @@ fn value_regex_becomes_a_thresholded_metric() {
     assert_eq!(r.code, 2);
 }
 
+/// A size (`unit: B`) reads as sizes do elsewhere (`4.1kB`), its threshold too.
+#[test]
+fn a_size_value_is_shown_scaled() {
+    let env = Env::new();
+    let (doc, _) = env.run_checks(
+        "  - id: size\n    command:\n      shell: 'echo 4099'\n      value: {warn: 1000, unit: B}\n",
+    );
+    let c = check(&doc, "size");
+    assert_eq!(c["value"], "4.1kB", "{c}");
+    assert_eq!(c["metric"], 4099.0);
+    assert_eq!(c["message"], "value 4.1kB ≥ warn 1kB", "{c}");
+}
+
 #[test]
 fn missing_program_is_unknown() {
     let env = Env::new();

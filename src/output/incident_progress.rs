@@ -31,7 +31,7 @@ pub fn progress(p: &Progress) -> String {
                     "  {}. {} ({}){skip}\n",
                     i + 1,
                     a.title,
-                    a.describe
+                    brief(&a.describe)
                 ));
             }
             out.push_str("  (未実行: 実行するには --execute。端末がなければ --yes も必要)\n");
@@ -43,7 +43,7 @@ pub fn progress(p: &Progress) -> String {
             total,
             action,
         } => {
-            let line = step_line(*index, *total, action);
+            let line = step_line(*index, *total, action, false);
             let verdict = match &action.state {
                 ActionState::Declined => "スキップ".to_owned(),
                 ActionState::Unmet => UNMET.to_owned(),
@@ -80,12 +80,40 @@ pub fn progress(p: &Progress) -> String {
 }
 
 /// The question before step `index` (from 0) of `total`.
+/// The question shows the step in full: what is approved is what is seen.
 pub fn prompt(index: usize, total: usize, action: &ActionResult) -> String {
-    format!("{} を実行しますか?", step_line(index, total, action))
+    format!("{} を実行しますか?", step_line(index, total, action, true))
 }
 
-fn step_line(index: usize, total: usize, a: &ActionResult) -> String {
-    format!("  [{}/{total}] {} ({})", index + 1, a.title, a.describe)
+fn step_line(index: usize, total: usize, a: &ActionResult, full: bool) -> String {
+    let what = if full {
+        a.describe.clone()
+    } else {
+        brief(&a.describe)
+    };
+    format!("  [{}/{total}] {} ({what})", index + 1, a.title)
+}
+
+/// The longest step text the plan, the progress lines and the 障害報告
+/// show; the y/N prompt shows all of it.
+const BRIEF_CHARS: usize = 72;
+
+/// A step as one short line: a guarded `sh -c` script of several hundred
+/// characters would otherwise fill the plan and the report an on-call
+/// engineer reads (the title already says what it does; the runbook and
+/// the prompt have the full text). The middle goes: a script's guards come
+/// first and the command that acts last (`… --vacuum-time=7d"`), and the
+/// start says what runs it (`sh -c`, `systemctl`).
+pub(super) fn brief(describe: &str) -> String {
+    let chars: Vec<char> = describe.chars().collect();
+    if chars.len() <= BRIEF_CHARS {
+        return describe.to_owned();
+    }
+    const HEAD: usize = 20;
+    let tail = BRIEF_CHARS - HEAD - 1;
+    let head: String = chars[..HEAD].iter().collect();
+    let end: String = chars[chars.len() - tail..].iter().collect();
+    format!("{head}…{end}")
 }
 
 /// Why a step failed, in words: its reasons, joined as a check's message.
@@ -166,4 +194,24 @@ pub fn summary_line(inc: &IncidentRun) -> String {
         line.push_str(&format!(" / 対応: {done}"));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brief;
+
+    #[test]
+    fn long_steps_are_cut_short_steps_kept() {
+        assert_eq!(
+            brief("systemctl restart estimator"),
+            "systemctl restart estimator"
+        );
+        let long = format!("sh -c \"{}\"", "x".repeat(200));
+        let b = brief(&long);
+        assert_eq!(b.chars().count(), 72);
+        assert!(b.starts_with("sh -c \"xxx") && b.ends_with("xxx\""), "{b}");
+        assert_eq!(b.chars().nth(20), Some('…'), "{b}");
+        // Characters, not bytes: a Japanese script is cut between characters.
+        assert_eq!(brief(&"あ".repeat(100)).chars().count(), 72);
+    }
 }

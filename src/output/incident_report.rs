@@ -225,7 +225,11 @@ pub(crate) fn doc(inc: &IncidentRun) -> IncidentDoc {
         items.push("経過観察、原因調査と再発防止策の検討".to_owned());
     } else {
         for a in &pending {
-            items.push(format!("{}（{}）", a.title, a.describe));
+            items.push(format!(
+                "{}（{}）",
+                a.title,
+                super::incident_progress::brief(&a.describe)
+            ));
         }
         if let Some(e) = &inc.escalation {
             items.push(format!("エスカレーション: {e}"));

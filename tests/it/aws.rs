@@ -26,7 +26,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::common::moto::{self, Moto};
-use crate::common::{Env, Run, check};
+use crate::common::{Env, Run, check, code, detail, msg, status};
 
 /// Runs `checks` (each with `endpoint_url` and `region` added by the
 /// caller) as JSON, with the test's keys unless `keys` is false; also as
@@ -63,30 +63,6 @@ fn run(env: &Env, checks: &str, keys: bool) -> (Value, Run) {
         )
     });
     (doc, r)
-}
-
-fn status(c: &Value) -> &str {
-    c["status"].as_str().unwrap_or("")
-}
-
-fn code(c: &Value) -> &str {
-    c["reason"]["code"].as_str().unwrap_or("")
-}
-
-fn msg(c: &Value) -> String {
-    c["message"].as_str().unwrap_or("").to_owned()
-}
-
-fn detail(c: &Value) -> String {
-    c["detail"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
 }
 
 /// `region` and `endpoint_url` lines for a check (6-space indent).

@@ -18,7 +18,7 @@
 use serde_json::Value;
 
 use crate::common::moto::{self, Moto};
-use crate::common::{Env, Run, check};
+use crate::common::{Env, Run, check, code, detail, msg, status};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/member-form");
 
@@ -131,30 +131,6 @@ fn opsrun(env: &Env, m: &Moto, args: &[&str]) -> (Value, Run) {
         )
     });
     (doc, r)
-}
-
-fn status(c: &Value) -> &str {
-    c["status"].as_str().unwrap_or("")
-}
-
-fn code(c: &Value) -> &str {
-    c["reason"]["code"].as_str().unwrap_or("")
-}
-
-fn msg(c: &Value) -> &str {
-    c["message"].as_str().unwrap_or("")
-}
-
-fn detail(c: &Value) -> String {
-    c["detail"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
 }
 
 /// The check's headline number (`metric` of it).

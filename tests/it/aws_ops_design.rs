@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::common::http_server::Server;
 use crate::common::moto::{self, Moto};
-use crate::common::{Env, Run, check};
+use crate::common::{Env, Run, check, status};
 
 /// The shipped example's text.
 fn example(name: &str) -> String {
@@ -30,10 +30,6 @@ fn example(name: &str) -> String {
         .join("examples/ops-design")
         .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn status(c: &Value) -> &str {
-    c["status"].as_str().unwrap_or("")
 }
 
 fn value(c: &Value, metric: &str) -> f64 {

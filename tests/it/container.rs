@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::common::podman::{IMAGE, Podman};
-use crate::common::{Env, check};
+use crate::common::{Env, check, code, detail, msg};
 
 /// Runs the checks (a runbook body) as JSON with `DOCKER_HOST` set, and
 /// `extra` arguments; the document and the exit code.
@@ -34,34 +34,14 @@ fn run(env: &Env, docker_host: &str, checks: &str, extra: &[&str]) -> (Value, i3
     (doc, out.status.code().unwrap_or(-1))
 }
 
-fn code(c: &Value) -> &str {
-    c["reason"]["code"].as_str().unwrap_or("")
-}
-
 fn value(c: &Value) -> &str {
     c["value"].as_str().unwrap_or("")
-}
-
-fn msg(c: &Value) -> &str {
-    c["message"].as_str().unwrap_or("")
 }
 
 fn metric(c: &Value, name: &str) -> f64 {
     c["metrics"][name]["value"]
         .as_f64()
         .unwrap_or_else(|| panic!("no metric {name} in {c:#}"))
-}
-
-fn detail(c: &Value) -> String {
-    c["detail"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
 }
 
 #[test]

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::common::postgres_server::{APP_PASSWORD, PgServer, give_to_postgres};
 use crate::common::redis_server::RedisServer;
-use crate::common::{Env, Run, check};
+use crate::common::{Env, Run, check, detail, msg};
 
 const REDIS_PASSWORD: &str = "rd-Secr3t-9902-abc";
 const WRONG_PASSWORD: &str = "wrong-Passw0rd-1234";
@@ -85,22 +85,6 @@ fn metric(c: &Value, name: &str) -> f64 {
 
 fn unit(c: &Value, name: &str) -> String {
     c["metrics"][name]["unit"].as_str().unwrap_or("").to_owned()
-}
-
-fn msg(c: &Value) -> String {
-    c["message"].as_str().unwrap_or("").to_owned()
-}
-
-fn detail(c: &Value) -> String {
-    c["detail"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
 }
 
 /// `postgres:` connecting to `pg` over TCP as `app` to `appdb`, plus `extra` fields.
@@ -1068,7 +1052,7 @@ fn redis_ping_memory_clients_role_keys() {
     assert!(
         regex::Regex::new(r"^used_memory_pct \d+(\.\d)?% ≥ warn 10%$")
             .unwrap()
-            .is_match(&msg(c)),
+            .is_match(msg(c)),
         "{c:#}"
     );
     assert!(

@@ -143,6 +143,34 @@ pub fn check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value 
         .unwrap_or_else(|| panic!("no check {id} in {doc:#}"))
 }
 
+/// A check's status in a JSON document (`""` when absent).
+pub fn status(c: &serde_json::Value) -> &str {
+    c["status"].as_str().unwrap_or("")
+}
+
+/// A check's reason code (`""` when it has none).
+pub fn code(c: &serde_json::Value) -> &str {
+    c["reason"]["code"].as_str().unwrap_or("")
+}
+
+/// A check's message (`""` when it has none).
+pub fn msg(c: &serde_json::Value) -> &str {
+    c["message"].as_str().unwrap_or("")
+}
+
+/// A check's detail lines, joined by newlines (`""` when it has none).
+pub fn detail(c: &serde_json::Value) -> String {
+    c["detail"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
 /// The live (not zombie) processes of session `sid`: (pid, command line).
 pub fn session_processes(sid: u32) -> Vec<(u32, String)> {
     let mut out = Vec::new();

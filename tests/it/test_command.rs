@@ -146,6 +146,29 @@ fn as_a_user_with_packages_missing_it_says_what_to_install_and_runs_nothing() {
     assert_eq!(sb.apt_log(), "");
 }
 
+/// podman and python3-venv also stand for what `.ci/deps` does after
+/// apt-get (podman's drop-in, the moto venv): the line a user is given runs
+/// it too, or following it would leave them missing for ever.
+#[test]
+fn as_a_user_missing_podman_or_the_moto_venv_the_line_also_runs_ci_deps() {
+    let sb = Sandbox::new();
+    let deps = sb.dir.path().join("repo/.ci/deps");
+    for pkg in ["podman", "python3-venv"] {
+        let r = sb.run(true, Some(pkg), &[]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            r.stderr.contains(&format!(
+                "sudo apt-get install --no-install-recommends {pkg} && sudo {}\n",
+                deps.display()
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    // Other packages: the apt-get line alone (the test above).
+    assert_eq!(sb.apt_log(), "");
+}
+
 /// A user on a provisioned machine: straight to `cargo test --locked`,
 /// arguments passed through.
 #[test]

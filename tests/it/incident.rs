@@ -211,15 +211,20 @@ fn format_report_prints_only_the_incident_report() {
     assert_eq!(incident_row(&s.env).0, "diagnosed");
 }
 
+/// Points the incident runbook's step `unit` at the stub's unit that
+/// fails to restart (`broken`).
+fn break_unit(s: &Setup, unit: &str) {
+    let rb = s.env.path().join("runbooks/incident-p1.yaml");
+    let text = std::fs::read_to_string(&rb).unwrap();
+    assert!(text.contains(unit), "{text}");
+    std::fs::write(&rb, text.replace(unit, "unit: broken}")).unwrap();
+}
+
 #[test]
 fn a_failing_action_stops_the_rest_and_the_report_says_so() {
     let server = Server::start();
     let s = setup(&server);
-    let rb = s.env.path().join("runbooks/incident-p1.yaml");
-    let text = std::fs::read_to_string(&rb)
-        .unwrap()
-        .replace("unit: app}", "unit: broken}");
-    std::fs::write(&rb, text).unwrap();
+    break_unit(&s, "unit: app}");
     let r = run(&s, &["--execute", "--yes"]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert_eq!(
@@ -244,11 +249,7 @@ fn a_failing_action_stops_the_rest_and_the_report_says_so() {
 fn recovered_after_a_failed_step_exits_1_and_says_which_step() {
     let server = Server::start();
     let s = setup(&server);
-    let rb = s.env.path().join("runbooks/incident-p1.yaml");
-    let text = std::fs::read_to_string(&rb)
-        .unwrap()
-        .replace("unit: \"${web}\"}", "unit: broken}");
-    std::fs::write(&rb, text).unwrap();
+    break_unit(&s, "unit: \"${web}\"}");
     std::fs::write(&s.flag, "").unwrap();
     let r = run(&s, &["--execute", "--yes"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);

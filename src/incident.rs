@@ -134,9 +134,16 @@ impl IncidentRun {
 
 impl IncidentRun {
     /// The exit code: after a verify, recovered (0) or not (2); otherwise
-    /// the diagnostics' worst status.
+    /// the diagnostics' worst status. Recovered after a step that failed
+    /// is a warning (1): the service answers, but the plan stopped at that
+    /// step and the steps after it never ran, so someone must look.
     pub fn status(&self) -> Status {
+        let failed_step = self
+            .actions
+            .iter()
+            .any(|a| matches!(a.state, ActionState::Failed(_)));
         match &self.verify {
+            Some(v) if v.recovered && failed_step => Status::Warn,
             Some(v) if v.recovered => Status::Pass,
             Some(_) => Status::Fail,
             None => self.diagnostics.status(),

@@ -218,7 +218,35 @@ fn runs_checks(name: &str) -> bool {
 
 fn exit_status(r: &mut Roff, name: &str) {
     section(r, "EXIT STATUS");
-    if runs_checks(name) {
+    if name == "incident" {
+        item(
+            r,
+            "0",
+            "With --execute: verify passed (復旧済み). Without: every diagnostic check passed.",
+        );
+        item(
+            r,
+            "1",
+            "With --execute: verify passed although a step failed (the plan stopped there; \
+             the 障害報告 lists that step under 次のアクション). Without: some check warned.",
+        );
+        item(
+            r,
+            "2",
+            "With --execute: verify did not pass (継続中). Without: some check failed.",
+        );
+        item(
+            r,
+            "3",
+            "Some diagnostic check is unknown, the runbook or the arguments are invalid, \
+             --execute was refused (no terminal and no --yes), or the report could not be written.",
+        );
+        item(
+            r,
+            "130, 143",
+            "Interrupted by SIGINT or SIGTERM; the 障害報告 says which step was interrupted (中断).",
+        );
+    } else if runs_checks(name) {
         item(r, "0", "Every check passed.");
         item(r, "1", "Some check warned, none failed.");
         item(r, "2", "Some check failed.");

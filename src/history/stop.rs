@@ -121,8 +121,14 @@ pub fn subscribe() -> watch::Receiver<Option<Interrupt>> {
     channel().subscribe()
 }
 
-/// Installs the SIGINT/SIGTERM handlers, listened to on a thread of its
-/// own; returns once they are in place.
+/// Installs the SIGINT/SIGTERM handlers; returns once they are in place.
+///
+/// The handlers are registered here, on the calling thread; they only
+/// note the signal and wake a thread of its own, which acts
+/// ([`on_signal`]). Nothing waits for that thread to start: a signal that
+/// comes first waits for it. (The handlers used to be tokio's, made on
+/// that thread's own runtime while `main` waited for it: a runtime and a
+/// hand-over before every command, `--version` included.)
 pub fn install() {
     static STARTED: OnceLock<()> = OnceLock::new();
     if STARTED.set(()).is_err() {
@@ -130,42 +136,27 @@ pub fn install() {
     }
     let _ = base();
     let _ = channel();
-    let (ready_tx, ready) = std::sync::mpsc::channel();
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!("no signal handlers: {e}");
+            return;
+        }
+    };
     let spawned = std::thread::Builder::new()
         .name("opsrun-signals".into())
         .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-            else {
-                let _ = ready_tx.send(());
-                return;
-            };
-            let which = rt.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let handlers = (
-                    signal(SignalKind::interrupt()),
-                    signal(SignalKind::terminate()),
-                );
-                let _ = ready_tx.send(());
-                let (Ok(mut int), Ok(mut term)) = handlers else {
-                    return None;
-                };
-                tokio::select! {
-                    _ = int.recv() => Some(Interrupt::Sigint),
-                    _ = term.recv() => Some(Interrupt::Sigterm),
-                }
-            });
-            if let Some(which) = which {
-                on_signal(which);
+            if let Some(sig) = signals.forever().next() {
+                on_signal(if sig == SIGINT {
+                    Interrupt::Sigint
+                } else {
+                    Interrupt::Sigterm
+                });
             }
         });
-    match spawned {
-        // Bounded: a thread that cannot start its runtime says so at once.
-        Ok(_) => {
-            let _ = ready.recv_timeout(Duration::from_secs(5));
-        }
-        Err(e) => tracing::debug!("no signal handlers: {e}"),
+    if let Err(e) = spawned {
+        tracing::debug!("no signal listener: {e}");
     }
 }
 

@@ -13,7 +13,7 @@ use super::aggregation::{self, Forecast, Uptime};
 use super::period::Period;
 use super::store::{IncidentRecord, Store};
 use crate::check::{Role, has_role};
-use crate::runbook::{CheckRef, ReportSpec};
+use crate::runbook::{Amount, CheckRef, ReportSpec};
 use crate::values::PeriodKind;
 use crate::values::Stat;
 
@@ -228,7 +228,7 @@ pub fn summarize(
                         &scoped(&f.check)?,
                         f.metric.as_deref(),
                         f.label.as_deref(),
-                        f.limit.map(|a| a.0),
+                        f.limit,
                         f.window.map(|d| d.0).unwrap_or(90 * DAY),
                         f.horizon.map(|d| d.0).unwrap_or(90 * DAY),
                         period,
@@ -387,7 +387,7 @@ fn forecast_line(
     check: &CheckRef,
     metric: Option<&str>,
     label: Option<&str>,
-    limit: Option<f64>,
+    limit: Option<Amount>,
     window: Duration,
     horizon: Duration,
     period: &Period,
@@ -398,12 +398,19 @@ fn forecast_line(
     let ref_ms = end.timestamp_millis();
     let (sums, last) = store.fit_sums(check, metric, &from, &end, ref_ms)?;
     let last = last.as_ref();
-    let limit = limit.or_else(|| last.and_then(|r| r.fail_limit));
-    // Lower is worse when the warning limit sits above the failure one
-    // (free space, days left).
-    let rising = !last
-        .and_then(|r| Some(r.warn_limit? > r.fail_limit?))
-        .unwrap_or(false);
+    let sign = limit.and_then(|a| a.below);
+    let limit = limit
+        .map(|a| a.value)
+        .or_else(|| last.and_then(|r| r.fail_limit));
+    // Which side is bad: the limit's own sign (`< 10GB`); else lower is
+    // worse when the warning limit sits above the failure one (free space,
+    // days left); else higher is.
+    let rising = match sign {
+        Some(below) => !below,
+        None => !last
+            .and_then(|r| Some(r.warn_limit? > r.fail_limit?))
+            .unwrap_or(false),
+    };
     let forecast = match limit {
         Some(l) => aggregation::forecast_sums(&sums, l, rising, ref_ms, horizon.as_millis() as i64),
         None => Forecast::Insufficient,

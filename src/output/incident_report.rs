@@ -222,6 +222,32 @@ pub(crate) fn doc(inc: &IncidentRun) -> IncidentDoc {
         .collect();
     let recovered = inc.verify.as_ref().is_some_and(|v| v.recovered);
     if recovered {
+        // Recovered although the plan stopped at a failed step: that step
+        // and the ones it held back are still someone's to look at.
+        for a in inc
+            .actions
+            .iter()
+            .filter(|a| matches!(a.state, ActionState::Failed(_)))
+        {
+            items.push(format!(
+                "失敗した手順の確認: {}（{}）",
+                a.title,
+                super::incident_progress::brief(&a.describe)
+            ));
+        }
+        if inc
+            .actions
+            .iter()
+            .any(|a| matches!(a.state, ActionState::Failed(_)))
+        {
+            for a in &pending {
+                items.push(format!(
+                    "未実行の手順の要否判断: {}（{}）",
+                    a.title,
+                    super::incident_progress::brief(&a.describe)
+                ));
+            }
+        }
         items.push("経過観察、原因調査と再発防止策の検討".to_owned());
     } else {
         for a in &pending {

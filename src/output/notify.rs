@@ -58,12 +58,13 @@ pub(crate) fn incident_subject(inc: &IncidentRun) -> String {
         Some(v) if v.recovered => "復旧",
         _ => status_word(inc.status()),
     };
+    // The incident's level, as the 障害報告 says it: a P3 call that joins
+    // an open P1 incident is mailed as P1.
+    let (level, name) = inc.incident_level();
     format!(
-        "[opsrun][{word}] {} 【障害報告】{} {}（{}）",
+        "[opsrun][{word}] {} 【障害報告】{} {level}（{name}）",
         inc.diagnostics.host,
         inc.system.as_deref().unwrap_or(&inc.title),
-        inc.level.as_str(),
-        inc.level_name
     )
 }
 

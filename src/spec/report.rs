@@ -101,14 +101,28 @@ impl<'de> Deserialize<'de> for CheckRef {
     }
 }
 
-/// A limit written in the metric's own unit: `90%`, `500GB`, `30d`, `12`.
+/// A limit written in the metric's own unit: `90%`, `500GB`, `30d`, `12`;
+/// `< 10GB` when a lower value is the bad side (free space, days left),
+/// `> 90%` when a higher one is. Without the sign, the check's recorded
+/// warn and fail limits say which side is bad (a warning above the failure
+/// means lower is worse), and with neither, higher is.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Amount(pub f64);
+pub struct Amount {
+    pub value: f64,
+    /// `Some(true)`: `<` (lower is worse); `Some(false)`: `>`; `None`: no sign.
+    pub below: Option<bool>,
+}
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
         let s = d.deserialize_any(ScalarText)?;
         let t = s.trim();
+        let (below, t) = match t.chars().next() {
+            Some('<') => (Some(true), t[1..].trim_start_matches('=')),
+            Some('>') => (Some(false), t[1..].trim_start_matches('=')),
+            _ => (None, t),
+        };
+        let t = t.trim();
         let v = if let Some(p) = t.strip_suffix('%') {
             p.trim().parse::<f64>().ok()
         } else if let Some(days) = t.strip_suffix('d') {
@@ -118,11 +132,14 @@ impl<'de> Deserialize<'de> for Amount {
         } else {
             crate::values::units::parse_size(t).ok().map(|b| b as f64)
         };
-        v.filter(|v| v.is_finite()).map(Amount).ok_or_else(|| {
-            de::Error::custom(format!(
-                "invalid limit `{s}`: expected a value in the metric's unit, like 90%, 500GB, 30d or 12"
-            ))
-        })
+        v.filter(|v| v.is_finite())
+            .map(|value| Amount { value, below })
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "invalid limit `{s}`: expected a value in the metric's unit, like 90%, 500GB, 30d or 12, \
+                     with `<` in front when lower is worse (`< 10GB`)"
+                ))
+            })
     }
 }
 
@@ -164,7 +181,7 @@ pub struct ForecastSpec {
     pub check: CheckRef,
     pub metric: Option<String>,
     pub label: Option<String>,
-    /// [the check's recorded fail threshold].
+    /// [the check's recorded fail threshold]; `< 10GB`: lower is worse.
     pub limit: Option<Amount>,
     /// How far ahead a crossing is reported [90d].
     #[serde(default, deserialize_with = "Dur::positive_opt")]

@@ -211,15 +211,20 @@ fn format_report_prints_only_the_incident_report() {
     assert_eq!(incident_row(&s.env).0, "diagnosed");
 }
 
+/// Points the incident runbook's step `unit` at the stub's unit that
+/// fails to restart (`broken`).
+fn break_unit(s: &Setup, unit: &str) {
+    let rb = s.env.path().join("runbooks/incident-p1.yaml");
+    let text = std::fs::read_to_string(&rb).unwrap();
+    assert!(text.contains(unit), "{text}");
+    std::fs::write(&rb, text.replace(unit, "unit: broken}")).unwrap();
+}
+
 #[test]
 fn a_failing_action_stops_the_rest_and_the_report_says_so() {
     let server = Server::start();
     let s = setup(&server);
-    let rb = s.env.path().join("runbooks/incident-p1.yaml");
-    let text = std::fs::read_to_string(&rb)
-        .unwrap()
-        .replace("unit: app}", "unit: broken}");
-    std::fs::write(&rb, text).unwrap();
+    break_unit(&s, "unit: app}");
     let r = run(&s, &["--execute", "--yes"]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert_eq!(
@@ -235,6 +240,35 @@ fn a_failing_action_stops_the_rest_and_the_report_says_so() {
     );
     assert!(rep.contains("■ 次のアクション:\n- Apacheサービス再起動（systemctl restart httpd）\n- エスカレーション: 即座に上位者"), "{rep}");
     assert!(rep.contains("■ 現在の状況: 継続中"), "{rep}");
+}
+
+/// The service answers again although a step failed (here it was never
+/// down for the verify check): recovered, but the plan stopped at the
+/// failed step, so the run exits 1, not 0 — someone must look at it.
+#[test]
+fn recovered_after_a_failed_step_exits_1_and_says_which_step() {
+    let server = Server::start();
+    let s = setup(&server);
+    break_unit(&s, "unit: \"${web}\"}");
+    std::fs::write(&s.flag, "").unwrap();
+    let r = run(&s, &["--execute", "--yes"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&s.log).unwrap(),
+        "restart app --no-pager\nrestart broken --no-pager\n"
+    );
+    let rep = report(&r.stdout);
+    assert!(rep.contains("■ 現在の状況: 復旧済み"), "{rep}");
+    assert!(
+        rep.contains("- Apacheサービス再起動実施 → 失敗（終了コード 1"),
+        "{rep}"
+    );
+    assert!(
+        rep.contains(
+            "■ 次のアクション:\n- 失敗した手順の確認: Apacheサービス再起動（systemctl restart broken）\n- 経過観察、原因調査と再発防止策の検討\n"
+        ),
+        "{rep}"
+    );
 }
 
 #[test]

@@ -994,6 +994,33 @@ fn incident_sends_the_escalation_report_to_every_channel() {
     // Without --notify, nothing.
     run_with(&env, &["incident", "p1"], &vars);
     assert_eq!(hook.requests().len(), 1);
+    // A P3 call joins the open P1 incident of the system: the mail names
+    // the incident's level, as its 障害報告 does, not the call's.
+    env.runbook(
+        "incident-p3.yaml",
+        "version: 1\ntitle: 一部機能停止\nsystem: AI見積りシステム\nincident: {level: p3, name: 中}\nchecks:\n  - {id: health, title: ヘルスチェック, file: {path: missing}}\nnotify:\n  slack: {webhook_env: OPSRUN_SLACK_WEBHOOK}\n",
+    );
+    let r = run_with(&env, &["incident", "p3", "-f", "report", "--notify"], &vars);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stdout.contains("■ 障害レベル: P1（緊急）"),
+        "{}",
+        r.stdout
+    );
+    let reqs = hook.requests();
+    assert_eq!(reqs.len(), 2, "{r:?}");
+    let v: Value = serde_json::from_str(&reqs[1].body).unwrap();
+    let subject = format!(
+        "[opsrun][異常] {} 【障害報告】AI見積りシステム P1（緊急）",
+        hostname()
+    );
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{subject}\n")),
+        "{v}"
+    );
 }
 
 #[test]

@@ -225,6 +225,20 @@ fn a_version_1_history_reads_as_before_after_migrating() {
 #[test]
 fn the_next_run_after_migrating_compares_with_the_migrated_ones() {
     let env = v1_env();
+    // The probe's disk check reads this host's `/`: limits it cannot reach,
+    // so a host disk over 80% does not turn the expected 3 (`broken` is
+    // unknown) into a 1.
+    let probe = env.runbooks().join("probe.yaml");
+    let text = std::fs::read_to_string(&probe).unwrap();
+    assert!(text.contains("disk: {path: /}"), "{text}");
+    std::fs::write(
+        &probe,
+        text.replace(
+            "disk: {path: /}",
+            "disk: {path: /, used: {warn: 99.9%, fail: 100%}}",
+        ),
+    )
+    .unwrap();
     // Records (and so migrates), then reads the 0.1.0 runs as its past.
     let r = env.run(&["run", "probe", "-q", "--now", "2025-10-28T09:00:00+09:00"]);
     assert_eq!(r.code, 3, "{r:?}");

@@ -496,3 +496,51 @@ fn document_titles_follow_the_runbook() {
         "【日次運用レポート】2025-10-21"
     );
 }
+
+/// A value that must not fall (free space): `limit: "< 10"` says lower is
+/// worse, so a shrinking trend is forecast to reach it. The same limit
+/// without the sign, on a check with no thresholds to tell the side, is
+/// read as a usage limit: the report then says the value is already past it
+/// — which is why the sign exists (and the member-form example uses it).
+#[test]
+fn a_forecast_limit_with_a_sign_follows_a_falling_value() {
+    let env = Env::new();
+    env.runbook(
+        "space.yaml",
+        "version: 1\ntitle: 空き容量\nsystem: S\nvars: {free: \"50\"}\nchecks:\n  - id: free\n    label: 空き容量\n    command: {shell: \"echo ${free}\", value: {unit: 件}}\n",
+    );
+    let monthly = |limit: &str| {
+        format!(
+            "version: 1\ntitle: 月次\nsystem: S\nchecks:\n  - {{id: ok, command: {{shell: \"true\"}}}}\nreport:\n  from: [space]\n  forecast:\n    - {{check: space/free, label: 空き, limit: \"{limit}\", horizon: 90d}}\n"
+        )
+    };
+    // October: 50 down by 0.5 a day, so 35 on the 31st and 10 about fifty
+    // days later.
+    for day in 1..=31u32 {
+        let now = format!("2025-10-{day:02}T09:00:00+09:00");
+        let free = format!("free={}", 50.0 - (day - 1) as f64 * 0.5);
+        ok_run(&env, &["run", "space", "-q", "--var", &free, "--now", &now]);
+    }
+    let now = "2025-11-01T10:00:00+09:00";
+    env.runbook("monthly.yaml", &monthly("< 10"));
+    let r = env.run(&["monthly", "-f", "report", "--now", now]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("- 空き: 35件 → 2025-12-20頃に10件到達予測 (約1.6ヶ月後, -0.5件/日)"),
+        "{}",
+        r.stdout
+    );
+    env.runbook("monthly.yaml", &monthly("10"));
+    let r = env.run(&["monthly", "-f", "report", "--now", now]);
+    assert!(
+        r.stdout.contains("- 空き: 35件 → 既に閾値 10件 に到達"),
+        "{}",
+        r.stdout
+    );
+    // A sign and nothing after it is a load error naming the key.
+    env.runbook("monthly.yaml", &monthly("<"));
+    let r = env.run(&["validate", "runbooks/monthly.yaml"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("invalid limit `<`"), "{}", r.stderr);
+}

@@ -955,10 +955,15 @@ fn scan(
         if f.format_seen.is_none() && windowed {
             f.format_seen = ts.detected();
         }
-        f.files.push(file.path);
-        if let Err(e) = r {
-            f.error = Some(e);
-            break;
+        match r {
+            Ok(true) => f.files.push(file.path),
+            // Gone before it was read: counted in `stats.vanished`, not listed.
+            Ok(false) => {}
+            Err(e) => {
+                f.files.push(file.path);
+                f.error = Some(e);
+                break;
+            }
         }
     }
     f

@@ -730,12 +730,14 @@ pub(crate) struct ReadStats {
 
 /// Calls `f` with every line of `path` (without its `\n`, or `\r\n`),
 /// reading gzip transparently (by its magic bytes, whatever the name).
+/// `Ok(false)`: the file was gone before it could be opened (counted in
+/// `stats.vanished`), so callers do not list it among the files read.
 pub(crate) fn scan_file<F: FnMut(&[u8])>(
     path: &Path,
     stop: &Stop,
     stats: &mut ReadStats,
     f: F,
-) -> Result<(), ScanError> {
+) -> Result<bool, ScanError> {
     let io_err = |e| ScanError::Io(path.to_path_buf(), e);
     // A rotation between listing and reading removes or renames a file:
     // what it held is in its successor or gone, so it is skipped and
@@ -746,7 +748,7 @@ pub(crate) fn scan_file<F: FnMut(&[u8])>(
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             stats.vanished += 1;
-            return Ok(());
+            return Ok(false);
         }
         Err(e) => return Err(io_err(e)),
     };
@@ -760,11 +762,12 @@ pub(crate) fn scan_file<F: FnMut(&[u8])>(
             256 * 1024,
             head.chain(file),
         ));
-        scan_reader(gz, big, path, stop, stats, f)
+        scan_reader(gz, big, path, stop, stats, f)?;
     } else {
         let plain = head.chain(file.take(len.saturating_sub(n as u64)));
-        scan_reader(plain, big, path, stop, stats, f)
+        scan_reader(plain, big, path, stop, stats, f)?;
     }
+    Ok(true)
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -1338,10 +1341,13 @@ mod tests {
         std::fs::remove_file(dir.path().join("app.log.1")).unwrap();
         let mut stats = ReadStats::default();
         let mut seen = 0;
-        for f in &files {
-            scan_file(&f.path, &stop(), &mut stats, |_| seen += 1).unwrap();
-        }
+        let unread: Vec<&Path> = files
+            .iter()
+            .filter(|f| !scan_file(&f.path, &stop(), &mut stats, |_| seen += 1).unwrap())
+            .map(|f| f.path.as_path())
+            .collect();
         assert_eq!((seen, stats.vanished), (2, 1));
+        assert_eq!(unread, [dir.path().join("app.log.1")]);
         let d = vanished(stats.vanished);
         assert!(
             format!("{d:?}").contains("logfile.detail.vanished"),

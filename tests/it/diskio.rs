@@ -22,7 +22,8 @@ fn on_disk() -> PathBuf {
 /// whole disk, a device-mapper volume's `dm-N`.
 fn disk_of(dir: &Path) -> String {
     let out = Command::new("findmnt")
-        .args(["-no", "SOURCE", "-T"])
+        // --nofsroot: on a bind mount SOURCE is `/dev/vda[/the/dir]` otherwise.
+        .args(["--nofsroot", "-no", "SOURCE", "-T"])
         .arg(dir)
         .output()
         .expect("findmnt (util-linux)");

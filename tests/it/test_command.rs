@@ -33,7 +33,7 @@ impl Sandbox {
         std::fs::create_dir_all(&log).unwrap();
         std::fs::write(
             bin.join("cargo"),
-            "#!/bin/sh\necho \"fake cargo ran: $*\"\n",
+            "#!/bin/sh\necho \"fake cargo ran: $*${OPSRUN_TEST_SKIP_ROOTFUL:+ (skip rootful)}\"\n",
         )
         .unwrap();
         std::fs::write(
@@ -170,7 +170,8 @@ fn as_a_user_missing_podman_or_the_moto_venv_the_line_also_runs_ci_deps() {
 }
 
 /// A user on a provisioned machine: straight to `cargo test --locked`,
-/// arguments passed through.
+/// arguments passed through, the rootful container tests skipped and said
+/// to be, before and after.
 #[test]
 fn as_a_user_on_a_provisioned_machine_it_runs_the_suite() {
     let sb = Sandbox::new();
@@ -182,11 +183,31 @@ fn as_a_user_on_a_provisioned_machine_it_runs_the_suite() {
     );
     let r = sb.run(true, None, &["outputs", "--", "--nocapture"]);
     assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sb.apt_log(), "");
     assert_eq!(
         r.stdout,
-        "fake cargo ran: test --locked outputs -- --nocapture\n"
+        "fake cargo ran: test --locked outputs -- --nocapture (skip rootful)\n"
     );
-    assert_eq!(sb.apt_log(), "");
+    let skipped = "./test: the container:: tests (rootful Podman) are skipped: not root. \
+                   Run ./test as root to include them.\n";
+    assert_eq!(
+        r.stderr,
+        format!("{skipped}./test: running: cargo test --locked outputs -- --nocapture\n{skipped}")
+    );
+}
+
+/// Root on a provisioned machine: the whole suite, nothing skipped.
+#[test]
+fn as_root_on_a_provisioned_machine_nothing_is_skipped() {
+    if !is_root() {
+        eprintln!("SKIP: the root branch needs the suite to run as root");
+        return;
+    }
+    let sb = Sandbox::new();
+    let r = sb.run(false, None, &["outputs"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "fake cargo ran: test --locked outputs\n");
+    assert_eq!(r.stderr, "./test: running: cargo test --locked outputs\n");
 }
 
 /// Root with a package missing: says what it installs, installs it through

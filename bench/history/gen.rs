@@ -115,6 +115,7 @@ fn result(c: &Check, i: i64, total: i64) -> ResultRecord {
         attempts: 1,
         observed: None,
         pending: None,
+        maint_until_ms: None,
     };
     let n = noise(i, c.id.len() as u64);
     match c.kind {

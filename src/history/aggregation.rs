@@ -15,6 +15,8 @@ pub struct Sample {
     pub ms: i64,
     pub status: Status,
     pub value: Option<f64>,
+    /// A `maint` result's window end (unix ms): it speaks for no longer.
+    pub until: Option<i64>,
 }
 
 /// Time-weighted availability over a period.
@@ -62,7 +64,8 @@ pub fn default_max_gap(samples: &[Sample]) -> i64 {
 /// missing, not up. A sample before `start` (the latest one) carries into
 /// the period. Fail is down; pass and warn are up (warn still serves);
 /// unknown (could not check) is missing; maint (a planned stop) is its own
-/// time, out of the ratio.
+/// time, out of the ratio, and ends with its window (`until`): the rest,
+/// to the next sample, is missing.
 pub fn uptime(samples: &[Sample], start: i64, end: i64, max_gap: i64) -> Uptime {
     let mut u = Uptime::default();
     if end <= start {
@@ -74,7 +77,10 @@ pub fn uptime(samples: &[Sample], start: i64, end: i64, max_gap: i64) -> Uptime 
     for (i, s) in relevant.iter().enumerate() {
         let next = relevant.get(i + 1).map(|n| n.ms).unwrap_or(end);
         let from = s.ms.max(start);
-        let to = next.min(s.ms + max_gap).min(end);
+        let mut to = next.min(s.ms + max_gap).min(end);
+        if let (Status::Maint, Some(until)) = (s.status, s.until) {
+            to = to.min(until);
+        }
         if to <= from {
             continue;
         }
@@ -423,6 +429,7 @@ mod tests {
             ms,
             status,
             value: None,
+            until: None,
         }
     }
 
@@ -431,6 +438,7 @@ mod tests {
             ms,
             status: Status::Pass,
             value: Some(value),
+            until: None,
         }
     }
 
@@ -461,6 +469,31 @@ mod tests {
         assert_eq!(u.missing_ms, 0);
         // 7 up of 8 measured: the planned stop is neither up nor down.
         assert!((u.ratio().unwrap() - 7.0 / 8.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_planned_stop_ends_with_its_window() {
+        // A once-a-day check (09:00) that ran inside a 09:00–10:00 window:
+        // one hour of 計画停止, then nothing measured until the next day's
+        // run — not a day of planned stop.
+        let day = 24 * H;
+        let mut xs = vec![
+            s(0, Status::Pass),
+            s(day, Status::Maint),
+            s(2 * day, Status::Pass),
+        ];
+        xs[1].until = Some(day + H);
+        let u = uptime(&xs, 0, 3 * day, 2 * day);
+        assert_eq!(u.maint_ms, H);
+        assert_eq!(u.maintenance, vec![(day, day + H)]);
+        assert_eq!(u.up_ms, 2 * day);
+        assert_eq!(u.missing_ms, day - H);
+        // Carried into a period that starts after the window: nothing.
+        let u = uptime(&xs[1..2], day + 2 * H, 2 * day, 2 * day);
+        assert_eq!((u.maint_ms, u.missing_ms), (0, day - 2 * H));
+        // Recorded before the window's end was kept (schema 6): as before.
+        xs[1].until = None;
+        assert_eq!(uptime(&xs, 0, 3 * day, 2 * day).maint_ms, day);
     }
 
     #[test]

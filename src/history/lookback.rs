@@ -347,6 +347,7 @@ mod tests {
                         attempts: 1,
                         observed: None,
                         pending: None,
+                        maint_until_ms: None,
                     }
                 })
                 .collect(),

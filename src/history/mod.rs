@@ -79,6 +79,10 @@ pub struct ResultRecord {
     /// non-pass result of the `of` that count. Only for this run's
     /// results (history keeps `observed`, not the count).
     pub pending: Option<(u32, u32)>,
+    /// For a `maint` result: when its maintenance window ends (unix ms).
+    /// Uptime counts the result's time as 計画停止 only until then; what
+    /// follows, until the next result, is 欠測 (nothing measured it).
+    pub maint_until_ms: Option<i64>,
 }
 
 impl RunRecord {
@@ -129,6 +133,7 @@ impl RunRecord {
                         attempts: r.attempts,
                         observed: o.pending.map(|p| p.observed),
                         pending: o.pending.map(|p| (p.seen, p.of)),
+                        maint_until_ms: o.maintenance.as_ref().map(|m| m.until_ms),
                     }
                 })
                 .collect(),

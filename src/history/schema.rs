@@ -220,6 +220,13 @@ const V5: &str = "CREATE TABLE silences (
 /// documents show the recorded message.
 const V6: &str = "ALTER TABLE results ADD COLUMN message_ja TEXT;";
 
+/// Version 7: a `maint` result keeps when its maintenance window ends, so
+/// uptime counts 計画停止 until then and not until the next result (a
+/// once-a-day check in a one-hour window is not a day of planned stop).
+/// Older `maint` results have none and hold until the next result, as
+/// before.
+const V7: &str = "ALTER TABLE results ADD COLUMN maint_until_ms INTEGER;";
+
 /// One migration step.
 enum Step {
     Sql(&'static str),
@@ -241,6 +248,8 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(V5),
     // 6: results keep their Japanese message (issue 14).
     Step::Sql(V6),
+    // 7: a maintenance result keeps its window's end.
+    Step::Sql(V7),
 ];
 
 /// The schema version this opsrun writes.
@@ -649,8 +658,9 @@ pub(crate) fn insert_results<'r>(
         tx.prepare_cached(match columns {
             ResultColumns::Current => {
                 "INSERT OR REPLACE INTO results (series_id, started_ms, run_id, seq, version_id,
-                    status, value, metric, vals, message, limit_ja, duration_ms, attempts, message_ja)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                    status, value, metric, vals, message, limit_ja, duration_ms, attempts, message_ja,
+                    maint_until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
             }
             ResultColumns::V2 => {
                 "INSERT OR REPLACE INTO results (series_id, started_ms, run_id, seq, version_id,
@@ -677,6 +687,7 @@ pub(crate) fn insert_results<'r>(
             .to_vec();
             if columns == ResultColumns::Current {
                 args.push(&message_ja);
+                args.push(&r.maint_until_ms);
             }
             args
         }
@@ -833,6 +844,7 @@ fn migrate_v2(tx: &Transaction) -> rusqlite::Result<()> {
                 attempts: r.get::<_, i64>(19)? as u32,
                 observed: None,
                 pending: None,
+                maint_until_ms: None,
             };
             let seq = r.get::<_, i64>(1)? as usize;
             insert_results(

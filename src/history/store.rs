@@ -192,17 +192,19 @@ pub(super) fn at(ms: i64, offset: i64) -> DateTime<FixedOffset> {
 // The queries reports and `opsrun history` run; each is checked for its
 // plan in `lookback.rs`'s tests.
 pub(crate) const SERIES_OF: &str = "SELECT id, runbook FROM series WHERE check_id = ?1 AND (?2 IS NULL OR runbook = ?2) ORDER BY id";
-pub(crate) const SAMPLES: &str = "SELECT started_ms, status, metric, vals, version_id FROM results
+pub(crate) const SAMPLES: &str =
+    "SELECT started_ms, status, metric, vals, version_id, maint_until_ms
+     FROM results
      WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4
      ORDER BY started_ms, run_id, seq";
 pub(crate) const SAMPLE_ROWS: &str =
     "SELECT x.started_ms, x.status, x.metric, x.vals, x.version_id,
-        x.value, x.message, r.utc_offset
+        x.value, x.message, r.utc_offset, x.maint_until_ms
      FROM results x JOIN runs r ON r.id = x.run_id
      WHERE x.series_id = ?1 AND x.started_ms >= ?2 AND x.started_ms < ?3 AND x.status != 4
      ORDER BY x.started_ms, x.run_id, x.seq";
 pub(crate) const SAMPLE_BEFORE: &str =
-    "SELECT started_ms, status, metric, vals, version_id FROM results
+    "SELECT started_ms, status, metric, vals, version_id, maint_until_ms FROM results
      WHERE series_id = ?1 AND started_ms >= ?2 AND started_ms < ?3 AND status != 4
      ORDER BY started_ms DESC, run_id DESC, seq DESC LIMIT 1";
 pub(crate) const FIRST_IN: &str = "SELECT started_ms, seq FROM results
@@ -653,6 +655,7 @@ impl Store {
                     // Not stored: the message says what a held result saw.
                     observed: None,
                     pending: None,
+                    maint_until_ms: None,
                 },
             ));
         }
@@ -752,6 +755,7 @@ impl Store {
                         ms: r.get(0)?,
                         status: schema::status_from(r.get(1)?),
                         value,
+                        until: r.get(5)?,
                     },
                     vid,
                 ));
@@ -990,6 +994,7 @@ impl Store {
                         ms,
                         status: schema::status_from(r.get(1)?),
                         value,
+                        until: r.get(8)?,
                     },
                     value: r.get(5)?,
                     message: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
@@ -1032,10 +1037,11 @@ impl Store {
                             r.get::<_, Option<f64>>(2)?,
                             r.get::<_, Option<Vec<u8>>>(3)?,
                             r.get::<_, i64>(4)?,
+                            r.get::<_, Option<i64>>(5)?,
                         ))
                     })
                     .optional()?;
-                let Some((ms, status, metric, vals, vid)) = row else {
+                let Some((ms, status, metric, vals, vid, until)) = row else {
                     continue;
                 };
                 if best.as_ref().is_some_and(|(b, _)| b.ms >= ms) {
@@ -1048,6 +1054,7 @@ impl Store {
                         ms,
                         status: schema::status_from(status),
                         value,
+                        until,
                     },
                     Self::meta(&v, unit),
                 ));
@@ -1236,6 +1243,7 @@ mod tests {
                 attempts: 1,
                 observed: None,
                 pending: None,
+                maint_until_ms: None,
             }],
         }
     }

@@ -167,7 +167,7 @@ fn a_version_1_history_reads_as_before_after_migrating() {
     }
     let c = Connection::open(&db).unwrap();
     let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert_eq!(one("PRAGMA user_version"), 6);
+    assert_eq!(one("PRAGMA user_version"), 7);
     // Every old run got its scope: the system its context recorded.
     assert_eq!(
         one(

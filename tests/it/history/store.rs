@@ -72,7 +72,7 @@ fn ten_concurrent_runs_are_all_recorded() {
         10
     );
     assert_eq!(integrity(&db), "ok");
-    assert_eq!(count(&db, "PRAGMA user_version"), 6);
+    assert_eq!(count(&db, "PRAGMA user_version"), 7);
     let c = Connection::open(&db).unwrap();
     let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))

@@ -737,15 +737,13 @@ fn scan(
             }
             Format::Custom(_) => logscan::scan_file(&f.path, stop, &mut stats, |l| p.custom(l)),
         };
-        match r {
-            Ok(true) => seen.push(f.path),
-            // Gone before it was read: counted in `stats.vanished`, not listed.
-            Ok(false) => {}
-            Err(e) => {
-                seen.push(f.path);
-                error = Some(e);
-                break;
-            }
+        // `Ok(false)`: gone before it was read, counted in `stats.vanished`.
+        if !matches!(r, Ok(false)) {
+            seen.push(f.path);
+        }
+        if let Err(e) = r {
+            error = Some(e);
+            break;
         }
     }
     Scanned {

@@ -955,15 +955,13 @@ fn scan(
         if f.format_seen.is_none() && windowed {
             f.format_seen = ts.detected();
         }
-        match r {
-            Ok(true) => f.files.push(file.path),
-            // Gone before it was read: counted in `stats.vanished`, not listed.
-            Ok(false) => {}
-            Err(e) => {
-                f.files.push(file.path);
-                f.error = Some(e);
-                break;
-            }
+        // `Ok(false)`: gone before it was read, counted in `stats.vanished`.
+        if !matches!(r, Ok(false)) {
+            f.files.push(file.path);
+        }
+        if let Err(e) = r {
+            f.error = Some(e);
+            break;
         }
     }
     f

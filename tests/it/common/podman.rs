@@ -83,7 +83,8 @@ pub const SKIP_ROOTFUL: &str = "OPSRUN_TEST_SKIP_ROOTFUL";
 /// Fails the test with what to install when Podman cannot run here;
 /// `false` when `./test` asked a non-root run to skip the rootful tests.
 fn prerequisites() -> bool {
-    if !rustix::process::geteuid().is_root() && std::env::var_os(SKIP_ROOTFUL).is_some() {
+    let root = rustix::process::geteuid().is_root();
+    if !root && std::env::var_os(SKIP_ROOTFUL).is_some() {
         eprintln!("SKIP: rootful Podman needs root ({SKIP_ROOTFUL} is set by ./test)");
         return false;
     }
@@ -98,7 +99,7 @@ fn prerequisites() -> bool {
         );
     }
     assert!(
-        rustix::process::geteuid().is_root(),
+        root,
         "the container tests run rootful Podman: run them as root (./test as root runs .ci/deps; \
          ./test as a user skips them and says so)"
     );
